@@ -1,0 +1,251 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Profile is one profile document, as the platform stores it
+// (docs/data-model.md).
+type Profile struct {
+	ID        bson.ObjectID `bson:"_id"`
+	AccountID string        `bson:"account_id"`
+	Key       Key           `bson:"key"`
+	Email     string        `bson:"email,omitempty"`
+	Phone     string        `bson:"phone,omitempty"`
+	CRMID     string        `bson:"crm_id,omitempty"`
+	Sections  []Section     `bson:"sections"`
+	CreatedAt time.Time     `bson:"created_at"`
+	UpdatedAt time.Time     `bson:"updated_at"`
+}
+
+// Key is a profile's Unique Identifier, stored normalized.
+type Key struct {
+	// Type is "email", "phone" or "crm_id".
+	Type  string `bson:"type"`
+	Value string `bson:"value"`
+}
+
+// Section is the data a profile holds in one section of the account.
+type Section struct {
+	SectionID  string         `bson:"section_id"`
+	Attributes map[string]any `bson:"attributes,omitempty"`
+	Tags       []string       `bson:"tags,omitempty"`
+	Consents   []Consent      `bson:"consents,omitempty"`
+	Events     []Event        `bson:"events,omitempty"`
+}
+
+// Consent is a subscription status for a channel and topic.
+type Consent struct {
+	Channel string    `bson:"channel"`
+	Topic   string    `bson:"topic"`
+	Status  string    `bson:"status"`
+	At      time.Time `bson:"at"`
+}
+
+// Event is something the profile did.
+type Event struct {
+	Type string         `bson:"type"`
+	At   time.Time      `bson:"at"`
+	Data map[string]any `bson:"data,omitempty"`
+}
+
+// Match is a profile found by its key: just what a deletion needs.
+type Match struct {
+	// ID is the profile id in hexadecimal.
+	ID string
+	// KeyType and KeyValue are the profile's Unique Identifier.
+	KeyType  string
+	KeyValue string
+	// Sections lists the sections the profile holds data in.
+	Sections []string
+	// Email, Phone and CRMID are the profile's identifier attributes, set
+	// only by FindRelated.
+	Email, Phone, CRMID string
+}
+
+type matchDoc struct {
+	ID       bson.ObjectID `bson:"_id"`
+	Key      Key           `bson:"key"`
+	Email    string        `bson:"email"`
+	Phone    string        `bson:"phone"`
+	CRMID    string        `bson:"crm_id"`
+	Sections []struct {
+		SectionID string `bson:"section_id"`
+	} `bson:"sections"`
+}
+
+func (d *matchDoc) match() Match {
+	m := Match{ID: d.ID.Hex(), KeyType: d.Key.Type, KeyValue: d.Key.Value, Email: d.Email, Phone: d.Phone, CRMID: d.CRMID}
+	for _, s := range d.Sections {
+		m.Sections = append(m.Sections, s.SectionID)
+	}
+	return m
+}
+
+// Only the section ids are read: a profile's events can be large and the
+// deletion never needs them.
+var matchProjection = bson.D{{"key", 1}, {"sections.section_id", 1}}
+
+// FindByKeys returns the profiles of the account whose key has the given type
+// and one of the given values, in one query on the unique key index.
+func (s *Store) FindByKeys(ctx context.Context, accountID, keyType string, values []string) ([]Match, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	filter := bson.D{{"account_id", accountID}, {"key.type", keyType}, {"key.value", bson.D{{"$in", values}}}}
+	return s.findMatches(ctx, filter, matchProjection, len(values))
+}
+
+// FindRelated returns profiles of the account that could explain why values
+// matched nothing as keys of keyType: profiles keyed by another type with one
+// of the values as key, and profiles holding one of the values in the
+// attribute field attr ("email", "phone" or "crm_id").
+func (s *Store) FindRelated(ctx context.Context, accountID, keyType, attr string, values []string) ([]Match, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	filter := bson.D{{"account_id", accountID}, {"$or", bson.A{
+		// Stays on the unique key index: key.type is bound to a list.
+		bson.D{{"key.type", bson.D{{"$in", otherKeyTypes(keyType)}}}, {"key.value", bson.D{{"$in", values}}}},
+		bson.D{{attr, bson.D{{"$in", values}}}},
+	}}}
+	proj := bson.D{{"key", 1}, {"email", 1}, {"phone", 1}, {"crm_id", 1}}
+	return s.findMatches(ctx, filter, proj, len(values))
+}
+
+func otherKeyTypes(keyType string) bson.A {
+	var other bson.A
+	for _, t := range []string{"email", "phone", "crm_id"} {
+		if t != keyType {
+			other = append(other, t)
+		}
+	}
+	return other
+}
+
+// FindByID returns one profile of the account.
+func (s *Store) FindByID(ctx context.Context, accountID, id string) (Match, error) {
+	oid, err := parseID(id)
+	if err != nil {
+		return Match{}, err
+	}
+	var d matchDoc
+	err = s.profiles.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}},
+		options.FindOne().SetProjection(matchProjection)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Match{}, ErrNotFound
+	}
+	if err != nil {
+		return Match{}, fmt.Errorf("find profile: %w", err)
+	}
+	return d.match(), nil
+}
+
+func (s *Store) findMatches(ctx context.Context, filter, proj bson.D, expected int) ([]Match, error) {
+	// A batch size covering every expected document makes the whole lookup
+	// one round trip instead of a find and getMores.
+	opts := options.Find().SetProjection(proj).SetBatchSize(int32(min(expected+1, 100_000)))
+	cur, err := s.profiles.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, fmt.Errorf("find profiles: %w", err)
+	}
+	defer cur.Close(ctx)
+	var out []Match
+	for cur.Next(ctx) {
+		var d matchDoc
+		if err := cur.Decode(&d); err != nil {
+			return nil, fmt.Errorf("decode profile: %w", err)
+		}
+		out = append(out, d.match())
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("find profiles: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteByIDs deletes the account's profiles with the given ids, in one
+// command, and returns how many it deleted. The document goes and with it the
+// profile's data in every section. Ids of other accounts are never deleted.
+func (s *Store) DeleteByIDs(ctx context.Context, accountID string, ids []string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	oids := make(bson.A, 0, len(ids))
+	for _, id := range ids {
+		oid, err := parseID(id)
+		if err != nil {
+			continue // names no document
+		}
+		oids = append(oids, oid)
+	}
+	res, err := s.profiles.DeleteMany(ctx, bson.D{{"_id", bson.D{{"$in", oids}}}, {"account_id", accountID}})
+	if err != nil {
+		return 0, fmt.Errorf("delete profiles: %w", err)
+	}
+	return res.DeletedCount, nil
+}
+
+// InsertProfiles stores new profiles (demo data and tests). Profiles whose
+// key already exists in their account are skipped, so seeding twice is safe.
+func (s *Store) InsertProfiles(ctx context.Context, profiles []Profile) error {
+	if len(profiles) == 0 {
+		return nil
+	}
+	docs := make([]any, len(profiles))
+	for i := range profiles {
+		if profiles[i].ID.IsZero() {
+			profiles[i].ID = bson.NewObjectID()
+		}
+		docs[i] = profiles[i]
+	}
+	_, err := s.profiles.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err != nil && !onlyDuplicateKeys(err) {
+		return fmt.Errorf("insert profiles: %w", err)
+	}
+	return nil
+}
+
+// CountProfiles counts the account's profiles.
+func (s *Store) CountProfiles(ctx context.Context, accountID string) (int64, error) {
+	n, err := s.profiles.CountDocuments(ctx, bson.D{{"account_id", accountID}})
+	if err != nil {
+		return 0, fmt.Errorf("count profiles: %w", err)
+	}
+	return n, nil
+}
+
+// ProfileExists reports whether the account has a profile with this key.
+func (s *Store) ProfileExists(ctx context.Context, accountID, keyType, keyValue string) (bool, error) {
+	n, err := s.profiles.CountDocuments(ctx, bson.D{{"account_id", accountID}, {"key.type", keyType}, {"key.value", keyValue}})
+	if err != nil {
+		return false, fmt.Errorf("count profiles: %w", err)
+	}
+	return n > 0, nil
+}
+
+// onlyDuplicateKeys reports whether err is a bulk write error made only of
+// duplicate-key errors: the documents already exist, which a retried or
+// repeated insert expects.
+func onlyDuplicateKeys(err error) bool {
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) {
+		return mongo.IsDuplicateKeyError(err)
+	}
+	if bwe.WriteConcernError != nil {
+		return false
+	}
+	for _, we := range bwe.WriteErrors {
+		if we.Code != 11000 {
+			return false
+		}
+	}
+	return true
+}

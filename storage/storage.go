@@ -1,0 +1,176 @@
+// Package storage keeps profiles, uploads, jobs and per-row outcomes in
+// MongoDB. It is the only package that talks to the driver: callers get plain
+// Go types and the sentinel errors below, never a driver error.
+//
+// Every method that reads or changes account data takes the account id and
+// puts it in the filter, so one account can never see or change another's
+// data, whatever ids a caller passes.
+//
+// The code is written for MongoDB 6+ as a replica set or sharded cluster and
+// uses nothing the embedded engine lacks: no transactions (every multi-step
+// change is ordered so that a retry after a crash is harmless), no TTL or
+// partial indexes (expiry is done by the service's own sweeper).
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+)
+
+var (
+	// ErrNotFound means the document does not exist in the caller's account.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means the document is not in the state the change expects,
+	// for example an upload already complete or a job owned by another worker.
+	ErrConflict = errors.New("conflict")
+	// ErrTooLarge means an upload would exceed its size limit.
+	ErrTooLarge = errors.New("too large")
+)
+
+// OffsetError is returned by AppendUpload when a chunk does not continue the
+// bytes stored so far.
+type OffsetError struct {
+	// Received is the number of bytes stored: the offset to resume from.
+	Received int64
+}
+
+func (e *OffsetError) Error() string {
+	return fmt.Sprintf("upload continues at offset %d", e.Received)
+}
+
+// Collection names. Profiles belong to the platform; the others are the
+// service's own.
+const (
+	profilesCollection = "profiles"
+	jobsCollection     = "deletion_jobs"
+	outcomesCollection = "deletion_job_rows"
+	uploadsCollection  = "uploads"
+	uploadBucket       = "upload_files"
+)
+
+// Options configure Open.
+type Options struct {
+	// URI is a MongoDB connection string.
+	URI string
+	// Database holds every collection the service uses.
+	Database string
+	// Monitor, when set, sees every command sent (benchmarks count them).
+	Monitor *event.CommandMonitor
+	// WriteMajority asks for write concern "majority" on every write, for
+	// replica sets and sharded clusters where a deletion must survive a
+	// failover. Off for the embedded engine, which has no replicas.
+	WriteMajority bool
+}
+
+// Store is the MongoDB store. It is safe for concurrent use.
+type Store struct {
+	client   *mongo.Client
+	db       *mongo.Database
+	profiles *mongo.Collection
+	jobs     *mongo.Collection
+	outcomes *mongo.Collection
+	uploads  *mongo.Collection
+	bucket   *mongo.GridFSBucket
+}
+
+// Open connects, checks the connection and creates the indexes the service
+// needs (creating an existing index is a no-op).
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	co := options.Client().ApplyURI(opts.URI).SetRetryWrites(true).SetRetryReads(true)
+	if opts.Monitor != nil {
+		co.SetMonitor(opts.Monitor)
+	}
+	if opts.WriteMajority {
+		co.SetWriteConcern(writeconcern.Majority())
+	}
+	client, err := mongo.Connect(co)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx, nil); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("ping: %w", err)
+	}
+	db := client.Database(opts.Database)
+	s := &Store{
+		client:   client,
+		db:       db,
+		profiles: db.Collection(profilesCollection),
+		jobs:     db.Collection(jobsCollection),
+		outcomes: db.Collection(outcomesCollection),
+		uploads:  db.Collection(uploadsCollection),
+		bucket:   db.GridFSBucket(options.GridFSBucket().SetName(uploadBucket)),
+	}
+	if err := s.createIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close disconnects from the server.
+func (s *Store) Close(ctx context.Context) error {
+	return s.client.Disconnect(ctx)
+}
+
+func (s *Store) createIndexes(ctx context.Context) error {
+	unique := options.Index().SetUnique(true)
+	indexes := []struct {
+		coll  *mongo.Collection
+		model mongo.IndexModel
+	}{
+		// The platform's contract: one profile per identifier in an account.
+		// Every row lookup uses it.
+		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"key.type", 1}, {"key.value", 1}}, Options: unique}},
+		// Attribute lookups, used only to explain rows that matched nothing.
+		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"email", 1}}}},
+		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"phone", 1}}}},
+		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"crm_id", 1}}}},
+		// Job history, newest first, and the queue.
+		{s.jobs, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"_id", -1}}}},
+		{s.jobs, mongo.IndexModel{Keys: bson.D{{"state", 1}, {"_id", 1}}}},
+		{s.jobs, mongo.IndexModel{Keys: bson.D{{"outcomes_expire_at", 1}}}},
+		{s.uploads, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
+		// GridFS's own required index, created here because chunks are
+		// written directly (see AppendUpload).
+		{s.bucket.GetChunksCollection(), mongo.IndexModel{Keys: bson.D{{"files_id", 1}, {"n", 1}}, Options: unique}},
+	}
+	for _, ix := range indexes {
+		if _, err := ix.coll.Indexes().CreateOne(ctx, ix.model); err != nil {
+			return fmt.Errorf("create index on %s: %w", ix.coll.Name(), err)
+		}
+	}
+	return nil
+}
+
+// parseID turns a caller's id into an ObjectID. A malformed id cannot name
+// any document, so it is reported as ErrNotFound.
+func parseID(id string) (bson.ObjectID, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return bson.ObjectID{}, ErrNotFound
+	}
+	return oid, nil
+}
+
+// now is the store's clock, truncated to what BSON dates hold so that values
+// read back compare equal to values written.
+func now() time.Time {
+	return time.Now().UTC().Truncate(time.Millisecond)
+}
+
+// DropDatabase deletes every collection of the store's database. Tests use
+// it; the service never calls it.
+func (s *Store) DropDatabase(ctx context.Context) error {
+	return s.db.Drop(ctx)
+}

@@ -1,0 +1,195 @@
+package storage_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/storagetest"
+)
+
+func TestMain(m *testing.M) { storagetest.Main(m) }
+
+func TestUploadChunksReassemble(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+
+	data := make([]byte, 700*1024+13)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = byte(rng.UintN(256))
+	}
+	u, err := s.CreateUpload(ctx, "acme", "list.csv", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := u.ID.Hex()
+
+	// Odd sizes cross GridFS chunk boundaries; every piece is sent twice,
+	// the second time as a retry overlapping what is stored.
+	var off int64
+	for _, size := range []int{1, 1000, 300 * 1024, 7, 200 * 1024, 100} {
+		piece := data[off : off+int64(size)]
+		if _, err := s.AppendUpload(ctx, "acme", id, off, piece, false, 1<<20); err != nil {
+			t.Fatalf("append at %d: %v", off, err)
+		}
+		if _, err := s.AppendUpload(ctx, "acme", id, off, piece, false, 1<<20); err != nil {
+			t.Fatalf("retry at %d: %v", off, err)
+		}
+		off += int64(size)
+	}
+	// A gap is refused with the offset to resume from.
+	_, err = s.AppendUpload(ctx, "acme", id, off+5, data[off:], false, 1<<20)
+	var oe *storage.OffsetError
+	if !errors.As(err, &oe) || oe.Received != off {
+		t.Fatalf("gap: got %v, want OffsetError{%d}", err, off)
+	}
+	// Another account cannot see or extend it.
+	if _, err := s.AppendUpload(ctx, "other", id, off, data[off:], true, 1<<20); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("other account: got %v, want ErrNotFound", err)
+	}
+	// Not yet complete: not readable.
+	if _, _, err := s.OpenUpload(ctx, "acme", id); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("open incomplete: got %v, want ErrConflict", err)
+	}
+	u, err = s.AppendUpload(ctx, "acme", id, off, data[off:], true, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !u.Complete || u.Length != int64(len(data)) {
+		t.Fatalf("upload = complete %v length %d, want true %d", u.Complete, u.Length, len(data))
+	}
+	r, _, err := s.OpenUpload(ctx, "acme", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("downloaded %d bytes differ from the %d uploaded", len(got), len(data))
+	}
+
+	if err := s.DeleteUpload(ctx, "acme", id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetUpload(ctx, "acme", id); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("after delete: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestUploadSizeLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	u, err := s.CreateUpload(ctx, "acme", "big.csv", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendUpload(ctx, "acme", u.ID.Hex(), 0, make([]byte, 100), false, 150); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendUpload(ctx, "acme", u.ID.Hex(), 100, make([]byte, 51), false, 150); !errors.Is(err, storage.ErrTooLarge) {
+		t.Fatalf("got %v, want ErrTooLarge", err)
+	}
+}
+
+func TestProfilesAreAccountScoped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	mk := func(account, keyType, value string, sections ...string) storage.Profile {
+		p := storage.Profile{AccountID: account, Key: storage.Key{Type: keyType, Value: value}}
+		for _, sec := range sections {
+			p.Sections = append(p.Sections, storage.Section{SectionID: sec, Tags: []string{"t"},
+				Events: []storage.Event{{Type: "open", At: time.Now()}}})
+		}
+		return p
+	}
+	profiles := []storage.Profile{
+		mk("acme", "email", "a@x.com", "s1", "s2"),
+		mk("acme", "crm_id", "a@x.com", "s1"),
+		mk("other", "email", "a@x.com", "s1"),
+	}
+	profiles[1].Email = "a@x.com"
+	if err := s.InsertProfiles(ctx, profiles); err != nil {
+		t.Fatal(err)
+	}
+	// Seeding again is a no-op.
+	if err := s.InsertProfiles(ctx, []storage.Profile{mk("acme", "email", "a@x.com")}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.FindByKeys(ctx, "acme", "email", []string{"a@x.com", "b@x.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 1 || m[0].ID != profiles[0].ID.Hex() || !slices.Equal(m[0].Sections, []string{"s1", "s2"}) {
+		t.Fatalf("FindByKeys = %+v, want the acme e-mail profile with sections s1, s2", m)
+	}
+	rel, err := s.FindRelated(ctx, "acme", "email", "email", []string{"a@x.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rel) != 1 || rel[0].ID != profiles[1].ID.Hex() || rel[0].KeyType != "crm_id" {
+		t.Fatalf("FindRelated = %+v, want the acme profile keyed by CRM ID", rel)
+	}
+	// Deleting acme's ids in the other account deletes nothing.
+	n, err := s.DeleteByIDs(ctx, "other", []string{profiles[0].ID.Hex(), profiles[1].ID.Hex()})
+	if err != nil || n != 0 {
+		t.Fatalf("cross-account delete = %d, %v; want 0, nil", n, err)
+	}
+	n, err = s.DeleteByIDs(ctx, "acme", []string{profiles[0].ID.Hex(), "not-an-id"})
+	if err != nil || n != 1 {
+		t.Fatalf("delete = %d, %v; want 1, nil", n, err)
+	}
+	for _, c := range []struct {
+		account string
+		want    int64
+	}{{"acme", 1}, {"other", 1}} {
+		got, err := s.CountProfiles(ctx, c.account)
+		if err != nil || got != c.want {
+			t.Fatalf("CountProfiles(%s) = %d, %v; want %d", c.account, got, err, c.want)
+		}
+	}
+}
+
+func TestOutcomesInRowOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	var batch []storage.Outcome
+	for _, row := range []int64{10, 2, 1000, 3} {
+		batch = append(batch, storage.Outcome{AccountID: "acme", JobID: "job1", Row: row, Outcome: storage.OutcomeNotFound})
+	}
+	batch = append(batch, storage.Outcome{AccountID: "acme", JobID: "job2", Row: 1, Outcome: storage.OutcomeDeleted})
+	if err := s.InsertOutcomes(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	// A retried batch is harmless.
+	if err := s.InsertOutcomes(ctx, batch[:2]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListOutcomes(ctx, "acme", "job1", 2, 10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []int64
+	for _, o := range got {
+		rows = append(rows, o.Row)
+	}
+	if !slices.Equal(rows, []int64{3, 10, 1000}) {
+		t.Fatalf("rows after 2 = %v, want [3 10 1000]", rows)
+	}
+	if got, _ := s.ListOutcomes(ctx, "other", "job1", 0, 10, nil); len(got) != 0 {
+		t.Fatalf("other account sees %d outcomes", len(got))
+	}
+}

@@ -1,0 +1,272 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// uploadChunkSize is GridFS's default chunk size. Bytes are cut into chunks
+// of exactly this size whatever sizes clients send, so a finished upload is
+// an ordinary GridFS file any instance can read.
+const uploadChunkSize = 255 * 1024
+
+// Upload is a file being received or stored.
+type Upload struct {
+	ID        bson.ObjectID `bson:"_id"`
+	AccountID string        `bson:"account_id"`
+	Filename  string        `bson:"filename"`
+	// Length is the number of bytes stored so far.
+	Length   int64 `bson:"length"`
+	Complete bool  `bson:"complete"`
+	// JobID is set once a job has taken the upload; the job deletes it.
+	JobID     string    `bson:"job_id,omitempty"`
+	CreatedAt time.Time `bson:"created_at"`
+	ExpiresAt time.Time `bson:"expires_at"`
+}
+
+// CreateUpload starts an empty upload that expires at expiresAt unless a job
+// takes it first.
+func (s *Store) CreateUpload(ctx context.Context, accountID, filename string, expiresAt time.Time) (*Upload, error) {
+	u := &Upload{
+		ID:        bson.NewObjectID(),
+		AccountID: accountID,
+		Filename:  filename,
+		CreatedAt: now(),
+		ExpiresAt: expiresAt.UTC().Truncate(time.Millisecond),
+	}
+	if _, err := s.uploads.InsertOne(ctx, u); err != nil {
+		return nil, fmt.Errorf("create upload: %w", err)
+	}
+	return u, nil
+}
+
+// GetUpload returns the account's upload.
+func (s *Store) GetUpload(ctx context.Context, accountID, id string) (*Upload, error) {
+	oid, err := parseID(id)
+	if err != nil {
+		return nil, err
+	}
+	var u Upload
+	err = s.uploads.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}}).Decode(&u)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get upload: %w", err)
+	}
+	return &u, nil
+}
+
+// AppendUpload stores data at offset and, when last is set, completes the
+// upload. offset must equal the bytes stored so far; data that lies (wholly
+// or partly) before that is taken as a retry of bytes already stored and
+// only its new part is written. maxBytes bounds the whole upload.
+//
+// Errors: ErrNotFound; *OffsetError when offset is past the stored bytes;
+// ErrTooLarge; ErrConflict when the upload is complete and data goes past its
+// end, or another request stored bytes at the same time.
+//
+// Without transactions the steps are ordered so that any crash leaves a state
+// a retry completes: chunks are upserted by (upload, n) first, and only then
+// is the stored length advanced, conditionally on its old value.
+func (s *Store) AppendUpload(ctx context.Context, accountID, id string, offset int64, data []byte, last bool, maxBytes int64) (*Upload, error) {
+	u, err := s.GetUpload(ctx, accountID, id)
+	if err != nil {
+		return nil, err
+	}
+	if offset < 0 || offset > u.Length {
+		return nil, &OffsetError{Received: u.Length}
+	}
+	if skip := u.Length - offset; skip > 0 {
+		if skip >= int64(len(data)) {
+			data = nil
+		} else {
+			data = data[skip:]
+		}
+	}
+	if u.Complete {
+		if len(data) > 0 {
+			return nil, ErrConflict
+		}
+		return u, nil
+	}
+	if u.Length+int64(len(data)) > maxBytes {
+		return nil, ErrTooLarge
+	}
+	if len(data) > 0 {
+		if err := s.writeChunks(ctx, u, data); err != nil {
+			return nil, err
+		}
+		res, err := s.uploads.UpdateOne(ctx,
+			bson.D{{"_id", u.ID}, {"account_id", accountID}, {"length", u.Length}, {"complete", false}},
+			bson.D{{"$set", bson.D{{"length", u.Length + int64(len(data))}}}})
+		if err != nil {
+			return nil, fmt.Errorf("advance upload: %w", err)
+		}
+		if res.MatchedCount == 0 {
+			return nil, ErrConflict
+		}
+		u.Length += int64(len(data))
+	}
+	if last {
+		if err := s.completeUpload(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+// writeChunks writes data after the upload's stored bytes as GridFS chunks,
+// merging it into the partly filled last chunk if there is one.
+func (s *Store) writeChunks(ctx context.Context, u *Upload, data []byte) error {
+	chunks := s.bucket.GetChunksCollection()
+	n := u.Length / uploadChunkSize
+	if partial := u.Length % uploadChunkSize; partial > 0 {
+		var c struct {
+			Data []byte `bson:"data"`
+		}
+		err := chunks.FindOne(ctx, bson.D{{"files_id", u.ID}, {"n", n}}).Decode(&c)
+		if err != nil {
+			return fmt.Errorf("read last chunk: %w", err)
+		}
+		if int64(len(c.Data)) < partial {
+			return fmt.Errorf("read last chunk: %d bytes stored, %d expected", len(c.Data), partial)
+		}
+		data = append(c.Data[:partial:partial], data...)
+	}
+	var models []mongo.WriteModel
+	for len(data) > 0 {
+		size := min(len(data), uploadChunkSize)
+		models = append(models, mongo.NewReplaceOneModel().
+			SetFilter(bson.D{{"files_id", u.ID}, {"n", n}}).
+			SetReplacement(bson.D{{"files_id", u.ID}, {"n", n}, {"data", bson.Binary{Data: data[:size]}}}).
+			SetUpsert(true))
+		data = data[size:]
+		n++
+	}
+	if _, err := chunks.BulkWrite(ctx, models); err != nil {
+		return fmt.Errorf("write chunks: %w", err)
+	}
+	return nil
+}
+
+// completeUpload writes the GridFS files document, which makes the chunks a
+// readable file, then marks the upload complete.
+func (s *Store) completeUpload(ctx context.Context, u *Upload) error {
+	file := bson.D{
+		{"_id", u.ID},
+		{"length", u.Length},
+		{"chunkSize", int32(uploadChunkSize)},
+		{"uploadDate", now()},
+		{"filename", u.Filename},
+		{"metadata", bson.D{{"account_id", u.AccountID}}},
+	}
+	_, err := s.bucket.GetFilesCollection().InsertOne(ctx, file)
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("complete upload: %w", err)
+	}
+	_, err = s.uploads.UpdateOne(ctx, bson.D{{"_id", u.ID}, {"account_id", u.AccountID}},
+		bson.D{{"$set", bson.D{{"complete", true}}}})
+	if err != nil {
+		return fmt.Errorf("complete upload: %w", err)
+	}
+	u.Complete = true
+	return nil
+}
+
+// OpenUpload returns a reader over a complete upload's bytes.
+func (s *Store) OpenUpload(ctx context.Context, accountID, id string) (io.ReadCloser, *Upload, error) {
+	u, err := s.GetUpload(ctx, accountID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !u.Complete {
+		return nil, u, ErrConflict
+	}
+	ds, err := s.bucket.OpenDownloadStream(ctx, u.ID)
+	if errors.Is(err, mongo.ErrFileNotFound) {
+		return nil, nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("open upload: %w", err)
+	}
+	return ds, u, nil
+}
+
+// ClaimUpload gives a complete upload to a job. An upload feeds one job only:
+// the job deletes it when it ends. ErrConflict means the upload is not
+// complete or another job has it.
+func (s *Store) ClaimUpload(ctx context.Context, accountID, id, jobID string) error {
+	oid, err := parseID(id)
+	if err != nil {
+		return err
+	}
+	res, err := s.uploads.UpdateOne(ctx,
+		bson.D{{"_id", oid}, {"account_id", accountID}, {"complete", true}, {"job_id", bson.D{{"$exists", false}}}},
+		bson.D{{"$set", bson.D{{"job_id", jobID}}}})
+	if err != nil {
+		return fmt.Errorf("claim upload: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		if _, err := s.GetUpload(ctx, accountID, id); err != nil {
+			return err
+		}
+		return ErrConflict
+	}
+	return nil
+}
+
+// DeleteUpload removes an upload and its bytes. Deleting a missing upload is
+// not an error. The bytes go first, so a crash part-way leaves a record the
+// sweeper finds and finishes.
+func (s *Store) DeleteUpload(ctx context.Context, accountID, id string) error {
+	oid, err := parseID(id)
+	if err != nil {
+		return nil
+	}
+	// Only the account's own upload record unlocks deleting the bytes.
+	if _, err := s.GetUpload(ctx, accountID, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if _, err := s.bucket.GetChunksCollection().DeleteMany(ctx, bson.D{{"files_id", oid}}); err != nil {
+		return fmt.Errorf("delete upload chunks: %w", err)
+	}
+	if _, err := s.bucket.GetFilesCollection().DeleteOne(ctx, bson.D{{"_id", oid}}); err != nil {
+		return fmt.Errorf("delete upload file: %w", err)
+	}
+	if _, err := s.uploads.DeleteOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}}); err != nil {
+		return fmt.Errorf("delete upload: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredUploads deletes uploads past their expiry time that no job
+// took, and returns how many it deleted.
+func (s *Store) DeleteExpiredUploads(ctx context.Context, at time.Time) (int, error) {
+	cur, err := s.uploads.Find(ctx,
+		bson.D{{"expires_at", bson.D{{"$lt", at}}}, {"job_id", bson.D{{"$exists", false}}}},
+		options.Find().SetProjection(bson.D{{"_id", 1}, {"account_id", 1}}))
+	if err != nil {
+		return 0, fmt.Errorf("find expired uploads: %w", err)
+	}
+	var expired []Upload
+	if err := cur.All(ctx, &expired); err != nil {
+		return 0, fmt.Errorf("find expired uploads: %w", err)
+	}
+	for _, u := range expired {
+		if err := s.DeleteUpload(ctx, u.AccountID, u.ID.Hex()); err != nil {
+			return 0, err
+		}
+	}
+	return len(expired), nil
+}

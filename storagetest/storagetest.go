@@ -1,0 +1,106 @@
+// Package storagetest runs tests against the real embedded engine: one
+// engine per test binary, and a database of its own for every test, named
+// after the test, so tests run in parallel without seeing each other's data.
+package storagetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"sync"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/event"
+
+	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/storageembed"
+)
+
+var (
+	mu     sync.Mutex
+	engine *storageembed.Server
+	dir    string
+)
+
+// Main runs the package's tests with an embedded engine and removes it
+// afterwards. Call it from TestMain. With MONGODB_URI set, tests use that
+// server instead (each test still in its own database).
+func Main(m *testing.M) {
+	code := m.Run()
+	mu.Lock()
+	if engine != nil {
+		engine.Close()
+		os.RemoveAll(dir)
+	}
+	mu.Unlock()
+	os.Exit(code)
+}
+
+// URI returns the connection string of the test engine, starting it on first use.
+func URI(t testing.TB) string {
+	t.Helper()
+	if uri := os.Getenv("MONGODB_URI"); uri != "" {
+		return uri
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if engine == nil {
+		d, err := os.MkdirTemp("", "erasure-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The engine logs expected duplicate-key errors at ERROR; tests
+		// assert on outcomes, not on its logs.
+		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+		e, err := storageembed.Start(d, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		engine, dir = e, d
+	}
+	return engine.URI()
+}
+
+var unsafeChars = regexp.MustCompile(`[^a-zA-Z0-9_]`)
+
+// DatabaseName turns a test name into a database name the engine accepts.
+func DatabaseName(t testing.TB) string {
+	name := unsafeChars.ReplaceAllString(t.Name(), "_")
+	if len(name) > 40 {
+		sum := sha256.Sum256([]byte(t.Name()))
+		name = name[:30] + "_" + hex.EncodeToString(sum[:4])
+	}
+	return name
+}
+
+// New opens a store on a fresh database of the test's own, dropped first so
+// a rerun starts clean. monitor may be nil.
+func New(t testing.TB, monitor *event.CommandMonitor) *storage.Store {
+	t.Helper()
+	ctx := context.Background()
+	opts := storage.Options{URI: URI(t), Database: DatabaseName(t), Monitor: monitor}
+	s, err := storage.Open(ctx, opts)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	if err := s.DropDatabase(ctx); err != nil {
+		t.Fatalf("drop database: %v", err)
+	}
+	s.Close(ctx)
+	s, err = storage.Open(ctx, opts)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.DropDatabase(context.Background()); err != nil {
+			t.Logf("drop database: %v", err)
+		}
+		s.Close(context.Background())
+	})
+	return s
+}
+
