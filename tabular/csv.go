@@ -1,0 +1,401 @@
+package tabular
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/csv"
+	"errors"
+	"io"
+	"math/bits"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+)
+
+// sampleSize is how much of a CSV is examined to choose its encoding and
+// delimiter: enough for the first 20 records of any sane file, small enough
+// to read on every Open.
+const sampleSize = 64 << 10
+
+// csvFile is an opened CSV: where its text starts and how to decode it.
+type csvFile struct {
+	r          io.ReaderAt
+	size       int64
+	start      int64 // first byte after the BOM and any "sep=" line
+	lineOffset int64 // lines before start (the "sep=" line)
+	encoding   textEncoding
+	delim      rune
+	crOnly     bool
+	lim        Limits
+}
+
+func openCSV(r io.ReaderAt, size int64, lim Limits, lowerName string) (*csvFile, error) {
+	sample := make([]byte, min(size, sampleSize))
+	if n, err := r.ReadAt(sample, 0); n < len(sample) {
+		if err == nil || err == io.EOF {
+			sample = sample[:n] // the ReaderAt holds less than size claimed
+		} else {
+			return nil, errUnreadable()
+		}
+	}
+	whole := int64(len(sample)) >= size
+	enc, err := sniffEncoding(sample, whole)
+	if err != nil {
+		return nil, err
+	}
+	body := sample[enc.bomLen:]
+	text := body
+	if enc.utf16 {
+		if !whole {
+			body = body[:len(body)&^1]
+		}
+		text, err = newDecoder(enc).Bytes(body)
+		if err != nil || looksBinary(text) {
+			return nil, errNotTabular()
+		}
+	}
+	if len(text) == 0 && whole {
+		return nil, fileErrorf(0, "the file is empty; choose the file with your list and upload it again")
+	}
+	if fe, ok := sniffMarkup(text); ok {
+		return nil, fe
+	}
+	lay := sniffLayout(text, whole, strings.HasSuffix(lowerName, ".tsv"))
+	c := &csvFile{
+		r:        r,
+		size:     size,
+		start:    int64(enc.bomLen),
+		encoding: enc,
+		delim:    lay.delim,
+		crOnly:   lay.crOnly,
+		lim:      lim,
+	}
+	if lay.sepLine > 0 {
+		raw := lay.sepLine
+		if enc.utf16 {
+			raw = 2 * len(utf16.Encode([]rune(string(text[:lay.sepLine]))))
+		}
+		c.start += int64(raw)
+		c.lineOffset = 1
+	}
+	return c, nil
+}
+
+// newDecoder returns the decoder for a non-UTF-8 encoding. The BOM has been
+// skipped already, hence IgnoreBOM.
+func newDecoder(enc textEncoding) *encoding.Decoder {
+	switch {
+	case enc.utf16 && enc.big:
+		return unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM).NewDecoder()
+	case enc.utf16:
+		return unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewDecoder()
+	case enc.cp1252:
+		return charmap.Windows1252.NewDecoder()
+	}
+	return encoding.Nop.NewDecoder()
+}
+
+// rows builds the reader chain: section → decoder (only when not UTF-8) →
+// CR translation (only for old Mac files) → line-length guard → bufio →
+// encoding/csv.
+func (c *csvFile) rows() *csvRows {
+	var src io.Reader = io.NewSectionReader(c.r, c.start, c.size-c.start)
+	if c.encoding.utf16 || c.encoding.cp1252 {
+		src = transform.NewReader(src, newDecoder(c.encoding))
+	}
+	if c.crOnly {
+		src = &crReader{r: src}
+	}
+	guard := &lineGuard{r: src, max: max(16*c.lim.MaxCellBytes, 1<<20), checkUTF8: c.encoding.checkUTF8}
+	cr := csv.NewReader(bufio.NewReaderSize(guard, 64<<10))
+	cr.Comma = c.delim
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	return &csvRows{cr: cr, guard: guard, lim: c.lim, lineOffset: c.lineOffset}
+}
+
+// csvRows is the Rows of a CSV.
+type csvRows struct {
+	cr         *csv.Reader
+	guard      *lineGuard
+	lim        Limits
+	lineOffset int64
+	err        error // sticky: io.EOF or a *FileError
+}
+
+// Next is kept lean because it runs once per record: no allocation beyond
+// what encoding/csv does, no copy of the cells.
+func (c *csvRows) Next() (Row, error) {
+	if c.err != nil {
+		return Row{}, c.err
+	}
+	for {
+		rec, err := c.cr.Read()
+		if err != nil {
+			c.err = c.translate(rec, err)
+			return Row{}, c.err
+		}
+		c.guard.recStart = c.cr.InputOffset()
+		line, _ := c.cr.FieldPos(0)
+		num := int64(line) + c.lineOffset
+		if len(rec) > c.lim.MaxColumns {
+			c.err = fileErrorf(num, "line %d has more than %s cells; check that the whole file uses the same delimiter, or remove the extra columns", num, groupDigits(int64(c.lim.MaxColumns)))
+			return Row{}, c.err
+		}
+		empty := true
+		for i, cell := range rec {
+			if len(cell) == 0 {
+				continue
+			}
+			empty = false
+			if len(cell) > c.lim.MaxCellBytes {
+				c.err = fileErrorf(num, "line %d: a cell is longer than %s; check the quotes on that line, or shorten the cell", num, humanBytes(int64(c.lim.MaxCellBytes)))
+				return Row{}, c.err
+			}
+			if c.guard.invalid && !utf8.ValidString(cell) {
+				// The file started as UTF-8 but has stray bytes of another
+				// encoding further down; U+FFFD marks them for the
+				// identifier layer instead of passing invalid text on.
+				rec[i] = strings.ToValidUTF8(cell, "\uFFFD")
+			}
+		}
+		if empty {
+			continue // ",,," is what Excel writes for an empty row
+		}
+		return Row{Number: num, Cells: rec}, nil
+	}
+}
+
+// translate turns what encoding/csv or the reader chain returned into io.EOF
+// or a *FileError in plain English.
+func (c *csvRows) translate(partial []string, err error) error {
+	if err == io.EOF {
+		return io.EOF
+	}
+	var long *tooLongError
+	if errors.As(err, &long) {
+		n := long.line + c.lineOffset
+		if len(partial) > 0 {
+			// encoding/csv hands back the fields read so far, with
+			// positions: the first is where the record starts.
+			line, _ := c.cr.FieldPos(0)
+			n = int64(line) + c.lineOffset
+		}
+		if long.record {
+			return fileErrorf(n, "line %d: a quoted field is not closed (the row runs on for more than %s); check the quotes on that line", n, humanBytes(int64(c.guard.max)))
+		}
+		return fileErrorf(n, "line %d is longer than %s; check the quotes on that line, and that the file really is a CSV file", n, humanBytes(int64(c.guard.max)))
+	}
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		return errUnreadable()
+	}
+	start, line := int64(pe.StartLine)+c.lineOffset, int64(pe.Line)+c.lineOffset
+	switch {
+	case errors.Is(pe.Err, csv.ErrBareQuote):
+		return fileErrorf(line, `line %d: a cell contains a double quote (") but does not start with one; put the whole cell in double quotes and write the quote inside it twice (""), or remove the quote`, line)
+	case errors.Is(pe.Err, csv.ErrQuote):
+		// encoding/csv uses ErrQuote both for a quote that is never closed
+		// (the record then runs to the end of the file) and for text after
+		// a closing quote. A record spanning lines, or one that ends the
+		// file, is the first kind.
+		if pe.Line > pe.StartLine || c.atEOF() {
+			return fileErrorf(start, "line %d: a quoted field is not closed; check the quotes on that line", start)
+		}
+		return fileErrorf(line, `line %d: a quoted field has text after its closing quote; put the whole field in double quotes and write each quote inside it twice ("")`, line)
+	}
+	return fileErrorf(line, "line %d could not be read; check the quotes and delimiters on that line", line)
+}
+
+// atEOF reports whether the reader has nothing left; it is only called after
+// a parse error, when the iterator is finished anyway.
+func (c *csvRows) atEOF() bool {
+	_, err := c.cr.Read()
+	return err == io.EOF
+}
+
+// Close ends the iteration; later calls to Next return io.EOF.
+func (c *csvRows) Close() error {
+	if c.err == nil {
+		c.err = io.EOF
+	}
+	return nil
+}
+
+// tooLongError is returned through encoding/csv by lineGuard.
+type tooLongError struct {
+	line   int64
+	record bool // a record of many lines, rather than one long line
+}
+
+func (e *tooLongError) Error() string { return "line too long" }
+
+// lineGuard fails a physical line, or a record, longer than max bytes.
+// encoding/csv buffers a whole record, so without it a file with no line
+// breaks, or a quote that is never closed, would be held in memory entirely;
+// with it a record costs at most about max bytes.
+type lineGuard struct {
+	r         io.Reader
+	max       int
+	run       int   // bytes since the last '\n'
+	lines     int64 // '\n' delivered before the current run
+	delivered int64 // bytes returned so far
+	recStart  int64 // offset of the record being read (set by csvRows)
+	err       error
+
+	// checkUTF8 asks for the text to be validated as it streams by, so
+	// that csvRows only checks cells once invalid bytes have been seen
+	// (invalid is set before encoding/csv can return them, since the guard
+	// reads ahead of it). carry holds a rune cut by the end of a read.
+	checkUTF8 bool
+	invalid   bool
+	carry     []byte
+}
+
+// readAhead is how far bufio may read past the record encoding/csv is on.
+const readAhead = 64 << 10
+
+func (g *lineGuard) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	n, err := g.r.Read(p)
+	if g.checkUTF8 && !g.invalid {
+		g.validate(p[:n], err != nil)
+	}
+	b := p[:n]
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			g.run += len(b)
+			break
+		}
+		if g.run+i > g.max {
+			g.run += i
+			break
+		}
+		g.run = 0
+		g.lines++
+		b = b[i+1:]
+		if len(b) <= g.max {
+			// The rest cannot hold an over-long line on its own: count the
+			// line breaks in bulk instead of one by one.
+			if last := bytes.LastIndexByte(b, '\n'); last >= 0 {
+				g.lines += int64(bytes.Count(b[:last+1], []byte{'\n'}))
+				b = b[last+1:]
+			}
+			g.run = len(b)
+			break
+		}
+	}
+	g.delivered += int64(n)
+	switch {
+	case g.run > g.max:
+		g.err = &tooLongError{line: g.lines + 1}
+	case g.delivered-g.recStart > int64(g.max)+readAhead:
+		g.err = &tooLongError{line: g.lines + 1, record: true}
+	}
+	if g.err != nil {
+		return 0, g.err
+	}
+	return n, err
+}
+
+// validate checks the next chunk of the stream for invalid UTF-8.
+func (g *lineGuard) validate(p []byte, last bool) {
+	if len(g.carry) > 0 {
+		// Complete the rune cut by the previous chunk.
+		need := min(utf8.UTFMax-len(g.carry), len(p))
+		g.carry = append(g.carry, p[:need]...)
+		r, size := utf8.DecodeRune(g.carry)
+		switch {
+		case r == utf8.RuneError && size <= 1 && (utf8.FullRune(g.carry) || last):
+			g.invalid = true
+			return
+		case !utf8.FullRune(g.carry):
+			return // still incomplete: p was tiny
+		}
+		p = p[size-(len(g.carry)-need):]
+		g.carry = g.carry[:0]
+	}
+	rest, ok := validPrefix(p)
+	switch {
+	case !ok:
+		g.invalid = true
+	case len(rest) > 0 && last:
+		g.invalid = true // the file ends inside a rune
+	case len(rest) > 0:
+		g.carry = append(g.carry[:0], rest...)
+	}
+}
+
+// validPrefix reports whether p is valid UTF-8 except possibly for an
+// incomplete rune at its end, which it returns. Unlike utf8.Valid, which
+// goes byte by byte after the first non-ASCII byte, it returns to checking
+// eight ASCII bytes at a time after every multi-byte rune: a list of names
+// has an "é" every few dozen bytes.
+func validPrefix(p []byte) ([]byte, bool) {
+	const highBits = 0x8080808080808080
+	for len(p) > 0 {
+		for len(p) >= 8 {
+			w := binary.LittleEndian.Uint64(p) & highBits
+			if w == 0 {
+				p = p[8:]
+				continue
+			}
+			p = p[bits.TrailingZeros64(w)/8:] // jump to the first non-ASCII byte
+			break
+		}
+		if len(p) == 0 {
+			break
+		}
+		switch c := p[0]; {
+		case c < utf8.RuneSelf:
+			p = p[1:]
+			continue
+		case c >= 0xC2 && c <= 0xDF && len(p) >= 2 && p[1]&0xC0 == 0x80:
+			p = p[2:] // the common case in Latin scripts, without a call
+			continue
+		}
+		r, size := utf8.DecodeRune(p)
+		if r == utf8.RuneError && size == 1 {
+			if !utf8.FullRune(p) {
+				return p, true
+			}
+			return nil, false
+		}
+		p = p[size:]
+	}
+	return nil, true
+}
+
+// crReader turns old Mac line endings (CR alone) into LF, which is all
+// encoding/csv recognises; a CRLF that appears anyway stays one line break.
+type crReader struct {
+	r      io.Reader
+	prevCR bool
+}
+
+func (c *crReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	w := 0
+	for _, b := range p[:n] {
+		if b == '\n' && c.prevCR {
+			c.prevCR = false
+			continue
+		}
+		c.prevCR = b == '\r'
+		if b == '\r' {
+			b = '\n'
+		}
+		p[w] = b
+		w++
+	}
+	return w, err
+}
