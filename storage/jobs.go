@@ -47,9 +47,6 @@ type Job struct {
 	// Column is the column actually read, as shown to users.
 	Column string `bson:"column,omitempty"`
 
-	// Items are a list job's identifiers. They are removed when the job
-	// ends: the service keeps identifiers only in per-row outcomes.
-	Items []string `bson:"items,omitempty"`
 	// ProfileID is a profile job's target.
 	ProfileID string `bson:"profile_id,omitempty"`
 
@@ -96,13 +93,23 @@ func (j *Job) Terminal() bool {
 	return j.State == JobSucceeded || j.State == JobCancelled || j.State == JobFailed
 }
 
-// CreateJob stores a new job; it assigns the id when unset.
-func (s *Store) CreateJob(ctx context.Context, j *Job) error {
+// CreateJob stores a new job; it assigns the id when unset. items are a
+// list job's identifiers: they are kept apart from the job, which is read
+// often, and deleted when the job ends (the service keeps identifiers only
+// in per-row outcomes).
+func (s *Store) CreateJob(ctx context.Context, j *Job, items []string) error {
 	if j.ID.IsZero() {
 		j.ID = bson.NewObjectID()
 	}
 	t := now()
 	j.CreatedAt, j.UpdatedAt = t, t
+	if items != nil {
+		// Items first: a job is never visible without them.
+		doc := bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"items", items}}
+		if _, err := s.items.InsertOne(ctx, doc); err != nil {
+			return fmt.Errorf("create job items: %w", err)
+		}
+	}
 	if _, err := s.jobs.InsertOne(ctx, j); err != nil {
 		return fmt.Errorf("create job: %w", err)
 	}
@@ -116,8 +123,7 @@ func (s *Store) GetJob(ctx context.Context, accountID, id string) (*Job, error) 
 		return nil, err
 	}
 	var j Job
-	err = s.jobs.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}},
-		options.FindOne().SetProjection(bson.D{{"items", 0}})).Decode(&j)
+	err = s.jobs.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}}).Decode(&j)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, ErrNotFound
 	}
@@ -140,8 +146,7 @@ func (s *Store) ListJobs(ctx context.Context, accountID string, limit int, befor
 	}
 	cur, err := s.jobs.Find(ctx, filter, options.Find().
 		SetSort(bson.D{{"_id", -1}}).
-		SetLimit(int64(limit)).
-		SetProjection(bson.D{{"items", 0}}))
+		SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
@@ -154,49 +159,78 @@ func (s *Store) ListJobs(ctx context.Context, accountID string, limit int, befor
 
 // ClaimJob gives the oldest queued job to owner and marks it running.
 // ErrNotFound means the queue is empty.
+//
+// The claim is the insert of a document keyed by the job id, so exactly one
+// claimer wins even where a conditional update is not atomic (the embedded
+// engine applies updates as read-then-write); on MongoDB it costs one small
+// insert per job.
 func (s *Store) ClaimJob(ctx context.Context, owner string) (*Job, error) {
-	t := now()
-	var j Job
-	err := s.jobs.FindOneAndUpdate(ctx,
-		bson.D{{"state", JobQueued}},
-		bson.D{{"$set", bson.D{{"state", JobRunning}, {"owner", owner}, {"started_at", t}, {"updated_at", t}}}},
-		options.FindOneAndUpdate().SetSort(bson.D{{"_id", 1}}).SetReturnDocument(options.After)).Decode(&j)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, ErrNotFound
-	}
+	cur, err := s.jobs.Find(ctx, bson.D{{"state", JobQueued}},
+		options.Find().SetSort(bson.D{{"_id", 1}}).SetLimit(20))
 	if err != nil {
 		return nil, fmt.Errorf("claim job: %w", err)
 	}
-	return &j, nil
+	var queued []Job
+	if err := cur.All(ctx, &queued); err != nil {
+		return nil, fmt.Errorf("claim job: %w", err)
+	}
+	for i := range queued {
+		j := &queued[i]
+		won, err := s.claim(ctx, j, owner)
+		if err != nil {
+			return nil, err
+		}
+		if !won {
+			continue
+		}
+		t := now()
+		j.State, j.Owner, j.StartedAt, j.UpdatedAt = JobRunning, owner, &t, t
+		_, err = s.jobs.UpdateOne(ctx, bson.D{{"_id", j.ID}, {"account_id", j.AccountID}},
+			bson.D{{"$set", bson.D{{"state", JobRunning}, {"owner", owner}, {"started_at", t}, {"updated_at", t}}}})
+		if err != nil {
+			return nil, fmt.Errorf("claim job: %w", err)
+		}
+		return j, nil
+	}
+	return nil, ErrNotFound
 }
 
-// SaveProgress records a running job's counts and returns the job as stored,
-// so the worker sees a cancel request with no extra round trip. ErrConflict
-// means the job is no longer running under owner.
-func (s *Store) SaveProgress(ctx context.Context, j *Job, owner string) (*Job, error) {
-	var out Job
-	err := s.jobs.FindOneAndUpdate(ctx,
+// claim records owner as the one who runs or ends job j; false means someone
+// else did first.
+func (s *Store) claim(ctx context.Context, j *Job, owner string) (bool, error) {
+	_, err := s.claims.InsertOne(ctx, bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"owner", owner}, {"at", now()}})
+	if mongo.IsDuplicateKeyError(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim job: %w", err)
+	}
+	return true, nil
+}
+
+// SaveProgress records a running job's counts. ErrConflict means the job
+// is no longer running under owner.
+func (s *Store) SaveProgress(ctx context.Context, j *Job, owner string) error {
+	res, err := s.jobs.UpdateOne(ctx,
 		bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"owner", owner}, {"state", JobRunning}},
 		bson.D{{"$set", bson.D{
 			{"counts", j.Counts},
 			{"sections", j.Sections},
 			{"column", j.Column},
+			{"cancel_requested", j.CancelRequested},
 			{"updated_at", now()},
-		}}},
-		options.FindOneAndUpdate().
-			SetReturnDocument(options.After).
-			SetProjection(bson.D{{"items", 0}})).Decode(&out)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, ErrConflict
-	}
+		}}})
 	if err != nil {
-		return nil, fmt.Errorf("save progress: %w", err)
+		return fmt.Errorf("save progress: %w", err)
 	}
-	return &out, nil
+	if res.MatchedCount == 0 {
+		return ErrConflict
+	}
+	return nil
 }
 
 // FinishJob ends a job in state (succeeded, cancelled or failed) with its
-// final counts, and drops a list job's identifiers. owner empty finishes a
+// final counts, and deletes a list job's identifiers. owner empty finishes a
 // job no worker holds (a queued job cancelled, a single-profile delete).
 func (s *Store) FinishJob(ctx context.Context, j *Job, owner, state, reason string, retention time.Duration) (*Job, error) {
 	t := now()
@@ -210,6 +244,7 @@ func (s *Store) FinishJob(ctx context.Context, j *Job, owner, state, reason stri
 		{"counts", j.Counts},
 		{"sections", j.Sections},
 		{"column", j.Column},
+		{"cancel_requested", j.CancelRequested},
 		{"finished_at", t},
 		{"updated_at", t},
 		{"outcomes_expire_at", expire},
@@ -219,7 +254,7 @@ func (s *Store) FinishJob(ctx context.Context, j *Job, owner, state, reason stri
 	}
 	var out Job
 	err := s.jobs.FindOneAndUpdate(ctx, filter,
-		bson.D{{"$set", set}, {"$unset", bson.D{{"items", ""}}}},
+		bson.D{{"$set", set}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, ErrConflict
@@ -227,7 +262,7 @@ func (s *Store) FinishJob(ctx context.Context, j *Job, owner, state, reason stri
 	if err != nil {
 		return nil, fmt.Errorf("finish job: %w", err)
 	}
-	return &out, nil
+	return &out, s.deleteItems(ctx, j.AccountID, j.ID)
 }
 
 // LoadItems returns a list job's identifiers.
@@ -235,8 +270,7 @@ func (s *Store) LoadItems(ctx context.Context, j *Job) ([]string, error) {
 	var doc struct {
 		Items []string `bson:"items"`
 	}
-	err := s.jobs.FindOne(ctx, bson.D{{"_id", j.ID}, {"account_id", j.AccountID}},
-		options.FindOne().SetProjection(bson.D{{"items", 1}})).Decode(&doc)
+	err := s.items.FindOne(ctx, bson.D{{"_id", j.ID}, {"account_id", j.AccountID}}).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, ErrNotFound
 	}
@@ -246,35 +280,48 @@ func (s *Store) LoadItems(ctx context.Context, j *Job) ([]string, error) {
 	return doc.Items, nil
 }
 
-// RequestCancel asks the account's job to stop. A queued job is cancelled at
-// once (returned with cancelled true, so the caller can finish it); a
-// running one is flagged for its worker, which stops after its batch. A
-// finished job is returned unchanged.
-func (s *Store) RequestCancel(ctx context.Context, accountID, id string) (*Job, error) {
-	oid, err := parseID(id)
-	if err != nil {
-		return nil, err
+func (s *Store) deleteItems(ctx context.Context, accountID string, id bson.ObjectID) error {
+	if _, err := s.items.DeleteOne(ctx, bson.D{{"_id", id}, {"account_id", accountID}}); err != nil {
+		return fmt.Errorf("delete job items: %w", err)
 	}
-	t := now()
-	// Queued: nobody runs it, so it ends here.
-	res, err := s.jobs.UpdateOne(ctx,
-		bson.D{{"_id", oid}, {"account_id", accountID}, {"state", JobQueued}},
-		bson.D{
-			{"$set", bson.D{{"state", JobCancelled}, {"cancel_requested", true}, {"finished_at", t}, {"updated_at", t}, {"outcomes_expire_at", t}}},
-			{"$unset", bson.D{{"items", ""}}},
-		})
-	if err != nil {
+	return nil
+}
+
+// RequestCancel records that the account's job should stop and returns the
+// job. A queued job nobody has claimed is cancelled here and now (the caller
+// gets it back in state cancelled); a running one is left to its worker,
+// which checks for the request between batches (CancelRequested). A
+// finished job is returned unchanged.
+//
+// The request is a document of its own rather than a field of the job, so
+// it cannot be lost to a concurrent write of the job by its worker.
+func (s *Store) RequestCancel(ctx context.Context, accountID, id string) (*Job, error) {
+	j, err := s.GetJob(ctx, accountID, id)
+	if err != nil || j.Terminal() {
+		return j, err
+	}
+	_, err = s.cancels.InsertOne(ctx, bson.D{{"_id", j.ID}, {"account_id", accountID}, {"at", now()}})
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return nil, fmt.Errorf("cancel job: %w", err)
 	}
-	if res.MatchedCount == 0 {
-		_, err = s.jobs.UpdateOne(ctx,
-			bson.D{{"_id", oid}, {"account_id", accountID}, {"state", JobRunning}},
-			bson.D{{"$set", bson.D{{"cancel_requested", true}, {"updated_at", t}}}})
-		if err != nil {
-			return nil, fmt.Errorf("cancel job: %w", err)
-		}
+	j.CancelRequested = true
+	if j.State != JobQueued {
+		return j, nil
 	}
-	return s.GetJob(ctx, accountID, id)
+	won, err := s.claim(ctx, j, "cancel")
+	if err != nil || !won {
+		return j, err
+	}
+	return s.FinishJob(ctx, j, "", JobCancelled, "", 0)
+}
+
+// CancelRequested reports whether someone asked the job to stop.
+func (s *Store) CancelRequested(ctx context.Context, j *Job) (bool, error) {
+	n, err := s.cancels.CountDocuments(ctx, bson.D{{"_id", j.ID}, {"account_id", j.AccountID}})
+	if err != nil {
+		return false, fmt.Errorf("check cancel: %w", err)
+	}
+	return n > 0, nil
 }
 
 // JobsWithExpiredOutcomes returns finished jobs whose per-row outcomes are

@@ -93,4 +93,3 @@ func (s *Store) DeleteOutcomes(ctx context.Context, accountID, jobID string) err
 	}
 	return nil
 }
-

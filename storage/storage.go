@@ -51,6 +51,9 @@ func (e *OffsetError) Error() string {
 const (
 	profilesCollection = "profiles"
 	jobsCollection     = "deletion_jobs"
+	itemsCollection    = "deletion_job_items"
+	claimsCollection   = "deletion_job_claims"
+	cancelsCollection  = "deletion_job_cancels"
 	outcomesCollection = "deletion_job_rows"
 	uploadsCollection  = "uploads"
 	uploadBucket       = "upload_files"
@@ -76,6 +79,9 @@ type Store struct {
 	db       *mongo.Database
 	profiles *mongo.Collection
 	jobs     *mongo.Collection
+	items    *mongo.Collection
+	claims   *mongo.Collection
+	cancels  *mongo.Collection
 	outcomes *mongo.Collection
 	uploads  *mongo.Collection
 	bucket   *mongo.GridFSBucket
@@ -107,6 +113,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db:       db,
 		profiles: db.Collection(profilesCollection),
 		jobs:     db.Collection(jobsCollection),
+		items:    db.Collection(itemsCollection),
+		claims:   db.Collection(claimsCollection),
+		cancels:  db.Collection(cancelsCollection),
 		outcomes: db.Collection(outcomesCollection),
 		uploads:  db.Collection(uploadsCollection),
 		bucket:   db.GridFSBucket(options.GridFSBucket().SetName(uploadBucket)),
@@ -173,4 +182,14 @@ func now() time.Time {
 // it; the service never calls it.
 func (s *Store) DropDatabase(ctx context.Context) error {
 	return s.db.Drop(ctx)
+}
+
+// NewID returns a new document id (jobs are created with it, so that an
+// upload can be claimed for a job before the job is stored).
+func NewID() bson.ObjectID { return bson.NewObjectID() }
+
+// ValidID reports whether id can name a document of the store.
+func ValidID(id string) bool {
+	_, err := bson.ObjectIDFromHex(id)
+	return err == nil
 }

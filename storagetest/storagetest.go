@@ -104,3 +104,14 @@ func New(t testing.TB, monitor *event.CommandMonitor) *storage.Store {
 	return s
 }
 
+// Reopen opens another connection to the test's database, as New made it;
+// benchmarks use one to watch without counting their own commands.
+func Reopen(t testing.TB, monitor *event.CommandMonitor) *storage.Store {
+	t.Helper()
+	s, err := storage.Open(context.Background(), storage.Options{URI: URI(t), Database: DatabaseName(t), Monitor: monitor})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
