@@ -1,0 +1,125 @@
+// Package deletion is the product: it turns uploaded files and lists of
+// identifiers into deletion jobs, previews them, runs them in batches and
+// keeps their reports. It knows nothing of RPC or of the driver: requests
+// arrive as Go values from the server package and data lives in storage.
+//
+// Matching follows one rule: a row deletes only the profile of the caller's
+// account whose Unique Identifier has the type the caller chose and equals the
+// row's normalized value. Two profiles that share an e-mail address but have
+// different identifier types are different targets.
+package deletion
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"time"
+
+	"github.com/erasure-dev/erasure/storage"
+)
+
+// Config holds the service's limits and timings. Zero fields take the
+// defaults from DefaultConfig.
+type Config struct {
+	// MaxUploadBytes bounds one uploaded file.
+	MaxUploadBytes int64
+	// UploadTTL is how long an upload that no job took is kept.
+	UploadTTL time.Duration
+	// OutcomeRetention is how long per-row outcomes (which hold
+	// identifiers) are kept after a job ends. Counts are kept forever.
+	OutcomeRetention time.Duration
+	// BatchSize is how many rows are resolved and deleted per round trip.
+	BatchSize int
+	// Workers is how many jobs this instance runs at once.
+	Workers int
+	// QueuePoll is how often idle workers look for queued jobs that another
+	// instance created.
+	QueuePoll time.Duration
+	// WatchPoll is how often a watcher reads the job it follows.
+	WatchPoll time.Duration
+	// SweepInterval is how often expired uploads and outcomes are deleted.
+	SweepInterval time.Duration
+	// MaxListItems bounds an inline list of identifiers.
+	MaxListItems int
+	// DisableHints turns off the extra lookup that explains rows that
+	// matched nothing (one query per batch that has such rows).
+	DisableHints bool
+	// TempDir holds uploads copied out of the store while a job reads them;
+	// empty means the system default.
+	TempDir string
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		MaxUploadBytes:   50 << 20,
+		UploadTTL:        24 * time.Hour,
+		OutcomeRetention: 30 * 24 * time.Hour,
+		BatchSize:        1000,
+		Workers:          2,
+		QueuePoll:        time.Second,
+		WatchPoll:        200 * time.Millisecond,
+		SweepInterval:    time.Minute,
+		MaxListItems:     10_000,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MaxUploadBytes <= 0 {
+		c.MaxUploadBytes = d.MaxUploadBytes
+	}
+	if c.UploadTTL <= 0 {
+		c.UploadTTL = d.UploadTTL
+	}
+	if c.OutcomeRetention <= 0 {
+		c.OutcomeRetention = d.OutcomeRetention
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.Workers <= 0 {
+		c.Workers = d.Workers
+	}
+	if c.QueuePoll <= 0 {
+		c.QueuePoll = d.QueuePoll
+	}
+	if c.WatchPoll <= 0 {
+		c.WatchPoll = d.WatchPoll
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = d.SweepInterval
+	}
+	if c.MaxListItems <= 0 {
+		c.MaxListItems = d.MaxListItems
+	}
+	return c
+}
+
+// Service runs deletions. Create it with New; call Run to start its workers.
+type Service struct {
+	logger *slog.Logger
+	store  *storage.Store
+	cfg    Config
+	// owner names this instance on the jobs it runs.
+	owner string
+	// wake tells an idle worker that a job was queued here, so it starts
+	// without waiting for the next poll.
+	wake chan struct{}
+}
+
+// New returns a Service using store.
+func New(logger *slog.Logger, store *storage.Store, cfg Config) *Service {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return &Service{
+		logger: logger,
+		store:  store,
+		cfg:    cfg.withDefaults(),
+		owner:  hex.EncodeToString(b),
+		wake:   make(chan struct{}, 1),
+	}
+}
+
+// Config returns the configuration in force, defaults applied.
+func (s *Service) Config() Config { return s.cfg }

@@ -1,0 +1,126 @@
+package deletion_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
+
+	"github.com/erasure-dev/erasure/deletion"
+	"github.com/erasure-dev/erasure/identifier"
+	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/storagetest"
+)
+
+func TestMain(m *testing.M) { storagetest.Main(m) }
+
+func newService(t *testing.T, cfg deletion.Config) (*deletion.Service, *storage.Store) {
+	t.Helper()
+	store := storagetest.New(t, nil)
+	cfg.TempDir = t.TempDir()
+	return deletion.New(slog.New(slog.NewTextHandler(io.Discard, nil)), store, cfg), store
+}
+
+func upload(t *testing.T, svc *deletion.Service, name string, data []byte) string {
+	t.Helper()
+	w, err := svc.NewUploadWriter(context.Background(), "acme", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	u, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID.Hex()
+}
+
+// The quirks spreadsheets write, each resolved end to end against the engine:
+// every file names the same three profiles (one of them twice) and one
+// address nobody has.
+func TestPreviewReadsWhatSpreadsheetsWrite(t *testing.T) {
+	t.Parallel()
+	utf16, err := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().String("Name\tEmail\r\nZoë\tzoe@example.com\r\nAnn\tann@example.com\r\nBob\tbob@example.com\r\nAnn\tANN@example.com\r\nNo\tno@example.com\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp1252, err := charmap.Windows1252.NewEncoder().String("Namn;E-post\r\nZoë;zoe@example.com\r\nÅsa;ann@example.com\r\nBob;bob@example.com\r\nAnn;ANN@example.com\r\nNo;no@example.com\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []struct {
+		name, file string
+		data       []byte
+	}{
+		{"comma", "a.csv", []byte("Name,Email\nZoë,zoe@example.com\nAnn,ann@example.com\nBob,bob@example.com\nAnn,ANN@example.com\nNo,no@example.com\n")},
+		{"semicolon, BOM, CRLF", "a.csv", []byte("\ufeffName;Email\r\nZoë;zoe@example.com\r\nAnn;ann@example.com\r\nBob;bob@example.com\r\nAnn;ANN@example.com\r\nNo;no@example.com\r\n")},
+		{"UTF-16 tab (Excel Unicode text)", "a.txt", []byte(utf16)},
+		{"Windows-1252", "a.csv", []byte(cp1252)},
+		{"pipe, CR only", "a.csv", []byte("Name|Email\rZoë|zoe@example.com\rAnn|ann@example.com\rBob|bob@example.com\rAnn|ANN@example.com\rNo|no@example.com\r")},
+		{"quotes and blank lines", "a.csv", []byte("Name,Email\n\n\"Zoë, \"\"Z\"\"\",\"zoe@example.com\"\n\"Ann\nAnnsson\",ann@example.com\n\nBob,bob@example.com\nAnn,ANN@example.com\nNo,no@example.com\n\n")},
+		{"no header", "a.csv", []byte("Zoë,zoe@example.com\nAnn,ann@example.com\nBob,bob@example.com\nAnn,ANN@example.com\nNo,no@example.com\n")},
+	}
+	for _, f := range files {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			svc, store := newService(t, deletion.Config{BatchSize: 2})
+			ps := []storage.Profile{}
+			for _, v := range []string{"zoe@example.com", "ann@example.com", "bob@example.com"} {
+				ps = append(ps, storage.Profile{AccountID: "acme", Key: storage.Key{Type: "email", Value: v}, Sections: []storage.Section{{SectionID: "s1"}}})
+			}
+			if err := store.InsertProfiles(context.Background(), ps); err != nil {
+				t.Fatal(err)
+			}
+			id := upload(t, svc, f.file, f.data)
+			p, err := svc.Preview(context.Background(), "acme", deletion.FileSource{UploadID: id, ColumnNumber: 2}, deletion.Spec{Type: identifier.Email})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := storage.Counts{TotalRows: 5, Rows: 5, Valid: 4, Duplicate: 1, Matched: 3, NotFound: 1}
+			if p.Counts != want {
+				t.Fatalf("counts = %+v, want %+v", p.Counts, want)
+			}
+			if len(p.Sections) != 1 || p.Sections[0].Profiles != 3 {
+				t.Fatalf("sections = %+v, want s1: 3", p.Sections)
+			}
+		})
+	}
+}
+
+func TestSweepDeletesExpiredOutcomesAndUploads(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, store := newService(t, deletion.Config{OutcomeRetention: time.Millisecond, UploadTTL: time.Millisecond})
+	if err := store.InsertProfiles(ctx, []storage.Profile{{AccountID: "acme", Key: storage.Key{Type: "email", Value: "ann@example.com"}}}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := svc.DeleteProfile(ctx, "acme", "0123456789abcdef01234567")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unused := upload(t, svc, "left-behind.csv", []byte("Email\nann@example.com\n"))
+	if got, _ := store.ListOutcomes(ctx, "acme", j.ID.Hex(), 0, 10, nil); len(got) != 1 {
+		t.Fatalf("%d outcomes before the sweep, want 1", len(got))
+	}
+	time.Sleep(5 * time.Millisecond)
+	if err := svc.SweepOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := store.ListOutcomes(ctx, "acme", j.ID.Hex(), 0, 10, nil); len(got) != 0 {
+		t.Fatalf("%d outcomes after the retention, want 0", len(got))
+	}
+	after, err := store.GetJob(ctx, "acme", j.ID.Hex())
+	if err != nil || after.Counts.NotFound != 1 || !after.OutcomesPurged {
+		t.Fatalf("job after sweep = %+v, %v; want its counts kept and outcomes marked purged", after, err)
+	}
+	if _, err := store.GetUpload(ctx, "acme", unused); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unused upload after its TTL: %v, want ErrNotFound", err)
+	}
+}

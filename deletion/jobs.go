@@ -1,0 +1,243 @@
+package deletion
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/erasure-dev/erasure/identifier"
+	"github.com/erasure-dev/erasure/storage"
+)
+
+// StartFile validates a deletion by a file and queues it. The file, sheet
+// and column are checked here, so a mistake is an error now rather than a
+// failed job later.
+func (s *Service) StartFile(ctx context.Context, accountID string, src FileSource, spec Spec) (*storage.Job, error) {
+	if _, err := spec.normalizer(); err != nil {
+		return nil, err
+	}
+	f, rows, label, err := s.openSource(ctx, accountID, src)
+	if err != nil {
+		return nil, err
+	}
+	rows.close()
+	f.Close()
+
+	j := &storage.Job{
+		ID:             storage.NewID(),
+		AccountID:      accountID,
+		Kind:           storage.KindFile,
+		State:          storage.JobQueued,
+		IdentifierType: spec.Type.String(),
+		DefaultRegion:  spec.DefaultRegion,
+		UploadID:       src.UploadID,
+		Filename:       f.upload.Filename,
+		Sheet:          rows.sh.name,
+		HeaderMode:     src.Options.Header.String(),
+		ColumnName:     src.ColumnName,
+		ColumnNumber:   src.ColumnNumber,
+		Column:         label,
+	}
+	// The claim comes first: an upload feeds one job only, and a job
+	// never becomes visible without its upload.
+	if err := s.store.ClaimUpload(ctx, accountID, src.UploadID, j.ID.Hex()); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return nil, preconditionf("upload %q is already used by a job: each upload is deleted with its job, so upload the file again to run another deletion", src.UploadID)
+		}
+		return nil, notFound(err, "upload", src.UploadID)
+	}
+	if err := s.store.CreateJob(ctx, j, nil); err != nil {
+		return nil, err
+	}
+	s.logger.InfoContext(ctx, "job queued", "job_id", j.ID.Hex(), "account_id", accountID, "kind", j.Kind, "identifier_type", j.IdentifierType)
+	s.notify()
+	return j, nil
+}
+
+// StartList queues a deletion by an inline list of identifiers.
+func (s *Service) StartList(ctx context.Context, accountID string, values []string, spec Spec) (*storage.Job, error) {
+	if err := checkAccount(accountID); err != nil {
+		return nil, err
+	}
+	if _, err := spec.normalizer(); err != nil {
+		return nil, err
+	}
+	if len(values) == 0 {
+		return nil, invalidf("values is empty: give at least one identifier")
+	}
+	if len(values) > s.cfg.MaxListItems {
+		return nil, tooLargef("%d values is more than the %d a list may hold; upload a file instead", len(values), s.cfg.MaxListItems)
+	}
+	j := &storage.Job{
+		ID:             storage.NewID(),
+		AccountID:      accountID,
+		Kind:           storage.KindList,
+		State:          storage.JobQueued,
+		IdentifierType: spec.Type.String(),
+		DefaultRegion:  spec.DefaultRegion,
+		Column:         "list",
+		Counts:         storage.Counts{TotalRows: int64(len(values))},
+	}
+	if err := s.store.CreateJob(ctx, j, values); err != nil {
+		return nil, err
+	}
+	s.logger.InfoContext(ctx, "job queued", "job_id", j.ID.Hex(), "account_id", accountID, "kind", j.Kind, "identifier_type", j.IdentifierType, "rows", len(values))
+	s.notify()
+	return j, nil
+}
+
+// DeleteProfile deletes one profile by id (a GDPR erasure) and returns the
+// finished job. It runs at once, in the caller's request.
+func (s *Service) DeleteProfile(ctx context.Context, accountID, profileID string) (*storage.Job, error) {
+	if err := checkAccount(accountID); err != nil {
+		return nil, err
+	}
+	if !storage.ValidID(profileID) {
+		return nil, invalidf("profile_id %q is not a profile id: it has 24 hexadecimal digits, as shown on the profile", profileID)
+	}
+	j := &storage.Job{
+		ID:        storage.NewID(),
+		AccountID: accountID,
+		Kind:      storage.KindProfile,
+		State:     storage.JobRunning,
+		Owner:     s.owner,
+		ProfileID: profileID,
+		Column:    "profile id",
+		Counts:    storage.Counts{TotalRows: 1},
+	}
+	t := time.Now()
+	j.StartedAt = &t
+	if err := s.store.CreateJob(ctx, j, nil); err != nil {
+		return nil, err
+	}
+	r := row{num: 1, value: profileID, normalized: strings.ToLower(profileID), outcome: storage.OutcomeNotFound}
+	m, err := s.store.FindByID(ctx, accountID, profileID)
+	switch {
+	case err == nil:
+		r.match, r.outcome = &m, storage.OutcomeDeleted
+	case !errors.Is(err, storage.ErrNotFound):
+		return s.fail(ctx, j, err)
+	}
+	if err := s.store.InsertOutcomes(ctx, []storage.Outcome{outcomeOf(r, j.ID.Hex(), accountID)}); err != nil {
+		return s.fail(ctx, j, err)
+	}
+	sections := make(map[string]int64)
+	tally(&j.Counts, sections, []row{r})
+	if r.match != nil {
+		n, err := s.store.DeleteByIDs(ctx, accountID, []string{r.match.ID})
+		if err != nil {
+			return s.fail(ctx, j, err)
+		}
+		j.Counts.Deleted = n
+	}
+	j.Sections = sectionList(sections)
+	done, err := s.store.FinishJob(ctx, j, s.owner, storage.JobSucceeded, "", s.cfg.OutcomeRetention)
+	if err != nil {
+		return nil, err
+	}
+	s.logger.InfoContext(ctx, "profile deleted", "job_id", j.ID.Hex(), "account_id", accountID, "deleted", j.Counts.Deleted)
+	return done, nil
+}
+
+// fail ends a job as failed after err and returns err.
+func (s *Service) fail(ctx context.Context, j *storage.Job, err error) (*storage.Job, error) {
+	if _, ferr := s.store.FinishJob(context.WithoutCancel(ctx), j, s.owner, storage.JobFailed, "internal error; the counts show what was done", s.cfg.OutcomeRetention); ferr != nil {
+		s.logger.ErrorContext(ctx, "could not record a failed job", "job_id", j.ID.Hex(), "error", ferr)
+	}
+	return nil, err
+}
+
+// GetJob returns a job of the account.
+func (s *Service) GetJob(ctx context.Context, accountID, jobID string) (*storage.Job, error) {
+	if err := checkAccount(accountID); err != nil {
+		return nil, err
+	}
+	j, err := s.store.GetJob(ctx, accountID, jobID)
+	return j, notFound(err, "job", jobID)
+}
+
+// ListJobs returns a page of the account's jobs, newest first, and the token
+// of the next page ("" on the last).
+func (s *Service) ListJobs(ctx context.Context, accountID string, pageSize int, pageToken string) ([]storage.Job, string, error) {
+	if err := checkAccount(accountID); err != nil {
+		return nil, "", err
+	}
+	switch {
+	case pageSize < 0:
+		return nil, "", invalidf("page_size must not be negative")
+	case pageSize == 0:
+		pageSize = 50
+	case pageSize > 500:
+		pageSize = 500
+	}
+	if pageToken != "" && !storage.ValidID(pageToken) {
+		return nil, "", invalidf("page_token is not one this service returned; start again without it")
+	}
+	// One more than asked tells whether another page exists.
+	jobs, err := s.store.ListJobs(ctx, accountID, pageSize+1, pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(jobs) > pageSize {
+		jobs = jobs[:pageSize]
+		next = jobs[pageSize-1].ID.Hex()
+	}
+	return jobs, next, nil
+}
+
+// Cancel asks a job to stop (see erasure.v1 CancelJob).
+func (s *Service) Cancel(ctx context.Context, accountID, jobID string) (*storage.Job, error) {
+	if err := checkAccount(accountID); err != nil {
+		return nil, err
+	}
+	j, err := s.store.RequestCancel(ctx, accountID, jobID)
+	if err != nil {
+		return nil, notFound(err, "job", jobID)
+	}
+	if j.State == storage.JobCancelled && j.StartedAt == nil && j.UploadID != "" {
+		// Cancelled while queued: no worker will delete its upload.
+		if err := s.store.DeleteUpload(ctx, accountID, j.UploadID); err != nil {
+			s.logger.WarnContext(ctx, "could not delete a cancelled job's upload; the sweeper will", "job_id", jobID, "error", err)
+		}
+	}
+	s.logger.InfoContext(ctx, "job cancel requested", "job_id", jobID, "account_id", accountID, "state", j.State)
+	return j, nil
+}
+
+// outcomePage is how many outcomes are read per round trip when streaming.
+const outcomePage = 1000
+
+// ListOutcomes sends the job's outcomes in row order, a page at a time.
+func (s *Service) ListOutcomes(ctx context.Context, accountID, jobID string, only []string, send func([]storage.Outcome) error) error {
+	if _, err := s.GetJob(ctx, accountID, jobID); err != nil {
+		return err
+	}
+	var after int64
+	for {
+		page, err := s.store.ListOutcomes(ctx, accountID, jobID, after, outcomePage, only)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		if err := send(page); err != nil {
+			return err
+		}
+		after = page[len(page)-1].Row
+		if len(page) < outcomePage {
+			return nil
+		}
+	}
+}
+
+// TypeOf returns a job's identifier type, or 0 for a single-profile job.
+func TypeOf(j *storage.Job) identifier.Type {
+	t, err := identifier.ParseType(j.IdentifierType)
+	if err != nil {
+		return 0
+	}
+	return t
+}

@@ -1,0 +1,238 @@
+package deletion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"strings"
+
+	"github.com/erasure-dev/erasure/identifier"
+	"github.com/erasure-dev/erasure/storage"
+)
+
+// Spec says how rows are matched to profiles.
+type Spec struct {
+	Type          identifier.Type
+	DefaultRegion string
+}
+
+func (sp Spec) normalizer() (*identifier.Normalizer, error) {
+	switch sp.Type {
+	case identifier.Email, identifier.Phone, identifier.CRMID:
+	default:
+		return nil, invalidf("identifier_type is required: choose the Unique Identifier the profiles were created with (email, phone or CRM ID); only profiles with that identifier type can match")
+	}
+	n, err := identifier.New(sp.Type, sp.DefaultRegion)
+	if err != nil {
+		return nil, invalidf("%s", err.Error())
+	}
+	return n, nil
+}
+
+// displayName is how an identifier type reads in a sentence.
+func displayName(t string) string {
+	switch t {
+	case "email":
+		return "e-mail"
+	case "phone":
+		return "phone number"
+	case "crm_id":
+		return "CRM ID"
+	}
+	return t
+}
+
+// row is one row on its way through the pipeline.
+type row struct {
+	num        int64
+	value      string
+	normalized string
+	outcome    string
+	reason     string
+	dupOf      int64
+	match      *storage.Match
+	hint       string
+}
+
+// classifier sorts rows into invalid, duplicate and valid before any lookup.
+// It remembers every valid value of the job as a 128-bit hash, so memory
+// stays small for a million rows and a collision (about 1 in 10^26 for a
+// million values) cannot plausibly turn a distinct value into a duplicate.
+type classifier struct {
+	norm   *identifier.Normalizer
+	column string
+	seeds  [2]maphash.Seed
+	seen   map[[2]uint64]int64
+}
+
+func newClassifier(norm *identifier.Normalizer, column string) *classifier {
+	return &classifier{
+		norm:   norm,
+		column: column,
+		seeds:  [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		seen:   make(map[[2]uint64]int64),
+	}
+}
+
+func (c *classifier) classify(num int64, value string, present bool) row {
+	r := row{num: num, value: value}
+	if !present {
+		r.outcome, r.reason = storage.OutcomeInvalid, fmt.Sprintf("the row has no cell in %s", c.column)
+		return r
+	}
+	n, err := c.norm.Normalize(value)
+	if err != nil {
+		r.outcome, r.reason = storage.OutcomeInvalid, err.Error()
+		var ie *identifier.InvalidError
+		if errors.As(err, &ie) {
+			r.reason = ie.Reason
+		}
+		return r
+	}
+	r.normalized = n
+	key := [2]uint64{maphash.String(c.seeds[0], n), maphash.String(c.seeds[1], n)}
+	if first, ok := c.seen[key]; ok {
+		r.outcome, r.dupOf = storage.OutcomeDuplicate, first
+		return r
+	}
+	c.seen[key] = num
+	return r
+}
+
+// resolve looks up the valid rows of a batch in one query and marks each as
+// matched or not found; with hints it explains the rows not found with one
+// more query.
+func (s *Service) resolve(ctx context.Context, accountID string, t identifier.Type, batch []row, hints bool) error {
+	var values []string
+	for _, r := range batch {
+		if r.outcome == "" {
+			values = append(values, r.normalized)
+		}
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	matches, err := s.store.FindByKeys(ctx, accountID, t.String(), values)
+	if err != nil {
+		return fmt.Errorf("resolve batch: %w", err)
+	}
+	byValue := make(map[string]*storage.Match, len(matches))
+	for i := range matches {
+		byValue[matches[i].KeyValue] = &matches[i]
+	}
+	var missing []string
+	for i := range batch {
+		r := &batch[i]
+		if r.outcome != "" {
+			continue
+		}
+		if m, ok := byValue[r.normalized]; ok {
+			r.match, r.outcome = m, storage.OutcomeDeleted
+		} else {
+			r.outcome = storage.OutcomeNotFound
+			missing = append(missing, r.normalized)
+		}
+	}
+	if !hints || len(missing) == 0 {
+		return nil
+	}
+	related, err := s.store.FindRelated(ctx, accountID, t.String(), t.String(), missing)
+	if err != nil {
+		return fmt.Errorf("explain unmatched rows: %w", err)
+	}
+	hint := make(map[string]string)
+	for _, p := range related {
+		for _, v := range []string{p.KeyValue, attribute(p, t)} {
+			if v != "" && hint[v] == "" {
+				hint[v] = explain(p, t, v)
+			}
+		}
+	}
+	for i := range batch {
+		if r := &batch[i]; r.outcome == storage.OutcomeNotFound {
+			r.hint = hint[r.normalized]
+		}
+	}
+	return nil
+}
+
+func attribute(p storage.Match, t identifier.Type) string {
+	switch t {
+	case identifier.Email:
+		return p.Email
+	case identifier.Phone:
+		return p.Phone
+	default:
+		return p.CRMID
+	}
+}
+
+// explain says why value, which matched no profile keyed by t, relates to p.
+func explain(p storage.Match, t identifier.Type, value string) string {
+	want := displayName(t.String())
+	if p.KeyValue == value && p.KeyType != t.String() {
+		return fmt.Sprintf("a profile has this value as its %s identifier; delete with %s as the Unique Identifier to remove it",
+			displayName(p.KeyType), displayName(p.KeyType))
+	}
+	if p.KeyType != t.String() {
+		return fmt.Sprintf("a profile identified by %s has this %s as an attribute; it can only be deleted by its %s",
+			displayName(p.KeyType), want, displayName(p.KeyType))
+	}
+	return fmt.Sprintf("a profile identified by another %s has this one as an attribute", want)
+}
+
+// tally adds a processed batch to the counts and the section totals.
+func tally(c *storage.Counts, sections map[string]int64, batch []row) {
+	for _, r := range batch {
+		c.Rows++
+		switch r.outcome {
+		case storage.OutcomeInvalid:
+			c.Invalid++
+		case storage.OutcomeDuplicate:
+			c.Duplicate++
+		case storage.OutcomeNotFound:
+			c.Valid++
+			c.NotFound++
+		case storage.OutcomeDeleted:
+			c.Valid++
+			c.Matched++
+			for _, sec := range r.match.Sections {
+				sections[sec]++
+			}
+		}
+	}
+}
+
+// sectionList orders section totals by section id for stable reports.
+func sectionList(m map[string]int64) []storage.SectionCount {
+	out := make([]storage.SectionCount, 0, len(m))
+	for id, n := range m {
+		out = append(out, storage.SectionCount{SectionID: id, Profiles: n})
+	}
+	slices.SortFunc(out, func(a, b storage.SectionCount) int { return strings.Compare(a.SectionID, b.SectionID) })
+	return out
+}
+
+func sectionMap(list []storage.SectionCount) map[string]int64 {
+	m := make(map[string]int64, len(list))
+	for _, s := range list {
+		m[s.SectionID] = s.Profiles
+	}
+	return m
+}
+
+// readBatch fills batch with up to size classified rows; it returns io.EOF
+// (with the last rows) at the end of the source.
+func readBatch(src rowSource, c *classifier, batch []row, size int) ([]row, error) {
+	batch = batch[:0]
+	for len(batch) < size {
+		num, value, present, err := src.next()
+		if err != nil {
+			return batch, err
+		}
+		batch = append(batch, c.classify(num, value, present))
+	}
+	return batch, nil
+}

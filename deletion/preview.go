@@ -1,0 +1,83 @@
+package deletion
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/erasure-dev/erasure/storage"
+)
+
+// Preview is what a deletion by a file would do. Nothing was deleted.
+type Preview struct {
+	Counts   storage.Counts
+	Sections []storage.SectionCount
+	// InvalidSamples are the first invalid rows, to fix before executing.
+	InvalidSamples []storage.Outcome
+	HasHeader      bool
+}
+
+const maxInvalidSamples = 10
+
+// Preview reads the whole file and resolves every row against the account's
+// profiles, without deleting anything.
+func (s *Service) Preview(ctx context.Context, accountID string, src FileSource, spec Spec) (*Preview, error) {
+	norm, err := spec.normalizer()
+	if err != nil {
+		return nil, err
+	}
+	f, rows, label, err := s.openSource(ctx, accountID, src)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	defer rows.close()
+
+	p := &Preview{HasHeader: rows.sh.hasHeader}
+	sections := make(map[string]int64)
+	c := newClassifier(norm, label)
+	batch := make([]row, 0, s.cfg.BatchSize)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var readErr error
+		batch, readErr = readBatch(rows, c, batch, s.cfg.BatchSize)
+		if readErr != nil && !errors.Is(readErr, io.EOF) {
+			return nil, readErr
+		}
+		if err := s.resolve(ctx, accountID, spec.Type, batch, false); err != nil {
+			return nil, err
+		}
+		tally(&p.Counts, sections, batch)
+		for _, r := range batch {
+			if r.outcome == storage.OutcomeInvalid && len(p.InvalidSamples) < maxInvalidSamples {
+				p.InvalidSamples = append(p.InvalidSamples, outcomeOf(r, "", accountID))
+			}
+		}
+		if readErr != nil {
+			break
+		}
+	}
+	p.Counts.TotalRows = p.Counts.Rows
+	p.Sections = sectionList(sections)
+	return p, nil
+}
+
+func outcomeOf(r row, jobID, accountID string) storage.Outcome {
+	o := storage.Outcome{
+		AccountID:      accountID,
+		JobID:          jobID,
+		Row:            r.num,
+		Value:          r.value,
+		Normalized:     r.normalized,
+		Outcome:        r.outcome,
+		Reason:         r.reason,
+		DuplicateOfRow: r.dupOf,
+		Hint:           r.hint,
+	}
+	if r.match != nil {
+		o.ProfileID = r.match.ID
+	}
+	return o
+}

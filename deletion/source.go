@@ -1,0 +1,332 @@
+package deletion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/erasure-dev/erasure/identifier"
+	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/tabular"
+)
+
+// HeaderMode says whether a sheet's first row holds column names.
+type HeaderMode int8
+
+const (
+	// HeaderAuto takes the first row as a header unless one of its cells is
+	// a valid e-mail address or international phone number.
+	HeaderAuto HeaderMode = iota
+	HeaderPresent
+	HeaderAbsent
+)
+
+// String is the stored form of the mode.
+func (m HeaderMode) String() string {
+	switch m {
+	case HeaderPresent:
+		return "present"
+	case HeaderAbsent:
+		return "absent"
+	default:
+		return "auto"
+	}
+}
+
+// FileOptions say how to read an uploaded file.
+type FileOptions struct {
+	Sheet  string
+	Header HeaderMode
+}
+
+// FileSource names the upload, sheet and column that hold identifiers.
+// Set ColumnName or ColumnNumber (1-based), or neither for a one-column file.
+type FileSource struct {
+	UploadID     string
+	Options      FileOptions
+	ColumnName   string
+	ColumnNumber int
+}
+
+// openedFile is an upload copied to a temporary file and opened.
+type openedFile struct {
+	*tabular.File
+	upload *storage.Upload
+	tmp    *os.File
+}
+
+func (f *openedFile) Close() error {
+	err := f.File.Close()
+	f.tmp.Close()
+	os.Remove(f.tmp.Name())
+	return err
+}
+
+// openUpload copies a complete upload out of the store into a temporary file
+// (XLSX needs random access; memory stays bounded) and opens it.
+func (s *Service) openUpload(ctx context.Context, accountID, uploadID string) (*openedFile, error) {
+	if err := checkAccount(accountID); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(uploadID) == "" {
+		return nil, invalidf("upload_id is required: upload the file first")
+	}
+	r, u, err := s.store.OpenUpload(ctx, accountID, uploadID)
+	if errors.Is(err, storage.ErrConflict) {
+		return nil, preconditionf("upload %q is not complete: send its remaining chunks (the last with last=true) first", uploadID)
+	}
+	if err != nil {
+		return nil, notFound(err, "upload", uploadID)
+	}
+	defer r.Close()
+	tmp, err := os.CreateTemp(s.cfg.TempDir, "erasure-upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("open upload: %w", err)
+	}
+	size, err := io.Copy(tmp, r)
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, fmt.Errorf("copy upload: %w", err)
+	}
+	tf, err := tabular.Open(tmp, size, tabular.Options{Filename: u.Filename})
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, fileError(err)
+	}
+	return &openedFile{File: tf, upload: u, tmp: tmp}, nil
+}
+
+// fileError turns a problem with the file's content into an Invalid error.
+func fileError(err error) error {
+	var fe *tabular.FileError
+	if errors.As(err, &fe) {
+		return &Error{Kind: Invalid, Msg: fe.Error()}
+	}
+	return err
+}
+
+// sheet is an open sheet with its header settled.
+type sheet struct {
+	rows      tabular.Rows
+	name      string
+	hasHeader bool
+	// header holds the first row's cells when hasHeader is set.
+	header []string
+	// first is a data row already read while deciding about the header.
+	first *tabular.Row
+}
+
+func (f *openedFile) openSheet(opts FileOptions) (*sheet, error) {
+	rows, err := f.Rows(opts.Sheet)
+	if err != nil {
+		return nil, fileError(err)
+	}
+	sh := &sheet{rows: rows, name: opts.Sheet}
+	if sh.name == "" && f.Format() == tabular.XLSX {
+		if names := f.Sheets(); len(names) > 0 {
+			sh.name = names[0]
+		}
+	}
+	row, err := rows.Next()
+	if errors.Is(err, io.EOF) {
+		rows.Close()
+		return nil, invalidf("the sheet has no rows: put one identifier per row, under a header such as Email")
+	}
+	if err != nil {
+		rows.Close()
+		return nil, fileError(err)
+	}
+	cells := append([]string(nil), row.Cells...)
+	switch opts.Header {
+	case HeaderPresent:
+		sh.hasHeader = true
+	case HeaderAbsent:
+		sh.hasHeader = false
+	default:
+		sh.hasHeader = !looksLikeData(cells)
+	}
+	if sh.hasHeader {
+		sh.header = cells
+	} else {
+		sh.first = &tabular.Row{Number: row.Number, Cells: cells}
+	}
+	return sh, nil
+}
+
+func looksLikeData(cells []string) bool {
+	for _, c := range cells {
+		if identifier.Valid(identifier.Email, c, "") || identifier.Valid(identifier.Phone, c, "") {
+			return true
+		}
+	}
+	return false
+}
+
+// next returns the next data row.
+func (sh *sheet) next() (tabular.Row, error) {
+	if sh.first != nil {
+		r := *sh.first
+		sh.first = nil
+		return r, nil
+	}
+	r, err := sh.rows.Next()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return r, fileError(err)
+	}
+	return r, err
+}
+
+func (sh *sheet) close() { sh.rows.Close() }
+
+// column resolves the source's column to a 0-based index and the label
+// shown in reports.
+func (sh *sheet) column(src FileSource) (int, string, error) {
+	width := len(sh.header)
+	if sh.first != nil {
+		width = len(sh.first.Cells)
+	}
+	switch {
+	case src.ColumnName != "" && src.ColumnNumber != 0:
+		return 0, "", invalidf("give the column by name or by number, not both")
+	case src.ColumnNumber < 0:
+		return 0, "", invalidf("column number %d is not valid: columns are numbered from 1 (column A)", src.ColumnNumber)
+	case src.ColumnNumber > 0:
+		if src.ColumnNumber > width {
+			return 0, "", invalidf("column %d does not exist: the first row has %d columns (%s)", src.ColumnNumber, width, sh.describeColumns())
+		}
+		return src.ColumnNumber - 1, sh.label(src.ColumnNumber - 1), nil
+	case src.ColumnName != "":
+		if !sh.hasHeader {
+			return 0, "", invalidf("the first row holds data, not column names, so choose the column by number (1 is column A), or say the file has a header row")
+		}
+		if i := findColumn(sh.header, src.ColumnName); i >= 0 {
+			return i, sh.label(i), nil
+		}
+		return 0, "", invalidf("column %q not found; the file has: %s", src.ColumnName, sh.describeColumns())
+	case width == 1:
+		return 0, sh.label(0), nil
+	default:
+		return 0, "", invalidf("choose the column that holds the identifiers; the file has: %s", sh.describeColumns())
+	}
+}
+
+// findColumn matches a header exactly, else ignoring case and surrounding
+// spaces when exactly one header matches that way.
+func findColumn(header []string, name string) int {
+	for i, h := range header {
+		if h == name {
+			return i
+		}
+	}
+	found := -1
+	for i, h := range header {
+		if strings.EqualFold(strings.TrimSpace(h), strings.TrimSpace(name)) {
+			if found >= 0 {
+				return -1
+			}
+			found = i
+		}
+	}
+	return found
+}
+
+func (sh *sheet) label(i int) string {
+	if sh.hasHeader && i < len(sh.header) && strings.TrimSpace(sh.header[i]) != "" {
+		return sh.header[i]
+	}
+	return "column " + columnLetter(i+1)
+}
+
+func (sh *sheet) describeColumns() string {
+	width := len(sh.header)
+	if !sh.hasHeader && sh.first != nil {
+		width = len(sh.first.Cells)
+	}
+	var parts []string
+	for i := 0; i < width && i < 30; i++ {
+		if sh.hasHeader {
+			parts = append(parts, fmt.Sprintf("%d %q", i+1, sh.header[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d (%s)", i+1, columnLetter(i+1)))
+		}
+	}
+	if width > 30 {
+		parts = append(parts, fmt.Sprintf("and %d more", width-30))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// columnLetter returns a spreadsheet column name: 1 is A, 27 is AA.
+func columnLetter(n int) string {
+	var b []byte
+	for n > 0 {
+		n--
+		b = append([]byte{byte('A' + n%26)}, b...)
+		n /= 26
+	}
+	return string(b)
+}
+
+// rowSource yields the identifier cell of each data row, with its row number.
+type rowSource interface {
+	next() (row int64, value string, present bool, err error)
+	close()
+}
+
+type sheetSource struct {
+	sh  *sheet
+	col int
+}
+
+func (s *sheetSource) next() (int64, string, bool, error) {
+	r, err := s.sh.next()
+	if err != nil {
+		return 0, "", false, err
+	}
+	if s.col >= len(r.Cells) {
+		return r.Number, "", false, nil
+	}
+	return r.Number, r.Cells[s.col], true, nil
+}
+
+func (s *sheetSource) close() { s.sh.close() }
+
+type listSource struct {
+	items []string
+	i     int
+}
+
+func (s *listSource) next() (int64, string, bool, error) {
+	if s.i >= len(s.items) {
+		return 0, "", false, io.EOF
+	}
+	s.i++
+	return int64(s.i), s.items[s.i-1], true, nil
+}
+
+func (s *listSource) close() {}
+
+// openSource opens the file, sheet and column of src.
+func (s *Service) openSource(ctx context.Context, accountID string, src FileSource) (*openedFile, *sheetSource, string, error) {
+	f, err := s.openUpload(ctx, accountID, src.UploadID)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	sh, err := f.openSheet(src.Options)
+	if err != nil {
+		f.Close()
+		return nil, nil, "", err
+	}
+	col, label, err := sh.column(src)
+	if err != nil {
+		sh.close()
+		f.Close()
+		return nil, nil, "", err
+	}
+	return f, &sheetSource{sh: sh, col: col}, label, nil
+}

@@ -1,0 +1,149 @@
+package deletion
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/erasure-dev/erasure/storage"
+)
+
+var allowedExtensions = []string{".csv", ".txt", ".tsv", ".xlsx"}
+
+func (s *Service) checkUploadMetadata(accountID, filename string) error {
+	if err := checkAccount(accountID); err != nil {
+		return err
+	}
+	if strings.TrimSpace(filename) == "" {
+		return invalidf("filename is required: give the file's name, such as delete.csv or delete.xlsx")
+	}
+	if len(filename) > 255 {
+		return invalidf("filename is longer than 255 bytes; rename the file")
+	}
+	ext := strings.ToLower(filepath.Ext(filename))
+	for _, a := range allowedExtensions {
+		if ext == a {
+			return nil
+		}
+	}
+	return invalidf("%q is not a CSV or XLSX file name; save the file as .csv or .xlsx (old .xls workbooks are not read)", filepath.Base(filename))
+}
+
+func checkAccount(accountID string) error {
+	if strings.TrimSpace(accountID) == "" {
+		return invalidf("account_id is required")
+	}
+	return nil
+}
+
+// CreateUpload starts a resumable upload.
+func (s *Service) CreateUpload(ctx context.Context, accountID, filename string) (*storage.Upload, error) {
+	if err := s.checkUploadMetadata(accountID, filename); err != nil {
+		return nil, err
+	}
+	return s.store.CreateUpload(ctx, accountID, filename, time.Now().Add(s.cfg.UploadTTL))
+}
+
+// AppendUpload stores a chunk of a resumable upload (see
+// storage.Store.AppendUpload for the offset rules).
+func (s *Service) AppendUpload(ctx context.Context, accountID, uploadID string, offset int64, data []byte, last bool) (*storage.Upload, error) {
+	if err := checkAccount(accountID); err != nil {
+		return nil, err
+	}
+	u, err := s.store.AppendUpload(ctx, accountID, uploadID, offset, data, last, s.cfg.MaxUploadBytes)
+	var oe *storage.OffsetError
+	switch {
+	case errors.As(err, &oe):
+		return nil, preconditionf("offset %d does not continue the upload: %d bytes are stored, so send the chunk that starts at offset %d", offset, oe.Received, oe.Received)
+	case errors.Is(err, storage.ErrTooLarge):
+		return nil, s.tooLarge()
+	case errors.Is(err, storage.ErrConflict):
+		return nil, preconditionf("the upload changed during this request or is already complete; call GetUpload and continue from its received_bytes")
+	}
+	return u, notFound(err, "upload", uploadID)
+}
+
+func (s *Service) tooLarge() error {
+	return tooLargef("the file is larger than the %d MB limit; split it into smaller files and delete with each", s.cfg.MaxUploadBytes>>20)
+}
+
+// GetUpload returns an upload of the account.
+func (s *Service) GetUpload(ctx context.Context, accountID, uploadID string) (*storage.Upload, error) {
+	if err := checkAccount(accountID); err != nil {
+		return nil, err
+	}
+	u, err := s.store.GetUpload(ctx, accountID, uploadID)
+	return u, notFound(err, "upload", uploadID)
+}
+
+// UploadWriter receives a file sent as a stream. Write refuses bytes past the
+// size limit as soon as they arrive.
+type UploadWriter struct {
+	s      *Service
+	ctx    context.Context
+	upload *storage.Upload
+	buf    []byte
+	// flushed is how many bytes were handed to the store.
+	flushed int64
+}
+
+// writerFlush is how many bytes a streamed upload buffers before storing
+// them: a whole number of GridFS chunks, so no stored chunk is re-read.
+const writerFlush = 4 * 255 * 1024
+
+// NewUploadWriter starts a streamed upload.
+func (s *Service) NewUploadWriter(ctx context.Context, accountID, filename string) (*UploadWriter, error) {
+	u, err := s.CreateUpload(ctx, accountID, filename)
+	if err != nil {
+		return nil, err
+	}
+	return &UploadWriter{s: s, ctx: ctx, upload: u}, nil
+}
+
+// Write buffers p and stores full chunks.
+func (w *UploadWriter) Write(p []byte) (int, error) {
+	if w.flushed+int64(len(w.buf))+int64(len(p)) > w.s.cfg.MaxUploadBytes {
+		return 0, w.s.tooLarge()
+	}
+	w.buf = append(w.buf, p...)
+	for len(w.buf) >= writerFlush {
+		if err := w.flush(w.buf[:writerFlush], false); err != nil {
+			return 0, err
+		}
+		w.buf = append(w.buf[:0], w.buf[writerFlush:]...)
+	}
+	return len(p), nil
+}
+
+func (w *UploadWriter) flush(p []byte, last bool) error {
+	u, err := w.s.AppendUpload(w.ctx, w.upload.AccountID, w.upload.ID.Hex(), w.flushed, p, last)
+	if err != nil {
+		return err
+	}
+	w.upload = u
+	w.flushed += int64(len(p))
+	return nil
+}
+
+// Close stores the rest and completes the upload.
+func (w *UploadWriter) Close() (*storage.Upload, error) {
+	if w.flushed+int64(len(w.buf)) == 0 {
+		w.Abort()
+		return nil, invalidf("the file is empty; send a file with a header row and one identifier per row")
+	}
+	if err := w.flush(w.buf, true); err != nil {
+		return nil, err
+	}
+	return w.upload, nil
+}
+
+// Abort deletes what was stored of an upload that will not be completed.
+func (w *UploadWriter) Abort() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), 30*time.Second)
+	defer cancel()
+	if err := w.s.store.DeleteUpload(ctx, w.upload.AccountID, w.upload.ID.Hex()); err != nil {
+		w.s.logger.Warn("could not delete an aborted upload; the sweeper will", "upload_id", w.upload.ID.Hex(), "error", err)
+	}
+}

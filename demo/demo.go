@@ -1,0 +1,85 @@
+// Package demo fills an empty account with made-up profiles, so that the
+// README's walk-through and the sample files in examples/ work on a fresh
+// embedded store. The data is deterministic: profile n always has the same
+// identifiers.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/erasure-dev/erasure/storage"
+)
+
+// Account is the demo account's id.
+const Account = "demo"
+
+// Profile returns demo profile n (n ≥ 1). Most are keyed by e-mail
+// (personNNNN@example.com), some by phone (+4670NNNNNNN) and some by CRM ID
+// (CRM-NNNNNN). Every profile keyed by CRM ID also carries an e-mail
+// attribute: for n ending in 19, 39, … the address of e-mail profile n-9
+// (the help-centre example: two profiles share an address but not their
+// identifier type), otherwise customerNNNN@example.com, which no profile has
+// as its key.
+func Profile(account string, n int) storage.Profile {
+	t := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Minute)
+	p := storage.Profile{AccountID: account, CreatedAt: t, UpdatedAt: t}
+	switch n % 10 {
+	case 7, 8:
+		p.Key = storage.Key{Type: "phone", Value: fmt.Sprintf("+4670%07d", n)}
+		p.Phone = p.Key.Value
+	case 9:
+		p.Key = storage.Key{Type: "crm_id", Value: fmt.Sprintf("CRM-%06d", n)}
+		p.CRMID = p.Key.Value
+		if n%20 == 19 {
+			p.Email = fmt.Sprintf("person%04d@example.com", n-9)
+		} else {
+			p.Email = fmt.Sprintf("customer%04d@example.com", n)
+		}
+	default:
+		p.Key = storage.Key{Type: "email", Value: fmt.Sprintf("person%04d@example.com", n)}
+		p.Email = p.Key.Value
+	}
+	p.Sections = append(p.Sections, section("newsletter", n, t))
+	if n%2 == 0 {
+		p.Sections = append(p.Sections, section("shop", n, t))
+	}
+	if n%3 == 0 {
+		p.Sections = append(p.Sections, section("events", n, t))
+	}
+	return p
+}
+
+func section(id string, n int, t time.Time) storage.Section {
+	return storage.Section{
+		SectionID:  id,
+		Attributes: map[string]any{"first_name": fmt.Sprintf("Person %d", n), "score": n % 100},
+		Tags:       []string{"demo", id},
+		Consents:   []storage.Consent{{Channel: "email", Topic: id, Status: "opt_in", At: t}},
+		Events:     []storage.Event{{Type: "email_open", At: t.Add(time.Hour), Data: map[string]any{"campaign": id}}},
+	}
+}
+
+// Seed inserts profiles 1..n into the account when it has no profiles, and
+// reports how many it inserted (0 when the account already had some).
+func Seed(ctx context.Context, store *storage.Store, account string, n int) (int, error) {
+	have, err := store.CountProfiles(ctx, account)
+	if err != nil {
+		return 0, err
+	}
+	if have > 0 || n <= 0 {
+		return 0, nil
+	}
+	const batch = 1000
+	for start := 1; start <= n; start += batch {
+		var ps []storage.Profile
+		for i := start; i < start+batch && i <= n; i++ {
+			ps = append(ps, Profile(account, i))
+		}
+		if err := store.InsertProfiles(ctx, ps); err != nil {
+			return 0, fmt.Errorf("seed demo profiles: %w", err)
+		}
+	}
+	return n, nil
+}
