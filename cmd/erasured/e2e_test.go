@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestEndToEndWithGrpcurl starts the real erasured binary on a fresh
+// embedded store and drives the README's flow with the real grpcurl:
+// upload, inspect, preview, execute (streamed), history and row outcomes, for
+// the sample CSV and XLSX files, then stops it with SIGTERM.
+func TestEndToEndWithGrpcurl(t *testing.T) {
+	grpcurl := os.Getenv("GRPCURL")
+	if grpcurl == "" {
+		grpcurl, _ = filepath.Abs("../../.bin/grpcurl")
+	}
+	if _, err := os.Stat(grpcurl); err != nil {
+		t.Fatalf("grpcurl not found at %s: run `make tools` (or `make test`, which installs it)", grpcurl)
+	}
+	bin := filepath.Join(t.TempDir(), "erasured")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	addr := freeAddr(t)
+	var logs syncBuffer
+	srv := exec.Command(bin, "-addr", addr, "-data-dir", t.TempDir(), "-demo-profiles", "100")
+	srv.Stdout, srv.Stderr = &logs, &logs
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	t.Cleanup(func() {
+		if srv.ProcessState == nil {
+			srv.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+
+	call := func(method, body string) []map[string]any {
+		t.Helper()
+		cmd := exec.Command(grpcurl, "-plaintext", "-d", "@", addr, "erasure.v1.ErasureService/"+method)
+		cmd.Stdin = strings.NewReader(body)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("grpcurl %s: %v\n%s", method, err, out)
+		}
+		var msgs []map[string]any
+		dec := json.NewDecoder(bytes.NewReader(out))
+		for {
+			var m map[string]any
+			if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("grpcurl %s output: %v\n%s", method, err, out)
+			}
+			msgs = append(msgs, m)
+		}
+		return msgs
+	}
+
+	// Ready when reflection answers.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, err := exec.Command(grpcurl, "-plaintext", addr, "list").CombinedOutput()
+		if err == nil && strings.Contains(string(out), "erasure.v1.ErasureService") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready: %v %s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	upload := func(file string) string {
+		data, err := os.ReadFile(filepath.Join("../../examples", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := fmt.Sprintf(`{"metadata": {"account_id": "demo", "filename": %q}}
+{"chunk": %q}`, file, base64.StdEncoding.EncodeToString(data))
+		res := call("UploadFile", body)
+		return str(t, res[0], "upload", "uploadId")
+	}
+
+	// CSV by e-mail.
+	csvID := upload("delete-by-email.csv")
+	in := call("InspectUpload", fmt.Sprintf(`{"account_id": "demo", "upload_id": %q}`, csvID))[0]
+	if fmt.Sprint(in["suggestions"]) == "" || !strings.Contains(fmt.Sprint(in["suggestions"]), "IDENTIFIER_TYPE_EMAIL") {
+		t.Fatalf("inspect = %v", in)
+	}
+	req := fmt.Sprintf(`{"account_id": "demo", "source": {"upload_id": %q, "column_name": "Email"}, "spec": {"identifier_type": "IDENTIFIER_TYPE_EMAIL"}}`, csvID)
+	pv := call("PreviewDeletion", req)[0]
+	wantCounts(t, "preview", pv["counts"], map[string]string{"totalRows": "8", "matched": "4", "notFound": "2", "invalid": "1", "duplicate": "1"})
+	jobs := call("ExecuteDeletion", req)
+	final := jobs[len(jobs)-1]["job"].(map[string]any)
+	if final["state"] != "JOB_STATE_SUCCEEDED" {
+		t.Fatalf("final job = %v", final)
+	}
+	wantCounts(t, "execute", final["counts"], map[string]string{"rows": "8", "deleted": "4", "notFound": "2", "invalid": "1", "duplicate": "1"})
+	jobID := final["jobId"].(string)
+
+	hist := call("ListJobs", `{"account_id": "demo"}`)[0]
+	if !strings.Contains(fmt.Sprint(hist["jobs"]), jobID) {
+		t.Fatalf("history %v lacks job %s", hist, jobID)
+	}
+	outs := call("ListRowOutcomes", fmt.Sprintf(`{"account_id": "demo", "job_id": %q, "outcomes": ["OUTCOME_NOT_FOUND"]}`, jobID))
+	if s := fmt.Sprint(outs); !strings.Contains(s, "customer0009@example.com") || !strings.Contains(s, "CRM ID") {
+		t.Fatalf("not-found outcomes lack the hint: %v", outs)
+	}
+
+	// XLSX by phone, with numbers a spreadsheet mangled.
+	xlsxID := upload("delete-by-phone.xlsx")
+	jobs = call("ExecuteDeletion", fmt.Sprintf(`{"account_id": "demo", "source": {"upload_id": %q, "column_name": "Mobile"}, "spec": {"identifier_type": "IDENTIFIER_TYPE_PHONE", "default_region": "SE"}}`, xlsxID))
+	final = jobs[len(jobs)-1]["job"].(map[string]any)
+	wantCounts(t, "xlsx execute", final["counts"], map[string]string{"rows": "5", "deleted": "5"})
+
+	// Bad input gets advice, not a crash.
+	cmd := exec.Command(grpcurl, "-plaintext", "-d", fmt.Sprintf(`{"account_id": "demo", "source": {"upload_id": %q, "column_name": "Phone"}, "spec": {"identifier_type": "IDENTIFIER_TYPE_PHONE"}}`, xlsxID), addr, "erasure.v1.ErasureService/PreviewDeletion")
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "NotFound") {
+		t.Fatalf("preview of a used upload: %s", out)
+	}
+
+	// SIGTERM stops it cleanly.
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit 30 s after SIGTERM")
+	}
+	// No identifier from the files reaches the log.
+	for _, secret := range []string{"person0001", "example.com", "customer0009", "4670", "70 000"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the server log contains %q", secret)
+		}
+	}
+}
+
+func wantCounts(t *testing.T, what string, got any, want map[string]string) {
+	t.Helper()
+	m, _ := got.(map[string]any)
+	for k, v := range want {
+		if fmt.Sprint(m[k]) != v {
+			t.Fatalf("%s counts = %v, want %s=%s", what, m, k, v)
+		}
+	}
+}
+
+func str(t *testing.T, m map[string]any, path ...string) string {
+	t.Helper()
+	var cur any = m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			t.Fatalf("no %v in %v", path, m)
+		}
+		cur = mm[p]
+	}
+	s, ok := cur.(string)
+	if !ok {
+		t.Fatalf("no %v in %v", path, m)
+	}
+	return s
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer collects a child process's output safely.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,63 @@
+package server
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+
+	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
+)
+
+// InspectUpload implements erasure.v1.ErasureService.InspectUpload.
+func (s *Server) InspectUpload(ctx context.Context, req *connect.Request[erasurev1.InspectUploadRequest]) (*connect.Response[erasurev1.InspectUploadResponse], error) {
+	m := req.Msg
+	in, err := s.svc.Inspect(ctx, m.GetAccountId(), m.GetUploadId(), fileOptions(m.GetOptions()))
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	res := &erasurev1.InspectUploadResponse{
+		Format:    formatProto(in.Format),
+		Sheets:    in.Sheets,
+		Sheet:     in.Sheet,
+		Encoding:  in.Encoding,
+		HasHeader: in.HasHeader,
+	}
+	if in.Delimiter != 0 {
+		res.Delimiter = string(in.Delimiter)
+	}
+	for _, c := range in.Columns {
+		res.Columns = append(res.Columns, &erasurev1.Column{
+			Number:  int32(c.Number),
+			Letter:  c.Letter,
+			Name:    c.Name,
+			Samples: c.Samples,
+		})
+	}
+	for _, sg := range in.Suggestions {
+		res.Suggestions = append(res.Suggestions, &erasurev1.ColumnSuggestion{
+			IdentifierType: identifierTypeProto(sg.Type),
+			ColumnNumber:   int32(sg.ColumnNumber),
+			ValidSamples:   int32(sg.ValidSamples),
+			Samples:        int32(sg.Samples),
+		})
+	}
+	return connect.NewResponse(res), nil
+}
+
+// PreviewDeletion implements erasure.v1.ErasureService.PreviewDeletion.
+func (s *Server) PreviewDeletion(ctx context.Context, req *connect.Request[erasurev1.PreviewDeletionRequest]) (*connect.Response[erasurev1.PreviewDeletionResponse], error) {
+	m := req.Msg
+	p, err := s.svc.Preview(ctx, m.GetAccountId(), fileSource(m.GetSource()), spec(m.GetSpec()))
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	res := &erasurev1.PreviewDeletionResponse{
+		Counts:    countsProto(p.Counts),
+		Sections:  sectionsProto(p.Sections),
+		HasHeader: p.HasHeader,
+	}
+	for _, o := range p.InvalidSamples {
+		res.InvalidSamples = append(res.InvalidSamples, outcomeProto(o))
+	}
+	return connect.NewResponse(res), nil
+}

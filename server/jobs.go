@@ -1,0 +1,127 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+
+	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
+	"github.com/erasure-dev/erasure/storage"
+)
+
+// ExecuteDeletion implements erasure.v1.ErasureService.ExecuteDeletion.
+func (s *Server) ExecuteDeletion(ctx context.Context, req *connect.Request[erasurev1.ExecuteDeletionRequest], stream *connect.ServerStream[erasurev1.ExecuteDeletionResponse]) error {
+	m := req.Msg
+	j, err := s.svc.StartFile(ctx, m.GetAccountId(), fileSource(m.GetSource()), spec(m.GetSpec()))
+	if err != nil {
+		return s.toStatus(ctx, err)
+	}
+	return s.watch(ctx, j, func(p *erasurev1.Job) error {
+		return stream.Send(&erasurev1.ExecuteDeletionResponse{Job: p})
+	})
+}
+
+// DeleteIdentifiers implements erasure.v1.ErasureService.DeleteIdentifiers.
+func (s *Server) DeleteIdentifiers(ctx context.Context, req *connect.Request[erasurev1.DeleteIdentifiersRequest], stream *connect.ServerStream[erasurev1.DeleteIdentifiersResponse]) error {
+	m := req.Msg
+	j, err := s.svc.StartList(ctx, m.GetAccountId(), m.GetValues(), spec(m.GetSpec()))
+	if err != nil {
+		return s.toStatus(ctx, err)
+	}
+	return s.watch(ctx, j, func(p *erasurev1.Job) error {
+		return stream.Send(&erasurev1.DeleteIdentifiersResponse{Job: p})
+	})
+}
+
+// WatchJob implements erasure.v1.ErasureService.WatchJob.
+func (s *Server) WatchJob(ctx context.Context, req *connect.Request[erasurev1.WatchJobRequest], stream *connect.ServerStream[erasurev1.WatchJobResponse]) error {
+	j, err := s.svc.GetJob(ctx, req.Msg.GetAccountId(), req.Msg.GetJobId())
+	if err != nil {
+		return s.toStatus(ctx, err)
+	}
+	return s.watch(ctx, j, func(p *erasurev1.Job) error {
+		return stream.Send(&erasurev1.WatchJobResponse{Job: p})
+	})
+}
+
+var errShuttingDown = errors.New("server shutting down")
+
+// watch streams a job until it ends, the client leaves or the server stops.
+func (s *Server) watch(ctx context.Context, j *storage.Job, send func(*erasurev1.Job) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(s.stopping, func() { cancel(errShuttingDown) })
+	defer stop()
+	err := s.svc.Watch(ctx, j.AccountID, j.ID.Hex(), func(j *storage.Job) error {
+		return send(jobProto(j))
+	})
+	if errors.Is(context.Cause(ctx), errShuttingDown) {
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf(
+			"server shutting down; job %s goes on: re-attach with WatchJob to follow it", j.ID.Hex()))
+	}
+	return s.toStatus(ctx, err)
+}
+
+// DeleteProfile implements erasure.v1.ErasureService.DeleteProfile.
+func (s *Server) DeleteProfile(ctx context.Context, req *connect.Request[erasurev1.DeleteProfileRequest]) (*connect.Response[erasurev1.DeleteProfileResponse], error) {
+	j, err := s.svc.DeleteProfile(ctx, req.Msg.GetAccountId(), req.Msg.GetProfileId())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return connect.NewResponse(&erasurev1.DeleteProfileResponse{Job: jobProto(j)}), nil
+}
+
+// CancelJob implements erasure.v1.ErasureService.CancelJob.
+func (s *Server) CancelJob(ctx context.Context, req *connect.Request[erasurev1.CancelJobRequest]) (*connect.Response[erasurev1.CancelJobResponse], error) {
+	j, err := s.svc.Cancel(ctx, req.Msg.GetAccountId(), req.Msg.GetJobId())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return connect.NewResponse(&erasurev1.CancelJobResponse{Job: jobProto(j)}), nil
+}
+
+// GetJob implements erasure.v1.ErasureService.GetJob.
+func (s *Server) GetJob(ctx context.Context, req *connect.Request[erasurev1.GetJobRequest]) (*connect.Response[erasurev1.GetJobResponse], error) {
+	j, err := s.svc.GetJob(ctx, req.Msg.GetAccountId(), req.Msg.GetJobId())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return connect.NewResponse(&erasurev1.GetJobResponse{Job: jobProto(j)}), nil
+}
+
+// ListJobs implements erasure.v1.ErasureService.ListJobs.
+func (s *Server) ListJobs(ctx context.Context, req *connect.Request[erasurev1.ListJobsRequest]) (*connect.Response[erasurev1.ListJobsResponse], error) {
+	m := req.Msg
+	jobs, next, err := s.svc.ListJobs(ctx, m.GetAccountId(), int(m.GetPageSize()), m.GetPageToken())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	res := &erasurev1.ListJobsResponse{NextPageToken: next}
+	for i := range jobs {
+		res.Jobs = append(res.Jobs, jobProto(&jobs[i]))
+	}
+	return connect.NewResponse(res), nil
+}
+
+// ListRowOutcomes implements erasure.v1.ErasureService.ListRowOutcomes.
+func (s *Server) ListRowOutcomes(ctx context.Context, req *connect.Request[erasurev1.ListRowOutcomesRequest], stream *connect.ServerStream[erasurev1.ListRowOutcomesResponse]) error {
+	m := req.Msg
+	var only []string
+	for _, o := range m.GetOutcomes() {
+		name := outcomeName(o)
+		if name == "" {
+			return invalid("outcomes may hold OUTCOME_DELETED, OUTCOME_NOT_FOUND, OUTCOME_INVALID and OUTCOME_DUPLICATE only")
+		}
+		only = append(only, name)
+	}
+	err := s.svc.ListOutcomes(ctx, m.GetAccountId(), m.GetJobId(), only, func(page []storage.Outcome) error {
+		res := &erasurev1.ListRowOutcomesResponse{Rows: make([]*erasurev1.RowOutcome, len(page))}
+		for i, o := range page {
+			res.Rows[i] = outcomeProto(o)
+		}
+		return stream.Send(res)
+	})
+	return s.toStatus(ctx, err)
+}

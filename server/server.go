@@ -1,0 +1,135 @@
+// Package server is the transport: it serves erasure.v1 over gRPC, gRPC-Web
+// and Connect on one port, with server reflection (grpcurl list/describe) and
+// grpc.health.v1. Handlers are thin: they check the shape of a request, call
+// the deletion package and map its errors to status codes in one place.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+
+	"github.com/erasure-dev/erasure/deletion"
+	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
+)
+
+// MaxMessageBytes bounds one request message. Upload chunks must fit in it
+// with room for the envelope; see README (Uploading).
+const MaxMessageBytes = 8 << 20
+
+// Server implements erasure.v1.ErasureService.
+type Server struct {
+	logger *slog.Logger
+	svc    *deletion.Service
+	// stopping ends when the server shuts down; progress streams then end
+	// with UNAVAILABLE and advice to re-attach, instead of a broken stream.
+	stopping context.Context
+}
+
+var _ erasurev1connect.ErasureServiceHandler = (*Server)(nil)
+
+// New returns the HTTP handler serving the API, reflection and health.
+// When stopping ends, open progress streams are closed with UNAVAILABLE.
+func New(stopping context.Context, logger *slog.Logger, svc *deletion.Service) http.Handler {
+	s := &Server{logger: logger, svc: svc, stopping: stopping}
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(newLogInterceptor(logger)),
+		connect.WithRecover(s.recover),
+		connect.WithReadMaxBytes(MaxMessageBytes),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(erasurev1connect.NewErasureServiceHandler(s, opts...))
+	reflector := grpcreflect.NewStaticReflector(erasurev1connect.ErasureServiceName)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(erasurev1connect.ErasureServiceName)))
+	return mux
+}
+
+// recover turns a panic in a handler into an Internal error and logs the
+// stack (never the request: it may hold identifiers).
+func (s *Server) recover(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
+	s.logger.ErrorContext(ctx, "handler panicked", "procedure", spec.Procedure, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+}
+
+// Serve serves h on l over HTTP/1.1 and cleartext HTTP/2 (h2c, which gRPC
+// clients use) until ctx ends, then shuts down, giving open calls up to
+// grace to finish. Calls do not inherit ctx: a call in flight is finished,
+// not cut off, when shutdown starts.
+func Serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Duration) error {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           h,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		srv.Close()
+	}
+	return nil
+}
+
+// newLogInterceptor logs one line per call: procedure, code and duration.
+// Requests and responses are never logged: they hold identifiers.
+func newLogInterceptor(logger *slog.Logger) connect.Interceptor {
+	return &logInterceptor{logger: logger}
+}
+
+type logInterceptor struct{ logger *slog.Logger }
+
+func (i *logInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		start := time.Now()
+		res, err := next(ctx, req)
+		i.log(ctx, req.Spec().Procedure, req.Peer().Protocol, start, err)
+		return res, err
+	}
+}
+
+func (i *logInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (i *logInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		start := time.Now()
+		err := next(ctx, conn)
+		i.log(ctx, conn.Spec().Procedure, conn.Peer().Protocol, start, err)
+		return err
+	}
+}
+
+func (i *logInterceptor) log(ctx context.Context, procedure, protocol string, start time.Time, err error) {
+	code := "ok"
+	level := slog.LevelInfo
+	if err != nil {
+		c := connect.CodeOf(err)
+		code = c.String()
+		if c == connect.CodeInternal || c == connect.CodeUnknown {
+			level = slog.LevelError
+		}
+	}
+	i.logger.Log(ctx, level, "rpc", "procedure", procedure, "protocol", protocol, "code", code, "duration_ms", time.Since(start).Milliseconds())
+}
