@@ -1,0 +1,61 @@
+# erasure: see README.md. Every tool is installed by this Makefile into
+# .bin (Go tools, pinned in tools/go.mod) or node_modules (buf, pinned in
+# package-lock.json), so a fresh clone needs only Go, make and npm.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+
+BIN := $(abspath .bin)
+BUF := node_modules/.bin/buf
+GO_TOOLS := $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-connect-go $(BIN)/grpcurl
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help
+help: ## Describe the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## Build and start erasured on :8080 (embedded store under ./data unless MONGODB_URI is set)
+	go build -o bin/erasured ./cmd/erasured
+	./bin/erasured
+
+.PHONY: test
+test: tools ## Run every test (starts its own embedded stores; needs no running service)
+	go test -count=1 ./...
+
+.PHONY: bench
+bench: ## Run the benchmarks and print their figures
+	go test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: lint
+lint: tools ## buf lint and format, go vet, gofmt
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+	go vet -composites=false ./...
+	test -z "$$(gofmt -l . | grep -v '^node_modules/' | tee /dev/stderr)"
+
+.PHONY: generate
+generate: tools ## Regenerate gen/ from proto/
+	$(BUF) generate
+
+.PHONY: check-generated
+check-generated: generate ## Fail when gen/ is not what proto/ generates
+	git diff --exit-code -- gen
+	test -z "$$(git status --porcelain -- gen | tee /dev/stderr)"
+
+.PHONY: tools
+tools: $(GO_TOOLS) $(BUF) ## Install the pinned tools
+
+$(GO_TOOLS) &: tools/go.mod tools/go.sum
+	cd tools && GOBIN=$(BIN) go install tool
+	touch $(GO_TOOLS)
+
+$(BUF): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(BUF)
+
+.PHONY: clean
+clean: ## Remove built binaries and the embedded store's data
+	rm -rf bin data
