@@ -34,7 +34,8 @@ lint: tools ## buf lint and format, go vet, gofmt
 	$(BUF) lint
 	$(BUF) format -d --exit-code
 	go vet -composites=false ./...
-	test -z "$$(gofmt -l . | grep -v '^node_modules/' | tee /dev/stderr)"
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
+	  if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 
 .PHONY: generate
 generate: tools ## Regenerate gen/ from proto/
@@ -42,8 +43,8 @@ generate: tools ## Regenerate gen/ from proto/
 
 .PHONY: check-generated
 check-generated: generate ## Fail when gen/ is not what proto/ generates
-	git diff --exit-code -- gen
-	test -z "$$(git status --porcelain -- gen | tee /dev/stderr)"
+	@changed="$$(git status --porcelain -- gen)"; \
+	  if [ -n "$$changed" ]; then echo "gen/ is stale; run make generate and commit:"; echo "$$changed"; exit 1; fi
 
 .PHONY: tools
 tools: $(GO_TOOLS) $(BUF) ## Install the pinned tools
