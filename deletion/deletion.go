@@ -66,34 +66,23 @@ func DefaultConfig() Config {
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.MaxUploadBytes <= 0 {
-		c.MaxUploadBytes = d.MaxUploadBytes
-	}
-	if c.UploadTTL <= 0 {
-		c.UploadTTL = d.UploadTTL
-	}
-	if c.OutcomeRetention <= 0 {
-		c.OutcomeRetention = d.OutcomeRetention
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = d.BatchSize
-	}
-	if c.Workers <= 0 {
-		c.Workers = d.Workers
-	}
-	if c.QueuePoll <= 0 {
-		c.QueuePoll = d.QueuePoll
-	}
-	if c.WatchPoll <= 0 {
-		c.WatchPoll = d.WatchPoll
-	}
-	if c.SweepInterval <= 0 {
-		c.SweepInterval = d.SweepInterval
-	}
-	if c.MaxListItems <= 0 {
-		c.MaxListItems = d.MaxListItems
-	}
+	orDefault(&c.MaxUploadBytes, d.MaxUploadBytes)
+	orDefault(&c.UploadTTL, d.UploadTTL)
+	orDefault(&c.OutcomeRetention, d.OutcomeRetention)
+	orDefault(&c.BatchSize, d.BatchSize)
+	orDefault(&c.Workers, d.Workers)
+	orDefault(&c.QueuePoll, d.QueuePoll)
+	orDefault(&c.WatchPoll, d.WatchPoll)
+	orDefault(&c.SweepInterval, d.SweepInterval)
+	orDefault(&c.MaxListItems, d.MaxListItems)
 	return c
+}
+
+// orDefault replaces a zero or negative setting with its default.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Service runs deletions. Create it with New; call Run to start its workers.

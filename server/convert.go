@@ -13,26 +13,24 @@ import (
 	"github.com/erasure-dev/erasure/tabular"
 )
 
+// identifierTypes pairs the API's identifier types with the domain's.
+var identifierTypes = map[erasurev1.IdentifierType]identifier.Type{
+	erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL:  identifier.Email,
+	erasurev1.IdentifierType_IDENTIFIER_TYPE_PHONE:  identifier.Phone,
+	erasurev1.IdentifierType_IDENTIFIER_TYPE_CRM_ID: identifier.CRMID,
+}
+
+// identifierType returns 0 for an unspecified or unknown type; the domain
+// turns that into an error that names the choices.
 func identifierType(t erasurev1.IdentifierType) identifier.Type {
-	switch t {
-	case erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL:
-		return identifier.Email
-	case erasurev1.IdentifierType_IDENTIFIER_TYPE_PHONE:
-		return identifier.Phone
-	case erasurev1.IdentifierType_IDENTIFIER_TYPE_CRM_ID:
-		return identifier.CRMID
-	}
-	return 0
+	return identifierTypes[t]
 }
 
 func identifierTypeProto(t identifier.Type) erasurev1.IdentifierType {
-	switch t {
-	case identifier.Email:
-		return erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL
-	case identifier.Phone:
-		return erasurev1.IdentifierType_IDENTIFIER_TYPE_PHONE
-	case identifier.CRMID:
-		return erasurev1.IdentifierType_IDENTIFIER_TYPE_CRM_ID
+	for p, d := range identifierTypes {
+		if d == t {
+			return p
+		}
 	}
 	return erasurev1.IdentifierType_IDENTIFIER_TYPE_UNSPECIFIED
 }
