@@ -12,7 +12,9 @@ package deletion
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/erasure-dev/erasure/storage"
@@ -44,6 +46,13 @@ type Config struct {
 	// DisableHints turns off the extra lookup that explains rows that
 	// matched nothing (one query per batch that has such rows).
 	DisableHints bool
+	// Lease is how long a worker owns a job without renewing; another
+	// worker takes over a job whose lease ran out. A worker renews after
+	// every batch, so a batch must take well under three quarters of it.
+	Lease time.Duration
+	// ShutdownGrace bounds how long workers may take to finish their
+	// batch after Run's context ends.
+	ShutdownGrace time.Duration
 	// TempDir holds uploads copied out of the store while a job reads them;
 	// empty means the system default.
 	TempDir string
@@ -61,6 +70,8 @@ func DefaultConfig() Config {
 		WatchPoll:        200 * time.Millisecond,
 		SweepInterval:    time.Minute,
 		MaxListItems:     10_000,
+		Lease:            30 * time.Second,
+		ShutdownGrace:    10 * time.Second,
 	}
 }
 
@@ -75,6 +86,8 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.WatchPoll, d.WatchPoll)
 	orDefault(&c.SweepInterval, d.SweepInterval)
 	orDefault(&c.MaxListItems, d.MaxListItems)
+	orDefault(&c.Lease, d.Lease)
+	orDefault(&c.ShutdownGrace, d.ShutdownGrace)
 	return c
 }
 
@@ -99,13 +112,16 @@ type Service struct {
 
 // New returns a Service using store.
 func New(logger *slog.Logger, store *storage.Store, cfg Config) *Service {
-	b := make([]byte, 8)
+	b := make([]byte, 4)
 	_, _ = rand.Read(b)
+	host, _ := os.Hostname()
 	return &Service{
 		logger: logger,
 		store:  store,
 		cfg:    cfg.withDefaults(),
-		owner:  hex.EncodeToString(b),
+		// Host and process make claims readable for operators; the random
+		// part keeps two services in one process apart.
+		owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b)),
 		wake:   make(chan struct{}, 1),
 	}
 }

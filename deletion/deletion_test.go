@@ -23,7 +23,14 @@ func newService(t *testing.T, cfg deletion.Config) (*deletion.Service, *storage.
 	t.Helper()
 	store := storagetest.New(t, nil)
 	cfg.TempDir = t.TempDir()
-	return deletion.New(slog.New(slog.NewTextHandler(io.Discard, nil)), store, cfg), store
+	cfg.QueuePoll = 50 * time.Millisecond
+	cfg.WatchPoll = 20 * time.Millisecond
+	svc := deletion.New(slog.New(slog.NewTextHandler(io.Discard, nil)), store, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = svc.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return svc, store
 }
 
 func upload(t *testing.T, svc *deletion.Service, name string, data []byte) string {

@@ -50,7 +50,7 @@ func (s *Service) Inspect(ctx context.Context, accountID, uploadID string, opts 
 		return nil, err
 	}
 	defer f.Close()
-	sh, err := f.openSheet(opts)
+	sh, err := f.openSheet(opts, noIdentifiers)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +138,12 @@ func suggest(cols []Column, values [][]string) []Suggestion {
 		}
 	}
 	return out
+}
+
+// namedAny reports whether a cell names any kind of identifier column.
+func namedAny(cell string) bool {
+	return named(cell, identifier.Email) || named(cell, identifier.Phone) || named(cell, identifier.CRMID) ||
+		strings.Contains(strings.ToLower(cell), "id")
 }
 
 func named(name string, t identifier.Type) bool {

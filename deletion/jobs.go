@@ -3,7 +3,6 @@ package deletion
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/erasure-dev/erasure/identifier"
@@ -14,10 +13,11 @@ import (
 // and column are checked here, so a mistake is an error now rather than a
 // failed job later.
 func (s *Service) StartFile(ctx context.Context, accountID string, src FileSource, spec Spec) (*storage.Job, error) {
-	if _, err := spec.normalizer(); err != nil {
+	m, err := s.keyMatcher(spec)
+	if err != nil {
 		return nil, err
 	}
-	f, rows, label, err := s.openSource(ctx, accountID, src)
+	f, rows, label, err := s.openSource(ctx, accountID, src, m)
 	if err != nil {
 		return nil, err
 	}
@@ -34,13 +34,16 @@ func (s *Service) StartFile(ctx context.Context, accountID string, src FileSourc
 		UploadID:       src.UploadID,
 		Filename:       f.upload.Filename,
 		Sheet:          rows.sh.name,
-		HeaderMode:     src.Options.Header.String(),
-		ColumnName:     src.ColumnName,
-		ColumnNumber:   src.ColumnNumber,
-		Column:         label,
+		// The decision, not the request: the worker reads the file the same way.
+		HeaderMode:   headerModeOf(rows.sh.hasHeader).String(),
+		ColumnName:   src.ColumnName,
+		ColumnNumber: src.ColumnNumber,
+		Column:       label,
 	}
 	// The claim comes first: an upload feeds one job only, and a job
-	// never becomes visible without its upload.
+	// never becomes visible without its upload. Neither step is cut short
+	// by the caller leaving: the pair completes or the sweeper cleans up.
+	ctx = context.WithoutCancel(ctx)
 	if err := s.store.ClaimUpload(ctx, accountID, src.UploadID, j.ID.Hex()); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			return nil, preconditionf("upload %q is already used by a job: each upload is deleted with its job, so upload the file again to run another deletion", src.UploadID)
@@ -53,6 +56,13 @@ func (s *Service) StartFile(ctx context.Context, accountID string, src FileSourc
 	s.logger.InfoContext(ctx, "job queued", "job_id", j.ID.Hex(), "account_id", accountID, "kind", j.Kind, "identifier_type", j.IdentifierType)
 	s.notify()
 	return j, nil
+}
+
+func headerModeOf(hasHeader bool) HeaderMode {
+	if hasHeader {
+		return HeaderPresent
+	}
+	return HeaderAbsent
 }
 
 // StartList queues a deletion by an inline list of identifiers.
@@ -88,64 +98,34 @@ func (s *Service) StartList(ctx context.Context, accountID string, values []stri
 }
 
 // DeleteProfile deletes one profile by id (a GDPR erasure) and returns the
-// finished job. It runs at once, in the caller's request.
+// finished job. The job is queued and run by a worker like any other, so it
+// is recorded, resumed after a crash and reported the same way; this call
+// waits for it.
 func (s *Service) DeleteProfile(ctx context.Context, accountID, profileID string) (*storage.Job, error) {
 	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
-	if !storage.ValidID(profileID) {
+	if _, err := (profileIDs{}).Normalize(profileID); err != nil {
 		return nil, invalidf("profile_id %q is not a profile id: it has 24 hexadecimal digits, as shown on the profile", profileID)
 	}
 	j := &storage.Job{
 		ID:        storage.NewID(),
 		AccountID: accountID,
 		Kind:      storage.KindProfile,
-		State:     storage.JobRunning,
-		Owner:     s.owner,
+		State:     storage.JobQueued,
 		ProfileID: profileID,
 		Column:    "profile id",
 		Counts:    storage.Counts{TotalRows: 1},
 	}
-	t := time.Now()
-	j.StartedAt = &t
 	if err := s.store.CreateJob(ctx, j, nil); err != nil {
 		return nil, err
 	}
-	r := row{num: 1, value: profileID, normalized: strings.ToLower(profileID), outcome: storage.OutcomeNotFound}
-	m, err := s.store.FindByID(ctx, accountID, profileID)
-	switch {
-	case err == nil:
-		r.match, r.outcome = &m, storage.OutcomeDeleted
-	case !errors.Is(err, storage.ErrNotFound):
-		return s.fail(ctx, j, err)
-	}
-	if err := s.store.InsertOutcomes(ctx, []storage.Outcome{outcomeOf(r, j.ID.Hex(), accountID)}); err != nil {
-		return s.fail(ctx, j, err)
-	}
-	sections := make(map[string]int64)
-	tally(&j.Counts, sections, []row{r})
-	if r.match != nil {
-		n, err := s.store.DeleteByIDs(ctx, accountID, []string{r.match.ID})
-		if err != nil {
-			return s.fail(ctx, j, err)
-		}
-		j.Counts.Deleted = n
-	}
-	j.Sections = sectionList(sections)
-	done, err := s.store.FinishJob(ctx, j, s.owner, storage.JobSucceeded, "", s.cfg.OutcomeRetention)
-	if err != nil {
+	s.notify()
+	var last *storage.Job
+	if err := s.Watch(ctx, accountID, j.ID.Hex(), func(j *storage.Job) error { last = j; return nil }); err != nil {
 		return nil, err
 	}
-	s.logger.InfoContext(ctx, "profile deleted", "job_id", j.ID.Hex(), "account_id", accountID, "deleted", j.Counts.Deleted)
-	return done, nil
-}
-
-// fail ends a job as failed after err and returns err.
-func (s *Service) fail(ctx context.Context, j *storage.Job, err error) (*storage.Job, error) {
-	if _, ferr := s.store.FinishJob(context.WithoutCancel(ctx), j, s.owner, storage.JobFailed, "internal error; the counts show what was done", s.cfg.OutcomeRetention); ferr != nil {
-		s.logger.ErrorContext(ctx, "could not record a failed job", "job_id", j.ID.Hex(), "error", ferr)
-	}
-	return nil, err
+	return last, nil
 }
 
 // GetJob returns a job of the account.
@@ -211,8 +191,13 @@ const outcomePage = 1000
 
 // ListOutcomes sends the job's outcomes in row order, a page at a time.
 func (s *Service) ListOutcomes(ctx context.Context, accountID, jobID string, only []string, send func([]storage.Outcome) error) error {
-	if _, err := s.GetJob(ctx, accountID, jobID); err != nil {
+	j, err := s.GetJob(ctx, accountID, jobID)
+	if err != nil {
 		return err
+	}
+	if j.OutcomesPurged {
+		return preconditionf("the row outcomes of job %s were deleted on %s, %s after it ended, as the retention policy says; its counts remain in GetJob",
+			jobID, j.OutcomesExpireAt.Format(time.DateOnly), s.cfg.OutcomeRetention)
 	}
 	var after int64
 	for {

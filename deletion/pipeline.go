@@ -56,18 +56,89 @@ type row struct {
 	hint       string
 }
 
+// normalizer turns a cell into the comparable form of an identifier, or
+// fails with a reason (identifier.Normalizer, profileIDs).
+type normalizer interface {
+	Normalize(raw string) (string, error)
+}
+
+// matcher is how a job's rows are read and found: by Unique Identifier for
+// files and lists, by profile id for a single-profile deletion.
+type matcher struct {
+	norm    normalizer
+	resolve func(ctx context.Context, accountID string, batch []row, hints bool) error
+	// crm is set for CRM IDs, where any text is a valid value.
+	crm bool
+}
+
+func (s *Service) matcherFor(j *storage.Job) (matcher, error) {
+	if j.Kind == storage.KindProfile {
+		return matcher{norm: profileIDs{}, resolve: s.resolveIDs}, nil
+	}
+	t, err := identifier.ParseType(j.IdentifierType)
+	if err != nil {
+		return matcher{}, fmt.Errorf("job identifier type: %w", err)
+	}
+	return s.keyMatcher(Spec{Type: t, DefaultRegion: j.DefaultRegion})
+}
+
+func (s *Service) keyMatcher(sp Spec) (matcher, error) {
+	norm, err := sp.normalizer()
+	if err != nil {
+		return matcher{}, err
+	}
+	return matcher{
+		norm: norm,
+		resolve: func(ctx context.Context, accountID string, batch []row, hints bool) error {
+			return s.resolveKeys(ctx, accountID, sp.Type, batch, hints)
+		},
+		crm: sp.Type == identifier.CRMID,
+	}, nil
+}
+
+// profileIDs normalizes profile ids: 24 hexadecimal digits, lower-cased.
+type profileIDs struct{}
+
+func (profileIDs) Normalize(raw string) (string, error) {
+	id := strings.ToLower(strings.TrimSpace(raw))
+	if !storage.ValidID(id) {
+		return "", &identifier.InvalidError{Reason: "not a profile id: a profile id has 24 hexadecimal digits"}
+	}
+	return id, nil
+}
+
+// resolveIDs marks each valid row as matched or not found by profile id.
+func (s *Service) resolveIDs(ctx context.Context, accountID string, batch []row, _ bool) error {
+	for i := range batch {
+		r := &batch[i]
+		if r.outcome != "" {
+			continue
+		}
+		m, err := s.store.FindByID(ctx, accountID, r.normalized)
+		switch {
+		case err == nil:
+			r.match, r.outcome = &m, storage.OutcomeDeleted
+		case errors.Is(err, storage.ErrNotFound):
+			r.outcome = storage.OutcomeNotFound
+		default:
+			return fmt.Errorf("resolve profile id: %w", err)
+		}
+	}
+	return nil
+}
+
 // classifier sorts rows into invalid, duplicate and valid before any lookup.
 // It remembers every valid value of the job as a 128-bit hash, so memory
 // stays small for a million rows and a collision (about 1 in 10^26 for a
 // million values) cannot plausibly turn a distinct value into a duplicate.
 type classifier struct {
-	norm   *identifier.Normalizer
+	norm   normalizer
 	column string
 	seeds  [2]maphash.Seed
 	seen   map[[2]uint64]int64
 }
 
-func newClassifier(norm *identifier.Normalizer, column string) *classifier {
+func newClassifier(norm normalizer, column string) *classifier {
 	return &classifier{
 		norm:   norm,
 		column: column,
@@ -101,16 +172,17 @@ func (c *classifier) classify(num int64, value string, present bool) row {
 	return r
 }
 
-// resolve looks up the valid rows of a batch in one query and marks each as
-// matched or not found; with hints it explains the rows not found with one
-// more query.
-func (s *Service) resolve(ctx context.Context, accountID string, t identifier.Type, batch []row, hints bool) error {
+// resolveKeys looks up the valid rows of a batch in one query and marks each
+// as matched or not found; with hints it explains the rows not found with one
+// more query. Rows that already have an outcome are left as they are.
+func (s *Service) resolveKeys(ctx context.Context, accountID string, t identifier.Type, batch []row, hints bool) error {
 	var values []string
 	for _, r := range batch {
 		if r.outcome == "" {
 			values = append(values, r.normalized)
 		}
 	}
+	var missing []string
 	if len(values) == 0 {
 		return nil
 	}
@@ -122,7 +194,6 @@ func (s *Service) resolve(ctx context.Context, accountID string, t identifier.Ty
 	for i := range matches {
 		byValue[matches[i].KeyValue] = &matches[i]
 	}
-	var missing []string
 	for i := range batch {
 		r := &batch[i]
 		if r.outcome != "" {
@@ -183,8 +254,10 @@ func explain(p storage.Match, t identifier.Type, value string) string {
 	return fmt.Sprintf("a profile identified by another %s has this one as an attribute", want)
 }
 
-// tally adds a processed batch to the counts and the section totals.
-func tally(c *storage.Counts, sections map[string]int64, batch []row) {
+// tally adds a processed batch to the counts and the section totals. In a
+// job (deleting) every matched row's profile is deleted by the batch, so
+// deleted counts them: a batch redone after an interruption counts the same.
+func tally(c *storage.Counts, sections map[string]int64, batch []row, deleting bool) {
 	for _, r := range batch {
 		c.Rows++
 		switch r.outcome {
@@ -198,6 +271,9 @@ func tally(c *storage.Counts, sections map[string]int64, batch []row) {
 		case storage.OutcomeDeleted:
 			c.Valid++
 			c.Matched++
+			if deleting {
+				c.Deleted++
+			}
 			for _, sec := range r.match.Sections {
 				sections[sec]++
 			}

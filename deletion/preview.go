@@ -22,11 +22,11 @@ const maxInvalidSamples = 10
 // Preview reads the whole file and resolves every row against the account's
 // profiles, without deleting anything.
 func (s *Service) Preview(ctx context.Context, accountID string, src FileSource, spec Spec) (*Preview, error) {
-	norm, err := spec.normalizer()
+	m, err := s.keyMatcher(spec)
 	if err != nil {
 		return nil, err
 	}
-	f, rows, label, err := s.openSource(ctx, accountID, src)
+	f, rows, label, err := s.openSource(ctx, accountID, src, m)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func (s *Service) Preview(ctx context.Context, accountID string, src FileSource,
 
 	p := &Preview{HasHeader: rows.sh.hasHeader}
 	sections := make(map[string]int64)
-	c := newClassifier(norm, label)
+	c := newClassifier(m.norm, label)
 	batch := make([]row, 0, s.cfg.BatchSize)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -46,10 +46,10 @@ func (s *Service) Preview(ctx context.Context, accountID string, src FileSource,
 		if readErr != nil && !errors.Is(readErr, io.EOF) {
 			return nil, readErr
 		}
-		if err := s.resolve(ctx, accountID, spec.Type, batch, false); err != nil {
+		if err := m.resolve(ctx, accountID, batch, false); err != nil {
 			return nil, err
 		}
-		tally(&p.Counts, sections, batch)
+		tally(&p.Counts, sections, batch, false)
 		for _, r := range batch {
 			if r.outcome == storage.OutcomeInvalid && len(p.InvalidSamples) < maxInvalidSamples {
 				p.InvalidSamples = append(p.InvalidSamples, outcomeOf(r, "", accountID))
@@ -77,7 +77,7 @@ func outcomeOf(r row, jobID, accountID string) storage.Outcome {
 		Hint:           r.hint,
 	}
 	if r.match != nil {
-		o.ProfileID = r.match.ID
+		o.ProfileID, o.Sections = r.match.ID, r.match.Sections
 	}
 	return o
 }

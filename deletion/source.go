@@ -121,7 +121,9 @@ type sheet struct {
 	first *tabular.Row
 }
 
-func (f *openedFile) openSheet(opts FileOptions) (*sheet, error) {
+// openSheet opens a sheet and reads its first row. In HeaderAuto mode,
+// isHeader decides whether that row holds column names.
+func (f *openedFile) openSheet(opts FileOptions, isHeader func(first []string) bool) (*sheet, error) {
 	rows, err := f.Rows(opts.Sheet)
 	if err != nil {
 		return nil, fileError(err)
@@ -148,7 +150,7 @@ func (f *openedFile) openSheet(opts FileOptions) (*sheet, error) {
 	case HeaderAbsent:
 		sh.hasHeader = false
 	default:
-		sh.hasHeader = !looksLikeData(cells)
+		sh.hasHeader = isHeader(cells)
 	}
 	if sh.hasHeader {
 		sh.header = cells
@@ -158,13 +160,43 @@ func (f *openedFile) openSheet(opts FileOptions) (*sheet, error) {
 	return sh, nil
 }
 
-func looksLikeData(cells []string) bool {
+// noIdentifiers is the header test when nothing says which column or type
+// to expect (Inspect): the first row is a header unless one of its cells is
+// a valid e-mail address or international phone number.
+func noIdentifiers(cells []string) bool {
 	for _, c := range cells {
-		if identifier.Valid(identifier.Email, c, "") || identifier.Valid(identifier.Phone, c, "") {
-			return true
+		if looksLikeIdentifier(c) {
+			return false
 		}
 	}
-	return false
+	return true
+}
+
+func looksLikeIdentifier(cell string) bool {
+	return identifier.Valid(identifier.Email, cell, "") || identifier.Valid(identifier.Phone, cell, "")
+}
+
+// headerTest is the header test for a deletion: a column chosen by name
+// needs a header; otherwise the first row is data when its cell in the
+// chosen column is a value of the chosen type. Any text is a valid CRM ID,
+// so for CRM IDs the first row is taken as a header only when its cell holds
+// no digit or names a kind of column ("CRM ID", "Customer").
+func headerTest(src FileSource, m matcher) func([]string) bool {
+	return func(first []string) bool {
+		if src.ColumnName != "" {
+			return true
+		}
+		col := max(src.ColumnNumber-1, 0)
+		if col >= len(first) {
+			return true
+		}
+		cell := first[col]
+		if m.crm {
+			return !strings.ContainsAny(cell, "0123456789") || namedAny(cell)
+		}
+		_, err := m.norm.Normalize(cell)
+		return err != nil
+	}
 }
 
 // next returns the next data row.
@@ -235,8 +267,12 @@ func findColumn(header []string, name string) int {
 	return found
 }
 
+// label names column i (0-based) in reports and messages: its header, or
+// its letter when it has none or when the "header" is itself an identifier
+// (a headerless file read as having a header), which must not be stored or
+// shown as a column name.
 func (sh *sheet) label(i int) string {
-	if sh.hasHeader && i < len(sh.header) && strings.TrimSpace(sh.header[i]) != "" {
+	if sh.hasHeader && i < len(sh.header) && strings.TrimSpace(sh.header[i]) != "" && !looksLikeIdentifier(sh.header[i]) {
 		return sh.header[i]
 	}
 	return "column " + columnLetter(i+1)
@@ -249,8 +285,8 @@ func (sh *sheet) describeColumns() string {
 	}
 	var parts []string
 	for i := 0; i < width && i < 30; i++ {
-		if sh.hasHeader {
-			parts = append(parts, fmt.Sprintf("%d %q", i+1, sh.header[i]))
+		if l := sh.label(i); sh.hasHeader && !strings.HasPrefix(l, "column ") {
+			parts = append(parts, fmt.Sprintf("%d %q", i+1, l))
 		} else {
 			parts = append(parts, fmt.Sprintf("%d (%s)", i+1, columnLetter(i+1)))
 		}
@@ -311,13 +347,13 @@ func (s *listSource) next() (int64, string, bool, error) {
 
 func (s *listSource) close() {}
 
-// openSource opens the file, sheet and column of src.
-func (s *Service) openSource(ctx context.Context, accountID string, src FileSource) (*openedFile, *sheetSource, string, error) {
+// openSource opens the file, sheet and column of src, for matching with m.
+func (s *Service) openSource(ctx context.Context, accountID string, src FileSource, m matcher) (*openedFile, *sheetSource, string, error) {
 	f, err := s.openUpload(ctx, accountID, src.UploadID)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	sh, err := f.openSheet(src.Options)
+	sh, err := f.openSheet(src.Options, headerTest(src, m))
 	if err != nil {
 		f.Close()
 		return nil, nil, "", err

@@ -10,6 +10,9 @@ import (
 // heartbeat is the longest a watcher goes without a message.
 const heartbeat = time.Second
 
+// watchOutage is how long a watcher waits out an unreachable store.
+const watchOutage = 2 * time.Minute
+
 // Watch sends snapshots of a job until it ends: at once, whenever it
 // changes, and at least once a second. The last snapshot is the final
 // report. The job runs on its own; ending the watch does not stop it.
@@ -21,7 +24,8 @@ func (s *Service) Watch(ctx context.Context, accountID, jobID string, send func(
 	t := time.NewTicker(s.cfg.WatchPoll)
 	defer t.Stop()
 	var last *storage.Job
-	var sent time.Time
+	var sent, reachable time.Time
+	reachable = time.Now()
 	for {
 		if last == nil || changed(last, j) || time.Since(sent) >= heartbeat {
 			if err := send(j); err != nil {
@@ -37,7 +41,14 @@ func (s *Service) Watch(ctx context.Context, accountID, jobID string, send func(
 			return ctx.Err()
 		case <-t.C:
 		}
-		if j, err = s.store.GetJob(ctx, accountID, jobID); err != nil {
+		next, err := s.store.GetJob(ctx, accountID, jobID)
+		switch {
+		case err == nil:
+			j, reachable = next, time.Now()
+		case storage.IsTransient(err) && time.Since(reachable) < watchOutage:
+			// The store is away for a moment: keep the stream and try
+			// again at the next tick.
+		default:
 			return err
 		}
 	}

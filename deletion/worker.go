@@ -5,19 +5,34 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
-	"github.com/erasure-dev/erasure/identifier"
 	"github.com/erasure-dev/erasure/storage"
 )
 
-// Run runs the workers and the sweeper until ctx ends.
+// errInterrupted ends a job's run on shutdown, after a checkpoint.
+var errInterrupted = errors.New("interrupted by shutdown")
+
+// errLeaseLost ends a job's run when its lease ran out (the store could not
+// be reached to renew it): another worker may own the job now.
+var errLeaseLost = errors.New("lease lost")
+
+// Run runs the workers and the sweeper until ctx ends. Then every worker
+// finishes the batch it is in, checkpoints it, hands its job back (another
+// instance takes it over at once) and Run returns. Store calls still running
+// Config.ShutdownGrace after ctx ended are cancelled; a job cut off that way
+// is resumed by another worker when its lease expires.
 func (s *Service) Run(ctx context.Context) error {
+	ops, cancelOps := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelOps()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(s.cfg.ShutdownGrace, cancelOps) })
+	defer stop()
 	var wg sync.WaitGroup
 	for i := range s.cfg.Workers {
 		owner := fmt.Sprintf("%s-%d", s.owner, i)
-		wg.Go(func() { s.work(ctx, owner) })
+		wg.Go(func() { s.work(ctx, ops, owner) })
 	}
 	wg.Go(func() { s.sweep(ctx) })
 	wg.Wait()
@@ -31,140 +46,220 @@ func (s *Service) notify() {
 	}
 }
 
-// work claims and runs queued jobs one after another, as owner.
-func (s *Service) work(ctx context.Context, owner string) {
+// work claims jobs and runs them one after another, as owner, until stop
+// ends. ops carries the store calls.
+func (s *Service) work(stop, ops context.Context, owner string) {
 	t := time.NewTicker(s.cfg.QueuePoll)
 	defer t.Stop()
-	for ctx.Err() == nil {
-		j, err := s.store.ClaimJob(ctx, owner)
+	for stop.Err() == nil {
+		j, err := s.store.ClaimJob(ops, owner, s.cfg.Lease)
 		switch {
 		case err == nil:
-			s.runJob(ctx, j, owner)
+			s.runJob(stop, ops, j)
 			// Another job may be waiting: look again at once.
 			continue
 		case errors.Is(err, storage.ErrNotFound):
-		case ctx.Err() == nil:
-			s.logger.ErrorContext(ctx, "could not claim a job", "error", err)
+		case stop.Err() == nil:
+			s.logger.ErrorContext(ops, "could not claim a job", "error", err)
 		}
 		select {
-		case <-ctx.Done():
+		case <-stop.Done():
 		case <-s.wake:
 		case <-t.C:
 		}
 	}
 }
 
-// runJob processes a claimed job to its end and logs the result.
-func (s *Service) runJob(ctx context.Context, j *storage.Job, owner string) {
-	log := s.logger.With("job_id", j.ID.Hex(), "account_id", j.AccountID)
-	log.InfoContext(ctx, "job started", "kind", j.Kind, "identifier_type", j.IdentifierType)
-	state, reason, err := s.process(ctx, j, owner)
-	if ctx.Err() != nil {
-		// Shutting down: the job stays running under this owner.
-		log.WarnContext(ctx, "job interrupted by shutdown", "rows", j.Counts.Rows)
+// runJob processes a claimed job to its end, or until shutdown or the loss
+// of its lease, and logs what happened.
+func (s *Service) runJob(stop, ops context.Context, j *storage.Job) {
+	log := s.logger.With("job_id", j.ID.Hex(), "account_id", j.AccountID, "attempt", j.Attempt)
+	log.InfoContext(ops, "job started", "kind", j.Kind, "identifier_type", j.IdentifierType, "resume_after_rows", j.Counts.Rows)
+	state, reason, err := s.process(stop, ops, j)
+	switch {
+	case errors.Is(err, errInterrupted):
+		if err := s.store.ReleaseLease(ops, j); err != nil {
+			log.WarnContext(ops, "could not hand the job back; another worker takes it when its lease expires", "error", err)
+		}
+		log.InfoContext(ops, "job handed back at shutdown", "rows", j.Counts.Rows)
 		return
-	}
-	if err != nil {
+	case errors.Is(err, errLeaseLost), errors.Is(err, storage.ErrConflict):
+		log.WarnContext(ops, "job left to another worker: its lease ran out", "rows", j.Counts.Rows)
+		return
+	case ops.Err() != nil:
+		log.WarnContext(ops, "job cut off by shutdown; another worker resumes it when its lease expires", "rows", j.Counts.Rows)
+		return
+	case err != nil:
 		var e *Error
 		if errors.As(err, &e) {
 			reason = e.Msg
 		} else {
 			reason = "internal error; the counts show what was done before it"
-			log.ErrorContext(ctx, "job failed", "error", err)
+			log.ErrorContext(ops, "job failed", "error", err)
 		}
 		state = storage.JobFailed
 	}
-	done, err := s.store.FinishJob(ctx, j, owner, state, reason, s.cfg.OutcomeRetention)
+	done, err := s.store.FinishJob(ops, j, state, reason, s.cfg.OutcomeRetention)
 	if err != nil {
-		log.ErrorContext(ctx, "could not finish job", "error", err)
+		log.ErrorContext(ops, "could not finish job", "error", err)
 		return
 	}
 	if j.UploadID != "" {
-		if err := s.store.DeleteUpload(ctx, j.AccountID, j.UploadID); err != nil {
-			log.WarnContext(ctx, "could not delete the job's upload; the sweeper will", "error", err)
+		if err := s.store.DeleteUpload(ops, j.AccountID, j.UploadID); err != nil {
+			log.WarnContext(ops, "could not delete the job's upload; the sweeper will", "error", err)
 		}
 	}
 	c := done.Counts
-	log.InfoContext(ctx, "job finished", "state", done.State, "rows", c.Rows, "deleted", c.Deleted,
+	log.InfoContext(ops, "job finished", "state", done.State, "rows", c.Rows, "deleted", c.Deleted,
 		"not_found", c.NotFound, "invalid", c.Invalid, "duplicate", c.Duplicate)
 }
 
-// process runs a job's rows and returns the state it ends in.
-func (s *Service) process(ctx context.Context, j *storage.Job, owner string) (state, reason string, err error) {
-	t, err := identifier.ParseType(j.IdentifierType)
-	if err != nil {
-		return "", "", fmt.Errorf("job identifier type: %w", err)
-	}
-	spec := Spec{Type: t, DefaultRegion: j.DefaultRegion}
-	norm, err := spec.normalizer()
+// process runs a job's rows from its last checkpoint and returns the state
+// it ends in.
+//
+// Every step can be redone: a batch writes its outcomes (with ids made of
+// job and row) before it deletes, and counts come from those outcomes, so a
+// batch redone after a crash, a takeover or a failed store call reads back
+// what it had decided and ends with the same outcomes and counts as a run
+// without the interruption.
+func (s *Service) process(stop, ops context.Context, j *storage.Job) (state, reason string, err error) {
+	m, err := s.matcherFor(j)
 	if err != nil {
 		return "", "", err
 	}
-	src, err := s.jobSource(ctx, j, owner)
+	src, err := s.jobSource(ops, j, m)
 	if err != nil {
 		return "", "", err
 	}
 	defer src.close()
-	cancel := s.cancelCheck(j)
 
+	c := newClassifier(m.norm, j.Column)
+	// Rows before the checkpoint were done by an earlier claim: read them
+	// again only to know which values the rest of the file repeats.
+	for n := int64(0); n < j.Counts.Rows; n++ {
+		num, value, present, err := src.next()
+		if err != nil {
+			return "", "", fmt.Errorf("skip to checkpoint: %w", err)
+		}
+		c.classify(num, value, present)
+		if n%10_000 == 0 {
+			if err := s.keepLease(ops, j); err != nil {
+				return "", "", err
+			}
+		}
+	}
+	// The first batch after a takeover may have been begun by the previous
+	// owner; its stored outcomes, if any, are the truth.
+	redo := j.Attempt > 1
 	sections := sectionMap(j.Sections)
-	c := newClassifier(norm, j.Column)
 	batch := make([]row, 0, s.cfg.BatchSize)
 	for {
-		var readErr error
-		batch, readErr = readBatch(src, c, batch, s.cfg.BatchSize)
-		if readErr != nil && !errors.Is(readErr, io.EOF) {
-			return "", "", readErr
+		if stop.Err() != nil {
+			return "", "", errInterrupted
 		}
-		if err := s.deleteBatch(ctx, j, spec.Type, batch, sections); err != nil {
-			return "", "", err
-		}
-		if readErr != nil {
-			return storage.JobSucceeded, "", nil
-		}
-		if j.CancelRequested, err = cancel(ctx); err != nil {
+		// Before every batch, the first included: a cancelled job deletes
+		// nothing more once the request is recorded.
+		if err := s.withRetry(ops, j, func(ctx context.Context) (err error) {
+			j.CancelRequested, err = s.store.CancelRequested(ctx, j)
+			return err
+		}); err != nil {
 			return "", "", err
 		}
 		if j.CancelRequested {
 			return storage.JobCancelled, "", nil
 		}
-		if err := s.store.SaveProgress(ctx, j, owner); err != nil {
-			return "", "", fmt.Errorf("save progress: %w", err)
+		var readErr error
+		batch, readErr = readBatch(src, c, batch, s.cfg.BatchSize)
+		if readErr != nil && !errors.Is(readErr, io.EOF) {
+			return "", "", readErr
+		}
+		if err := s.withRetry(ops, j, func(ctx context.Context) error {
+			err := s.deleteBatch(ctx, j, m, batch, sections, redo)
+			redo = true // a retried batch reads back what its failed try stored
+			return err
+		}); err != nil {
+			return "", "", err
+		}
+		redo = false
+		if readErr != nil {
+			return storage.JobSucceeded, "", nil
+		}
+		if err := s.withRetry(ops, j, func(ctx context.Context) error {
+			return s.store.SaveProgress(ctx, j, s.cfg.Lease)
+		}); err != nil {
+			return "", "", err
 		}
 	}
 }
 
-// cancelCheckInterval bounds how often a running job asks the store whether
-// it was cancelled: often enough that a cancel takes effect within a batch
-// or two, rarely enough to cost nothing per batch.
-const cancelCheckInterval = 250 * time.Millisecond
-
-// cancelCheck returns a function reporting whether the job was asked to
-// stop, which reads the store at most once per cancelCheckInterval.
-func (s *Service) cancelCheck(j *storage.Job) func(context.Context) (bool, error) {
-	var last time.Time
-	return func(ctx context.Context) (bool, error) {
-		if time.Since(last) < cancelCheckInterval {
-			return false, nil
+// withRetry runs f until it succeeds, fails for good, or the job's lease
+// (which cannot be renewed while the store is away) is about to run out.
+// Each try is bounded by that moment, so nothing this worker sends can land
+// after another worker may have taken the job over.
+func (s *Service) withRetry(ops context.Context, j *storage.Job, f func(context.Context) error) error {
+	backoff := 100 * time.Millisecond
+	for {
+		deadline := s.leaseDeadline(j)
+		if time.Until(deadline) <= 0 {
+			return errLeaseLost
 		}
-		last = time.Now()
-		return s.store.CancelRequested(ctx, j)
+		ctx, cancel := context.WithDeadline(ops, deadline)
+		err := f(ctx)
+		cancel()
+		if err == nil || ops.Err() != nil || !(storage.IsTransient(err) || errors.Is(err, context.DeadlineExceeded)) {
+			return err
+		}
+		s.logger.WarnContext(ops, "store unavailable; retrying", "job_id", j.ID.Hex(), "retry_in", backoff.String(), "error", err)
+		select {
+		case <-ops.Done():
+			return ops.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// leaseDeadline is when this worker must stop writing for a job: a quarter
+// of the lease before it expires, a margin for clock skew between instances
+// and for calls still in flight.
+func (s *Service) leaseDeadline(j *storage.Job) time.Time {
+	if j.LeaseExpiresAt == nil {
+		return time.Now().Add(s.cfg.Lease * 3 / 4)
+	}
+	return j.LeaseExpiresAt.Add(-s.cfg.Lease / 4)
+}
+
+// keepLease renews the job's lease when less than half of it is left; long
+// reads between batches (counting or skipping rows) call it.
+func (s *Service) keepLease(ops context.Context, j *storage.Job) error {
+	if j.LeaseExpiresAt != nil && time.Until(*j.LeaseExpiresAt) > s.cfg.Lease/2 {
+		return nil
+	}
+	return s.withRetry(ops, j, func(ctx context.Context) error {
+		return s.store.SaveProgress(ctx, j, s.cfg.Lease)
+	})
 }
 
 // deleteBatch resolves a batch, records every row's outcome, then deletes
-// the matched profiles. Outcomes go first: if the delete is interrupted, the
-// report already says what the batch was meant to do.
-func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, t identifier.Type, batch []row, sections map[string]int64) error {
+// the matched profiles, and adds the batch to the job's counts. Outcomes go
+// first: if the delete is interrupted, the redo reads back what the batch
+// had decided (redo) instead of finding its profiles already gone.
+func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, m matcher, batch []row, sections map[string]int64, redo bool) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if err := s.resolve(ctx, j.AccountID, t, batch, !s.cfg.DisableHints); err != nil {
+	work := slices.Clone(batch)
+	if redo {
+		if err := s.readBack(ctx, j, work); err != nil {
+			return err
+		}
+	}
+	if err := m.resolve(ctx, j.AccountID, work, !s.cfg.DisableHints); err != nil {
 		return err
 	}
-	outcomes := make([]storage.Outcome, len(batch))
+	outcomes := make([]storage.Outcome, len(work))
 	var ids []string
-	for i, r := range batch {
+	for i, r := range work {
 		outcomes[i] = outcomeOf(r, j.ID.Hex(), j.AccountID)
 		if r.match != nil {
 			ids = append(ids, r.match.ID)
@@ -177,22 +272,51 @@ func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, t identifier.
 	if err != nil {
 		return err
 	}
-	if n != int64(len(ids)) {
+	if n != int64(len(ids)) && !redo {
 		// Someone else deleted some of them in between: they are gone
-		// either way, and the counts say how many this job deleted.
+		// either way.
 		s.logger.WarnContext(ctx, "fewer profiles deleted than matched", "job_id", j.ID.Hex(), "matched", len(ids), "deleted", n)
 	}
-	tally(&j.Counts, sections, batch)
-	j.Counts.Deleted += n
+	tally(&j.Counts, sections, work, true)
 	j.Sections = sectionList(sections)
+	return nil
+}
+
+// readBack fills the rows of a batch that already have a stored outcome
+// with it, so that resolve leaves them as they were decided.
+func (s *Service) readBack(ctx context.Context, j *storage.Job, batch []row) error {
+	first, last := batch[0].num, batch[len(batch)-1].num
+	stored, err := s.store.ListOutcomes(ctx, j.AccountID, j.ID.Hex(), first-1, len(batch), nil)
+	if err != nil {
+		return fmt.Errorf("read back batch: %w", err)
+	}
+	byRow := make(map[int64]storage.Outcome, len(stored))
+	for _, o := range stored {
+		if o.Row <= last {
+			byRow[o.Row] = o
+		}
+	}
+	for i := range batch {
+		o, ok := byRow[batch[i].num]
+		if !ok {
+			continue
+		}
+		r := &batch[i]
+		r.outcome, r.reason, r.dupOf, r.hint, r.normalized = o.Outcome, o.Reason, o.DuplicateOfRow, o.Hint, o.Normalized
+		if o.Outcome == storage.OutcomeDeleted {
+			r.match = &storage.Match{ID: o.ProfileID, Sections: o.Sections}
+		}
+	}
 	return nil
 }
 
 // jobSource opens a job's rows. For a file it first reads the whole file
 // once to count its rows: a file that cannot be read to the end fails here,
 // before anything is deleted, and progress can be given as a percentage.
-func (s *Service) jobSource(ctx context.Context, j *storage.Job, owner string) (rowSource, error) {
+func (s *Service) jobSource(ctx context.Context, j *storage.Job, m matcher) (rowSource, error) {
 	switch j.Kind {
+	case storage.KindProfile:
+		return &listSource{items: []string{j.ProfileID}}, nil
 	case storage.KindList:
 		items, err := s.store.LoadItems(ctx, j)
 		if err != nil {
@@ -207,15 +331,19 @@ func (s *Service) jobSource(ctx context.Context, j *storage.Job, owner string) (
 			ColumnName:   j.ColumnName,
 			ColumnNumber: j.ColumnNumber,
 		}
-		total, err := s.countRows(ctx, j.AccountID, src)
-		if err != nil {
-			return nil, err
+		if j.Counts.TotalRows == 0 {
+			total, err := s.countRows(ctx, j, src, m)
+			if err != nil {
+				return nil, err
+			}
+			j.Counts.TotalRows = total
+			if err := s.withRetry(ctx, j, func(ctx context.Context) error {
+				return s.store.SaveProgress(ctx, j, s.cfg.Lease)
+			}); err != nil {
+				return nil, err
+			}
 		}
-		j.Counts.TotalRows = total
-		if err := s.store.SaveProgress(ctx, j, owner); err != nil {
-			return nil, err
-		}
-		f, rows, _, err := s.openSource(ctx, j.AccountID, src)
+		f, rows, _, err := s.openSource(ctx, j.AccountID, src, m)
 		if err != nil {
 			return nil, err
 		}
@@ -235,8 +363,8 @@ func (f *fileSource) close() {
 	f.file.Close()
 }
 
-func (s *Service) countRows(ctx context.Context, accountID string, src FileSource) (int64, error) {
-	f, rows, _, err := s.openSource(ctx, accountID, src)
+func (s *Service) countRows(ctx context.Context, j *storage.Job, src FileSource, m matcher) (int64, error) {
+	f, rows, _, err := s.openSource(ctx, j.AccountID, src, m)
 	if err != nil {
 		return 0, err
 	}
@@ -252,8 +380,10 @@ func (s *Service) countRows(ctx context.Context, accountID string, src FileSourc
 			return 0, err
 		}
 		n++
-		if n%10_000 == 0 && ctx.Err() != nil {
-			return 0, ctx.Err()
+		if n%10_000 == 0 {
+			if err := s.keepLease(ctx, j); err != nil {
+				return 0, err
+			}
 		}
 	}
 }
@@ -294,6 +424,11 @@ func (s *Service) SweepOnce(ctx context.Context) error {
 	}
 	if n > 0 {
 		s.logger.InfoContext(ctx, "expired uploads deleted", "uploads", n)
+	}
+	if n, err := s.store.DeleteItemsOfEndedJobs(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		s.logger.InfoContext(ctx, "identifiers of ended list jobs deleted", "jobs", n)
 	}
 	for {
 		jobs, err := s.store.JobsWithExpiredOutcomes(ctx, now, 100)

@@ -55,8 +55,13 @@ type Job struct {
 
 	CancelRequested bool   `bson:"cancel_requested,omitempty"`
 	Error           string `bson:"error,omitempty"`
-	// Owner is the worker running the job.
-	Owner string `bson:"owner,omitempty"`
+	// Owner is the worker running the job, under claim number Attempt
+	// (1 for the first run, one more for each takeover).
+	Owner   string `bson:"owner,omitempty"`
+	Attempt int    `bson:"attempt,omitempty"`
+	// LeaseExpiresAt is when another worker may take the job over if its
+	// owner has not renewed the lease by then.
+	LeaseExpiresAt *time.Time `bson:"lease_expires_at,omitempty"`
 
 	CreatedAt  time.Time  `bson:"created_at"`
 	UpdatedAt  time.Time  `bson:"updated_at"`
@@ -105,7 +110,7 @@ func (s *Store) CreateJob(ctx context.Context, j *Job, items []string) error {
 	j.CreatedAt, j.UpdatedAt = t, t
 	if items != nil {
 		// Items first: a job is never visible without them.
-		doc := bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"items", items}}
+		doc := bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"at", t}, {"items", items}}
 		if _, err := s.items.InsertOne(ctx, doc); err != nil {
 			return fmt.Errorf("create job items: %w", err)
 		}
@@ -157,37 +162,46 @@ func (s *Store) ListJobs(ctx context.Context, accountID string, limit int, befor
 	return jobs, nil
 }
 
-// ClaimJob gives the oldest queued job to owner and marks it running.
-// ErrNotFound means the queue is empty.
+// ClaimJob gives owner the oldest job that needs a worker — queued, or
+// running under a lease that expired (its worker died or lost the store) —
+// marks it running under a lease of the given length, and returns it.
+// ErrNotFound means no job needs a worker.
 //
-// The claim is the insert of a document keyed by the job id, so exactly one
-// claimer wins even where a conditional update is not atomic (the embedded
-// engine applies updates as read-then-write); on MongoDB it costs one small
-// insert per job.
-func (s *Store) ClaimJob(ctx context.Context, owner string) (*Job, error) {
-	cur, err := s.jobs.Find(ctx, bson.D{{"state", JobQueued}},
-		options.Find().SetSort(bson.D{{"_id", 1}}).SetLimit(20))
+// A claim is the insert of a document keyed by the job id and claim number,
+// so exactly one claimer wins each claim even where a conditional update is
+// not atomic (the embedded engine applies updates as read-then-write); on
+// MongoDB it costs one small insert per claim. After winning, the claimer is
+// the job document's only writer until its own lease expires.
+func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*Job, error) {
+	t := now()
+	cur, err := s.jobs.Find(ctx, bson.D{{"$or", bson.A{
+		bson.D{{"state", JobQueued}},
+		bson.D{{"state", JobRunning}, {"lease_expires_at", bson.D{{"$lt", t}}}},
+	}}}, options.Find().SetSort(bson.D{{"_id", 1}}).SetLimit(20))
 	if err != nil {
 		return nil, fmt.Errorf("claim job: %w", err)
 	}
-	var queued []Job
-	if err := cur.All(ctx, &queued); err != nil {
+	var candidates []Job
+	if err := cur.All(ctx, &candidates); err != nil {
 		return nil, fmt.Errorf("claim job: %w", err)
 	}
-	for i := range queued {
-		j := &queued[i]
-		won, err := s.claim(ctx, j, owner)
+	for i := range candidates {
+		j := &candidates[i]
+		attempt, won, err := s.claimNext(ctx, j, owner, lease)
 		if err != nil {
 			return nil, err
 		}
 		if !won {
 			continue
 		}
-		t := now()
-		j.State, j.Owner, j.StartedAt, j.UpdatedAt = JobRunning, owner, &t, t
-		_, err = s.jobs.UpdateOne(ctx, bson.D{{"_id", j.ID}, {"account_id", j.AccountID}},
-			bson.D{{"$set", bson.D{{"state", JobRunning}, {"owner", owner}, {"started_at", t}, {"updated_at", t}}}})
-		if err != nil {
+		expires := t.Add(lease)
+		j.State, j.Owner, j.Attempt, j.LeaseExpiresAt, j.UpdatedAt = JobRunning, owner, attempt, &expires, t
+		set := bson.D{{"state", JobRunning}, {"owner", owner}, {"attempt", j.Attempt}, {"lease_expires_at", expires}, {"updated_at", t}}
+		if j.StartedAt == nil {
+			j.StartedAt = &t
+			set = append(set, bson.E{"started_at", t})
+		}
+		if _, err := s.jobs.UpdateOne(ctx, bson.D{{"_id", j.ID}, {"account_id", j.AccountID}}, bson.D{{"$set", set}}); err != nil {
 			return nil, fmt.Errorf("claim job: %w", err)
 		}
 		return j, nil
@@ -195,10 +209,44 @@ func (s *Store) ClaimJob(ctx context.Context, owner string) (*Job, error) {
 	return nil, ErrNotFound
 }
 
-// claim records owner as the one who runs or ends job j; false means someone
-// else did first.
-func (s *Store) claim(ctx context.Context, j *Job, owner string) (bool, error) {
-	_, err := s.claims.InsertOne(ctx, bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"owner", owner}, {"at", now()}})
+// claimNext claims the job's next attempt. A claim whose claimer died before
+// it updated the job (the job still shows the attempt before it) is stale
+// once older than a lease: then the attempt after it is claimed, so a crash
+// between the two writes cannot strand the job.
+func (s *Store) claimNext(ctx context.Context, j *Job, owner string, lease time.Duration) (int, bool, error) {
+	attempt := j.Attempt + 1
+	won, err := s.claim(ctx, j, attempt, owner)
+	if won || err != nil {
+		return attempt, won, err
+	}
+	var latest struct {
+		Attempt int       `bson:"attempt"`
+		At      time.Time `bson:"at"`
+	}
+	err = s.claims.FindOne(ctx, bson.D{{"job_id", j.ID}, {"account_id", j.AccountID}},
+		options.FindOne().SetSort(bson.D{{"attempt", -1}})).Decode(&latest)
+	if err != nil {
+		return 0, false, fmt.Errorf("claim job: %w", err)
+	}
+	if latest.Attempt <= j.Attempt || time.Since(latest.At) < lease {
+		return 0, false, nil // someone holds it, or is about to
+	}
+	attempt = latest.Attempt + 1
+	won, err = s.claim(ctx, j, attempt, owner)
+	return attempt, won, err
+}
+
+// claim records owner as the one who runs (or ends) claim number attempt of
+// job j; false means someone else did first.
+func (s *Store) claim(ctx context.Context, j *Job, attempt int, owner string) (bool, error) {
+	_, err := s.claims.InsertOne(ctx, bson.D{
+		{"_id", fmt.Sprintf("%s:%d", j.ID.Hex(), attempt)},
+		{"job_id", j.ID},
+		{"account_id", j.AccountID},
+		{"attempt", attempt},
+		{"owner", owner},
+		{"at", now()},
+	})
 	if mongo.IsDuplicateKeyError(err) {
 		return false, nil
 	}
@@ -208,17 +256,44 @@ func (s *Store) claim(ctx context.Context, j *Job, owner string) (bool, error) {
 	return true, nil
 }
 
-// SaveProgress records a running job's counts. ErrConflict means the job
-// is no longer running under owner.
-func (s *Store) SaveProgress(ctx context.Context, j *Job, owner string) error {
-	res, err := s.jobs.UpdateOne(ctx,
-		bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"owner", owner}, {"state", JobRunning}},
+// Claims returns the owners of a job's claims in claim order (tests and
+// operators use it to see takeovers).
+func (s *Store) Claims(ctx context.Context, accountID, jobID string) ([]string, error) {
+	oid, err := parseID(jobID)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := s.claims.Find(ctx, bson.D{{"job_id", oid}, {"account_id", accountID}}, options.Find().SetSort(bson.D{{"attempt", 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("list claims: %w", err)
+	}
+	var docs []struct {
+		Owner string `bson:"owner"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("list claims: %w", err)
+	}
+	owners := make([]string, len(docs))
+	for i, d := range docs {
+		owners[i] = d.Owner
+	}
+	return owners, nil
+}
+
+// SaveProgress checkpoints a running job — its counts, which say how many
+// rows are done — and renews its lease until now+lease. ErrConflict means the
+// job is no longer running under this owner and claim.
+func (s *Store) SaveProgress(ctx context.Context, j *Job, lease time.Duration) error {
+	t := now()
+	expires := t.Add(lease)
+	res, err := s.jobs.UpdateOne(ctx, ownedBy(j),
 		bson.D{{"$set", bson.D{
 			{"counts", j.Counts},
 			{"sections", j.Sections},
 			{"column", j.Column},
 			{"cancel_requested", j.CancelRequested},
-			{"updated_at", now()},
+			{"lease_expires_at", expires},
+			{"updated_at", t},
 		}}})
 	if err != nil {
 		return fmt.Errorf("save progress: %w", err)
@@ -226,18 +301,34 @@ func (s *Store) SaveProgress(ctx context.Context, j *Job, owner string) error {
 	if res.MatchedCount == 0 {
 		return ErrConflict
 	}
+	j.LeaseExpiresAt = &expires
 	return nil
 }
 
+// ReleaseLease ends the owner's lease now, so that another worker takes the
+// job over at once (a graceful shutdown).
+func (s *Store) ReleaseLease(ctx context.Context, j *Job) error {
+	_, err := s.jobs.UpdateOne(ctx, ownedBy(j), bson.D{{"$set", bson.D{{"lease_expires_at", now()}}}})
+	if err != nil {
+		return fmt.Errorf("release lease: %w", err)
+	}
+	return nil
+}
+
+func ownedBy(j *Job) bson.D {
+	return bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"owner", j.Owner}, {"attempt", j.Attempt}, {"state", JobRunning}}
+}
+
 // FinishJob ends a job in state (succeeded, cancelled or failed) with its
-// final counts, and deletes a list job's identifiers. owner empty finishes a
-// job no worker holds (a queued job cancelled, a single-profile delete).
-func (s *Store) FinishJob(ctx context.Context, j *Job, owner, state, reason string, retention time.Duration) (*Job, error) {
+// final counts, and deletes a list job's identifiers. A job with an Owner is
+// finished only under that owner's claim; without one (a queued job whose
+// claim a cancel won) only if it has not started.
+func (s *Store) FinishJob(ctx context.Context, j *Job, state, reason string, retention time.Duration) (*Job, error) {
 	t := now()
 	expire := t.Add(retention)
-	filter := bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"state", bson.D{{"$in", bson.A{JobQueued, JobRunning}}}}}
-	if owner != "" {
-		filter = append(filter, bson.E{"owner", owner})
+	filter := bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"state", JobQueued}}
+	if j.Owner != "" {
+		filter = ownedBy(j)
 	}
 	set := bson.D{
 		{"state", state},
@@ -280,6 +371,42 @@ func (s *Store) LoadItems(ctx context.Context, j *Job) ([]string, error) {
 	return doc.Items, nil
 }
 
+// DeleteItemsOfEndedJobs deletes list items whose job has ended (its worker
+// died between finishing it and deleting them), or never came to exist
+// (items are stored just before their job, so only items older than an hour
+// count as orphans).
+func (s *Store) DeleteItemsOfEndedJobs(ctx context.Context) (int, error) {
+	cur, err := s.items.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{"_id", 1}, {"account_id", 1}, {"at", 1}}))
+	if err != nil {
+		return 0, fmt.Errorf("find job items: %w", err)
+	}
+	var docs []struct {
+		ID        bson.ObjectID `bson:"_id"`
+		AccountID string        `bson:"account_id"`
+		At        time.Time     `bson:"at"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return 0, fmt.Errorf("find job items: %w", err)
+	}
+	n := 0
+	for _, d := range docs {
+		j, err := s.GetJob(ctx, d.AccountID, d.ID.Hex())
+		switch {
+		case err == nil && !j.Terminal():
+			continue
+		case errors.Is(err, ErrNotFound) && time.Since(d.At) < time.Hour:
+			continue
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return n, err
+		}
+		if err := s.deleteItems(ctx, d.AccountID, d.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 func (s *Store) deleteItems(ctx context.Context, accountID string, id bson.ObjectID) error {
 	if _, err := s.items.DeleteOne(ctx, bson.D{{"_id", id}, {"account_id", accountID}}); err != nil {
 		return fmt.Errorf("delete job items: %w", err)
@@ -308,11 +435,11 @@ func (s *Store) RequestCancel(ctx context.Context, accountID, id string) (*Job, 
 	if j.State != JobQueued {
 		return j, nil
 	}
-	won, err := s.claim(ctx, j, "cancel")
+	won, err := s.claim(ctx, j, 1, "cancel")
 	if err != nil || !won {
 		return j, err
 	}
-	return s.FinishJob(ctx, j, "", JobCancelled, "", 0)
+	return s.FinishJob(ctx, j, JobCancelled, "", 0)
 }
 
 // CancelRequested reports whether someone asked the job to stop.

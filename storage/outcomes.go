@@ -33,7 +33,10 @@ type Outcome struct {
 	Reason         string `bson:"reason,omitempty"`
 	DuplicateOfRow int64  `bson:"duplicate_of_row,omitempty"`
 	ProfileID      string `bson:"profile_id,omitempty"`
-	Hint           string `bson:"hint,omitempty"`
+	// Sections are the deleted profile's sections, kept so that a batch
+	// redone after an interruption reports them as its first try did.
+	Sections []string `bson:"sections,omitempty"`
+	Hint     string   `bson:"hint,omitempty"`
 }
 
 // OutcomeID is the document id of a job's row.

@@ -148,8 +148,10 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		// Job history, newest first, and the queue.
 		{s.jobs, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"_id", -1}}}},
 		{s.jobs, mongo.IndexModel{Keys: bson.D{{"state", 1}, {"_id", 1}}}},
+		{s.jobs, mongo.IndexModel{Keys: bson.D{{"state", 1}, {"lease_expires_at", 1}}}},
 		{s.jobs, mongo.IndexModel{Keys: bson.D{{"outcomes_expire_at", 1}}}},
 		{s.uploads, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
+		{s.claims, mongo.IndexModel{Keys: bson.D{{"job_id", 1}, {"attempt", -1}}}},
 		// GridFS's own required index, created here because chunks are
 		// written directly (see AppendUpload).
 		{s.bucket.GetChunksCollection(), mongo.IndexModel{Keys: bson.D{{"files_id", 1}, {"n", 1}}, Options: unique}},
@@ -193,3 +195,33 @@ func ValidID(id string) bool {
 	_, err := bson.ObjectIDFromHex(id)
 	return err == nil
 }
+
+// IsTransient reports whether err may go away by itself: the server could
+// not be reached, a call timed out, or a replica set is electing a primary.
+// Callers retry such errors with backoff; every store write is safe to
+// repeat.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, mongo.ErrClientDisconnected) {
+		return true
+	}
+	var le mongo.LabeledError
+	if errors.As(err, &le) && le.HasErrorLabel("RetryableWriteError") {
+		return true
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) {
+		for _, code := range transientCodes {
+			if se.HasErrorCode(code) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// transientCodes are server error codes of a node that is stepping down,
+// shutting down or unreachable.
+var transientCodes = []int{6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436}

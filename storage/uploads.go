@@ -202,23 +202,26 @@ func (s *Store) OpenUpload(ctx context.Context, accountID, id string) (io.ReadCl
 
 // ClaimUpload gives a complete upload to a job. An upload feeds one job only:
 // the job deletes it when it ends. ErrConflict means the upload is not
-// complete or another job has it.
+// complete or another job has it. As with jobs, the claim is an insert keyed
+// by the upload, so two requests racing for one upload cannot both win.
 func (s *Store) ClaimUpload(ctx context.Context, accountID, id, jobID string) error {
-	oid, err := parseID(id)
+	u, err := s.GetUpload(ctx, accountID, id)
 	if err != nil {
 		return err
 	}
-	res, err := s.uploads.UpdateOne(ctx,
-		bson.D{{"_id", oid}, {"account_id", accountID}, {"complete", true}, {"job_id", bson.D{{"$exists", false}}}},
-		bson.D{{"$set", bson.D{{"job_id", jobID}}}})
+	if !u.Complete || u.JobID != "" {
+		return ErrConflict
+	}
+	_, err = s.claims.InsertOne(ctx, bson.D{{"_id", "upload:" + u.ID.Hex()}, {"account_id", accountID}, {"job", jobID}, {"at", now()}})
+	if mongo.IsDuplicateKeyError(err) {
+		return ErrConflict
+	}
 	if err != nil {
 		return fmt.Errorf("claim upload: %w", err)
 	}
-	if res.MatchedCount == 0 {
-		if _, err := s.GetUpload(ctx, accountID, id); err != nil {
-			return err
-		}
-		return ErrConflict
+	_, err = s.uploads.UpdateOne(ctx, bson.D{{"_id", u.ID}, {"account_id", accountID}}, bson.D{{"$set", bson.D{{"job_id", jobID}}}})
+	if err != nil {
+		return fmt.Errorf("claim upload: %w", err)
 	}
 	return nil
 }
@@ -251,11 +254,11 @@ func (s *Store) DeleteUpload(ctx context.Context, accountID, id string) error {
 }
 
 // DeleteExpiredUploads deletes uploads past their expiry time that no job
-// took, and returns how many it deleted.
+// took, or whose job has ended (its worker died before deleting it) or was
+// never created, and returns how many it deleted.
 func (s *Store) DeleteExpiredUploads(ctx context.Context, at time.Time) (int, error) {
-	cur, err := s.uploads.Find(ctx,
-		bson.D{{"expires_at", bson.D{{"$lt", at}}}, {"job_id", bson.D{{"$exists", false}}}},
-		options.Find().SetProjection(bson.D{{"_id", 1}, {"account_id", 1}}))
+	cur, err := s.uploads.Find(ctx, bson.D{{"expires_at", bson.D{{"$lt", at}}}},
+		options.Find().SetProjection(bson.D{{"_id", 1}, {"account_id", 1}, {"job_id", 1}}))
 	if err != nil {
 		return 0, fmt.Errorf("find expired uploads: %w", err)
 	}
@@ -263,10 +266,21 @@ func (s *Store) DeleteExpiredUploads(ctx context.Context, at time.Time) (int, er
 	if err := cur.All(ctx, &expired); err != nil {
 		return 0, fmt.Errorf("find expired uploads: %w", err)
 	}
+	n := 0
 	for _, u := range expired {
-		if err := s.DeleteUpload(ctx, u.AccountID, u.ID.Hex()); err != nil {
-			return 0, err
+		if u.JobID != "" {
+			j, err := s.GetJob(ctx, u.AccountID, u.JobID)
+			if err == nil && !j.Terminal() {
+				continue // its job is running and deletes it
+			}
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return n, err
+			}
 		}
+		if err := s.DeleteUpload(ctx, u.AccountID, u.ID.Hex()); err != nil {
+			return n, err
+		}
+		n++
 	}
-	return len(expired), nil
+	return n, nil
 }

@@ -66,11 +66,12 @@ func parseConfig(args []string) (*config, error) {
 	fs.IntVar(&c.demoProfiles, "demo-profiles", 5000, "profiles seeded into the empty demo account of the embedded store; 0 seeds none")
 	fs.BoolVar(&c.writeMajority, "write-majority", true, "write concern majority (with -mongodb-uri)")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
-	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "time open calls get to finish on shutdown")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "time open calls and running batches get to finish on shutdown")
 	maxMB := fs.Int64("max-upload-mb", d.MaxUploadBytes>>20, "largest accepted file in MiB")
 	fs.DurationVar(&c.deletion.UploadTTL, "upload-ttl", d.UploadTTL, "how long an upload no job took is kept")
 	fs.DurationVar(&c.deletion.OutcomeRetention, "outcome-retention", d.OutcomeRetention, "how long per-row outcomes are kept after a job ends")
 	fs.IntVar(&c.deletion.Workers, "workers", d.Workers, "jobs this instance runs at once")
+	fs.DurationVar(&c.deletion.Lease, "lease", d.Lease, "how long a job stays with an instance that stopped renewing it before another takes it over")
 	fs.IntVar(&c.deletion.BatchSize, "batch-size", d.BatchSize, "rows per lookup and delete")
 	fs.BoolVar(&c.deletion.DisableHints, "disable-hints", false, "skip the lookup that explains rows that matched nothing")
 	var envErr error
@@ -99,6 +100,10 @@ func parseConfig(args []string) (*config, error) {
 	if c.deletion.Workers < 1 {
 		return nil, errors.New("-workers must be at least 1")
 	}
+	if c.deletion.Lease < time.Second {
+		return nil, errors.New("-lease must be at least 1s")
+	}
+	c.deletion.ShutdownGrace = c.shutdownGrace
 	return c, nil
 }
 
@@ -156,6 +161,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger.Info("serving gRPC, gRPC-Web and Connect", "addr", l.Addr().String())
 
+	context.AfterFunc(ctx, func() {
+		logger.Info("shutting down: running batches finish, jobs are handed back", "grace", c.shutdownGrace.String())
+	})
 	workersDone := make(chan struct{})
 	go func() {
 		defer close(workersDone)

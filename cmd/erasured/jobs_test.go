@@ -1,0 +1,560 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/erasure-dev/erasure/client"
+	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
+	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/storageembed"
+)
+
+// These tests run the real erasured binary as child processes against one
+// embedded engine that the test owns, so instances can be killed, stopped
+// and doubled while the store lives on (and the store can be stopped while
+// an instance lives on).
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "erasured-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "erasured")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// engine is an embedded store the test can stop and start again.
+type engine struct {
+	dir string
+	srv *storageembed.Server
+}
+
+func startEngine(t *testing.T) *engine {
+	t.Helper()
+	e := &engine{dir: t.TempDir()}
+	e.start(t)
+	t.Cleanup(func() {
+		if e.srv != nil {
+			e.srv.Close()
+		}
+	})
+	return e
+}
+
+func (e *engine) start(t *testing.T) {
+	t.Helper()
+	srv, err := storageembed.Start(e.dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = srv
+}
+
+func (e *engine) stop() {
+	e.srv.Close()
+	e.srv = nil
+}
+
+// instance is a running erasured.
+type instance struct {
+	cmd    *exec.Cmd
+	addr   string
+	logs   *syncBuffer
+	exited chan error
+	client erasurev1.ErasureServiceClient
+}
+
+func startInstance(t *testing.T, uri, db string, extra ...string) *instance {
+	t.Helper()
+	i := &instance{addr: freeAddr(t), logs: &syncBuffer{}, exited: make(chan error, 1)}
+	args := append([]string{"-addr", i.addr, "-mongodb-uri", uri, "-database", db, "-write-majority=false",
+		"-lease", "2s", "-batch-size", "10", "-shutdown-grace", "5s"}, extra...)
+	i.cmd = exec.Command(binary(t), args...)
+	i.cmd.Stdout, i.cmd.Stderr = i.logs, i.logs
+	if err := i.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { i.exited <- i.cmd.Wait() }()
+	c, conn, err := client.Dial(i.addr, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i.client = c
+	t.Cleanup(func() {
+		conn.Close()
+		if i.cmd.ProcessState == nil {
+			i.cmd.Process.Kill()
+			<-i.exited
+		}
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", i.addr, i.logs.String())
+		}
+	})
+	// Up when it answers (the client retries while it starts).
+	_, err = c.GetJob(context.Background(), &erasurev1.GetJobRequest{AccountId: "acme", JobId: "0123456789abcdef01234567"})
+	if status.Code(err) != codes.NotFound {
+		t.Fatalf("instance not up: %v\n%s", err, i.logs.String())
+	}
+	return i
+}
+
+func (i *instance) kill(t *testing.T) {
+	t.Helper()
+	if err := i.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-i.exited
+}
+
+// The data of every job test: 240 profiles of account acme keyed by e-mail,
+// the same addresses in account other, and a file of 300 rows naming 200 of
+// acme's profiles plus rows that are invalid, duplicate or match nothing.
+const (
+	profilesPerAccount = 240
+	fileRows           = 300
+)
+
+func seed(t *testing.T, uri, db string) *storage.Store {
+	t.Helper()
+	ctx := context.Background()
+	store, err := storage.Open(ctx, storage.Options{URI: uri, Database: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close(context.Background()) })
+	var ps []storage.Profile
+	for _, account := range []string{"acme", "other"} {
+		for n := range profilesPerAccount {
+			id, _ := bson.ObjectIDFromHex(fmt.Sprintf("%08x%016x", len(account), n+1))
+			ps = append(ps, storage.Profile{ID: id, AccountID: account, Key: storage.Key{Type: "email", Value: fmt.Sprintf("k%04d@example.com", n)},
+				Sections: []storage.Section{{SectionID: fmt.Sprintf("s%d", n%3)}}})
+		}
+	}
+	if err := store.InsertProfiles(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+func fileData() []byte {
+	var b strings.Builder
+	b.WriteString("Email\n")
+	for n := range fileRows {
+		switch {
+		case n%15 == 7:
+			fmt.Fprintf(&b, "not-an-address-%d\n", n)
+		case n%15 == 11:
+			fmt.Fprintf(&b, "K%04d@Example.com\n", n-1) // a duplicate of the row before
+		case n%10 == 9:
+			fmt.Fprintf(&b, "nobody%04d@example.com\n", n)
+		default:
+			fmt.Fprintf(&b, "k%04d@example.com\n", n*200/fileRows)
+		}
+	}
+	return []byte(b.String())
+}
+
+// startJob uploads the file and starts its deletion; it returns the stream.
+func startJob(t *testing.T, i *instance) erasurev1.ErasureService_ExecuteDeletionClient {
+	t.Helper()
+	ctx := context.Background()
+	up, err := i.client.UploadFile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Send(&erasurev1.UploadFileRequest{Payload: &erasurev1.UploadFileRequest_Metadata{Metadata: &erasurev1.UploadMetadata{AccountId: "acme", Filename: "list.csv"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Send(&erasurev1.UploadFileRequest{Payload: &erasurev1.UploadFileRequest_Chunk{Chunk: fileData()}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := up.CloseAndRecv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := i.client.ExecuteDeletion(ctx, &erasurev1.ExecuteDeletionRequest{
+		AccountId: "acme",
+		Source:    &erasurev1.FileSource{UploadId: res.GetUpload().GetUploadId(), Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}},
+		Spec:      &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream
+}
+
+// follow reads snapshots until the job has processed at least rows rows
+// (or ended), and returns the last one.
+func follow(t *testing.T, recv func() (*erasurev1.Job, error), rows int64) *erasurev1.Job {
+	t.Helper()
+	for {
+		j, err := recv()
+		if err != nil {
+			t.Fatalf("progress stream: %v", err)
+		}
+		if j.GetCounts().GetRows() >= rows || j.GetState() >= erasurev1.JobState_JOB_STATE_SUCCEEDED {
+			return j
+		}
+	}
+}
+
+// finish watches a job to its end on instance i and returns its report:
+// the job and every row outcome.
+func finish(t *testing.T, i *instance, jobID string) report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	w, err := i.client.WatchJob(ctx, &erasurev1.WatchJobRequest{AccountId: "acme", JobId: jobID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *erasurev1.Job
+	for {
+		res, err := w.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("watch: %v", err)
+		}
+		last = res.GetJob()
+	}
+	rows, err := i.client.ListRowOutcomes(ctx, &erasurev1.ListRowOutcomesRequest{AccountId: "acme", JobId: jobID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []string
+	for {
+		res, err := rows.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.GetRows() {
+			outcomes = append(outcomes, fmt.Sprintf("%d %v %q %q %q %d %s %q", r.GetRow(), r.GetOutcome(), r.GetValue(), r.GetNormalized(),
+				r.GetReason(), r.GetDuplicateOfRow(), r.GetProfileId(), r.GetHint()))
+		}
+	}
+	return report{
+		state:    last.GetState(),
+		counts:   fmt.Sprint(last.GetCounts()),
+		sections: fmt.Sprint(last.GetSections()),
+		outcomes: outcomes,
+	}
+}
+
+type report struct {
+	state            erasurev1.JobState
+	counts, sections string
+	outcomes         []string
+}
+
+func (r report) diff(ref report) string {
+	if r.state != ref.state {
+		return fmt.Sprintf("state %v, want %v", r.state, ref.state)
+	}
+	if r.counts != ref.counts {
+		return fmt.Sprintf("counts %s, want %s", r.counts, ref.counts)
+	}
+	if r.sections != ref.sections {
+		return fmt.Sprintf("sections %s, want %s", r.sections, ref.sections)
+	}
+	if len(r.outcomes) != len(ref.outcomes) {
+		return fmt.Sprintf("%d outcomes, want %d", len(r.outcomes), len(ref.outcomes))
+	}
+	for k := range r.outcomes {
+		if r.outcomes[k] != ref.outcomes[k] {
+			return fmt.Sprintf("outcome %d: %s, want %s", k, r.outcomes[k], ref.outcomes[k])
+		}
+	}
+	return ""
+}
+
+// referenceReport runs the job once without interruption.
+var (
+	refOnce sync.Once
+	ref     report
+)
+
+func reference(t *testing.T, e *engine) report {
+	t.Helper()
+	refOnce.Do(func() {
+		db := "ref"
+		seed(t, e.srv.URI(), db)
+		i := startInstance(t, e.srv.URI(), db)
+		stream := startJob(t, i)
+		first, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref = finish(t, i, first.GetJob().GetJobId())
+	})
+	if ref.state != erasurev1.JobState_JOB_STATE_SUCCEEDED {
+		t.Fatalf("reference job did not succeed: %+v", ref)
+	}
+	return ref
+}
+
+// checkStore asserts that exactly the profiles the file matched are gone
+// from acme, and that account other is untouched.
+func checkStore(t *testing.T, store *storage.Store, ref report) {
+	t.Helper()
+	ctx := context.Background()
+	deleted := 0
+	for _, o := range ref.outcomes {
+		if strings.Contains(o, "OUTCOME_DELETED") {
+			deleted++
+		}
+	}
+	if n, _ := store.CountProfiles(ctx, "acme"); n != int64(profilesPerAccount-deleted) {
+		t.Errorf("acme has %d profiles, want %d", n, profilesPerAccount-deleted)
+	}
+	if n, _ := store.CountProfiles(ctx, "other"); n != profilesPerAccount {
+		t.Errorf("other has %d profiles, want all %d", n, profilesPerAccount)
+	}
+}
+
+func recvExecute(s erasurev1.ErasureService_ExecuteDeletionClient) func() (*erasurev1.Job, error) {
+	return func() (*erasurev1.Job, error) {
+		res, err := s.Recv()
+		return res.GetJob(), err
+	}
+}
+
+// ownerPID returns the process id in the owner of a job's claim k.
+func claimPIDs(t *testing.T, store *storage.Store, jobID string) []string {
+	t.Helper()
+	owners, err := store.Claims(context.Background(), "acme", jobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []string
+	for _, o := range owners {
+		parts := strings.Split(o, "/")
+		if len(parts) < 3 {
+			t.Fatalf("claim owner %q has no process id", o)
+		}
+		pids = append(pids, parts[1])
+	}
+	return pids
+}
+
+// A SIGKILL at any point of a job loses nothing: the restarted instance
+// takes the job over when its lease expires and ends with the report of a
+// run that was never interrupted, having deleted exactly the same profiles.
+func TestKill9ResumesExactly(t *testing.T) {
+	e := startEngine(t)
+	ref := reference(t, e)
+	for _, at := range []int64{0, 40, 120, 250} {
+		t.Run(fmt.Sprintf("after %d rows", at), func(t *testing.T) {
+			db := fmt.Sprintf("kill_%d", at)
+			store := seed(t, e.srv.URI(), db)
+			a := startInstance(t, e.srv.URI(), db)
+			stream := startJob(t, a)
+			seen := follow(t, recvExecute(stream), at)
+			if seen.GetState() >= erasurev1.JobState_JOB_STATE_SUCCEEDED {
+				t.Fatalf("the job ended before the kill; make it longer: %v", seen)
+			}
+			a.kill(t)
+
+			b := startInstance(t, e.srv.URI(), db)
+			got := finish(t, b, seen.GetJobId())
+			if d := got.diff(ref); d != "" {
+				t.Fatalf("report after kill -9 differs from an uninterrupted run: %s", d)
+			}
+			checkStore(t, store, ref)
+			if pids := claimPIDs(t, store, seen.GetJobId()); at > 0 && (len(pids) != 2 || pids[0] == pids[1]) {
+				t.Errorf("claims by processes %v, want the killed one then the restarted one", pids)
+			}
+		})
+	}
+}
+
+// With two instances on one store, killing the one running a job hands it
+// to the other, which finishes it exactly.
+func TestSecondInstanceTakesOver(t *testing.T) {
+	e := startEngine(t)
+	ref := reference(t, e)
+	db := "takeover"
+	store := seed(t, e.srv.URI(), db)
+	instances := []*instance{startInstance(t, e.srv.URI(), db), startInstance(t, e.srv.URI(), db)}
+	seen := follow(t, recvExecute(startJob(t, instances[0])), 60)
+	pids := claimPIDs(t, store, seen.GetJobId())
+	if len(pids) != 1 {
+		t.Fatalf("claims %v, want one", pids)
+	}
+	var owner, other *instance
+	for _, i := range instances {
+		if fmt.Sprint(i.cmd.Process.Pid) == pids[0] {
+			owner = i
+		} else {
+			other = i
+		}
+	}
+	if owner == nil {
+		t.Fatalf("no instance has pid %s", pids[0])
+	}
+	owner.kill(t)
+	got := finish(t, other, seen.GetJobId())
+	if d := got.diff(ref); d != "" {
+		t.Fatalf("report after takeover differs from an uninterrupted run: %s", d)
+	}
+	checkStore(t, store, ref)
+	if pids := claimPIDs(t, store, seen.GetJobId()); len(pids) != 2 || pids[1] != fmt.Sprint(other.cmd.Process.Pid) {
+		t.Errorf("claims by processes %v, want %s then %d", pids, pids[0], other.cmd.Process.Pid)
+	}
+}
+
+// Two instances serve one queue: jobs created on either run on both, each
+// job under exactly one claim (so no batch is processed twice), and every
+// report is exact.
+func TestTwoInstancesShareTheQueue(t *testing.T) {
+	e := startEngine(t)
+	db := "shared"
+	store := seed(t, e.srv.URI(), db)
+	instances := []*instance{
+		startInstance(t, e.srv.URI(), db, "-workers", "1"),
+		startInstance(t, e.srv.URI(), db, "-workers", "1"),
+	}
+	const jobs, per = 4, profilesPerAccount / 4
+	ids := make([]string, jobs)
+	for k := range jobs {
+		var values []string
+		for n := k * per; n < (k+1)*per; n++ {
+			values = append(values, fmt.Sprintf("k%04d@example.com", n))
+		}
+		stream, err := instances[k%2].client.DeleteIdentifiers(context.Background(), &erasurev1.DeleteIdentifiersRequest{
+			AccountId: "acme", Values: values, Spec: &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[k] = first.GetJob().GetJobId()
+	}
+	owners := map[string]bool{}
+	for k, id := range ids {
+		got := finish(t, instances[(k+1)%2], id)
+		if got.state != erasurev1.JobState_JOB_STATE_SUCCEEDED || !strings.Contains(got.counts, fmt.Sprintf("deleted:%d", per)) {
+			t.Errorf("job %d: %v %s, want succeeded with %d deleted", k, got.state, got.counts, per)
+		}
+		pids := claimPIDs(t, store, id)
+		if len(pids) != 1 {
+			t.Errorf("job %d has claims %v, want exactly one", k, pids)
+		}
+		owners[pids[0]] = true
+	}
+	if len(owners) != 2 {
+		t.Errorf("all jobs ran on %v; want both instances used", owners)
+	}
+	if n, _ := store.CountProfiles(context.Background(), "acme"); n != 0 {
+		t.Errorf("acme has %d profiles left, want 0", n)
+	}
+	if n, _ := store.CountProfiles(context.Background(), "other"); n != profilesPerAccount {
+		t.Errorf("other has %d profiles, want %d", n, profilesPerAccount)
+	}
+}
+
+// SIGTERM: the instance finishes its batch, hands the job back and exits;
+// the client's stream ends with advice to re-attach; another instance picks
+// the job up at once (well before the 30 s lease would expire).
+func TestSIGTERMHandsTheJobBack(t *testing.T) {
+	e := startEngine(t)
+	ref := reference(t, e)
+	db := "sigterm"
+	store := seed(t, e.srv.URI(), db)
+	a := startInstance(t, e.srv.URI(), db, "-lease", "30s")
+	stream := startJob(t, a)
+	seen := follow(t, recvExecute(stream), 60)
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, err := stream.Recv()
+		if err == nil {
+			continue
+		}
+		if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "re-attach with WatchJob") {
+			t.Fatalf("stream ended with %v, want UNAVAILABLE with advice to re-attach", err)
+		}
+		break
+	}
+	select {
+	case err := <-a.exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("still running 15 s after SIGTERM")
+	}
+	start := time.Now()
+	b := startInstance(t, e.srv.URI(), db, "-lease", "30s")
+	got := finish(t, b, seen.GetJobId())
+	if d := got.diff(ref); d != "" {
+		t.Fatalf("report after SIGTERM differs from an uninterrupted run: %s", d)
+	}
+	if took := time.Since(start); took > 25*time.Second {
+		t.Errorf("the next instance needed %v: the job was not handed back", took)
+	}
+	checkStore(t, store, ref)
+}
+
+// The store goes away for a few seconds mid-job: the worker retries and the
+// job ends with the exact report.
+func TestStoreOutageMidJob(t *testing.T) {
+	e := startEngine(t)
+	ref := reference(t, e)
+	db := "outage"
+	store := seed(t, e.srv.URI(), db)
+	// A short server selection timeout makes store calls fail during the
+	// outage instead of waiting it out inside the driver, so the worker's
+	// own retries are what carries the job through.
+	a := startInstance(t, e.srv.URI()+"?serverSelectionTimeoutMS=500", db, "-lease", "30s")
+	seen := follow(t, recvExecute(startJob(t, a)), 60)
+	e.stop()
+	time.Sleep(3 * time.Second)
+	e.start(t)
+	got := finish(t, a, seen.GetJobId())
+	if d := got.diff(ref); d != "" {
+		t.Fatalf("report after an outage differs from an uninterrupted run: %s", d)
+	}
+	checkStore(t, store, ref)
+	if !strings.Contains(a.logs.String(), "store unavailable; retrying") {
+		t.Errorf("the worker never met the outage; the test proved nothing:\n%s", a.logs.String())
+	}
+}
