@@ -270,6 +270,7 @@ func finish(t *testing.T, i *instance, jobID string) report {
 	}
 	return report{
 		state:    last.GetState(),
+		c:        last.GetCounts(),
 		counts:   fmt.Sprint(last.GetCounts()),
 		sections: fmt.Sprint(last.GetSections()),
 		outcomes: outcomes,
@@ -278,6 +279,7 @@ func finish(t *testing.T, i *instance, jobID string) report {
 
 type report struct {
 	state            erasurev1.JobState
+	c                *erasurev1.Counts
 	counts, sections string
 	outcomes         []string
 }
@@ -470,7 +472,7 @@ func TestTwoInstancesShareTheQueue(t *testing.T) {
 	owners := map[string]bool{}
 	for k, id := range ids {
 		got := finish(t, instances[(k+1)%2], id)
-		if got.state != erasurev1.JobState_JOB_STATE_SUCCEEDED || !strings.Contains(got.counts, fmt.Sprintf("deleted:%d", per)) {
+		if got.state != erasurev1.JobState_JOB_STATE_SUCCEEDED || got.c.GetDeleted() != per {
 			t.Errorf("job %d: %v %s, want succeeded with %d deleted", k, got.state, got.counts, per)
 		}
 		pids := claimPIDs(t, store, id)
@@ -556,5 +558,43 @@ func TestStoreOutageMidJob(t *testing.T) {
 	checkStore(t, store, ref)
 	if !strings.Contains(a.logs.String(), "store unavailable; retrying") {
 		t.Errorf("the worker never met the outage; the test proved nothing:\n%s", a.logs.String())
+	}
+}
+
+// A cancel sent to one instance stops a job running on another, after its
+// current batch; the report says what had been deleted, exactly.
+func TestCancelReachesAnotherInstance(t *testing.T) {
+	e := startEngine(t)
+	db := "cancel"
+	store := seed(t, e.srv.URI(), db)
+	instances := []*instance{startInstance(t, e.srv.URI(), db), startInstance(t, e.srv.URI(), db)}
+	seen := follow(t, recvExecute(startJob(t, instances[0])), 40)
+	pids := claimPIDs(t, store, seen.GetJobId())
+	other := instances[0]
+	if fmt.Sprint(other.cmd.Process.Pid) == pids[0] {
+		other = instances[1]
+	}
+	res, err := other.client.CancelJob(context.Background(), &erasurev1.CancelJobRequest{AccountId: "acme", JobId: seen.GetJobId()})
+	if err != nil || !res.GetJob().GetCancelRequested() {
+		t.Fatalf("cancel = %v, %v", res, err)
+	}
+	got := finish(t, other, seen.GetJobId())
+	if got.state != erasurev1.JobState_JOB_STATE_CANCELLED {
+		t.Fatalf("state %v, want cancelled", got.state)
+	}
+	deleted := 0
+	for _, o := range got.outcomes {
+		if strings.Contains(o, "OUTCOME_DELETED") {
+			deleted++
+		}
+	}
+	if len(got.outcomes) >= fileRows || got.c.GetRows() != int64(len(got.outcomes)) {
+		t.Fatalf("counts %s with %d outcomes: want the rows done before the cancel, one outcome each", got.counts, len(got.outcomes))
+	}
+	if got.c.GetDeleted() != int64(deleted) {
+		t.Fatalf("counts %s, but %d outcomes say deleted", got.counts, deleted)
+	}
+	if n, _ := store.CountProfiles(context.Background(), "acme"); n != int64(profilesPerAccount-deleted) {
+		t.Fatalf("acme has %d profiles; the report says %d of %d were deleted", n, deleted, profilesPerAccount)
 	}
 }
