@@ -34,6 +34,10 @@ type Config struct {
 	BatchSize int
 	// Workers is how many jobs this instance runs at once.
 	Workers int
+	// MaxJobsPerAccount bounds the jobs of one account running at once
+	// across instances, so one account's big files cannot hold every
+	// worker; zero means no bound.
+	MaxJobsPerAccount int
 	// QueuePoll is how often idle workers look for queued jobs that another
 	// instance created.
 	QueuePoll time.Duration
@@ -61,17 +65,18 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		MaxUploadBytes:   50 << 20,
-		UploadTTL:        24 * time.Hour,
-		OutcomeRetention: 30 * 24 * time.Hour,
-		BatchSize:        1000,
-		Workers:          2,
-		QueuePoll:        time.Second,
-		WatchPoll:        200 * time.Millisecond,
-		SweepInterval:    time.Minute,
-		MaxListItems:     10_000,
-		Lease:            30 * time.Second,
-		ShutdownGrace:    10 * time.Second,
+		MaxUploadBytes:    50 << 20,
+		UploadTTL:         24 * time.Hour,
+		OutcomeRetention:  30 * 24 * time.Hour,
+		BatchSize:         1000,
+		Workers:           2,
+		MaxJobsPerAccount: 1,
+		QueuePoll:         time.Second,
+		WatchPoll:         200 * time.Millisecond,
+		SweepInterval:     time.Minute,
+		MaxListItems:      10_000,
+		Lease:             30 * time.Second,
+		ShutdownGrace:     10 * time.Second,
 	}
 }
 
@@ -108,6 +113,8 @@ type Service struct {
 	// wake tells an idle worker that a job was queued here, so it starts
 	// without waiting for the next poll.
 	wake chan struct{}
+	// feeds share one store poll among all watchers of a job.
+	feeds feeds
 }
 
 // New returns a Service using store.
@@ -122,7 +129,7 @@ func New(logger *slog.Logger, store *storage.Store, cfg Config) *Service {
 		// Host and process make claims readable for operators; the random
 		// part keeps two services in one process apart.
 		owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b)),
-		wake:   make(chan struct{}, 1),
+		wake:  make(chan struct{}, 1),
 	}
 }
 

@@ -5,8 +5,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
@@ -129,5 +134,60 @@ func TestSweepDeletesExpiredOutcomesAndUploads(t *testing.T) {
 	}
 	if _, err := store.GetUpload(ctx, "acme", unused); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unused upload after its TTL: %v, want ErrNotFound", err)
+	}
+}
+
+// Watchers of one job share one poller: twenty watchers cost the store about
+// what one does, not twenty times as much. Jobs wait in order, with their
+// place in the queue shown.
+func TestWatchersSharePollsAndSeeQueuePosition(t *testing.T) {
+	t.Parallel()
+	var finds atomic.Int64
+	mon := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if e.CommandName == "find" && strings.Contains(e.Command.String(), `"deletion_jobs"`) {
+			finds.Add(1)
+		}
+	}}
+	store := storagetest.New(t, mon)
+	// No workers run: the jobs stay queued.
+	svc := deletion.New(slog.New(slog.NewTextHandler(io.Discard, nil)), store, deletion.Config{WatchPoll: 20 * time.Millisecond})
+	ctx := context.Background()
+	spec := deletion.Spec{Type: identifier.Email}
+	first, err := svc.StartList(ctx, "acme", []string{"a@example.com"}, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := svc.StartList(ctx, "acme", []string{"b@example.com"}, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	watch := func(n int) (int64, []int64) {
+		finds.Store(0)
+		positions := make([]int64, n)
+		var wg sync.WaitGroup
+		for k := range n {
+			wg.Go(func() {
+				wctx, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
+				defer cancel()
+				_ = svc.Watch(wctx, "acme", second.ID.Hex(), func(j *storage.Job) error {
+					positions[k] = j.QueuePosition
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		return finds.Load(), positions
+	}
+	one, _ := watch(1)
+	twenty, positions := watch(20)
+	t.Logf("finds: one watcher %d, twenty watchers %d", one, twenty)
+	if twenty >= 2*one+20 {
+		t.Errorf("20 watchers sent %d finds, one watcher %d: they do not share a poller", twenty, one)
+	}
+	for _, p := range positions {
+		if p != 2 {
+			t.Fatalf("queue positions %v, want 2 (behind job %s)", positions, first.ID.Hex())
+		}
 	}
 }

@@ -134,7 +134,10 @@ func (s *Service) GetJob(ctx context.Context, accountID, jobID string) (*storage
 		return nil, err
 	}
 	j, err := s.store.GetJob(ctx, accountID, jobID)
-	return j, notFound(err, "job", jobID)
+	if err != nil {
+		return nil, notFound(err, "job", jobID)
+	}
+	return j, s.withQueuePosition(ctx, j)
 }
 
 // ListJobs returns a page of the account's jobs, newest first, and the token

@@ -52,14 +52,17 @@ func (s *Service) work(stop, ops context.Context, owner string) {
 	t := time.NewTicker(s.cfg.QueuePoll)
 	defer t.Stop()
 	for stop.Err() == nil {
-		j, err := s.store.ClaimJob(ops, owner, s.cfg.Lease)
+		j, err := s.store.ClaimJob(ops, owner, s.cfg.Lease, s.cfg.MaxJobsPerAccount)
 		switch {
 		case err == nil:
 			s.runJob(stop, ops, j)
 			// Another job may be waiting: look again at once.
 			continue
 		case errors.Is(err, storage.ErrNotFound):
-		case stop.Err() == nil:
+		case stop.Err() != nil:
+		case storage.IsTransient(err):
+			s.logger.WarnContext(ops, "store unavailable; looking for jobs again soon", "error", err)
+		default:
 			s.logger.ErrorContext(ops, "could not claim a job", "error", err)
 		}
 		select {

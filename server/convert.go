@@ -161,6 +161,7 @@ func jobProto(j *storage.Job) *erasurev1.Job {
 		StartTime:          timeProto(j.StartedAt),
 		FinishTime:         timeProto(j.FinishedAt),
 		OutcomesExpireTime: timeProto(j.OutcomesExpireAt),
+		QueuePosition:      j.QueuePosition,
 	}
 	if p.ETA > 0 {
 		out.Progress.Eta = durationpb.New(p.ETA.Round(time.Second))

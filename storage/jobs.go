@@ -71,6 +71,10 @@ type Job struct {
 	OutcomesExpireAt *time.Time `bson:"outcomes_expire_at,omitempty"`
 	// OutcomesPurged is set once they are.
 	OutcomesPurged bool `bson:"outcomes_purged,omitempty"`
+
+	// QueuePosition is a queued job's place in the queue (1 is next), filled
+	// in by QueuePosition; never stored.
+	QueuePosition int64 `bson:"-"`
 }
 
 // Counts are a job's totals (see erasure.v1.Counts).
@@ -162,6 +166,16 @@ func (s *Store) ListJobs(ctx context.Context, accountID string, limit int, befor
 	return jobs, nil
 }
 
+// QueuePosition returns a queued job's place in the queue: 1 plus the
+// number of queued jobs created before it, which workers take first.
+func (s *Store) QueuePosition(ctx context.Context, j *Job) (int64, error) {
+	n, err := s.jobs.CountDocuments(ctx, bson.D{{"state", JobQueued}, {"_id", bson.D{{"$lt", j.ID}}}})
+	if err != nil {
+		return 0, fmt.Errorf("queue position: %w", err)
+	}
+	return n + 1, nil
+}
+
 // ClaimJob gives owner the oldest job that needs a worker — queued, or
 // running under a lease that expired (its worker died or lost the store) —
 // marks it running under a lease of the given length, and returns it.
@@ -172,7 +186,12 @@ func (s *Store) ListJobs(ctx context.Context, accountID string, limit int, befor
 // not atomic (the embedded engine applies updates as read-then-write); on
 // MongoDB it costs one small insert per claim. After winning, the claimer is
 // the job document's only writer until its own lease expires.
-func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*Job, error) {
+//
+// maxPerAccount, when positive, bounds the jobs of one account running at
+// once: a job whose account has that many running is left queued, and jobs
+// of other accounts go first. The bound is checked, not reserved, so two
+// instances claiming at the same moment may exceed it by one each.
+func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration, maxPerAccount int) (*Job, error) {
 	t := now()
 	cur, err := s.jobs.Find(ctx, bson.D{{"$or", bson.A{
 		bson.D{{"state", JobQueued}},
@@ -185,8 +204,23 @@ func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration)
 	if err := cur.All(ctx, &candidates); err != nil {
 		return nil, fmt.Errorf("claim job: %w", err)
 	}
+	busy := make(map[string]bool)
 	for i := range candidates {
 		j := &candidates[i]
+		if maxPerAccount > 0 && j.State == JobQueued {
+			full, ok := busy[j.AccountID]
+			if !ok {
+				n, err := s.jobs.CountDocuments(ctx, bson.D{{"account_id", j.AccountID}, {"state", JobRunning}})
+				if err != nil {
+					return nil, fmt.Errorf("claim job: %w", err)
+				}
+				full = n >= int64(maxPerAccount)
+				busy[j.AccountID] = full
+			}
+			if full {
+				continue
+			}
+		}
 		attempt, won, err := s.claimNext(ctx, j, owner, lease)
 		if err != nil {
 			return nil, err

@@ -193,3 +193,48 @@ func TestOutcomesInRowOrder(t *testing.T) {
 		t.Fatalf("other account sees %d outcomes", len(got))
 	}
 }
+
+// Jobs start oldest first, but one account's jobs wait while it has as many
+// running as allowed, and other accounts' jobs go ahead of them.
+func TestClaimJobOrderAndPerAccountBound(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	var ids []string
+	for _, account := range []string{"acme", "acme", "beta"} {
+		j := &storage.Job{AccountID: account, Kind: storage.KindList, State: storage.JobQueued, IdentifierType: "email"}
+		if err := s.CreateJob(ctx, j, []string{"x@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID.Hex())
+	}
+	claim := func() string {
+		j, err := s.ClaimJob(ctx, "w", time.Minute, 1)
+		if errors.Is(err, storage.ErrNotFound) {
+			return "none"
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j.ID.Hex()
+	}
+	if got := claim(); got != ids[0] {
+		t.Fatalf("first claim %s, want the oldest job %s", got, ids[0])
+	}
+	if got := claim(); got != ids[2] {
+		t.Fatalf("second claim %s, want beta's job %s ahead of acme's second", got, ids[2])
+	}
+	if got := claim(); got != "none" {
+		t.Fatalf("third claim %s, want none while acme has a job running", got)
+	}
+	first, err := s.GetJob(ctx, "acme", ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FinishJob(ctx, first, storage.JobSucceeded, "", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(); got != ids[1] {
+		t.Fatalf("claim after acme's job ended %s, want %s", got, ids[1])
+	}
+}

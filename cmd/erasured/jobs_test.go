@@ -380,7 +380,7 @@ func claimPIDs(t *testing.T, store *storage.Store, jobID string) []string {
 func TestKill9ResumesExactly(t *testing.T) {
 	e := startEngine(t)
 	ref := reference(t, e)
-	for _, at := range []int64{0, 40, 120, 250} {
+	for _, at := range []int64{0, 40, 120, 200} {
 		t.Run(fmt.Sprintf("after %d rows", at), func(t *testing.T) {
 			db := fmt.Sprintf("kill_%d", at)
 			store := seed(t, e.srv.URI(), db)
@@ -448,8 +448,8 @@ func TestTwoInstancesShareTheQueue(t *testing.T) {
 	db := "shared"
 	store := seed(t, e.srv.URI(), db)
 	instances := []*instance{
-		startInstance(t, e.srv.URI(), db, "-workers", "1"),
-		startInstance(t, e.srv.URI(), db, "-workers", "1"),
+		startInstance(t, e.srv.URI(), db, "-workers", "1", "-max-jobs-per-account", "0"),
+		startInstance(t, e.srv.URI(), db, "-workers", "1", "-max-jobs-per-account", "0"),
 	}
 	const jobs, per = 4, profilesPerAccount / 4
 	ids := make([]string, jobs)
@@ -546,8 +546,11 @@ func TestStoreOutageMidJob(t *testing.T) {
 	// A short server selection timeout makes store calls fail during the
 	// outage instead of waiting it out inside the driver, so the worker's
 	// own retries are what carries the job through.
-	a := startInstance(t, e.srv.URI()+"?serverSelectionTimeoutMS=500", db, "-lease", "30s")
-	seen := follow(t, recvExecute(startJob(t, a)), 60)
+	// Small batches make the job outlast the engine's own shutdown, which
+	// lets requests in flight finish for a few seconds; the report does not
+	// depend on the batch size.
+	a := startInstance(t, e.srv.URI()+"?serverSelectionTimeoutMS=500", db, "-lease", "30s", "-batch-size", "2")
+	seen := follow(t, recvExecute(startJob(t, a)), 20)
 	e.stop()
 	time.Sleep(3 * time.Second)
 	e.start(t)

@@ -71,6 +71,7 @@ func parseConfig(args []string) (*config, error) {
 	fs.DurationVar(&c.deletion.UploadTTL, "upload-ttl", d.UploadTTL, "how long an upload no job took is kept")
 	fs.DurationVar(&c.deletion.OutcomeRetention, "outcome-retention", d.OutcomeRetention, "how long per-row outcomes are kept after a job ends")
 	fs.IntVar(&c.deletion.Workers, "workers", d.Workers, "jobs this instance runs at once")
+	fs.IntVar(&c.deletion.MaxJobsPerAccount, "max-jobs-per-account", d.MaxJobsPerAccount, "jobs of one account running at once over all instances; 0 for no bound")
 	fs.DurationVar(&c.deletion.Lease, "lease", d.Lease, "how long a job stays with an instance that stopped renewing it before another takes it over")
 	fs.IntVar(&c.deletion.BatchSize, "batch-size", d.BatchSize, "rows per lookup and delete")
 	fs.BoolVar(&c.deletion.DisableHints, "disable-hints", false, "skip the lookup that explains rows that matched nothing")

@@ -29,7 +29,8 @@ type IdentifierType int32
 
 const (
 	IdentifierType_IDENTIFIER_TYPE_UNSPECIFIED IdentifierType = 0
-	// E-mail address, compared trimmed and lower-cased.
+	// E-mail address, compared trimmed and lower-cased (after folding
+	// full-width characters, NFKC, and dropping a "mailto:" prefix).
 	IdentifierType_IDENTIFIER_TYPE_EMAIL IdentifierType = 1
 	// Phone number, compared in E.164 form (+46701234567).
 	IdentifierType_IDENTIFIER_TYPE_PHONE IdentifierType = 2
@@ -136,8 +137,12 @@ func (FileFormat) EnumDescriptor() ([]byte, []int) {
 type HeaderMode int32
 
 const (
-	// Decide from the file: the first row is a header unless one of its cells is
-	// a valid e-mail address or phone number.
+	// Decide from the file. With the column chosen by name, the first row is the
+	// header. Otherwise the first row is data when its cell in the chosen column
+	// is a valid value of the chosen identifier type (for CRM IDs, where any
+	// text is valid: when it holds a digit and names no kind of column).
+	// InspectUpload, which knows neither, takes the first row as a header unless
+	// one of its cells is an e-mail address or an international phone number.
 	HeaderMode_HEADER_MODE_UNSPECIFIED HeaderMode = 0
 	// The first row holds column names.
 	HeaderMode_HEADER_MODE_PRESENT HeaderMode = 1
@@ -311,7 +316,7 @@ type Outcome int32
 
 const (
 	Outcome_OUTCOME_UNSPECIFIED Outcome = 0
-	// The row matched a profile, which was deleted.
+	// The row matched a profile, which the job deleted.
 	Outcome_OUTCOME_DELETED Outcome = 1
 	// The row was valid but no profile has this identifier of this type.
 	Outcome_OUTCOME_NOT_FOUND Outcome = 2
@@ -2465,7 +2470,8 @@ type Counts struct {
 	// Valid rows that matched a profile. In a job, each was deleted.
 	Matched  int64 `protobuf:"varint,6,opt,name=matched,proto3" json:"matched,omitempty"`
 	NotFound int64 `protobuf:"varint,7,opt,name=not_found,json=notFound,proto3" json:"not_found,omitempty"`
-	// Profiles deleted by the job. Equals matched for a job; zero in a preview.
+	// Profiles deleted by the job: every matched row's profile is gone when
+	// its batch ends. Equals matched for a job; zero in a preview.
 	Deleted       int64 `protobuf:"varint,8,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2699,8 +2705,11 @@ type Job struct {
 	FinishTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
 	// Per-row outcomes are deleted after this time; the counts stay.
 	OutcomesExpireTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=outcomes_expire_time,json=outcomesExpireTime,proto3" json:"outcomes_expire_time,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// For a queued job, its place in the queue: 1 starts next. Jobs start in
+	// the order they were created. Zero once the job has started.
+	QueuePosition int64 `protobuf:"varint,18,opt,name=queue_position,json=queuePosition,proto3" json:"queue_position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
@@ -2850,6 +2859,13 @@ func (x *Job) GetOutcomesExpireTime() *timestamppb.Timestamp {
 		return x.OutcomesExpireTime
 	}
 	return nil
+}
+
+func (x *Job) GetQueuePosition() int64 {
+	if x != nil {
+		return x.QueuePosition
+	}
+	return 0
 }
 
 // RowOutcome is what happened to one row.
@@ -3129,7 +3145,7 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\bProgress\x12\x18\n" +
 	"\apercent\x18\x01 \x01(\x01R\apercent\x12&\n" +
 	"\x0frows_per_second\x18\x02 \x01(\x01R\rrowsPerSecond\x12+\n" +
-	"\x03eta\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03eta\"\xe0\x05\n" +
+	"\x03eta\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03eta\"\x87\x06\n" +
 	"\x03Job\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1d\n" +
 	"\n" +
@@ -3152,7 +3168,8 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"start_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12;\n" +
 	"\vfinish_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishTime\x12L\n" +
-	"\x14outcomes_expire_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x12outcomesExpireTime\"\xf8\x01\n" +
+	"\x14outcomes_expire_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x12outcomesExpireTime\x12%\n" +
+	"\x0equeue_position\x18\x12 \x01(\x03R\rqueuePosition\"\xf8\x01\n" +
 	"\n" +
 	"RowOutcome\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x14\n" +

@@ -80,6 +80,8 @@ type ErasureServiceClient interface {
 	// its progress, at least once a second, until the job ends; the last message
 	// holds the final report. The job runs on the server, not in this call:
 	// a client that disconnects loses nothing and re-attaches with WatchJob.
+	// When the server shuts down the stream ends with UNAVAILABLE; the job goes
+	// on on another instance.
 	ExecuteDeletion(ctx context.Context, in *ExecuteDeletionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecuteDeletionResponse], error)
 	// DeleteIdentifiers starts a deletion job for an inline list of identifier
 	// values (at most 10,000) and streams it like ExecuteDeletion.
@@ -90,9 +92,10 @@ type ErasureServiceClient interface {
 	// WatchJob streams the state of a queued, running or finished job until it
 	// ends; for a finished job it sends the final report once.
 	WatchJob(ctx context.Context, in *WatchJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchJobResponse], error)
-	// CancelJob asks a queued or running job to stop. A running job stops after
-	// its current batch; its report says it was cancelled and what had already
-	// been deleted. Cancelling a finished job returns it unchanged.
+	// CancelJob asks a queued or running job to stop, wherever it runs. A
+	// queued job never starts; a running job deletes nothing after its current
+	// batch. Its report says it was cancelled and what had already been
+	// deleted. Cancelling a finished job returns it unchanged.
 	CancelJob(ctx context.Context, in *CancelJobRequest, opts ...grpc.CallOption) (*CancelJobResponse, error)
 	// GetJob returns one job with its report.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
@@ -101,7 +104,8 @@ type ErasureServiceClient interface {
 	ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error)
 	// ListRowOutcomes streams what happened to each row of a job, in row order,
 	// so that "why was this row not deleted?" has an answer. Outcomes are kept
-	// for a limited time (see Job.outcomes_expire_time); counts stay forever.
+	// for a limited time (see Job.outcomes_expire_time); after it the call fails
+	// with FAILED_PRECONDITION, and the counts stay forever.
 	ListRowOutcomes(ctx context.Context, in *ListRowOutcomesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListRowOutcomesResponse], error)
 }
 
@@ -337,6 +341,8 @@ type ErasureServiceServer interface {
 	// its progress, at least once a second, until the job ends; the last message
 	// holds the final report. The job runs on the server, not in this call:
 	// a client that disconnects loses nothing and re-attaches with WatchJob.
+	// When the server shuts down the stream ends with UNAVAILABLE; the job goes
+	// on on another instance.
 	ExecuteDeletion(*ExecuteDeletionRequest, grpc.ServerStreamingServer[ExecuteDeletionResponse]) error
 	// DeleteIdentifiers starts a deletion job for an inline list of identifier
 	// values (at most 10,000) and streams it like ExecuteDeletion.
@@ -347,9 +353,10 @@ type ErasureServiceServer interface {
 	// WatchJob streams the state of a queued, running or finished job until it
 	// ends; for a finished job it sends the final report once.
 	WatchJob(*WatchJobRequest, grpc.ServerStreamingServer[WatchJobResponse]) error
-	// CancelJob asks a queued or running job to stop. A running job stops after
-	// its current batch; its report says it was cancelled and what had already
-	// been deleted. Cancelling a finished job returns it unchanged.
+	// CancelJob asks a queued or running job to stop, wherever it runs. A
+	// queued job never starts; a running job deletes nothing after its current
+	// batch. Its report says it was cancelled and what had already been
+	// deleted. Cancelling a finished job returns it unchanged.
 	CancelJob(context.Context, *CancelJobRequest) (*CancelJobResponse, error)
 	// GetJob returns one job with its report.
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)
@@ -358,7 +365,8 @@ type ErasureServiceServer interface {
 	ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error)
 	// ListRowOutcomes streams what happened to each row of a job, in row order,
 	// so that "why was this row not deleted?" has an answer. Outcomes are kept
-	// for a limited time (see Job.outcomes_expire_time); counts stay forever.
+	// for a limited time (see Job.outcomes_expire_time); after it the call fails
+	// with FAILED_PRECONDITION, and the counts stay forever.
 	ListRowOutcomes(*ListRowOutcomesRequest, grpc.ServerStreamingServer[ListRowOutcomesResponse]) error
 	mustEmbedUnimplementedErasureServiceServer()
 }

@@ -103,6 +103,8 @@ type ErasureServiceClient interface {
 	// its progress, at least once a second, until the job ends; the last message
 	// holds the final report. The job runs on the server, not in this call:
 	// a client that disconnects loses nothing and re-attaches with WatchJob.
+	// When the server shuts down the stream ends with UNAVAILABLE; the job goes
+	// on on another instance.
 	ExecuteDeletion(context.Context, *connect.Request[v1.ExecuteDeletionRequest]) (*connect.ServerStreamForClient[v1.ExecuteDeletionResponse], error)
 	// DeleteIdentifiers starts a deletion job for an inline list of identifier
 	// values (at most 10,000) and streams it like ExecuteDeletion.
@@ -113,9 +115,10 @@ type ErasureServiceClient interface {
 	// WatchJob streams the state of a queued, running or finished job until it
 	// ends; for a finished job it sends the final report once.
 	WatchJob(context.Context, *connect.Request[v1.WatchJobRequest]) (*connect.ServerStreamForClient[v1.WatchJobResponse], error)
-	// CancelJob asks a queued or running job to stop. A running job stops after
-	// its current batch; its report says it was cancelled and what had already
-	// been deleted. Cancelling a finished job returns it unchanged.
+	// CancelJob asks a queued or running job to stop, wherever it runs. A
+	// queued job never starts; a running job deletes nothing after its current
+	// batch. Its report says it was cancelled and what had already been
+	// deleted. Cancelling a finished job returns it unchanged.
 	CancelJob(context.Context, *connect.Request[v1.CancelJobRequest]) (*connect.Response[v1.CancelJobResponse], error)
 	// GetJob returns one job with its report.
 	GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error)
@@ -124,7 +127,8 @@ type ErasureServiceClient interface {
 	ListJobs(context.Context, *connect.Request[v1.ListJobsRequest]) (*connect.Response[v1.ListJobsResponse], error)
 	// ListRowOutcomes streams what happened to each row of a job, in row order,
 	// so that "why was this row not deleted?" has an answer. Outcomes are kept
-	// for a limited time (see Job.outcomes_expire_time); counts stay forever.
+	// for a limited time (see Job.outcomes_expire_time); after it the call fails
+	// with FAILED_PRECONDITION, and the counts stay forever.
 	ListRowOutcomes(context.Context, *connect.Request[v1.ListRowOutcomesRequest]) (*connect.ServerStreamForClient[v1.ListRowOutcomesResponse], error)
 }
 
@@ -350,6 +354,8 @@ type ErasureServiceHandler interface {
 	// its progress, at least once a second, until the job ends; the last message
 	// holds the final report. The job runs on the server, not in this call:
 	// a client that disconnects loses nothing and re-attaches with WatchJob.
+	// When the server shuts down the stream ends with UNAVAILABLE; the job goes
+	// on on another instance.
 	ExecuteDeletion(context.Context, *connect.Request[v1.ExecuteDeletionRequest], *connect.ServerStream[v1.ExecuteDeletionResponse]) error
 	// DeleteIdentifiers starts a deletion job for an inline list of identifier
 	// values (at most 10,000) and streams it like ExecuteDeletion.
@@ -360,9 +366,10 @@ type ErasureServiceHandler interface {
 	// WatchJob streams the state of a queued, running or finished job until it
 	// ends; for a finished job it sends the final report once.
 	WatchJob(context.Context, *connect.Request[v1.WatchJobRequest], *connect.ServerStream[v1.WatchJobResponse]) error
-	// CancelJob asks a queued or running job to stop. A running job stops after
-	// its current batch; its report says it was cancelled and what had already
-	// been deleted. Cancelling a finished job returns it unchanged.
+	// CancelJob asks a queued or running job to stop, wherever it runs. A
+	// queued job never starts; a running job deletes nothing after its current
+	// batch. Its report says it was cancelled and what had already been
+	// deleted. Cancelling a finished job returns it unchanged.
 	CancelJob(context.Context, *connect.Request[v1.CancelJobRequest]) (*connect.Response[v1.CancelJobResponse], error)
 	// GetJob returns one job with its report.
 	GetJob(context.Context, *connect.Request[v1.GetJobRequest]) (*connect.Response[v1.GetJobResponse], error)
@@ -371,7 +378,8 @@ type ErasureServiceHandler interface {
 	ListJobs(context.Context, *connect.Request[v1.ListJobsRequest]) (*connect.Response[v1.ListJobsResponse], error)
 	// ListRowOutcomes streams what happened to each row of a job, in row order,
 	// so that "why was this row not deleted?" has an answer. Outcomes are kept
-	// for a limited time (see Job.outcomes_expire_time); counts stay forever.
+	// for a limited time (see Job.outcomes_expire_time); after it the call fails
+	// with FAILED_PRECONDITION, and the counts stay forever.
 	ListRowOutcomes(context.Context, *connect.Request[v1.ListRowOutcomesRequest], *connect.ServerStream[v1.ListRowOutcomesResponse]) error
 }
 
