@@ -26,8 +26,9 @@ test: tools ## Run every test (starts its own embedded stores; needs no running 
 	go test -count=1 ./...
 
 .PHONY: bench
-bench: ## Run the benchmarks and print their figures
-	go test -run '^$$' -bench . -benchmem ./...
+bench: ## Measure: a deletion end to end against the raw driver, file reading against the bare libraries, normalizers
+	go run ./cmd/erasure-bench
+	go test -run '^$$' -bench . -benchmem ./tabular ./identifier ./deletion
 
 .PHONY: lint
 lint: tools ## buf lint and format, go vet, gofmt
