@@ -17,12 +17,11 @@ func (s *Service) StartFile(ctx context.Context, accountID string, src FileSourc
 	if err != nil {
 		return nil, err
 	}
-	f, rows, label, err := s.openSource(ctx, accountID, src, m)
+	fs, err := s.openSource(ctx, accountID, src, m)
 	if err != nil {
 		return nil, err
 	}
-	rows.close()
-	f.Close()
+	fs.close()
 
 	j := &storage.Job{
 		ID:             storage.NewID(),
@@ -32,13 +31,13 @@ func (s *Service) StartFile(ctx context.Context, accountID string, src FileSourc
 		IdentifierType: spec.Type.String(),
 		DefaultRegion:  spec.DefaultRegion,
 		UploadID:       src.UploadID,
-		Filename:       f.upload.Filename,
-		Sheet:          rows.sh.name,
+		Filename:       fs.file.upload.Filename,
+		Sheet:          fs.sh.name,
 		// The decision, not the request: the worker reads the file the same way.
-		HeaderMode:   headerModeOf(rows.sh.hasHeader).String(),
+		HeaderMode:   headerModeOf(fs.sh.hasHeader).String(),
 		ColumnName:   src.ColumnName,
 		ColumnNumber: src.ColumnNumber,
-		Column:       label,
+		Column:       fs.label,
 	}
 	// The claim comes first: an upload feeds one job only, and a job
 	// never becomes visible without its upload. Neither step is cut short

@@ -26,16 +26,15 @@ func (s *Service) Preview(ctx context.Context, accountID string, src FileSource,
 	if err != nil {
 		return nil, err
 	}
-	f, rows, label, err := s.openSource(ctx, accountID, src, m)
+	rows, err := s.openSource(ctx, accountID, src, m)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	defer rows.close()
 
 	p := &Preview{HasHeader: rows.sh.hasHeader}
 	sections := make(map[string]int64)
-	c := newClassifier(m.norm, label)
+	c := newClassifier(m.norm, rows.label)
 	batch := make([]row, 0, s.cfg.BatchSize)
 	for {
 		if err := ctx.Err(); err != nil {

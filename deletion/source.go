@@ -347,22 +347,36 @@ func (s *listSource) next() (int64, string, bool, error) {
 
 func (s *listSource) close() {}
 
+// fileSource is the identifier column of an open upload; close releases
+// both the sheet and the file.
+type fileSource struct {
+	sheetSource
+	file *openedFile
+	// label names the column in reports.
+	label string
+}
+
+func (f *fileSource) close() {
+	f.sheetSource.close()
+	f.file.Close()
+}
+
 // openSource opens the file, sheet and column of src, for matching with m.
-func (s *Service) openSource(ctx context.Context, accountID string, src FileSource, m matcher) (*openedFile, *sheetSource, string, error) {
+func (s *Service) openSource(ctx context.Context, accountID string, src FileSource, m matcher) (*fileSource, error) {
 	f, err := s.openUpload(ctx, accountID, src.UploadID)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	sh, err := f.openSheet(src.Options, headerTest(src, m))
 	if err != nil {
 		f.Close()
-		return nil, nil, "", err
+		return nil, err
 	}
 	col, label, err := sh.column(src)
 	if err != nil {
 		sh.close()
 		f.Close()
-		return nil, nil, "", err
+		return nil, err
 	}
-	return f, &sheetSource{sh: sh, col: col}, label, nil
+	return &fileSource{sheetSource: sheetSource{sh: sh, col: col}, file: f, label: label}, nil
 }

@@ -346,32 +346,16 @@ func (s *Service) jobSource(ctx context.Context, j *storage.Job, m matcher) (row
 				return nil, err
 			}
 		}
-		f, rows, _, err := s.openSource(ctx, j.AccountID, src, m)
-		if err != nil {
-			return nil, err
-		}
-		return &fileSource{sheetSource: rows, file: f}, nil
+		return s.openSource(ctx, j.AccountID, src, m)
 	}
 	return nil, fmt.Errorf("job kind %q cannot be run by a worker", j.Kind)
 }
 
-// fileSource closes the file with the sheet.
-type fileSource struct {
-	*sheetSource
-	file *openedFile
-}
-
-func (f *fileSource) close() {
-	f.sheetSource.close()
-	f.file.Close()
-}
-
 func (s *Service) countRows(ctx context.Context, j *storage.Job, src FileSource, m matcher) (int64, error) {
-	f, rows, _, err := s.openSource(ctx, j.AccountID, src, m)
+	rows, err := s.openSource(ctx, j.AccountID, src, m)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
 	defer rows.close()
 	var n int64
 	for {

@@ -430,7 +430,9 @@ func TestSecondInstanceTakesOver(t *testing.T) {
 		t.Fatalf("no instance has pid %s", pids[0])
 	}
 	owner.kill(t)
+	killed := time.Now()
 	got := finish(t, other, seen.GetJobId())
+	t.Logf("the other instance finished the job %v after the kill", time.Since(killed).Round(time.Millisecond))
 	if d := got.diff(ref); d != "" {
 		t.Fatalf("report after takeover differs from an uninterrupted run: %s", d)
 	}
