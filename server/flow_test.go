@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/erasure-dev/erasure/deletion"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
+	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 	"github.com/erasure-dev/erasure/storage"
 )
 
@@ -471,4 +473,32 @@ func TestShutdownEndsStreamsWithAdvice(t *testing.T) {
 	for stream.Receive() {
 	}
 	wantCode(t, stream.Err(), connect.CodeUnavailable, "re-attach with WatchJob")
+}
+
+// The same service answers gRPC-Web (what browsers behind a gRPC-Web proxy
+// speak) on the same port, unary and server-streaming.
+func TestGRPCWebOnTheSamePort(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, deletion.Config{})
+	e.seed(t, profile("acme", "email", "ann@example.com", "s1"))
+	web := erasurev1connect.NewErasureServiceClient(http.DefaultClient, e.baseURL, connect.WithGRPCWeb())
+	stream, err := web.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{AccountId: "acme", Spec: emailSpec(), Values: []string{"ann@example.com"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *erasurev1.Job
+	for stream.Receive() {
+		last = stream.Msg().GetJob()
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if last.GetState() != erasurev1.JobState_JOB_STATE_SUCCEEDED || last.GetCounts().GetDeleted() != 1 {
+		t.Fatalf("job over gRPC-Web = %v", last)
+	}
+	res, err := web.GetJob(ctx, connect.NewRequest(&erasurev1.GetJobRequest{AccountId: "acme", JobId: last.GetJobId()}))
+	if err != nil || res.Msg.GetJob().GetCounts().GetDeleted() != 1 {
+		t.Fatalf("GetJob over gRPC-Web = %v, %v", res, err)
+	}
 }

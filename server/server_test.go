@@ -33,6 +33,8 @@ type env struct {
 	connect erasurev1connect.ErasureServiceClient
 	// stop shuts the server and its workers down (the test's cleanup also does).
 	stop context.CancelFunc
+	// baseURL is the server's address for more clients.
+	baseURL string
 }
 
 func newEnv(t *testing.T, cfg deletion.Config) *env {
@@ -72,6 +74,7 @@ func newEnv(t *testing.T, cfg deletion.Config) *env {
 		grpc:    grpcClient,
 		connect: erasurev1connect.NewErasureServiceClient(http.DefaultClient, "http://"+l.Addr().String()),
 		stop:    cancel,
+		baseURL: "http://" + l.Addr().String(),
 	}
 }
 
