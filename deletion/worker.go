@@ -81,7 +81,7 @@ func (s *Service) runJob(stop, ops context.Context, j *storage.Job) {
 	state, reason, err := s.process(stop, ops, j)
 	switch {
 	case errors.Is(err, errInterrupted):
-		if err := s.store.ReleaseLease(ops, j); err != nil {
+		if err := s.withRetry(ops, j, func(ctx context.Context) error { return s.store.ReleaseLease(ctx, j) }); err != nil {
 			log.WarnContext(ops, "could not hand the job back; another worker takes it when its lease expires", "error", err)
 		}
 		log.InfoContext(ops, "job handed back at shutdown", "rows", j.Counts.Rows)
@@ -102,9 +102,15 @@ func (s *Service) runJob(stop, ops context.Context, j *storage.Job) {
 		}
 		state = storage.JobFailed
 	}
-	done, err := s.store.FinishJob(ops, j, state, reason, s.cfg.OutcomeRetention)
+	// Finishing is a write like any other: within the lease, or not at all
+	// (then whoever takes the job over finishes it the same way).
+	var done *storage.Job
+	err = s.withRetry(ops, j, func(ctx context.Context) (err error) {
+		done, err = s.store.FinishJob(ctx, j, state, reason, s.cfg.OutcomeRetention)
+		return err
+	})
 	if err != nil {
-		log.ErrorContext(ops, "could not finish job", "error", err)
+		log.WarnContext(ops, "could not finish the job; another worker will when its lease expires", "error", err)
 		return
 	}
 	if j.UploadID != "" {
@@ -145,15 +151,28 @@ func (s *Service) process(stop, ops context.Context, j *storage.Job) (state, rea
 			return "", "", fmt.Errorf("skip to checkpoint: %w", err)
 		}
 		c.classify(num, value, present)
-		if n%10_000 == 0 {
+		j.LastRow = num
+		if n%256 == 0 {
+			if stop.Err() != nil {
+				return "", "", errInterrupted
+			}
 			if err := s.keepLease(ops, j); err != nil {
 				return "", "", err
 			}
 		}
 	}
-	// The first batch after a takeover may have been begun by the previous
-	// owner; its stored outcomes, if any, are the truth.
-	redo := j.Attempt > 1
+	// Rows after the checkpoint may have been begun by an earlier claim,
+	// with another batch size: up to the last row with a stored outcome,
+	// the stored outcomes are the truth and are read back.
+	var redoUntil int64
+	if j.Attempt > 1 {
+		if err := s.withRetry(ops, j, func(ctx context.Context) (err error) {
+			redoUntil, err = s.store.LastOutcomeRow(ctx, j.AccountID, j.ID.Hex())
+			return err
+		}); err != nil {
+			return "", "", err
+		}
+	}
 	sections := sectionMap(j.Sections)
 	batch := make([]row, 0, s.cfg.BatchSize)
 	for {
@@ -161,21 +180,26 @@ func (s *Service) process(stop, ops context.Context, j *storage.Job) (state, rea
 			return "", "", errInterrupted
 		}
 		// Before every batch, the first included: a cancelled job deletes
-		// nothing more once the request is recorded.
-		if err := s.withRetry(ops, j, func(ctx context.Context) (err error) {
-			j.CancelRequested, err = s.store.CancelRequested(ctx, j)
-			return err
-		}); err != nil {
-			return "", "", err
-		}
-		if j.CancelRequested {
-			return storage.JobCancelled, "", nil
+		// nothing more once the request is recorded. A batch an earlier
+		// claim began is finished first, so that the report counts what it
+		// deleted.
+		if redoUntil <= j.LastRow {
+			if err := s.withRetry(ops, j, func(ctx context.Context) (err error) {
+				j.CancelRequested, err = s.store.CancelRequested(ctx, j)
+				return err
+			}); err != nil {
+				return "", "", err
+			}
+			if j.CancelRequested {
+				return storage.JobCancelled, "", nil
+			}
 		}
 		var readErr error
 		batch, readErr = readBatch(src, c, batch, s.cfg.BatchSize)
 		if readErr != nil && !errors.Is(readErr, io.EOF) {
 			return "", "", readErr
 		}
+		redo := len(batch) > 0 && batch[0].num <= redoUntil
 		if err := s.withRetry(ops, j, func(ctx context.Context) error {
 			err := s.deleteBatch(ctx, j, m, batch, sections, redo)
 			redo = true // a retried batch reads back what its failed try stored
@@ -183,7 +207,6 @@ func (s *Service) process(stop, ops context.Context, j *storage.Job) (state, rea
 		}); err != nil {
 			return "", "", err
 		}
-		redo = false
 		if readErr != nil {
 			return storage.JobSucceeded, "", nil
 		}
@@ -202,6 +225,9 @@ func (s *Service) process(stop, ops context.Context, j *storage.Job) (state, rea
 func (s *Service) withRetry(ops context.Context, j *storage.Job, f func(context.Context) error) error {
 	backoff := 100 * time.Millisecond
 	for {
+		if j.LeaseExpiresAt == nil {
+			return errLeaseLost
+		}
 		deadline := s.leaseDeadline(j)
 		if time.Until(deadline) <= 0 {
 			return errLeaseLost
@@ -211,6 +237,9 @@ func (s *Service) withRetry(ops context.Context, j *storage.Job, f func(context.
 		cancel()
 		if err == nil || ops.Err() != nil || !(storage.IsTransient(err) || errors.Is(err, context.DeadlineExceeded)) {
 			return err
+		}
+		if time.Until(deadline) <= 0 {
+			return errLeaseLost
 		}
 		s.logger.WarnContext(ops, "store unavailable; retrying", "job_id", j.ID.Hex(), "retry_in", backoff.String(), "error", err)
 		select {
@@ -226,9 +255,6 @@ func (s *Service) withRetry(ops context.Context, j *storage.Job, f func(context.
 // of the lease before it expires, a margin for clock skew between instances
 // and for calls still in flight.
 func (s *Service) leaseDeadline(j *storage.Job) time.Time {
-	if j.LeaseExpiresAt == nil {
-		return time.Now().Add(s.cfg.Lease * 3 / 4)
-	}
 	return j.LeaseExpiresAt.Add(-s.cfg.Lease / 4)
 }
 
@@ -282,6 +308,7 @@ func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, m matcher, ba
 	}
 	tally(&j.Counts, sections, work, true)
 	j.Sections = sectionList(sections)
+	j.LastRow = work[len(work)-1].num
 	return nil
 }
 
@@ -367,7 +394,7 @@ func (s *Service) countRows(ctx context.Context, j *storage.Job, src FileSource,
 			return 0, err
 		}
 		n++
-		if n%10_000 == 0 {
+		if n%256 == 0 {
 			if err := s.keepLease(ctx, j); err != nil {
 				return 0, err
 			}

@@ -58,7 +58,7 @@ type Job struct {
 	// Owner is the worker running the job, under claim number Attempt
 	// (1 for the first run, one more for each takeover).
 	Owner   string `bson:"owner,omitempty"`
-	Attempt int    `bson:"attempt,omitempty"`
+	Attempt int    `bson:"attempt"`
 	// LeaseExpiresAt is when another worker may take the job over if its
 	// owner has not renewed the lease by then.
 	LeaseExpiresAt *time.Time `bson:"lease_expires_at,omitempty"`
@@ -75,6 +75,9 @@ type Job struct {
 	// QueuePosition is a queued job's place in the queue (1 is next), filled
 	// in by QueuePosition; never stored.
 	QueuePosition int64 `bson:"-"`
+	// LastRow is the row number of the last row this worker processed; a
+	// worker's own bookkeeping, never stored.
+	LastRow int64 `bson:"-"`
 }
 
 // Counts are a job's totals (see erasure.v1.Counts).
@@ -228,17 +231,34 @@ func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration,
 		if !won {
 			continue
 		}
+		// The claim is ours; the job document may have moved on since the
+		// candidate list was read (finished by a slow owner, or updated by
+		// the previous claimer), so the update is conditional on the state
+		// and claim number the claim was based on, and the job is read
+		// again afterwards. The lease runs from now, not from the find.
+		t := now()
 		expires := t.Add(lease)
-		j.State, j.Owner, j.Attempt, j.LeaseExpiresAt, j.UpdatedAt = JobRunning, owner, attempt, &expires, t
-		set := bson.D{{"state", JobRunning}, {"owner", owner}, {"attempt", j.Attempt}, {"lease_expires_at", expires}, {"updated_at", t}}
+		set := bson.D{{"state", JobRunning}, {"owner", owner}, {"attempt", attempt}, {"lease_expires_at", expires}, {"updated_at", t}}
 		if j.StartedAt == nil {
-			j.StartedAt = &t
 			set = append(set, bson.E{"started_at", t})
 		}
-		if _, err := s.jobs.UpdateOne(ctx, bson.D{{"_id", j.ID}, {"account_id", j.AccountID}}, bson.D{{"$set", set}}); err != nil {
+		res, err := s.jobs.UpdateOne(ctx,
+			bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"state", j.State}, {"attempt", j.Attempt}},
+			bson.D{{"$set", set}})
+		if err != nil {
 			return nil, fmt.Errorf("claim job: %w", err)
 		}
-		return j, nil
+		if res.MatchedCount == 0 {
+			continue
+		}
+		fresh, err := s.GetJob(ctx, j.AccountID, j.ID.Hex())
+		if err != nil {
+			return nil, err
+		}
+		if fresh.State != JobRunning || fresh.Owner != owner || fresh.Attempt != attempt {
+			continue
+		}
+		return fresh, nil
 	}
 	return nil, ErrNotFound
 }
@@ -264,6 +284,16 @@ func (s *Store) claimNext(ctx context.Context, j *Job, owner string, lease time.
 	}
 	if latest.Attempt <= j.Attempt || time.Since(latest.At) < lease {
 		return 0, false, nil // someone holds it, or is about to
+	}
+	// The newest claim is old. It is stale only if its claimer never got to
+	// update the job, which the job itself, read now, tells: the candidate
+	// list may be older than that update.
+	fresh, err := s.GetJob(ctx, j.AccountID, j.ID.Hex())
+	if err != nil {
+		return 0, false, err
+	}
+	if fresh.Attempt >= latest.Attempt || fresh.Terminal() {
+		return 0, false, nil
 	}
 	attempt = latest.Attempt + 1
 	won, err = s.claim(ctx, j, attempt, owner)

@@ -2,9 +2,11 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -95,4 +97,21 @@ func (s *Store) DeleteOutcomes(ctx context.Context, accountID, jobID string) err
 		return fmt.Errorf("delete outcomes: %w", err)
 	}
 	return nil
+}
+
+// LastOutcomeRow returns the highest row of the job that has a stored
+// outcome, or 0. A worker taking a job over redoes every batch up to it,
+// whatever batch size the previous worker used.
+func (s *Store) LastOutcomeRow(ctx context.Context, accountID, jobID string) (int64, error) {
+	var o Outcome
+	err := s.outcomes.FindOne(ctx,
+		bson.D{{"_id", bson.D{{"$gt", jobID + ":"}, {"$lt", jobID + ";"}}}, {"account_id", accountID}},
+		options.FindOne().SetSort(bson.D{{"_id", -1}}).SetProjection(bson.D{{"row", 1}})).Decode(&o)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("last outcome row: %w", err)
+	}
+	return o.Row, nil
 }
