@@ -34,10 +34,23 @@ type Options struct {
 	// MaxRetries bounds the retries of a unary call (default 6: with the
 	// backoff, about ten seconds, long enough for a server to restart).
 	MaxRetries uint
+	// Token is the bearer token sent with every call (a JWT the server
+	// trusts; see package auth).
+	Token string
 	// DialOptions are added to the defaults (insecure transport credentials
 	// for a local or mesh-internal h2c server).
 	DialOptions []grpc.DialOption
 }
+
+// bearer sends the token with every call. The transport is h2c inside a
+// mesh or on localhost, so it does not insist on TLS.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return false }
 
 // Dial returns a client for erasured at target and the connection to close
 // when done.
@@ -63,11 +76,15 @@ func Dial(target string, opts Options) (erasurev1.ErasureServiceClient, *grpc.Cl
 		unary = append([]grpc.UnaryClientInterceptor{logging.UnaryClientInterceptor(l, logOpts...)}, unary...)
 		stream = append(stream, logging.StreamClientInterceptor(l, logOpts...))
 	}
-	dial := append([]grpc.DialOption{
+	dial := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithChainUnaryInterceptor(unary...),
 		grpc.WithChainStreamInterceptor(stream...),
-	}, opts.DialOptions...)
+	}
+	if opts.Token != "" {
+		dial = append(dial, grpc.WithPerRPCCredentials(bearer(opts.Token)))
+	}
+	dial = append(dial, opts.DialOptions...)
 	conn, err := grpc.NewClient(target, dial...)
 	if err != nil {
 		return nil, nil, err

@@ -2,6 +2,8 @@ package client_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ed25519"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/erasure-dev/erasure/auth"
 	"github.com/erasure-dev/erasure/client"
 	"github.com/erasure-dev/erasure/deletion"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
@@ -33,7 +36,15 @@ func TestRetriesUntilTheServerIsUp(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens yet
 
-	c, conn, err := client.Dial(addr, client.Options{Logger: logger})
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := auth.Sign(key, auth.Principal{Account: "acme", Subject: "svc", Kind: auth.KindService, Role: auth.Admin}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, conn, err := client.Dial(addr, client.Options{Logger: logger, Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +59,7 @@ func TestRetriesUntilTheServerIsUp(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		_ = server.Serve(ctx, l, server.New(ctx, logger, svc), time.Second)
+		_ = server.Serve(ctx, l, server.New(ctx, logger, svc, auth.NewVerifier([]crypto.PublicKey{pub}, nil), true), time.Second)
 	}()
 	_, err = c.GetJob(context.Background(), &erasurev1.GetJobRequest{AccountId: "acme", JobId: "0123456789abcdef01234567"})
 	if status.Code(err) != codes.NotFound {

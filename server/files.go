@@ -5,13 +5,18 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/erasure-dev/erasure/auth"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 )
 
 // InspectUpload implements erasure.v1.ErasureService.InspectUpload.
 func (s *Server) InspectUpload(ctx context.Context, req *connect.Request[erasurev1.InspectUploadRequest]) (*connect.Response[erasurev1.InspectUploadResponse], error) {
 	m := req.Msg
-	in, err := s.svc.Inspect(ctx, m.GetAccountId(), m.GetUploadId(), fileOptions(m.GetOptions()))
+	acct, err := account(ctx, m.GetAccountId(), auth.DeleteBulk)
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.svc.Inspect(ctx, acct, m.GetUploadId(), fileOptions(m.GetOptions()))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -47,7 +52,11 @@ func (s *Server) InspectUpload(ctx context.Context, req *connect.Request[erasure
 // PreviewDeletion implements erasure.v1.ErasureService.PreviewDeletion.
 func (s *Server) PreviewDeletion(ctx context.Context, req *connect.Request[erasurev1.PreviewDeletionRequest]) (*connect.Response[erasurev1.PreviewDeletionResponse], error) {
 	m := req.Msg
-	p, err := s.svc.Preview(ctx, m.GetAccountId(), fileSource(m.GetSource()), spec(m.GetSpec()))
+	acct, err := account(ctx, m.GetAccountId(), auth.DeleteBulk)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.Preview(ctx, acct, fileSource(m.GetSource()), spec(m.GetSpec()))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

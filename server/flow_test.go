@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/erasure-dev/erasure/auth"
 	"github.com/erasure-dev/erasure/deletion"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
@@ -196,13 +197,14 @@ func TestFileFlowCSV(t *testing.T) {
 	if err != nil || len(list.Msg.GetJobs()) != 1 || list.Msg.GetJobs()[0].GetJobId() != final.GetJobId() {
 		t.Fatalf("ListJobs(acme) = %v, %v; want the one job", list, err)
 	}
-	other, err := e.connect.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{AccountId: "other"}))
+	otherClient := e.as(t, "other", auth.Owner)
+	other, err := otherClient.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{}))
 	if err != nil || len(other.Msg.GetJobs()) != 0 {
 		t.Fatalf("ListJobs(other) = %v, %v; want none", other, err)
 	}
-	_, err = e.connect.GetJob(ctx, connect.NewRequest(&erasurev1.GetJobRequest{AccountId: "other", JobId: final.GetJobId()}))
+	_, err = otherClient.GetJob(ctx, connect.NewRequest(&erasurev1.GetJobRequest{JobId: final.GetJobId()}))
 	wantCode(t, err, connect.CodeNotFound, "not found")
-	os, err := e.connect.ListRowOutcomes(ctx, connect.NewRequest(&erasurev1.ListRowOutcomesRequest{AccountId: "other", JobId: final.GetJobId()}))
+	os, err := otherClient.ListRowOutcomes(ctx, connect.NewRequest(&erasurev1.ListRowOutcomesRequest{JobId: final.GetJobId()}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +484,7 @@ func TestGRPCWebOnTheSamePort(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, deletion.Config{})
 	e.seed(t, profile("acme", "email", "ann@example.com", "s1"))
-	web := erasurev1connect.NewErasureServiceClient(http.DefaultClient, e.baseURL, connect.WithGRPCWeb())
+	web := erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearerTransport(e.token(t, "acme", auth.Admin))}, e.baseURL, connect.WithGRPCWeb())
 	stream, err := web.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{AccountId: "acme", Spec: emailSpec(), Values: []string{"ann@example.com"}}))
 	if err != nil {
 		t.Fatal(err)

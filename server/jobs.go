@@ -7,6 +7,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/erasure-dev/erasure/auth"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/storage"
 )
@@ -14,7 +15,11 @@ import (
 // ExecuteDeletion implements erasure.v1.ErasureService.ExecuteDeletion.
 func (s *Server) ExecuteDeletion(ctx context.Context, req *connect.Request[erasurev1.ExecuteDeletionRequest], stream *connect.ServerStream[erasurev1.ExecuteDeletionResponse]) error {
 	m := req.Msg
-	j, err := s.svc.StartFile(ctx, m.GetAccountId(), fileSource(m.GetSource()), spec(m.GetSpec()))
+	acct, err := account(ctx, m.GetAccountId(), auth.DeleteBulk)
+	if err != nil {
+		return err
+	}
+	j, err := s.svc.StartFile(ctx, acct, fileSource(m.GetSource()), spec(m.GetSpec()))
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
@@ -26,7 +31,11 @@ func (s *Server) ExecuteDeletion(ctx context.Context, req *connect.Request[erasu
 // DeleteIdentifiers implements erasure.v1.ErasureService.DeleteIdentifiers.
 func (s *Server) DeleteIdentifiers(ctx context.Context, req *connect.Request[erasurev1.DeleteIdentifiersRequest], stream *connect.ServerStream[erasurev1.DeleteIdentifiersResponse]) error {
 	m := req.Msg
-	j, err := s.svc.StartList(ctx, m.GetAccountId(), m.GetValues(), spec(m.GetSpec()))
+	acct, err := account(ctx, m.GetAccountId(), auth.DeleteBulk)
+	if err != nil {
+		return err
+	}
+	j, err := s.svc.StartList(ctx, acct, m.GetValues(), spec(m.GetSpec()))
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
@@ -37,7 +46,11 @@ func (s *Server) DeleteIdentifiers(ctx context.Context, req *connect.Request[era
 
 // WatchJob implements erasure.v1.ErasureService.WatchJob.
 func (s *Server) WatchJob(ctx context.Context, req *connect.Request[erasurev1.WatchJobRequest], stream *connect.ServerStream[erasurev1.WatchJobResponse]) error {
-	j, err := s.svc.GetJob(ctx, req.Msg.GetAccountId(), req.Msg.GetJobId())
+	acct, err := account(ctx, req.Msg.GetAccountId(), auth.ReadReports)
+	if err != nil {
+		return err
+	}
+	j, err := s.svc.GetJob(ctx, acct, req.Msg.GetJobId())
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
@@ -66,7 +79,11 @@ func (s *Server) watch(ctx context.Context, j *storage.Job, send func(*erasurev1
 
 // DeleteProfile implements erasure.v1.ErasureService.DeleteProfile.
 func (s *Server) DeleteProfile(ctx context.Context, req *connect.Request[erasurev1.DeleteProfileRequest]) (*connect.Response[erasurev1.DeleteProfileResponse], error) {
-	j, err := s.svc.DeleteProfile(ctx, req.Msg.GetAccountId(), req.Msg.GetProfileId())
+	acct, err := account(ctx, req.Msg.GetAccountId(), auth.DeleteProfile)
+	if err != nil {
+		return nil, err
+	}
+	j, err := s.svc.DeleteProfile(ctx, acct, req.Msg.GetProfileId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -75,7 +92,11 @@ func (s *Server) DeleteProfile(ctx context.Context, req *connect.Request[erasure
 
 // CancelJob implements erasure.v1.ErasureService.CancelJob.
 func (s *Server) CancelJob(ctx context.Context, req *connect.Request[erasurev1.CancelJobRequest]) (*connect.Response[erasurev1.CancelJobResponse], error) {
-	j, err := s.svc.Cancel(ctx, req.Msg.GetAccountId(), req.Msg.GetJobId())
+	acct, err := account(ctx, req.Msg.GetAccountId(), auth.DeleteBulk)
+	if err != nil {
+		return nil, err
+	}
+	j, err := s.svc.Cancel(ctx, acct, req.Msg.GetJobId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -84,7 +105,11 @@ func (s *Server) CancelJob(ctx context.Context, req *connect.Request[erasurev1.C
 
 // GetJob implements erasure.v1.ErasureService.GetJob.
 func (s *Server) GetJob(ctx context.Context, req *connect.Request[erasurev1.GetJobRequest]) (*connect.Response[erasurev1.GetJobResponse], error) {
-	j, err := s.svc.GetJob(ctx, req.Msg.GetAccountId(), req.Msg.GetJobId())
+	acct, err := account(ctx, req.Msg.GetAccountId(), auth.ReadReports)
+	if err != nil {
+		return nil, err
+	}
+	j, err := s.svc.GetJob(ctx, acct, req.Msg.GetJobId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -94,7 +119,11 @@ func (s *Server) GetJob(ctx context.Context, req *connect.Request[erasurev1.GetJ
 // ListJobs implements erasure.v1.ErasureService.ListJobs.
 func (s *Server) ListJobs(ctx context.Context, req *connect.Request[erasurev1.ListJobsRequest]) (*connect.Response[erasurev1.ListJobsResponse], error) {
 	m := req.Msg
-	jobs, next, err := s.svc.ListJobs(ctx, m.GetAccountId(), int(m.GetPageSize()), m.GetPageToken())
+	acct, err := account(ctx, m.GetAccountId(), auth.ReadReports)
+	if err != nil {
+		return nil, err
+	}
+	jobs, next, err := s.svc.ListJobs(ctx, acct, int(m.GetPageSize()), m.GetPageToken())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -116,7 +145,11 @@ func (s *Server) ListRowOutcomes(ctx context.Context, req *connect.Request[erasu
 		}
 		only = append(only, name)
 	}
-	err := s.svc.ListOutcomes(ctx, m.GetAccountId(), m.GetJobId(), only, func(page []storage.Outcome) error {
+	acct, err := account(ctx, m.GetAccountId(), auth.ReadReports)
+	if err != nil {
+		return err
+	}
+	err = s.svc.ListOutcomes(ctx, acct, m.GetJobId(), only, func(page []storage.Outcome) error {
 		res := &erasurev1.ListRowOutcomesResponse{Rows: make([]*erasurev1.RowOutcome, len(page))}
 		for i, o := range page {
 			res.Rows[i] = outcomeProto(o)

@@ -18,6 +18,7 @@ import (
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 
+	"github.com/erasure-dev/erasure/auth"
 	"github.com/erasure-dev/erasure/deletion"
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 )
@@ -38,19 +39,25 @@ type Server struct {
 var _ erasurev1connect.ErasureServiceHandler = (*Server)(nil)
 
 // New returns the HTTP handler serving the API, reflection and health.
-// When stopping ends, open progress streams are closed with UNAVAILABLE.
-func New(stopping context.Context, logger *slog.Logger, svc *deletion.Service) http.Handler {
+// Every API call needs a bearer token that verifier accepts; health and
+// reflection (which expose no data) do not. When stopping ends, open
+// progress streams are closed with UNAVAILABLE.
+func New(stopping context.Context, logger *slog.Logger, svc *deletion.Service, verifier *auth.Verifier, reflection bool) http.Handler {
 	s := &Server{logger: logger, svc: svc, stopping: stopping}
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(newLogInterceptor(logger)),
+		// Logging sees every call, including refused ones; recovery
+		// (WithRecover) is innermost.
+		connect.WithInterceptors(newLogInterceptor(logger), &authInterceptor{verifier: verifier}),
 		connect.WithRecover(s.recover),
 		connect.WithReadMaxBytes(MaxMessageBytes),
 	}
 	mux := http.NewServeMux()
 	mux.Handle(erasurev1connect.NewErasureServiceHandler(s, opts...))
-	reflector := grpcreflect.NewStaticReflector(erasurev1connect.ErasureServiceName)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	if reflection {
+		reflector := grpcreflect.NewStaticReflector(erasurev1connect.ErasureServiceName)
+		mux.Handle(grpcreflect.NewHandlerV1(reflector))
+		mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	}
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(erasurev1connect.ErasureServiceName)))
 	return mux
 }

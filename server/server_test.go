@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,6 +14,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/erasure-dev/erasure/auth"
 	"github.com/erasure-dev/erasure/client"
 	"github.com/erasure-dev/erasure/deletion"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
@@ -35,6 +38,33 @@ type env struct {
 	stop context.CancelFunc
 	// baseURL is the server's address for more clients.
 	baseURL string
+	// key signs the test's tokens.
+	key ed25519.PrivateKey
+}
+
+// token mints a token for the account and role.
+func (e *env) token(t *testing.T, account string, role auth.Role) string {
+	t.Helper()
+	tok, err := auth.Sign(e.key, auth.Principal{Account: account, Subject: "tester", Kind: auth.KindUser, Role: role}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// as returns a Connect client that calls with a token for the account and role.
+func (e *env) as(t *testing.T, account string, role auth.Role) erasurev1connect.ErasureServiceClient {
+	return erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearerTransport(e.token(t, account, role))}, e.baseURL)
+}
+
+// bearerTransport adds a bearer token to every request, as a browser's
+// fetch with an Authorization header does.
+type bearerTransport string
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+string(b))
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 func newEnv(t *testing.T, cfg deletion.Config) *env {
@@ -48,6 +78,11 @@ func newEnv(t *testing.T, cfg deletion.Config) *env {
 	store := storagetest.New(t, nil)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := deletion.New(logger, store, cfg)
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier := auth.NewVerifier([]crypto.PublicKey{pub}, nil)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -56,9 +91,13 @@ func newEnv(t *testing.T, cfg deletion.Config) *env {
 	}
 	done := make(chan struct{}, 2)
 	go func() { _ = svc.Run(ctx); done <- struct{}{} }()
-	go func() { _ = server.Serve(ctx, l, server.New(ctx, logger, svc), time.Second); done <- struct{}{} }()
+	go func() {
+		_ = server.Serve(ctx, l, server.New(ctx, logger, svc, verifier, true), time.Second)
+		done <- struct{}{}
+	}()
 
-	grpcClient, conn, err := client.Dial(l.Addr().String(), client.Options{Logger: logger})
+	e := &env{store: store, svc: svc, stop: cancel, baseURL: "http://" + l.Addr().String(), key: key}
+	grpcClient, conn, err := client.Dial(l.Addr().String(), client.Options{Logger: logger, Token: e.token(t, "acme", auth.Owner)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,14 +107,9 @@ func newEnv(t *testing.T, cfg deletion.Config) *env {
 		<-done
 		<-done
 	})
-	return &env{
-		store:   store,
-		svc:     svc,
-		grpc:    grpcClient,
-		connect: erasurev1connect.NewErasureServiceClient(http.DefaultClient, "http://"+l.Addr().String()),
-		stop:    cancel,
-		baseURL: "http://" + l.Addr().String(),
-	}
+	e.grpc = grpcClient
+	e.connect = e.as(t, "acme", auth.Owner)
+	return e
 }
 
 func profile(account, keyType, value string, sections ...string) storage.Profile {

@@ -7,6 +7,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/erasure-dev/erasure/auth"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 )
 
@@ -22,7 +23,11 @@ func (s *Server) UploadFile(ctx context.Context, stream *connect.ClientStream[er
 	if md == nil {
 		return nil, invalid("the first message must carry metadata (account_id and filename); the file's bytes follow in chunk messages")
 	}
-	w, err := s.svc.NewUploadWriter(ctx, md.GetAccountId(), md.GetFilename())
+	acct, err := account(ctx, md.GetAccountId(), auth.DeleteBulk)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.svc.NewUploadWriter(ctx, acct, md.GetFilename())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -55,7 +60,11 @@ func (s *Server) UploadFile(ctx context.Context, stream *connect.ClientStream[er
 // CreateUpload implements erasure.v1.ErasureService.CreateUpload.
 func (s *Server) CreateUpload(ctx context.Context, req *connect.Request[erasurev1.CreateUploadRequest]) (*connect.Response[erasurev1.CreateUploadResponse], error) {
 	md := req.Msg.GetMetadata()
-	u, err := s.svc.CreateUpload(ctx, md.GetAccountId(), md.GetFilename())
+	acct, err := account(ctx, md.GetAccountId(), auth.DeleteBulk)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.svc.CreateUpload(ctx, acct, md.GetFilename())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -65,7 +74,11 @@ func (s *Server) CreateUpload(ctx context.Context, req *connect.Request[erasurev
 // UploadChunk implements erasure.v1.ErasureService.UploadChunk.
 func (s *Server) UploadChunk(ctx context.Context, req *connect.Request[erasurev1.UploadChunkRequest]) (*connect.Response[erasurev1.UploadChunkResponse], error) {
 	m := req.Msg
-	u, err := s.svc.AppendUpload(ctx, m.GetAccountId(), m.GetUploadId(), m.GetOffset(), m.GetData(), m.GetLast())
+	acct, err := account(ctx, m.GetAccountId(), auth.DeleteBulk)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.svc.AppendUpload(ctx, acct, m.GetUploadId(), m.GetOffset(), m.GetData(), m.GetLast())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -74,7 +87,11 @@ func (s *Server) UploadChunk(ctx context.Context, req *connect.Request[erasurev1
 
 // GetUpload implements erasure.v1.ErasureService.GetUpload.
 func (s *Server) GetUpload(ctx context.Context, req *connect.Request[erasurev1.GetUploadRequest]) (*connect.Response[erasurev1.GetUploadResponse], error) {
-	u, err := s.svc.GetUpload(ctx, req.Msg.GetAccountId(), req.Msg.GetUploadId())
+	acct, err := account(ctx, req.Msg.GetAccountId(), auth.ReadReports)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.svc.GetUpload(ctx, acct, req.Msg.GetUploadId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

@@ -8,6 +8,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ed25519"
 	"encoding/csv"
 	"errors"
 	"flag"
@@ -28,6 +30,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/erasure-dev/erasure/auth"
 	"github.com/erasure-dev/erasure/deletion"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
@@ -91,6 +94,15 @@ func run() error {
 	fmt.Printf("job reads by the progress stream: %d in %s (one per 200 ms, whatever the rows)\n", ours.polls, ms(ours.execute))
 	fmt.Printf("report: %s\n", ours.report)
 	return nil
+}
+
+// bearer adds the token to every request.
+type bearer string
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+string(b))
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
@@ -169,8 +181,16 @@ func benchOurs(uri string, c config, file []byte) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	go server.Serve(runCtx, l, server.New(runCtx, quiet, svc), time.Second)
-	api := erasurev1connect.NewErasureServiceClient(http.DefaultClient, "http://"+l.Addr().String())
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return result{}, err
+	}
+	token, err := auth.Sign(key, auth.Principal{Account: "bench", Subject: "bench", Kind: auth.KindService, Role: auth.Owner}, time.Hour)
+	if err != nil {
+		return result{}, err
+	}
+	go server.Serve(runCtx, l, server.New(runCtx, quiet, svc, auth.NewVerifier([]crypto.PublicKey{pub}, nil), false), time.Second)
+	api := erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearer(token)}, "http://"+l.Addr().String())
 	time.Sleep(200 * time.Millisecond) // the first sweep and queue poll pass before measuring
 
 	var r result

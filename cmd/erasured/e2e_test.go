@@ -36,7 +36,8 @@ func TestEndToEndWithGrpcurl(t *testing.T) {
 	}
 	addr := freeAddr(t)
 	var logs syncBuffer
-	srv := exec.Command(bin, "-addr", addr, "-data-dir", t.TempDir(), "-demo-profiles", "100")
+	dataDir := t.TempDir()
+	srv := exec.Command(bin, "-addr", addr, "-data-dir", dataDir, "-demo-profiles", "100")
 	srv.Stdout, srv.Stderr = &logs, &logs
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -53,9 +54,11 @@ func TestEndToEndWithGrpcurl(t *testing.T) {
 		}
 	})
 
+	// The operator's token, minted with the development key the server made.
+	var token string
 	call := func(method, body string) []map[string]any {
 		t.Helper()
-		cmd := exec.Command(grpcurl, "-plaintext", "-d", "@", addr, "erasure.v1.ErasureService/"+method)
+		cmd := exec.Command(grpcurl, "-plaintext", "-H", "authorization: Bearer "+token, "-d", "@", addr, "erasure.v1.ErasureService/"+method)
 		cmd.Stdin = strings.NewReader(body)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -86,6 +89,17 @@ func TestEndToEndWithGrpcurl(t *testing.T) {
 			t.Fatalf("server not ready: %v %s", err, out)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	out, err := exec.Command(bin, "token", "-data-dir", dataDir, "-account", "demo", "-role", "OWNER").Output()
+	if err != nil {
+		t.Fatalf("erasured token: %v", err)
+	}
+	token = strings.TrimSpace(string(out))
+
+	// Without a token, a clear refusal.
+	out, _ = exec.Command(grpcurl, "-plaintext", "-d", `{}`, addr, "erasure.v1.ErasureService/ListJobs").CombinedOutput()
+	if !strings.Contains(string(out), "Unauthenticated") || !strings.Contains(string(out), "erasured token") {
+		t.Fatalf("a call without a token: %s", out)
 	}
 
 	upload := func(file string) string {
@@ -132,8 +146,8 @@ func TestEndToEndWithGrpcurl(t *testing.T) {
 	wantCounts(t, "xlsx execute", final["counts"], map[string]string{"rows": "5", "deleted": "5"})
 
 	// Bad input gets advice, not a crash.
-	cmd := exec.Command(grpcurl, "-plaintext", "-d", fmt.Sprintf(`{"account_id": "demo", "source": {"upload_id": %q, "column_name": "Phone"}, "spec": {"identifier_type": "IDENTIFIER_TYPE_PHONE"}}`, xlsxID), addr, "erasure.v1.ErasureService/PreviewDeletion")
-	out, _ := cmd.CombinedOutput()
+	cmd := exec.Command(grpcurl, "-plaintext", "-H", "authorization: Bearer "+token, "-d", fmt.Sprintf(`{"account_id": "demo", "source": {"upload_id": %q, "column_name": "Phone"}, "spec": {"identifier_type": "IDENTIFIER_TYPE_PHONE"}}`, xlsxID), addr, "erasure.v1.ErasureService/PreviewDeletion")
+	out, _ = cmd.CombinedOutput()
 	if !strings.Contains(string(out), "NotFound") {
 		t.Fatalf("preview of a used upload: %s", out)
 	}

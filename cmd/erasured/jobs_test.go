@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/erasure-dev/erasure/auth"
 	"github.com/erasure-dev/erasure/client"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/storage"
@@ -54,15 +55,27 @@ func binary(t *testing.T) string {
 	return builtBin
 }
 
-// engine is an embedded store the test can stop and start again.
+// engine is an embedded store the test can stop and start again, with the
+// signing key its instances trust.
 type engine struct {
-	dir string
-	srv *storageembed.Server
+	dir    string
+	srv    *storageembed.Server
+	keyPEM string
+	token  string
 }
 
 func startEngine(t *testing.T) *engine {
 	t.Helper()
 	e := &engine{dir: t.TempDir()}
+	e.keyPEM = filepath.Join(t.TempDir(), "dev-jwt-key.pem")
+	key, err := auth.DevKey(e.keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.token, err = auth.Sign(key, auth.Principal{Account: "acme", Subject: "test", Kind: auth.KindService, Role: auth.Owner}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.start(t)
 	t.Cleanup(func() {
 		if e.srv != nil {
@@ -95,10 +108,10 @@ type instance struct {
 	client erasurev1.ErasureServiceClient
 }
 
-func startInstance(t *testing.T, uri, db string, extra ...string) *instance {
+func startInstance(t *testing.T, e *engine, uri, db string, extra ...string) *instance {
 	t.Helper()
 	i := &instance{addr: freeAddr(t), logs: &syncBuffer{}, exited: make(chan error, 1)}
-	args := append([]string{"-addr", i.addr, "-mongodb-uri", uri, "-database", db, "-write-majority=false",
+	args := append([]string{"-addr", i.addr, "-mongodb-uri", uri, "-database", db, "-write-majority=false", "-dev-key", e.keyPEM,
 		"-lease", "2s", "-batch-size", "10", "-shutdown-grace", "5s"}, extra...)
 	i.cmd = exec.Command(binary(t), args...)
 	i.cmd.Stdout, i.cmd.Stderr = i.logs, i.logs
@@ -106,7 +119,7 @@ func startInstance(t *testing.T, uri, db string, extra ...string) *instance {
 		t.Fatal(err)
 	}
 	go func() { i.exited <- i.cmd.Wait() }()
-	c, conn, err := client.Dial(i.addr, client.Options{})
+	c, conn, err := client.Dial(i.addr, client.Options{Token: e.token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +329,7 @@ func reference(t *testing.T, e *engine) report {
 	refOnce.Do(func() {
 		db := "ref"
 		seed(t, e.srv.URI(), db)
-		i := startInstance(t, e.srv.URI(), db)
+		i := startInstance(t, e, e.srv.URI(), db)
 		stream := startJob(t, i)
 		first, err := stream.Recv()
 		if err != nil {
@@ -384,7 +397,7 @@ func TestKill9ResumesExactly(t *testing.T) {
 		t.Run(fmt.Sprintf("after %d rows", at), func(t *testing.T) {
 			db := fmt.Sprintf("kill_%d", at)
 			store := seed(t, e.srv.URI(), db)
-			a := startInstance(t, e.srv.URI(), db)
+			a := startInstance(t, e, e.srv.URI(), db)
 			stream := startJob(t, a)
 			seen := follow(t, recvExecute(stream), at)
 			if seen.GetState() >= erasurev1.JobState_JOB_STATE_SUCCEEDED {
@@ -392,14 +405,18 @@ func TestKill9ResumesExactly(t *testing.T) {
 			}
 			a.kill(t)
 
-			b := startInstance(t, e.srv.URI(), db)
+			b := startInstance(t, e, e.srv.URI(), db)
 			got := finish(t, b, seen.GetJobId())
 			if d := got.diff(ref); d != "" {
 				t.Fatalf("report after kill -9 differs from an uninterrupted run: %s", d)
 			}
 			checkStore(t, store, ref)
-			if pids := claimPIDs(t, store, seen.GetJobId()); at > 0 && (len(pids) != 2 || pids[0] == pids[1]) {
-				t.Errorf("claims by processes %v, want the killed one then the restarted one", pids)
+			// The killed process claimed first and the restarted one last.
+			// (On a loaded machine an owner may also lose its 2 s lease and
+			// claim its job again in between; the report is exact anyway.)
+			pids := claimPIDs(t, store, seen.GetJobId())
+			if at > 0 && (len(pids) < 2 || pids[0] != fmt.Sprint(a.cmd.Process.Pid) || pids[len(pids)-1] != fmt.Sprint(b.cmd.Process.Pid)) {
+				t.Errorf("claims by processes %v, want %d (killed) first and %d (restarted) last", pids, a.cmd.Process.Pid, b.cmd.Process.Pid)
 			}
 		})
 	}
@@ -412,15 +429,12 @@ func TestSecondInstanceTakesOver(t *testing.T) {
 	ref := reference(t, e)
 	db := "takeover"
 	store := seed(t, e.srv.URI(), db)
-	instances := []*instance{startInstance(t, e.srv.URI(), db), startInstance(t, e.srv.URI(), db)}
+	instances := []*instance{startInstance(t, e, e.srv.URI(), db), startInstance(t, e, e.srv.URI(), db)}
 	seen := follow(t, recvExecute(startJob(t, instances[0])), 60)
 	pids := claimPIDs(t, store, seen.GetJobId())
-	if len(pids) != 1 {
-		t.Fatalf("claims %v, want one", pids)
-	}
 	var owner, other *instance
 	for _, i := range instances {
-		if fmt.Sprint(i.cmd.Process.Pid) == pids[0] {
+		if fmt.Sprint(i.cmd.Process.Pid) == pids[len(pids)-1] {
 			owner = i
 		} else {
 			other = i
@@ -437,8 +451,8 @@ func TestSecondInstanceTakesOver(t *testing.T) {
 		t.Fatalf("report after takeover differs from an uninterrupted run: %s", d)
 	}
 	checkStore(t, store, ref)
-	if pids := claimPIDs(t, store, seen.GetJobId()); len(pids) != 2 || pids[1] != fmt.Sprint(other.cmd.Process.Pid) {
-		t.Errorf("claims by processes %v, want %s then %d", pids, pids[0], other.cmd.Process.Pid)
+	if after := claimPIDs(t, store, seen.GetJobId()); len(after) <= len(pids) || after[len(after)-1] != fmt.Sprint(other.cmd.Process.Pid) {
+		t.Errorf("claims by processes %v, want the surviving %d to claim last", after, other.cmd.Process.Pid)
 	}
 }
 
@@ -450,8 +464,10 @@ func TestTwoInstancesShareTheQueue(t *testing.T) {
 	db := "shared"
 	store := seed(t, e.srv.URI(), db)
 	instances := []*instance{
-		startInstance(t, e.srv.URI(), db, "-workers", "1", "-max-jobs-per-account", "0"),
-		startInstance(t, e.srv.URI(), db, "-workers", "1", "-max-jobs-per-account", "0"),
+		// A lease far longer than a job: a second claim could only mean a
+		// job was taken from a live worker.
+		startInstance(t, e, e.srv.URI(), db, "-workers", "1", "-max-jobs-per-account", "0", "-lease", "60s"),
+		startInstance(t, e, e.srv.URI(), db, "-workers", "1", "-max-jobs-per-account", "0", "-lease", "60s"),
 	}
 	const jobs, per = 4, profilesPerAccount / 4
 	ids := make([]string, jobs)
@@ -502,7 +518,7 @@ func TestSIGTERMHandsTheJobBack(t *testing.T) {
 	ref := reference(t, e)
 	db := "sigterm"
 	store := seed(t, e.srv.URI(), db)
-	a := startInstance(t, e.srv.URI(), db, "-lease", "30s")
+	a := startInstance(t, e, e.srv.URI(), db, "-lease", "30s")
 	stream := startJob(t, a)
 	seen := follow(t, recvExecute(stream), 60)
 	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -527,7 +543,7 @@ func TestSIGTERMHandsTheJobBack(t *testing.T) {
 		t.Fatal("still running 15 s after SIGTERM")
 	}
 	start := time.Now()
-	b := startInstance(t, e.srv.URI(), db, "-lease", "30s")
+	b := startInstance(t, e, e.srv.URI(), db, "-lease", "30s")
 	got := finish(t, b, seen.GetJobId())
 	if d := got.diff(ref); d != "" {
 		t.Fatalf("report after SIGTERM differs from an uninterrupted run: %s", d)
@@ -551,7 +567,7 @@ func TestStoreOutageMidJob(t *testing.T) {
 	// Small batches make the job outlast the engine's own shutdown, which
 	// lets requests in flight finish for a few seconds; the report does not
 	// depend on the batch size.
-	a := startInstance(t, e.srv.URI()+"?serverSelectionTimeoutMS=500", db, "-lease", "30s", "-batch-size", "2")
+	a := startInstance(t, e, e.srv.URI()+"?serverSelectionTimeoutMS=500", db, "-lease", "30s", "-batch-size", "2")
 	seen := follow(t, recvExecute(startJob(t, a)), 20)
 	e.stop()
 	time.Sleep(3 * time.Second)
@@ -572,7 +588,7 @@ func TestCancelReachesAnotherInstance(t *testing.T) {
 	e := startEngine(t)
 	db := "cancel"
 	store := seed(t, e.srv.URI(), db)
-	instances := []*instance{startInstance(t, e.srv.URI(), db), startInstance(t, e.srv.URI(), db)}
+	instances := []*instance{startInstance(t, e, e.srv.URI(), db), startInstance(t, e, e.srv.URI(), db)}
 	seen := follow(t, recvExecute(startJob(t, instances[0])), 40)
 	pids := claimPIDs(t, store, seen.GetJobId())
 	other := instances[0]

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,10 +17,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/erasure-dev/erasure/auth"
 	"github.com/erasure-dev/erasure/deletion"
 	"github.com/erasure-dev/erasure/demo"
 	"github.com/erasure-dev/erasure/server"
@@ -42,6 +45,10 @@ func main() {
 
 type config struct {
 	addr          string
+	publicKeys    string
+	hmacFile      string
+	devKey        string
+	reflection    bool
 	mongoURI      string
 	database      string
 	dataDir       string
@@ -62,7 +69,11 @@ func parseConfig(args []string) (*config, error) {
 	fs.StringVar(&c.addr, "addr", ":8080", "listen address")
 	fs.StringVar(&c.mongoURI, "mongodb-uri", "", "MongoDB connection string; empty embeds FerretDB under -data-dir")
 	fs.StringVar(&c.database, "database", "erasure", "database holding profiles and the service's collections")
-	fs.StringVar(&c.dataDir, "data-dir", "./data", "embedded store directory")
+	fs.StringVar(&c.dataDir, "data-dir", "./data", "embedded store directory, and the development token key's")
+	fs.StringVar(&c.publicKeys, "jwt-public-keys", "", "comma-separated PEM files of the Ed25519 or RSA public keys whose tokens are trusted")
+	fs.StringVar(&c.hmacFile, "jwt-hs256-secret-file", "", "file holding a shared secret; only when set are HS256 tokens trusted")
+	fs.StringVar(&c.devKey, "dev-key", "", "development signing key (PEM) to trust, created if missing; default <data-dir>/dev-jwt-key.pem with the embedded store, none with -mongodb-uri")
+	fs.BoolVar(&c.reflection, "reflection", true, "serve gRPC server reflection (it exposes the API's schema, no data)")
 	fs.IntVar(&c.demoProfiles, "demo-profiles", 5000, "profiles seeded into the empty demo account of the embedded store; 0 seeds none")
 	fs.BoolVar(&c.writeMajority, "write-majority", true, "write concern majority (with -mongodb-uri)")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
@@ -116,11 +127,18 @@ func envName(flagName string) string {
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(args[1:], os.Stdout)
+	}
 	c, err := parseConfig(args)
 	if err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.logLevel}))
+	verifier, err := c.verifier()
+	if err != nil {
+		return err
+	}
 
 	uri := c.mongoURI
 	writeMajority := c.writeMajority
@@ -170,8 +188,101 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		defer close(workersDone)
 		_ = svc.Run(ctx)
 	}()
-	err = server.Serve(ctx, l, server.New(ctx, logger, svc), c.shutdownGrace)
+	err = server.Serve(ctx, l, server.New(ctx, logger, svc, verifier, c.reflection), c.shutdownGrace)
 	<-workersDone
 	logger.Info("stopped")
+	return err
+}
+
+// devKeyPath is the development key this configuration trusts, or "".
+func (c *config) devKeyPath() string {
+	if c.devKey != "" {
+		return c.devKey
+	}
+	if c.mongoURI == "" {
+		return filepath.Join(c.dataDir, "dev-jwt-key.pem")
+	}
+	return ""
+}
+
+// verifier builds the token verifier from the configured keys.
+func (c *config) verifier() (*auth.Verifier, error) {
+	var keys []crypto.PublicKey
+	for _, path := range strings.Split(c.publicKeys, ",") {
+		if path = strings.TrimSpace(path); path == "" {
+			continue
+		}
+		k, err := auth.LoadPublicKey(path)
+		if err != nil {
+			return nil, fmt.Errorf("-jwt-public-keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if path := c.devKeyPath(); path != "" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		k, err := auth.DevKey(path)
+		if err != nil {
+			return nil, fmt.Errorf("development key: %w", err)
+		}
+		keys = append(keys, k.Public())
+	}
+	var secret []byte
+	if c.hmacFile != "" {
+		b, err := os.ReadFile(c.hmacFile)
+		if err != nil {
+			return nil, fmt.Errorf("-jwt-hs256-secret-file: %w", err)
+		}
+		if secret = []byte(strings.TrimSpace(string(b))); len(secret) < 32 {
+			return nil, errors.New("-jwt-hs256-secret-file: the secret must be at least 32 bytes")
+		}
+	}
+	if len(keys) == 0 && secret == nil {
+		return nil, errors.New("no token keys: set -jwt-public-keys (production), or -dev-key for a development key")
+	}
+	return auth.NewVerifier(keys, secret), nil
+}
+
+// runToken mints a development token: `erasured token -account demo -role OWNER`.
+func runToken(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("erasured token", flag.ContinueOnError)
+	account := fs.String("account", "demo", "account the token acts in")
+	role := fs.String("role", "OWNER", "OWNER, ADMIN or USER")
+	subject := fs.String("subject", "", "who the token is for (default: the local user name)")
+	kind := fs.String("kind", "operator", "user, service or operator")
+	sections := fs.String("sections", "", "comma-separated sections a user may see; empty for all")
+	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
+	dataDir := fs.String("data-dir", "./data", "the server's -data-dir, where its development key is")
+	devKey := fs.String("dev-key", "", "the development key file (default <data-dir>/dev-jwt-key.pem)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	path := *devKey
+	if path == "" {
+		path = filepath.Join(*dataDir, "dev-jwt-key.pem")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	key, err := auth.DevKey(path)
+	if err != nil {
+		return err
+	}
+	if *subject == "" {
+		*subject = os.Getenv("USER")
+		if *subject == "" {
+			*subject = "operator"
+		}
+	}
+	p := auth.Principal{Account: *account, Subject: *subject, Kind: auth.Kind(*kind), Role: auth.Role(strings.ToUpper(*role))}
+	if *sections != "" {
+		p.Sections = strings.Split(*sections, ",")
+	}
+	token, err := auth.Sign(key, p, *ttl)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, token)
 	return err
 }

@@ -374,7 +374,7 @@ func (Outcome) EnumDescriptor() ([]byte, []int) {
 // UploadMetadata describes a file before its bytes are sent.
 type UploadMetadata struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The account the file belongs to. Required.
+	// The account the file belongs to: empty or the token's account.
 	AccountId string `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
 	// The file's name as the user chose it, used to tell CSV from XLSX
 	// (.csv, .txt, .tsv or .xlsx) and shown in the job history. Required.

@@ -50,8 +50,14 @@ const (
 // can drive the whole flow; gRPC callers may also upload with a
 // client-streaming call.
 //
-// Every request names the account it acts on. Profiles, uploads and jobs of
-// another account are never read or changed, and look as if they did not exist.
+// Every call but health and reflection needs a bearer token
+// ("authorization: Bearer <JWT>") naming the caller's account, subject, kind
+// and role. The account always comes from the token: the account_id fields
+// may be left empty, and a request naming any other account gets NOT_FOUND,
+// as for an account that does not exist. Profiles, uploads and jobs of
+// another account are never read or changed, and look as if they did not
+// exist. A role without the permission a call needs gets PERMISSION_DENIED
+// naming that permission.
 type ErasureServiceClient interface {
 	// UploadFile stores a file sent as a stream of messages: the first carries
 	// the metadata, the following ones the bytes in order. The call fails with
@@ -311,8 +317,14 @@ type ErasureService_ListRowOutcomesClient = grpc.ServerStreamingClient[ListRowOu
 // can drive the whole flow; gRPC callers may also upload with a
 // client-streaming call.
 //
-// Every request names the account it acts on. Profiles, uploads and jobs of
-// another account are never read or changed, and look as if they did not exist.
+// Every call but health and reflection needs a bearer token
+// ("authorization: Bearer <JWT>") naming the caller's account, subject, kind
+// and role. The account always comes from the token: the account_id fields
+// may be left empty, and a request naming any other account gets NOT_FOUND,
+// as for an account that does not exist. Profiles, uploads and jobs of
+// another account are never read or changed, and look as if they did not
+// exist. A role without the permission a call needs gets PERMISSION_DENIED
+// naming that permission.
 type ErasureServiceServer interface {
 	// UploadFile stores a file sent as a stream of messages: the first carries
 	// the metadata, the following ones the bytes in order. The call fails with

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"github.com/erasure-dev/erasure/auth"
+)
+
+// authInterceptor verifies the bearer token of every call and puts the
+// caller in its context. Health and reflection are served without it.
+type authInterceptor struct{ verifier *auth.Verifier }
+
+func (i *authInterceptor) authenticate(ctx context.Context, h http.Header) (context.Context, error) {
+	value := h.Get("Authorization")
+	token, ok := strings.CutPrefix(value, "Bearer ")
+	if !ok || strings.TrimSpace(token) == "" {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New(
+			`send a bearer token: the header "authorization: Bearer <token>" (for local use, "erasured token" mints one)`))
+	}
+	p, err := i.verifier.Verify(strings.TrimSpace(token))
+	if err != nil {
+		return nil, connect.NewError(connect.CodeUnauthenticated, err)
+	}
+	return auth.WithPrincipal(ctx, p), nil
+}
+
+func (i *authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		ctx, err := i.authenticate(ctx, req.Header())
+		if err != nil {
+			return nil, err
+		}
+		return next(ctx, req)
+	}
+}
+
+func (i *authInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (i *authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		ctx, err := i.authenticate(ctx, conn.RequestHeader())
+		if err != nil {
+			return err
+		}
+		return next(ctx, conn)
+	}
+}
+
+// account returns the account a call acts on — always the caller's — after
+// checking that its role has perm. A request naming another account is
+// answered as if that account did not exist.
+func account(ctx context.Context, requested string, perm auth.Permission) (string, error) {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return "", connect.NewError(connect.CodeUnauthenticated, errors.New("no caller"))
+	}
+	if !p.Can(perm) {
+		return "", connect.NewError(connect.CodePermissionDenied, fmt.Errorf(
+			"role %s lacks the permission %s; ask an owner or admin of the account", p.Role, perm))
+	}
+	if requested != "" && requested != p.Account {
+		return "", connect.NewError(connect.CodeNotFound, fmt.Errorf("account %q not found", requested))
+	}
+	return p.Account, nil
+}

@@ -1,0 +1,181 @@
+package server_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"net/http"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/erasure-dev/erasure/auth"
+	"github.com/erasure-dev/erasure/deletion"
+	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
+	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
+)
+
+// calls makes every RPC once with the given client and ids, and returns
+// each call's error by name.
+func calls(ctx context.Context, c erasurev1connect.ErasureServiceClient, account, uploadID, jobID, profileID string) map[string]error {
+	errs := map[string]error{}
+	drain := func(name string, s interface {
+		Receive() bool
+		Err() error
+	}, err error) {
+		if err == nil {
+			for s.Receive() {
+			}
+			err = s.Err()
+		}
+		errs[name] = err
+	}
+	src := &erasurev1.FileSource{UploadId: uploadID, Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}
+	_, errs["CreateUpload"] = c.CreateUpload(ctx, connect.NewRequest(&erasurev1.CreateUploadRequest{Metadata: &erasurev1.UploadMetadata{AccountId: account, Filename: "a.csv"}}))
+	_, errs["UploadChunk"] = c.UploadChunk(ctx, connect.NewRequest(&erasurev1.UploadChunkRequest{AccountId: account, UploadId: uploadID, Offset: 0, Data: []byte("x")}))
+	_, errs["GetUpload"] = c.GetUpload(ctx, connect.NewRequest(&erasurev1.GetUploadRequest{AccountId: account, UploadId: uploadID}))
+	_, errs["InspectUpload"] = c.InspectUpload(ctx, connect.NewRequest(&erasurev1.InspectUploadRequest{AccountId: account, UploadId: uploadID}))
+	_, errs["PreviewDeletion"] = c.PreviewDeletion(ctx, connect.NewRequest(&erasurev1.PreviewDeletionRequest{AccountId: account, Source: src, Spec: emailSpec()}))
+	s1, err := c.ExecuteDeletion(ctx, connect.NewRequest(&erasurev1.ExecuteDeletionRequest{AccountId: account, Source: src, Spec: emailSpec()}))
+	drain("ExecuteDeletion", s1, err)
+	s2, err := c.WatchJob(ctx, connect.NewRequest(&erasurev1.WatchJobRequest{AccountId: account, JobId: jobID}))
+	drain("WatchJob", s2, err)
+	s3, err := c.ListRowOutcomes(ctx, connect.NewRequest(&erasurev1.ListRowOutcomesRequest{AccountId: account, JobId: jobID}))
+	drain("ListRowOutcomes", s3, err)
+	_, errs["GetJob"] = c.GetJob(ctx, connect.NewRequest(&erasurev1.GetJobRequest{AccountId: account, JobId: jobID}))
+	_, errs["CancelJob"] = c.CancelJob(ctx, connect.NewRequest(&erasurev1.CancelJobRequest{AccountId: account, JobId: jobID}))
+	_, errs["ListJobs"] = c.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{AccountId: account}))
+	_, errs["DeleteProfile"] = c.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{AccountId: account, ProfileId: profileID}))
+	s4, err := c.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{AccountId: account, Spec: emailSpec(), Values: []string{"ann@example.com"}}))
+	drain("DeleteIdentifiers", s4, err)
+	us := c.UploadFile(ctx)
+	_ = us.Send(&erasurev1.UploadFileRequest{Payload: &erasurev1.UploadFileRequest_Metadata{Metadata: &erasurev1.UploadMetadata{AccountId: account, Filename: "a.csv"}}})
+	_, errs["UploadFile"] = us.CloseAndReceive()
+	return errs
+}
+
+const rpcCount = 14
+
+// acmeState makes an upload, a finished job and a live profile in acme.
+func acmeState(t *testing.T, e *env) (uploadID, jobID, profileID string) {
+	t.Helper()
+	ps := e.seed(t, profile("acme", "email", "ann@example.com", "s1"), profile("acme", "email", "bob@example.com", "s1"))
+	uploadID = e.uploadGRPC(t, "acme", "delete.csv", []byte("Email\nbob@example.com\n"))
+	jobs := e.execute(t, &erasurev1.ExecuteDeletionRequest{AccountId: "acme", Spec: emailSpec(),
+		Source: &erasurev1.FileSource{UploadId: e.uploadGRPC(t, "acme", "other.csv", []byte("Email\nnobody@example.com\n")), Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}})
+	return uploadID, jobs[len(jobs)-1].GetJobId(), ps[0].ID.Hex()
+}
+
+func TestEveryCallNeedsAValidToken(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, deletion.Config{})
+	_, stranger, _ := ed25519.GenerateKey(nil)
+	foreign, _ := auth.Sign(stranger, auth.Principal{Account: "acme", Subject: "x", Kind: auth.KindUser, Role: auth.Owner}, time.Hour)
+	expired, _ := auth.Sign(e.key, auth.Principal{Account: "acme", Subject: "x", Kind: auth.KindUser, Role: auth.Owner}, -time.Hour)
+	for name, c := range map[string]struct {
+		client erasurev1connect.ErasureServiceClient
+		says   string
+	}{
+		"no token":      {erasurev1connect.NewErasureServiceClient(http.DefaultClient, e.baseURL), "erasured token"},
+		"foreign key":   {erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearerTransport(foreign)}, e.baseURL), "not signed by a key this service trusts"},
+		"expired token": {erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearerTransport(expired)}, e.baseURL), "expired"},
+		"not a JWT":     {erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearerTransport("hello")}, e.baseURL), "not a JWT"},
+	} {
+		errs := calls(ctx, c.client, "acme", "0123456789abcdef01234567", "0123456789abcdef01234567", "0123456789abcdef01234567")
+		if len(errs) != rpcCount {
+			t.Fatalf("%d calls made, want all %d", len(errs), rpcCount)
+		}
+		for rpc, err := range errs {
+			if connect.CodeOf(err) != connect.CodeUnauthenticated || !containsFold(err.Error(), c.says) {
+				t.Errorf("%s: %s = %v, want Unauthenticated saying %q", name, rpc, err, c.says)
+			}
+		}
+	}
+	if n, _ := e.store.CountProfiles(ctx, "acme"); n != 0 {
+		t.Fatalf("unauthenticated calls created profiles? %d", n)
+	}
+}
+
+// The isolation matrix: every call made with a token of another account,
+// aimed at acme's upload, job and profile, reads, watches, cancels and
+// deletes nothing of acme's — whether it names acme or not.
+func TestAnotherAccountReachesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, deletion.Config{})
+	uploadID, jobID, profileID := acmeState(t, e)
+	intruder := e.as(t, "other", auth.Owner)
+
+	// Naming acme: every call is NOT_FOUND, as for an account that does not exist.
+	for rpc, err := range calls(ctx, intruder, "acme", uploadID, jobID, profileID) {
+		if connect.CodeOf(err) != connect.CodeNotFound {
+			t.Errorf("naming acme: %s = %v, want NotFound", rpc, err)
+		}
+	}
+	// In its own account, acme's ids name nothing.
+	errs := calls(ctx, intruder, "", uploadID, jobID, profileID)
+	for _, rpc := range []string{"UploadChunk", "GetUpload", "InspectUpload", "PreviewDeletion", "ExecuteDeletion", "WatchJob", "ListRowOutcomes", "GetJob", "CancelJob"} {
+		if connect.CodeOf(errs[rpc]) != connect.CodeNotFound {
+			t.Errorf("own account, acme's ids: %s = %v, want NotFound", rpc, errs[rpc])
+		}
+	}
+	list, err := intruder.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range list.Msg.GetJobs() {
+		if j.GetJobId() == jobID || j.GetAccountId() != "other" {
+			t.Fatalf("other's history shows %v", j)
+		}
+	}
+	// Nothing of acme's changed.
+	if !e.exists(t, "acme", "email", "ann@example.com") || !e.exists(t, "acme", "email", "bob@example.com") {
+		t.Fatal("another account's calls deleted an acme profile")
+	}
+	up, err := e.connect.GetUpload(ctx, connect.NewRequest(&erasurev1.GetUploadRequest{UploadId: uploadID}))
+	if err != nil || !up.Msg.GetUpload().GetComplete() {
+		t.Fatalf("acme's upload after the intrusion: %v, %v", up, err)
+	}
+	j, err := e.connect.GetJob(ctx, connect.NewRequest(&erasurev1.GetJobRequest{JobId: jobID}))
+	if err != nil || j.Msg.GetJob().GetCancelRequested() || j.Msg.GetJob().GetState() != erasurev1.JobState_JOB_STATE_SUCCEEDED {
+		t.Fatalf("acme's job after the intrusion: %v, %v", j, err)
+	}
+}
+
+func TestRoleTable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, deletion.Config{})
+	ps := e.seed(t, profile("acme", "email", "ann@example.com", "s1"), profile("acme", "email", "bob@example.com", "s1"))
+
+	user := e.as(t, "acme", auth.User)
+	_, err := user.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID.Hex()}))
+	wantCode(t, err, connect.CodePermissionDenied, "role USER lacks the permission delete_single_profile")
+	if !e.exists(t, "acme", "email", "ann@example.com") {
+		t.Fatal("a refused call deleted the profile")
+	}
+	// A user may delete in bulk and read reports.
+	stream, err := user.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{Spec: emailSpec(), Values: []string{"bob@example.com"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for stream.Receive() {
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatalf("USER bulk delete: %v", err)
+	}
+	if _, err := user.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{})); err != nil {
+		t.Fatalf("USER reads reports: %v", err)
+	}
+	for _, role := range []auth.Role{auth.Admin, auth.Owner} {
+		res, err := e.as(t, "acme", role).DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID.Hex()}))
+		if err != nil {
+			t.Fatalf("%s DeleteProfile: %v", role, err)
+		}
+		_ = res
+	}
+	if e.exists(t, "acme", "email", "ann@example.com") {
+		t.Fatal("an admin's DeleteProfile did not delete")
+	}
+}
