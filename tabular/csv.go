@@ -31,7 +31,6 @@ type csvFile struct {
 	lineOffset int64 // lines before start (the "sep=" line)
 	encoding   textEncoding
 	delim      rune
-	crOnly     bool
 	lim        Limits
 }
 
@@ -73,7 +72,6 @@ func openCSV(r io.ReaderAt, size int64, lim Limits, lowerName string) (*csvFile,
 		start:    int64(enc.bomLen),
 		encoding: enc,
 		delim:    lay.delim,
-		crOnly:   lay.crOnly,
 		lim:      lim,
 	}
 	if lay.sepLine > 0 {
@@ -102,16 +100,18 @@ func newDecoder(enc textEncoding) *encoding.Decoder {
 }
 
 // rows builds the reader chain: section → decoder (only when not UTF-8) →
-// CR translation (only for old Mac files) → line-length guard → bufio →
-// encoding/csv.
+// CR translation → line-length guard → bufio → encoding/csv.
 func (c *csvFile) rows() *csvRows {
 	var src io.Reader = io.NewSectionReader(c.r, c.start, c.size-c.start)
 	if c.encoding.utf16 || c.encoding.cp1252 {
 		src = transform.NewReader(src, newDecoder(c.encoding))
 	}
-	if c.crOnly {
-		src = &crReader{r: src}
-	}
+	// Always, not only for old Mac files: a file with a lone CR among LF
+	// line endings (rows appended by another program) shows that CR as a
+	// line break in every spreadsheet program, and encoding/csv alone would
+	// glue the two rows into one, hiding the second row's identifier in a
+	// cell of the first.
+	src = &crReader{r: src}
 	guard := &lineGuard{r: src, max: max(16*c.lim.MaxCellBytes, 1<<20), checkUTF8: c.encoding.checkUTF8}
 	cr := csv.NewReader(bufio.NewReaderSize(guard, 64<<10))
 	cr.Comma = c.delim
@@ -162,7 +162,14 @@ func (c *csvRows) Next() (Row, error) {
 				// The file started as UTF-8 but has stray bytes of another
 				// encoding further down; U+FFFD marks them for the
 				// identifier layer instead of passing invalid text on.
-				rec[i] = strings.ToValidUTF8(cell, "\uFFFD")
+				cell = strings.ToValidUTF8(cell, "\uFFFD")
+				rec[i] = cell
+				// U+FFFD takes three bytes where the stray byte took one,
+				// so the marked cell may exceed the limit the raw one met.
+				if len(cell) > c.lim.MaxCellBytes {
+					c.err = fileErrorf(num, "line %d: a cell is longer than %s once its unreadable characters are marked; check that the whole file is saved as UTF-8, or shorten the cell", num, humanBytes(int64(c.lim.MaxCellBytes)))
+					return Row{}, c.err
+				}
 			}
 		}
 		if empty {
@@ -375,27 +382,40 @@ func validPrefix(p []byte) ([]byte, bool) {
 	return nil, true
 }
 
-// crReader turns old Mac line endings (CR alone) into LF, which is all
-// encoding/csv recognises; a CRLF that appears anyway stays one line break.
+// crReader turns every CR that is not followed by LF (old Mac line endings,
+// or a stray one among LF endings) into LF, which is all encoding/csv
+// recognises, and CRLF into LF. Spreadsheet programs take each of the three
+// as a line break. Inside a quoted cell the break stays a break.
 type crReader struct {
 	r      io.Reader
-	prevCR bool
+	prevCR bool // the previous Read ended in a CR, already written as LF
 }
 
 func (c *crReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	w := 0
-	for _, b := range p[:n] {
-		if b == '\n' && c.prevCR {
-			c.prevCR = false
-			continue
+	r, w := 0, 0
+	if c.prevCR && n > 0 {
+		c.prevCR = false
+		if p[0] == '\n' {
+			r = 1 // the LF of a CRLF cut by the previous Read
 		}
-		c.prevCR = b == '\r'
-		if b == '\r' {
-			b = '\n'
+	}
+	for r < n {
+		i := bytes.IndexByte(p[r:n], '\r')
+		if i < 0 {
+			w += copy(p[w:], p[r:n])
+			break
 		}
-		p[w] = b
+		w += copy(p[w:], p[r:r+i])
+		r += i + 1
+		p[w] = '\n'
 		w++
+		switch {
+		case r == n:
+			c.prevCR = true
+		case p[r] == '\n':
+			r++
+		}
 	}
 	return w, err
 }

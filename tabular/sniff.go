@@ -171,13 +171,12 @@ var delimiters = [...]byte{',', ';', '\t', '|'}
 // textLayout is what sniffLayout finds in the decoded sample.
 type textLayout struct {
 	delim    rune
-	crOnly   bool // old Mac line endings: records end in CR alone
 	sepLine  int  // bytes of a leading Excel "sep=X" line, 0 if none
 	preferTb bool // the file name says TSV
 }
 
-// sniffLayout finds the delimiter, the line-ending convention and an Excel
-// "sep=" directive in text (UTF-8, or any ASCII-compatible encoding).
+// sniffLayout finds the delimiter and an Excel "sep=" directive in text
+// (UTF-8, or any ASCII-compatible encoding).
 // complete says whether text is the whole file, so that a record cut by the
 // end of the sample is not counted.
 func sniffLayout(text []byte, complete, preferTab bool) textLayout {
@@ -198,8 +197,6 @@ func sniffLayout(text []byte, complete, preferTab bool) textLayout {
 		records  int
 		inQuotes bool
 		nonBlank bool
-		lfOut    int
-		crOut    int
 	)
 	endRecord := func() {
 		if nonBlank && records < maxRecords {
@@ -217,7 +214,6 @@ func sniffLayout(text []byte, complete, preferTab bool) textLayout {
 			nonBlank = true
 		case inQuotes:
 		case c == '\n':
-			lfOut++
 			endRecord()
 		case c == '\r':
 			if i+1 < len(text) && text[i+1] == '\n' {
@@ -226,7 +222,6 @@ func sniffLayout(text []byte, complete, preferTab bool) textLayout {
 			if i+1 == len(text) && !complete {
 				continue // an LF may follow beyond the sample
 			}
-			crOut++
 			endRecord()
 		default:
 			nonBlank = true
@@ -240,7 +235,6 @@ func sniffLayout(text []byte, complete, preferTab bool) textLayout {
 	if complete && !inQuotes {
 		endRecord() // the last record has no line ending
 	}
-	lay.crOnly = crOut > 0 && lfOut == 0
 	if lay.delim == 0 {
 		lay.delim = pickDelimiter(counts[:records], preferTab)
 	}
@@ -249,9 +243,9 @@ func sniffLayout(text []byte, complete, preferTab bool) textLayout {
 
 // pickDelimiter prefers a candidate that occurs the same non-zero number of
 // times in every record, the higher count winning; failing that (ragged
-// rows), the one present in most records. Ties go to the order , ; tab |
-// (tab first for a .tsv file). No candidate at all means a one-column file,
-// read with ','.
+// rows), the one present in most records, if it is in the first record or in
+// more than half of them. Ties go to the order , ; tab | (tab first for a
+// .tsv file). No such candidate means a one-column file, read with ','.
 func pickDelimiter(counts [][len(delimiters)]int, preferTab bool) rune {
 	type score struct {
 		full    bool
@@ -302,6 +296,15 @@ func pickDelimiter(counts [][len(delimiters)]int, preferTab bool) rune {
 		}
 	}
 	if best < 0 {
+		return ','
+	}
+	// A candidate that is in only a minority of the records, and not in
+	// the first (the header, usually), is more likely text inside the cells
+	// of a one-column file ("a@example.com; b@example.com") than its
+	// delimiter. Splitting there would move the rest of such a cell into a
+	// column nobody maps, where it would be ignored without a word; read
+	// as one column, the cell stays whole and is reported as it is.
+	if !bestScore.full && counts[0][best] == 0 && 2*bestScore.present <= len(counts) {
 		return ','
 	}
 	return rune(delimiters[best])

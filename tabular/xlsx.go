@@ -422,6 +422,12 @@ func (it *xlsxRows) Next() (row Row, err error) {
 	for it.rows.Next() {
 		it.n++
 		cells, cerr := it.rows.Columns()
+		if errors.Is(cerr, excelize.ErrMaxRows) {
+			// Columns reads on to the next row element, so a row beyond
+			// the limit surfaces here, while row it.n itself is fine.
+			it.err = errRowsBeyondMax(it.sheet.name)
+			return Row{}, it.err
+		}
 		if cerr != nil {
 			it.err = fileErrorf(it.n, "row %d of sheet %q is damaged; open the workbook in Excel or LibreOffice, save it again and upload the new file", it.n, it.sheet.name)
 			return Row{}, it.err
@@ -448,7 +454,7 @@ func (it *xlsxRows) Next() (row Row, err error) {
 	}
 	if rerr := it.rows.Error(); rerr != nil {
 		if errors.Is(rerr, excelize.ErrMaxRows) {
-			it.err = fileErrorf(0, "the sheet %q has rows beyond row 1,048,576, which no spreadsheet program can write; the file is damaged. Open it in Excel or LibreOffice, save it again and upload the new file", it.sheet.name)
+			it.err = errRowsBeyondMax(it.sheet.name)
 		} else {
 			it.err = it.damaged()
 		}
@@ -464,6 +470,10 @@ func (it *xlsxRows) Next() (row Row, err error) {
 	}
 	it.err = io.EOF
 	return Row{}, io.EOF
+}
+
+func errRowsBeyondMax(sheet string) *FileError {
+	return fileErrorf(0, "the sheet %q has rows beyond row 1,048,576, which no spreadsheet program can write; the file is damaged. Open it in Excel or LibreOffice, save it again and upload the new file", sheet)
 }
 
 func (it *xlsxRows) damaged() *FileError {
