@@ -47,6 +47,11 @@ func tooLargef(format string, args ...any) error {
 // missing; other errors pass through.
 func notFound(err error, what, id string) error {
 	if errors.Is(err, storage.ErrNotFound) {
+		if !storage.ValidID(id) {
+			// Not an id at all: do not echo it, it may be anything a
+			// caller pasted, an e-mail address included.
+			return &Error{Kind: NotFound, Msg: fmt.Sprintf("%s not found in this account: its id has 24 hexadecimal digits", what)}
+		}
 		return &Error{Kind: NotFound, Msg: fmt.Sprintf("%s %q not found in this account", what, id)}
 	}
 	return err

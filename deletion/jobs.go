@@ -105,7 +105,8 @@ func (s *Service) DeleteProfile(ctx context.Context, accountID, profileID string
 		return nil, err
 	}
 	if _, err := (profileIDs{}).Normalize(profileID); err != nil {
-		return nil, invalidf("profile_id %q is not a profile id: it has 24 hexadecimal digits, as shown on the profile", profileID)
+		// The value is not echoed: callers paste e-mail addresses here.
+		return nil, invalidf("profile_id is not a profile id: it has 24 hexadecimal digits, as shown on the profile")
 	}
 	j := &storage.Job{
 		ID:        storage.NewID(),

@@ -375,6 +375,15 @@ func TestDeleteProfile(t *testing.T) {
 	}
 	_, err = e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{AccountId: "acme", ProfileId: "ann@example.com"}))
 	wantCode(t, err, connect.CodeInvalidArgument, "24 hexadecimal digits")
+	// Errors travel into callers' logs: a pasted e-mail address is not echoed.
+	if strings.Contains(err.Error(), "ann@example.com") {
+		t.Fatalf("the error echoes the identifier: %v", err)
+	}
+	_, err = e.connect.GetJob(ctx, connect.NewRequest(&erasurev1.GetJobRequest{JobId: "ann@example.com"}))
+	wantCode(t, err, connect.CodeNotFound, "24 hexadecimal digits")
+	if strings.Contains(err.Error(), "ann@example.com") {
+		t.Fatalf("the error echoes the identifier: %v", err)
+	}
 }
 
 func TestErrorsTellTheUserWhatToDo(t *testing.T) {
