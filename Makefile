@@ -25,6 +25,10 @@ run: ## Build and start erasured on :8080 (embedded store under ./data unless MO
 test: tools ## Run every test (starts its own embedded stores; needs no running service)
 	go test -count=1 ./...
 
+.PHONY: test-huge
+test-huge: ## The hostile-file cases with huge generated files (50 MB upload, 1M rows, zip bomb): minutes
+	ERASURE_HUGE_FILES=1 go test -count=1 -timeout 30m -run TestHostileFiles ./deletion
+
 .PHONY: bench
 bench: ## Measure: a deletion end to end against the raw driver, file reading against the bare libraries, normalizers
 	go run ./cmd/erasure-bench
