@@ -210,9 +210,7 @@ func (s *Service) process(stop, ops context.Context, j *storage.Job) (state, rea
 		if readErr != nil {
 			return storage.JobSucceeded, "", nil
 		}
-		if err := s.withRetry(ops, j, func(ctx context.Context) error {
-			return s.store.SaveProgress(ctx, j, s.cfg.Lease)
-		}); err != nil {
+		if err := s.checkpoint(ops, j); err != nil {
 			return "", "", err
 		}
 	}
@@ -264,6 +262,12 @@ func (s *Service) keepLease(ops context.Context, j *storage.Job) error {
 	if j.LeaseExpiresAt != nil && time.Until(*j.LeaseExpiresAt) > s.cfg.Lease/2 {
 		return nil
 	}
+	return s.checkpoint(ops, j)
+}
+
+// checkpoint saves the job's counts and renews its lease, retrying while
+// the lease lasts.
+func (s *Service) checkpoint(ops context.Context, j *storage.Job) error {
 	return s.withRetry(ops, j, func(ctx context.Context) error {
 		return s.store.SaveProgress(ctx, j, s.cfg.Lease)
 	})
@@ -367,9 +371,7 @@ func (s *Service) jobSource(ctx context.Context, j *storage.Job, m matcher) (row
 				return nil, err
 			}
 			j.Counts.TotalRows = total
-			if err := s.withRetry(ctx, j, func(ctx context.Context) error {
-				return s.store.SaveProgress(ctx, j, s.cfg.Lease)
-			}); err != nil {
+			if err := s.checkpoint(ctx, j); err != nil {
 				return nil, err
 			}
 		}
