@@ -83,7 +83,7 @@ func benchListJob(b *testing.B, disableHints bool) {
 		commands.Store(0)
 		start := time.Now()
 		b.StartTimer()
-		j, err := svc.StartList(ctx, "bench", rows, deletion.Spec{Type: identifier.Email})
+		j, err := svc.StartList(ctx, deletion.Caller{AccountID: "bench"}, rows, deletion.Spec{Type: identifier.Email})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -57,6 +57,20 @@ type Config struct {
 	// ShutdownGrace bounds how long workers may take to finish their
 	// batch after Run's context ends.
 	ShutdownGrace time.Duration
+	// MaxActiveJobsPerAccount bounds the jobs of one account queued or
+	// running at once; a call that would start one more is refused.
+	MaxActiveJobsPerAccount int
+	// MaxUploadsPerAccount bounds the uploads of one account in progress at
+	// once; a call that would start one more is refused.
+	MaxUploadsPerAccount int
+	// DefaultFeatures are the features of an account that has none stored;
+	// nil means all.
+	DefaultFeatures []Feature
+	// AuditKey is the secret the audit trail's identifier hashes are
+	// derived from (at least 32 bytes). It must stay the same for the
+	// trail to be verifiable; empty means a random key for this process
+	// only (tests).
+	AuditKey []byte
 	// TempDir holds uploads copied out of the store while a job reads them;
 	// empty means the system default.
 	TempDir string
@@ -77,6 +91,9 @@ func DefaultConfig() Config {
 		MaxListItems:      10_000,
 		Lease:             30 * time.Second,
 		ShutdownGrace:     10 * time.Second,
+
+		MaxActiveJobsPerAccount: 20,
+		MaxUploadsPerAccount:    10,
 	}
 }
 
@@ -93,6 +110,11 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.MaxListItems, d.MaxListItems)
 	orDefault(&c.Lease, d.Lease)
 	orDefault(&c.ShutdownGrace, d.ShutdownGrace)
+	orDefault(&c.MaxActiveJobsPerAccount, d.MaxActiveJobsPerAccount)
+	orDefault(&c.MaxUploadsPerAccount, d.MaxUploadsPerAccount)
+	if c.DefaultFeatures == nil {
+		c.DefaultFeatures = AllFeatures
+	}
 	return c
 }
 
@@ -115,6 +137,8 @@ type Service struct {
 	wake chan struct{}
 	// feeds share one store poll among all watchers of a job.
 	feeds feeds
+	// auditKey hashes identifiers for the audit trail.
+	auditKey auditKey
 }
 
 // New returns a Service using store.
@@ -122,10 +146,18 @@ func New(logger *slog.Logger, store *storage.Store, cfg Config) *Service {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	host, _ := os.Hostname()
+	cfg = cfg.withDefaults()
+	key := cfg.AuditKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+		logger.Warn("no audit key configured: erasures recorded by this process cannot be verified after it stops")
+	}
 	return &Service{
-		logger: logger,
-		store:  store,
-		cfg:    cfg.withDefaults(),
+		logger:   logger,
+		store:    store,
+		cfg:      cfg,
+		auditKey: key,
 		// Host and process make claims readable for operators; the random
 		// part keeps two services in one process apart.
 		owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b)),

@@ -91,7 +91,7 @@ func TestPreviewReadsWhatSpreadsheetsWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 			id := upload(t, svc, f.file, f.data)
-			p, err := svc.Preview(context.Background(), "acme", deletion.FileSource{UploadID: id, ColumnNumber: 2}, deletion.Spec{Type: identifier.Email})
+			p, err := svc.Preview(context.Background(), deletion.Caller{AccountID: "acme"}, deletion.FileSource{UploadID: id, ColumnNumber: 2}, deletion.Spec{Type: identifier.Email})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +113,7 @@ func TestSweepDeletesExpiredOutcomesAndUploads(t *testing.T) {
 	if err := store.InsertProfiles(ctx, []storage.Profile{{AccountID: "acme", Key: storage.Key{Type: "email", Value: "ann@example.com"}}}); err != nil {
 		t.Fatal(err)
 	}
-	j, err := svc.DeleteProfile(ctx, "acme", "0123456789abcdef01234567")
+	j, err := svc.DeleteProfile(ctx, deletion.Caller{AccountID: "acme"}, "0123456789abcdef01234567")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,11 +153,11 @@ func TestWatchersSharePollsAndSeeQueuePosition(t *testing.T) {
 	svc := deletion.New(slog.New(slog.NewTextHandler(io.Discard, nil)), store, deletion.Config{WatchPoll: 20 * time.Millisecond})
 	ctx := context.Background()
 	spec := deletion.Spec{Type: identifier.Email}
-	first, err := svc.StartList(ctx, "acme", []string{"a@example.com"}, spec)
+	first, err := svc.StartList(ctx, deletion.Caller{AccountID: "acme"}, []string{"a@example.com"}, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := svc.StartList(ctx, "acme", []string{"b@example.com"}, spec)
+	second, err := svc.StartList(ctx, deletion.Caller{AccountID: "acme"}, []string{"b@example.com"}, spec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ const (
 	FailedPrecondition
 	// TooLarge: a size or count limit was exceeded.
 	TooLarge
+	// Denied: the account has not activated the feature the call needs.
+	Denied
 )
 
 // Error is a failure the caller can act on. Msg is a full sentence meant for

@@ -479,7 +479,7 @@ func hostileRun(t *testing.T, svc *deletion.Service, store *storage.Store, c hos
 
 	src := c.src
 	src.UploadID = uploadID
-	p, err := svc.Preview(ctx, "acme", src, c.spec)
+	p, err := svc.Preview(ctx, deletion.Caller{AccountID: "acme"}, src, c.spec)
 	want := hostileCounts(t, c)
 	if c.previewErr != "" {
 		hostileAssertError(t, "preview", err, c.previewErr, deletion.Invalid, secrets)
@@ -498,7 +498,7 @@ func hostileRun(t *testing.T, svc *deletion.Service, store *storage.Store, c hos
 		}
 	}
 
-	j, err := svc.StartFile(ctx, "acme", src, c.spec)
+	j, err := svc.StartFile(ctx, deletion.Caller{AccountID: "acme"}, src, c.spec)
 	if c.startErr != "" {
 		hostileAssertError(t, "start", err, c.startErr, deletion.Invalid, secrets)
 		jobs, _, err := svc.ListJobs(ctx, "acme", 500, "")
@@ -800,7 +800,7 @@ func hostileCheckProfiles(t *testing.T, store *storage.Store, keys []hostileKey,
 func hostileCanary(t *testing.T, svc *deletion.Service, store *storage.Store) {
 	t.Helper()
 	id := upload(t, svc, "canary.csv", []byte("Email\nnobody@example.net\n"))
-	p, err := svc.Preview(context.Background(), "acme", deletion.FileSource{UploadID: id}, deletion.Spec{Type: identifier.Email})
+	p, err := svc.Preview(context.Background(), deletion.Caller{AccountID: "acme"}, deletion.FileSource{UploadID: id}, deletion.Spec{Type: identifier.Email})
 	if err != nil {
 		t.Fatalf("the service no longer previews a sane file: %v", err)
 	}

@@ -12,9 +12,13 @@ import (
 // StartFile validates a deletion by a file and queues it. The file, sheet
 // and column are checked here, so a mistake is an error now rather than a
 // failed job later.
-func (s *Service) StartFile(ctx context.Context, accountID string, src FileSource, spec Spec) (*storage.Job, error) {
+func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec Spec) (*storage.Job, error) {
+	accountID := by.AccountID
 	m, err := s.keyMatcher(spec)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.admit(ctx, accountID, FileDeletion); err != nil {
 		return nil, err
 	}
 	fs, err := s.openSource(ctx, accountID, src, m)
@@ -38,6 +42,7 @@ func (s *Service) StartFile(ctx context.Context, accountID string, src FileSourc
 		ColumnName:   src.ColumnName,
 		ColumnNumber: src.ColumnNumber,
 		Column:       fs.label,
+		CreatedBy:    by.Actor,
 	}
 	// The claim comes first: an upload feeds one job only, and a job
 	// never becomes visible without its upload. Neither step is cut short
@@ -49,12 +54,38 @@ func (s *Service) StartFile(ctx context.Context, accountID string, src FileSourc
 		}
 		return nil, notFound(err, "upload", src.UploadID)
 	}
-	if err := s.store.CreateJob(ctx, j, nil); err != nil {
+	if err := s.queue(ctx, j, nil); err != nil {
 		return nil, err
 	}
-	s.logger.InfoContext(ctx, "job queued", "job_id", j.ID.Hex(), "account_id", accountID, "kind", j.Kind, "identifier_type", j.IdentifierType)
-	s.notify()
 	return j, nil
+}
+
+// admit checks that the account may start a job of this feature now.
+func (s *Service) admit(ctx context.Context, accountID string, f Feature) error {
+	if err := checkAccount(accountID); err != nil {
+		return err
+	}
+	if err := s.requireFeature(ctx, accountID, f); err != nil {
+		return err
+	}
+	return s.checkJobLimit(ctx, accountID)
+}
+
+// queue stores a new job, records its start in the audit trail and wakes
+// a worker. The worker records the start again before deleting anything
+// (the record is stored once), so a job never deletes unrecorded even if
+// this call's record failed.
+func (s *Service) queue(ctx context.Context, j *storage.Job, items []string) error {
+	if err := s.store.CreateJob(ctx, j, items); err != nil {
+		return err
+	}
+	if err := s.record(ctx, storage.AuditJobStarted, j.CreatedBy, j); err != nil {
+		s.logger.WarnContext(ctx, "could not record the job's start; its worker will", "job_id", j.ID.Hex(), "error", err)
+	}
+	s.logger.InfoContext(ctx, "job queued", "job_id", j.ID.Hex(), "account_id", j.AccountID, "kind", j.Kind,
+		"identifier_type", j.IdentifierType, "rows", j.Counts.TotalRows)
+	s.notify()
+	return nil
 }
 
 func headerModeOf(hasHeader bool) HeaderMode {
@@ -65,8 +96,9 @@ func headerModeOf(hasHeader bool) HeaderMode {
 }
 
 // StartList queues a deletion by an inline list of identifiers.
-func (s *Service) StartList(ctx context.Context, accountID string, values []string, spec Spec) (*storage.Job, error) {
-	if err := checkAccount(accountID); err != nil {
+func (s *Service) StartList(ctx context.Context, by Caller, values []string, spec Spec) (*storage.Job, error) {
+	accountID := by.AccountID
+	if err := s.admit(ctx, accountID, ListDeletion); err != nil {
 		return nil, err
 	}
 	if _, err := spec.normalizer(); err != nil {
@@ -87,12 +119,11 @@ func (s *Service) StartList(ctx context.Context, accountID string, values []stri
 		DefaultRegion:  spec.DefaultRegion,
 		Column:         "list",
 		Counts:         storage.Counts{TotalRows: int64(len(values))},
+		CreatedBy:      by.Actor,
 	}
-	if err := s.store.CreateJob(ctx, j, values); err != nil {
+	if err := s.queue(ctx, j, values); err != nil {
 		return nil, err
 	}
-	s.logger.InfoContext(ctx, "job queued", "job_id", j.ID.Hex(), "account_id", accountID, "kind", j.Kind, "identifier_type", j.IdentifierType, "rows", len(values))
-	s.notify()
 	return j, nil
 }
 
@@ -100,7 +131,8 @@ func (s *Service) StartList(ctx context.Context, accountID string, values []stri
 // finished job. The job is queued and run by a worker like any other, so it
 // is recorded, resumed after a crash and reported the same way; this call
 // waits for it.
-func (s *Service) DeleteProfile(ctx context.Context, accountID, profileID string) (*storage.Job, error) {
+func (s *Service) DeleteProfile(ctx context.Context, by Caller, profileID string) (*storage.Job, error) {
+	accountID := by.AccountID
 	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
@@ -116,11 +148,14 @@ func (s *Service) DeleteProfile(ctx context.Context, accountID, profileID string
 		ProfileID: profileID,
 		Column:    "profile id",
 		Counts:    storage.Counts{TotalRows: 1},
+		CreatedBy: by.Actor,
 	}
-	if err := s.store.CreateJob(ctx, j, nil); err != nil {
+	if err := s.admit(ctx, accountID, ProfileDeletion); err != nil {
 		return nil, err
 	}
-	s.notify()
+	if err := s.queue(ctx, j, nil); err != nil {
+		return nil, err
+	}
 	var last *storage.Job
 	if err := s.Watch(ctx, accountID, j.ID.Hex(), func(j *storage.Job) error { last = j; return nil }); err != nil {
 		return nil, err
@@ -146,13 +181,9 @@ func (s *Service) ListJobs(ctx context.Context, accountID string, pageSize int, 
 	if err := checkAccount(accountID); err != nil {
 		return nil, "", err
 	}
-	switch {
-	case pageSize < 0:
-		return nil, "", invalidf("page_size must not be negative")
-	case pageSize == 0:
-		pageSize = 50
-	case pageSize > 500:
-		pageSize = 500
+	pageSize, err := clampPageSize(pageSize)
+	if err != nil {
+		return nil, "", err
 	}
 	if pageToken != "" && !storage.ValidID(pageToken) {
 		return nil, "", invalidf("page_token is not one this service returned; start again without it")
@@ -171,13 +202,20 @@ func (s *Service) ListJobs(ctx context.Context, accountID string, pageSize int, 
 }
 
 // Cancel asks a job to stop (see erasure.v1 CancelJob).
-func (s *Service) Cancel(ctx context.Context, accountID, jobID string) (*storage.Job, error) {
+func (s *Service) Cancel(ctx context.Context, by Caller, jobID string) (*storage.Job, error) {
+	accountID := by.AccountID
 	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
 	j, err := s.store.RequestCancel(ctx, accountID, jobID)
 	if err != nil {
 		return nil, notFound(err, "job", jobID)
+	}
+	if j.CancelRequested {
+		// The first request is the one recorded; the job stops at it.
+		if err := s.record(ctx, storage.AuditCancelRequested, by.Actor, j); err != nil {
+			return nil, err
+		}
 	}
 	if j.State == storage.JobCancelled && j.StartedAt == nil && j.UploadID != "" {
 		// Cancelled while queued: no worker will delete its upload.

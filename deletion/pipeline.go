@@ -54,6 +54,9 @@ type row struct {
 	dupOf      int64
 	match      *storage.Match
 	hint       string
+	// keyHash and profileHash are the audit trail's hashes of a matched
+	// profile's Unique Identifier and id (see audit.go).
+	keyHash, profileHash []byte
 }
 
 // normalizer turns a cell into the comparable form of an identifier, or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 
 	"github.com/erasure-dev/erasure/storage"
 )
@@ -15,15 +16,24 @@ type Preview struct {
 	// InvalidSamples are the first invalid rows, to fix before executing.
 	InvalidSamples []storage.Outcome
 	HasHeader      bool
+	// HiddenSectionProfiles is, when the caller sees only some sections,
+	// how many matched profiles also hold data in sections the caller
+	// cannot see: deleting removes it there too. Sections lists only the
+	// sections the caller can see.
+	HiddenSectionProfiles int64
 }
 
 const maxInvalidSamples = 10
 
 // Preview reads the whole file and resolves every row against the account's
 // profiles, without deleting anything.
-func (s *Service) Preview(ctx context.Context, accountID string, src FileSource, spec Spec) (*Preview, error) {
+func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec Spec) (*Preview, error) {
+	accountID := by.AccountID
 	m, err := s.keyMatcher(spec)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.requireFeature(ctx, accountID, FileDeletion); err != nil {
 		return nil, err
 	}
 	rows, err := s.openSource(ctx, accountID, src, m)
@@ -49,6 +59,7 @@ func (s *Service) Preview(ctx context.Context, accountID string, src FileSource,
 			return nil, err
 		}
 		tally(&p.Counts, sections, batch, false)
+		p.HiddenSectionProfiles += countHidden(batch, by.Sections)
 		for _, r := range batch {
 			if r.outcome == storage.OutcomeInvalid && len(p.InvalidSamples) < maxInvalidSamples {
 				p.InvalidSamples = append(p.InvalidSamples, outcomeOf(r, "", accountID))
@@ -60,7 +71,31 @@ func (s *Service) Preview(ctx context.Context, accountID string, src FileSource,
 	}
 	p.Counts.TotalRows = p.Counts.Rows
 	p.Sections = sectionList(sections)
+	if len(by.Sections) > 0 {
+		// Sections the caller cannot see are not named to them.
+		p.Sections = slices.DeleteFunc(p.Sections, func(c storage.SectionCount) bool {
+			return !slices.Contains(by.Sections, c.SectionID)
+		})
+	}
 	return p, nil
+}
+
+// countHidden returns how many matched rows' profiles hold data in a
+// section outside visible; none when visible is empty (all are visible).
+func countHidden(batch []row, visible []string) int64 {
+	if len(visible) == 0 {
+		return 0
+	}
+	var n int64
+	for _, r := range batch {
+		if r.outcome != storage.OutcomeDeleted || r.match == nil {
+			continue
+		}
+		if slices.ContainsFunc(r.match.Sections, func(sec string) bool { return !slices.Contains(visible, sec) }) {
+			n++
+		}
+	}
+	return n
 }
 
 func outcomeOf(r row, jobID, accountID string) storage.Outcome {
@@ -77,6 +112,7 @@ func outcomeOf(r row, jobID, accountID string) storage.Outcome {
 	}
 	if r.match != nil {
 		o.ProfileID, o.Sections = r.match.ID, r.match.Sections
+		o.KeyHash, o.ProfileHash = r.keyHash, r.profileHash
 	}
 	return o
 }

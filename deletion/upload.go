@@ -43,6 +43,12 @@ func (s *Service) CreateUpload(ctx context.Context, accountID, filename string) 
 	if err := s.checkUploadMetadata(accountID, filename); err != nil {
 		return nil, err
 	}
+	if err := s.requireFeature(ctx, accountID, FileDeletion); err != nil {
+		return nil, err
+	}
+	if err := s.checkUploadLimit(ctx, accountID); err != nil {
+		return nil, err
+	}
 	return s.store.CreateUpload(ctx, accountID, filename, time.Now().Add(s.cfg.UploadTTL))
 }
 

@@ -78,7 +78,15 @@ func (s *Service) work(stop, ops context.Context, owner string) {
 func (s *Service) runJob(stop, ops context.Context, j *storage.Job) {
 	log := s.logger.With("job_id", j.ID.Hex(), "account_id", j.AccountID, "attempt", j.Attempt)
 	log.InfoContext(ops, "job started", "kind", j.Kind, "identifier_type", j.IdentifierType, "resume_after_rows", j.Counts.Rows)
-	state, reason, err := s.process(stop, ops, j)
+	// Nothing is deleted before the start is in the audit trail (stored
+	// once, whoever records it first).
+	err := s.withRetry(ops, j, func(ctx context.Context) error {
+		return s.record(ctx, storage.AuditJobStarted, j.CreatedBy, j)
+	})
+	state, reason := "", ""
+	if err == nil {
+		state, reason, err = s.process(stop, ops, j)
+	}
 	switch {
 	case errors.Is(err, errInterrupted):
 		if err := s.withRetry(ops, j, func(ctx context.Context) error { return s.store.ReleaseLease(ctx, j) }); err != nil {
@@ -103,9 +111,16 @@ func (s *Service) runJob(stop, ops context.Context, j *storage.Job) {
 		state = storage.JobFailed
 	}
 	// Finishing is a write like any other: within the lease, or not at all
-	// (then whoever takes the job over finishes it the same way).
+	// (then whoever takes the job over finishes it the same way). The
+	// audit record comes first, so no job ends unrecorded; one written by
+	// an owner that lost the job afterwards holds the same counts.
 	var done *storage.Job
+	final := *j
+	final.State, final.Error = state, reason
 	err = s.withRetry(ops, j, func(ctx context.Context) (err error) {
+		if err := s.record(ctx, storage.AuditJobFinished, j.CreatedBy, &final); err != nil {
+			return err
+		}
 		done, err = s.store.FinishJob(ctx, j, state, reason, s.cfg.OutcomeRetention)
 		return err
 	})
@@ -290,6 +305,7 @@ func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, m matcher, ba
 	if err := m.resolve(ctx, j.AccountID, work, !s.cfg.DisableHints); err != nil {
 		return err
 	}
+	s.hashMatches(j.AccountID, work)
 	outcomes := make([]storage.Outcome, len(work))
 	var ids []string
 	for i, r := range work {
@@ -309,6 +325,11 @@ func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, m matcher, ba
 		// Someone else deleted some of them in between: they are gone
 		// either way.
 		s.logger.WarnContext(ctx, "fewer profiles deleted than matched", "job_id", j.ID.Hex(), "matched", len(ids), "deleted", n)
+	}
+	// Recorded once the profiles are gone, so the trail never claims an
+	// erasure that did not happen; a redone batch records what is missing.
+	if err := s.store.RecordErasures(ctx, s.erasures(j, work)); err != nil {
+		return err
 	}
 	tally(&j.Counts, sections, work, true)
 	j.Sections = sectionList(sections)
@@ -339,6 +360,7 @@ func (s *Service) readBack(ctx context.Context, j *storage.Job, batch []row) err
 		r.outcome, r.reason, r.dupOf, r.hint, r.normalized = o.Outcome, o.Reason, o.DuplicateOfRow, o.Hint, o.Normalized
 		if o.Outcome == storage.OutcomeDeleted {
 			r.match = &storage.Match{ID: o.ProfileID, Sections: o.Sections}
+			r.keyHash, r.profileHash = o.KeyHash, o.ProfileHash
 		}
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/erasure-dev/erasure/auth"
+	"github.com/erasure-dev/erasure/deletion"
+	"github.com/erasure-dev/erasure/storage"
 )
 
 // authInterceptor verifies the bearer token of every call and puts the
@@ -70,4 +72,19 @@ func account(ctx context.Context, requested string, perm auth.Permission) (strin
 		return "", connect.NewError(connect.CodeNotFound, fmt.Errorf("account %q not found", requested))
 	}
 	return p.Account, nil
+}
+
+// caller is account for calls that act: it also says who is asking, for
+// the audit trail, and which sections they may see.
+func caller(ctx context.Context, requested string, perm auth.Permission) (deletion.Caller, error) {
+	acct, err := account(ctx, requested, perm)
+	if err != nil {
+		return deletion.Caller{}, err
+	}
+	p := auth.FromContext(ctx)
+	return deletion.Caller{
+		AccountID: acct,
+		Actor:     storage.Actor{Subject: p.Subject, Kind: string(p.Kind), Role: string(p.Role)},
+		Sections:  p.Sections,
+	}, nil
 }

@@ -48,18 +48,26 @@ func calls(ctx context.Context, c erasurev1connect.ErasureServiceClient, account
 	_, errs["DeleteProfile"] = c.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{AccountId: account, ProfileId: profileID}))
 	s4, err := c.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{AccountId: account, Spec: emailSpec(), Values: []string{"ann@example.com"}}))
 	drain("DeleteIdentifiers", s4, err)
+	_, errs["ListAuditEvents"] = c.ListAuditEvents(ctx, connect.NewRequest(&erasurev1.ListAuditEventsRequest{AccountId: account, JobId: jobID}))
+	_, errs["VerifyErasure"] = c.VerifyErasure(ctx, connect.NewRequest(&erasurev1.VerifyErasureRequest{AccountId: account, Spec: emailSpec(),
+		Target: &erasurev1.VerifyErasureRequest_Value{Value: "carl@example.com"}}))
 	us := c.UploadFile(ctx)
 	_ = us.Send(&erasurev1.UploadFileRequest{Payload: &erasurev1.UploadFileRequest_Metadata{Metadata: &erasurev1.UploadMetadata{AccountId: account, Filename: "a.csv"}}})
 	_, errs["UploadFile"] = us.CloseAndReceive()
 	return errs
 }
 
-const rpcCount = 14
+const rpcCount = 16
 
 // acmeState makes an upload, a finished job and a live profile in acme.
 func acmeState(t *testing.T, e *env) (uploadID, jobID, profileID string) {
 	t.Helper()
-	ps := e.seed(t, profile("acme", "email", "ann@example.com", "s1"), profile("acme", "email", "bob@example.com", "s1"))
+	ps := e.seed(t, profile("acme", "email", "ann@example.com", "s1"), profile("acme", "email", "bob@example.com", "s1"),
+		profile("acme", "email", "carl@example.com", "s1"))
+	// carl is erased, so the trail has something to leak.
+	if j := deleteList(t, e.connect, "carl@example.com"); j.GetCounts().GetDeleted() != 1 {
+		t.Fatalf("carl not deleted: %v", j)
+	}
 	uploadID = e.uploadGRPC(t, "acme", "delete.csv", []byte("Email\nbob@example.com\n"))
 	jobs := e.execute(t, &erasurev1.ExecuteDeletionRequest{AccountId: "acme", Spec: emailSpec(),
 		Source: &erasurev1.FileSource{UploadId: e.uploadGRPC(t, "acme", "other.csv", []byte("Email\nnobody@example.com\n")), Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}})
@@ -119,6 +127,31 @@ func TestAnotherAccountReachesNothing(t *testing.T) {
 		if connect.CodeOf(errs[rpc]) != connect.CodeNotFound {
 			t.Errorf("own account, acme's ids: %s = %v, want NotFound", rpc, errs[rpc])
 		}
+	}
+	// Nor does the audit trail show anything of acme's: it holds only the
+	// intruder's own jobs (made by the calls above).
+	events, err := intruder.ListAuditEvents(ctx, connect.NewRequest(&erasurev1.ListAuditEventsRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events.Msg.GetEvents() {
+		if _, err := intruder.GetJob(ctx, connect.NewRequest(&erasurev1.GetJobRequest{JobId: ev.GetJobId()})); err != nil || ev.GetJobId() == jobID {
+			t.Errorf("other's audit trail shows a job that is not its own: %v (%v)", ev, err)
+		}
+	}
+	events, err = intruder.ListAuditEvents(ctx, connect.NewRequest(&erasurev1.ListAuditEventsRequest{JobId: jobID}))
+	if err != nil || len(events.Msg.GetEvents()) != 0 {
+		t.Errorf("other's audit trail for acme's job: %v, %v", events, err)
+	}
+	found, err := intruder.VerifyErasure(ctx, connect.NewRequest(&erasurev1.VerifyErasureRequest{Spec: emailSpec(),
+		Target: &erasurev1.VerifyErasureRequest_Value{Value: "carl@example.com"}}))
+	if err != nil || len(found.Msg.GetErasures()) != 0 {
+		t.Errorf("other verifies acme's erasure: %v, %v", found, err)
+	}
+	found, err = e.connect.VerifyErasure(ctx, connect.NewRequest(&erasurev1.VerifyErasureRequest{Spec: emailSpec(),
+		Target: &erasurev1.VerifyErasureRequest_Value{Value: "carl@example.com"}}))
+	if err != nil || len(found.Msg.GetErasures()) != 1 {
+		t.Errorf("acme verifies its own erasure of carl: %v, %v", found, err)
 	}
 	list, err := intruder.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{}))
 	if err != nil {

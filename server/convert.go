@@ -162,6 +162,7 @@ func jobProto(j *storage.Job) *erasurev1.Job {
 		FinishTime:         timeProto(j.FinishedAt),
 		OutcomesExpireTime: timeProto(j.OutcomesExpireAt),
 		QueuePosition:      j.QueuePosition,
+		CreatedBy:          actorProto(j.CreatedBy),
 	}
 	if p.ETA > 0 {
 		out.Progress.Eta = durationpb.New(p.ETA.Round(time.Second))
@@ -183,4 +184,35 @@ func outcomeProto(o storage.Outcome) *erasurev1.RowOutcome {
 		ProfileId:      o.ProfileID,
 		Hint:           o.Hint,
 	}
+}
+
+func actorProto(a storage.Actor) *erasurev1.Actor {
+	return &erasurev1.Actor{Subject: a.Subject, Kind: a.Kind, Role: a.Role}
+}
+
+var auditActions = map[string]erasurev1.AuditAction{
+	storage.AuditJobStarted:      erasurev1.AuditAction_AUDIT_ACTION_JOB_STARTED,
+	storage.AuditCancelRequested: erasurev1.AuditAction_AUDIT_ACTION_JOB_CANCEL_REQUESTED,
+	storage.AuditJobFinished:     erasurev1.AuditAction_AUDIT_ACTION_JOB_FINISHED,
+}
+
+func auditEventProto(e storage.AuditEvent) *erasurev1.AuditEvent {
+	out := &erasurev1.AuditEvent{
+		EventId:  e.ID,
+		Time:     timestamppb.New(e.At),
+		Action:   auditActions[e.Action],
+		Actor:    actorProto(e.Actor),
+		JobId:    e.JobID,
+		JobKind:  jobKinds[e.JobKind],
+		JobState: jobStates[e.State],
+		Counts:   countsProto(e.Counts),
+	}
+	if t, err := identifier.ParseType(e.IdentifierType); err == nil {
+		out.IdentifierType = identifierTypeProto(t)
+	}
+	return out
+}
+
+func erasureProto(e storage.Erasure) *erasurev1.Erasure {
+	return &erasurev1.Erasure{JobId: e.JobID, Row: e.Row, JobKind: jobKinds[e.JobKind], Time: timestamppb.New(e.At)}
 }

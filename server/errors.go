@@ -27,6 +27,7 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 			deletion.NotFound:           connect.CodeNotFound,
 			deletion.FailedPrecondition: connect.CodeFailedPrecondition,
 			deletion.TooLarge:           connect.CodeResourceExhausted,
+			deletion.Denied:             connect.CodePermissionDenied,
 		}[de.Kind]
 		if code == 0 {
 			code = connect.CodeInternal

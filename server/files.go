@@ -52,11 +52,11 @@ func (s *Server) InspectUpload(ctx context.Context, req *connect.Request[erasure
 // PreviewDeletion implements erasure.v1.ErasureService.PreviewDeletion.
 func (s *Server) PreviewDeletion(ctx context.Context, req *connect.Request[erasurev1.PreviewDeletionRequest]) (*connect.Response[erasurev1.PreviewDeletionResponse], error) {
 	m := req.Msg
-	acct, err := account(ctx, m.GetAccountId(), auth.DeleteBulk)
+	by, err := caller(ctx, m.GetAccountId(), auth.DeleteBulk)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.svc.Preview(ctx, acct, fileSource(m.GetSource()), spec(m.GetSpec()))
+	p, err := s.svc.Preview(ctx, by, fileSource(m.GetSource()), spec(m.GetSpec()))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -64,6 +64,8 @@ func (s *Server) PreviewDeletion(ctx context.Context, req *connect.Request[erasu
 		Counts:    countsProto(p.Counts),
 		Sections:  sectionsProto(p.Sections),
 		HasHeader: p.HasHeader,
+
+		HiddenSectionProfiles: p.HiddenSectionProfiles,
 	}
 	for _, o := range p.InvalidSamples {
 		res.InvalidSamples = append(res.InvalidSamples, outcomeProto(o))

@@ -15,11 +15,11 @@ import (
 // ExecuteDeletion implements erasure.v1.ErasureService.ExecuteDeletion.
 func (s *Server) ExecuteDeletion(ctx context.Context, req *connect.Request[erasurev1.ExecuteDeletionRequest], stream *connect.ServerStream[erasurev1.ExecuteDeletionResponse]) error {
 	m := req.Msg
-	acct, err := account(ctx, m.GetAccountId(), auth.DeleteBulk)
+	by, err := caller(ctx, m.GetAccountId(), auth.DeleteBulk)
 	if err != nil {
 		return err
 	}
-	j, err := s.svc.StartFile(ctx, acct, fileSource(m.GetSource()), spec(m.GetSpec()))
+	j, err := s.svc.StartFile(ctx, by, fileSource(m.GetSource()), spec(m.GetSpec()))
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
@@ -31,11 +31,11 @@ func (s *Server) ExecuteDeletion(ctx context.Context, req *connect.Request[erasu
 // DeleteIdentifiers implements erasure.v1.ErasureService.DeleteIdentifiers.
 func (s *Server) DeleteIdentifiers(ctx context.Context, req *connect.Request[erasurev1.DeleteIdentifiersRequest], stream *connect.ServerStream[erasurev1.DeleteIdentifiersResponse]) error {
 	m := req.Msg
-	acct, err := account(ctx, m.GetAccountId(), auth.DeleteBulk)
+	by, err := caller(ctx, m.GetAccountId(), auth.DeleteBulk)
 	if err != nil {
 		return err
 	}
-	j, err := s.svc.StartList(ctx, acct, m.GetValues(), spec(m.GetSpec()))
+	j, err := s.svc.StartList(ctx, by, m.GetValues(), spec(m.GetSpec()))
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
@@ -79,11 +79,11 @@ func (s *Server) watch(ctx context.Context, j *storage.Job, send func(*erasurev1
 
 // DeleteProfile implements erasure.v1.ErasureService.DeleteProfile.
 func (s *Server) DeleteProfile(ctx context.Context, req *connect.Request[erasurev1.DeleteProfileRequest]) (*connect.Response[erasurev1.DeleteProfileResponse], error) {
-	acct, err := account(ctx, req.Msg.GetAccountId(), auth.DeleteProfile)
+	by, err := caller(ctx, req.Msg.GetAccountId(), auth.DeleteProfile)
 	if err != nil {
 		return nil, err
 	}
-	j, err := s.svc.DeleteProfile(ctx, acct, req.Msg.GetProfileId())
+	j, err := s.svc.DeleteProfile(ctx, by, req.Msg.GetProfileId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -92,11 +92,11 @@ func (s *Server) DeleteProfile(ctx context.Context, req *connect.Request[erasure
 
 // CancelJob implements erasure.v1.ErasureService.CancelJob.
 func (s *Server) CancelJob(ctx context.Context, req *connect.Request[erasurev1.CancelJobRequest]) (*connect.Response[erasurev1.CancelJobResponse], error) {
-	acct, err := account(ctx, req.Msg.GetAccountId(), auth.DeleteBulk)
+	by, err := caller(ctx, req.Msg.GetAccountId(), auth.DeleteBulk)
 	if err != nil {
 		return nil, err
 	}
-	j, err := s.svc.Cancel(ctx, acct, req.Msg.GetJobId())
+	j, err := s.svc.Cancel(ctx, by, req.Msg.GetJobId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

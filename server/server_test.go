@@ -1,14 +1,15 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ed25519"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +41,27 @@ type env struct {
 	baseURL string
 	// key signs the test's tokens.
 	key ed25519.PrivateKey
+	// logs holds everything the server and its workers logged, at debug
+	// level and up.
+	logs *syncBuffer
+}
+
+// syncBuffer is a log destination safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // token mints a token for the account and role.
@@ -50,6 +72,16 @@ func (e *env) token(t *testing.T, account string, role auth.Role) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// client returns a Connect client that calls with a token for p.
+func (e *env) client(t *testing.T, p auth.Principal) erasurev1connect.ErasureServiceClient {
+	t.Helper()
+	tok, err := auth.Sign(e.key, p, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearerTransport(tok)}, e.baseURL)
 }
 
 // as returns a Connect client that calls with a token for the account and role.
@@ -76,7 +108,8 @@ func newEnv(t *testing.T, cfg deletion.Config) *env {
 	cfg.WatchPoll = 50 * time.Millisecond
 	cfg.TempDir = t.TempDir()
 	store := storagetest.New(t, nil)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := deletion.New(logger, store, cfg)
 	pub, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -96,7 +129,7 @@ func newEnv(t *testing.T, cfg deletion.Config) *env {
 		done <- struct{}{}
 	}()
 
-	e := &env{store: store, svc: svc, stop: cancel, baseURL: "http://" + l.Addr().String(), key: key}
+	e := &env{store: store, svc: svc, stop: cancel, baseURL: "http://" + l.Addr().String(), key: key, logs: logs}
 	grpcClient, conn, err := client.Dial(l.Addr().String(), client.Options{Logger: logger, Token: e.token(t, "acme", auth.Owner)})
 	if err != nil {
 		t.Fatal(err)

@@ -50,6 +50,9 @@ type Job struct {
 	// ProfileID is a profile job's target.
 	ProfileID string `bson:"profile_id,omitempty"`
 
+	// CreatedBy is who asked for the job.
+	CreatedBy Actor `bson:"created_by"`
+
 	Counts   Counts         `bson:"counts"`
 	Sections []SectionCount `bson:"sections,omitempty"`
 

@@ -39,6 +39,11 @@ type Outcome struct {
 	// redone after an interruption reports them as its first try did.
 	Sections []string `bson:"sections,omitempty"`
 	Hint     string   `bson:"hint,omitempty"`
+	// KeyHash and ProfileHash are the audit hashes of a deleted row's
+	// profile, kept so that a redone batch records the erasure as its
+	// first try would have.
+	KeyHash     []byte `bson:"key_hash,omitempty"`
+	ProfileHash []byte `bson:"profile_hash,omitempty"`
 }
 
 // OutcomeID is the document id of a job's row.

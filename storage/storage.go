@@ -85,6 +85,10 @@ type Store struct {
 	outcomes *mongo.Collection
 	uploads  *mongo.Collection
 	bucket   *mongo.GridFSBucket
+	// The audit trail and account settings (audit.go, accounts.go).
+	auditEvents *mongo.Collection
+	erasures    *mongo.Collection
+	accounts    *mongo.Collection
 }
 
 // Open connects, checks the connection and creates the indexes the service
@@ -119,6 +123,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		outcomes: db.Collection(outcomesCollection),
 		uploads:  db.Collection(uploadsCollection),
 		bucket:   db.GridFSBucket(options.GridFSBucket().SetName(uploadBucket)),
+
+		auditEvents: db.Collection(auditEventsCollection),
+		erasures:    db.Collection(erasuresCollection),
+		accounts:    db.Collection(accountsCollection),
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -152,6 +160,13 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.jobs, mongo.IndexModel{Keys: bson.D{{"outcomes_expire_at", 1}}}},
 		{s.uploads, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
 		{s.claims, mongo.IndexModel{Keys: bson.D{{"job_id", 1}, {"attempt", -1}}}},
+		// The audit trail, newest first, and erasure lookups by hash.
+		{s.auditEvents, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"at", -1}, {"_id", -1}}}},
+		{s.erasures, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"key_hash", 1}}}},
+		{s.erasures, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"profile_hash", 1}}}},
+		// Active jobs and uploads of an account, for the per-account limits.
+		{s.jobs, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"state", 1}}}},
+		{s.uploads, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"complete", 1}, {"created_at", 1}}}},
 		// GridFS's own required index, created here because chunks are
 		// written directly (see AppendUpload).
 		{s.bucket.GetChunksCollection(), mongo.IndexModel{Keys: bson.D{{"files_id", 1}, {"n", 1}}, Options: unique}},

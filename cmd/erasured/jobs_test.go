@@ -62,12 +62,18 @@ type engine struct {
 	srv    *storageembed.Server
 	keyPEM string
 	token  string
+	// auditKey is the audit key file every instance shares.
+	auditKey string
 }
 
 func startEngine(t *testing.T) *engine {
 	t.Helper()
 	e := &engine{dir: t.TempDir()}
 	e.keyPEM = filepath.Join(t.TempDir(), "dev-jwt-key.pem")
+	e.auditKey = filepath.Join(t.TempDir(), "audit-key")
+	if err := os.WriteFile(e.auditKey, []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	key, err := auth.DevKey(e.keyPEM)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +117,7 @@ type instance struct {
 func startInstance(t *testing.T, e *engine, uri, db string, extra ...string) *instance {
 	t.Helper()
 	i := &instance{addr: freeAddr(t), logs: &syncBuffer{}, exited: make(chan error, 1)}
-	args := append([]string{"-addr", i.addr, "-mongodb-uri", uri, "-database", db, "-write-majority=false", "-dev-key", e.keyPEM,
+	args := append([]string{"-addr", i.addr, "-mongodb-uri", uri, "-database", db, "-write-majority=false", "-dev-key", e.keyPEM, "-audit-key-file", e.auditKey,
 		"-lease", "2s", "-batch-size", "10", "-shutdown-grace", "5s"}, extra...)
 	i.cmd = exec.Command(binary(t), args...)
 	i.cmd.Stdout, i.cmd.Stderr = i.logs, i.logs
@@ -268,6 +274,7 @@ func finish(t *testing.T, i *instance, jobID string) report {
 		t.Fatal(err)
 	}
 	var outcomes []string
+	var deleted []*erasurev1.RowOutcome
 	for {
 		res, err := rows.Recv()
 		if err == io.EOF {
@@ -279,6 +286,9 @@ func finish(t *testing.T, i *instance, jobID string) report {
 		for _, r := range res.GetRows() {
 			outcomes = append(outcomes, fmt.Sprintf("%d %v %q %q %q %d %s %q", r.GetRow(), r.GetOutcome(), r.GetValue(), r.GetNormalized(),
 				r.GetReason(), r.GetDuplicateOfRow(), r.GetProfileId(), r.GetHint()))
+			if r.GetOutcome() == erasurev1.Outcome_OUTCOME_DELETED {
+				deleted = append(deleted, r)
+			}
 		}
 	}
 	return report{
@@ -287,7 +297,41 @@ func finish(t *testing.T, i *instance, jobID string) report {
 		counts:   fmt.Sprint(last.GetCounts()),
 		sections: fmt.Sprint(last.GetSections()),
 		outcomes: outcomes,
+		audit:    auditOf(ctx, t, i, jobID, deleted),
 	}
+}
+
+// auditOf describes what the audit trail holds about a job: its events and,
+// for some of its deleted rows, the erasures VerifyErasure finds (each must
+// be recorded exactly once, however often the job was interrupted).
+func auditOf(ctx context.Context, t *testing.T, i *instance, jobID string, deleted []*erasurev1.RowOutcome) []string {
+	t.Helper()
+	events, err := i.client.ListAuditEvents(ctx, &erasurev1.ListAuditEventsRequest{JobId: jobID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range events.GetEvents() {
+		out = append(out, fmt.Sprintf("%v %v %v", e.GetAction(), e.GetJobState(), e.GetCounts()))
+	}
+	for k := 0; k < len(deleted); k += max(1, len(deleted)/8) {
+		r := deleted[k]
+		found, err := i.client.VerifyErasure(ctx, &erasurev1.VerifyErasureRequest{
+			Target: &erasurev1.VerifyErasureRequest_Value{Value: r.GetValue()},
+			Spec:   &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rowsFound []int64
+		for _, e := range found.GetErasures() {
+			if e.GetJobId() == jobID {
+				rowsFound = append(rowsFound, e.GetRow())
+			}
+		}
+		out = append(out, fmt.Sprintf("row %d erased by rows %v", r.GetRow(), rowsFound))
+	}
+	return out
 }
 
 type report struct {
@@ -295,6 +339,7 @@ type report struct {
 	c                *erasurev1.Counts
 	counts, sections string
 	outcomes         []string
+	audit            []string
 }
 
 func (r report) diff(ref report) string {
@@ -314,6 +359,9 @@ func (r report) diff(ref report) string {
 		if r.outcomes[k] != ref.outcomes[k] {
 			return fmt.Sprintf("outcome %d: %s, want %s", k, r.outcomes[k], ref.outcomes[k])
 		}
+	}
+	if a, b := strings.Join(r.audit, "\n"), strings.Join(ref.audit, "\n"); a != b {
+		return fmt.Sprintf("audit trail:\n%s\nwant:\n%s", a, b)
 	}
 	return ""
 }
@@ -339,6 +387,18 @@ func reference(t *testing.T, e *engine) report {
 	})
 	if ref.state != erasurev1.JobState_JOB_STATE_SUCCEEDED {
 		t.Fatalf("reference job did not succeed: %+v", ref)
+	}
+	// The trail of the uninterrupted run: started, then finished with the
+	// report's counts; each sampled row erased once, by itself.
+	if len(ref.audit) < 4 || !strings.HasPrefix(ref.audit[0], "AUDIT_ACTION_JOB_FINISHED JOB_STATE_SUCCEEDED") ||
+		!strings.HasPrefix(ref.audit[1], "AUDIT_ACTION_JOB_STARTED") {
+		t.Fatalf("reference audit trail: %q", ref.audit)
+	}
+	for _, line := range ref.audit[2:] {
+		var row, erasedBy int64
+		if _, err := fmt.Sscanf(line, "row %d erased by rows [%d]", &row, &erasedBy); err != nil || row != erasedBy {
+			t.Fatalf("reference audit trail: %q", line)
+		}
 	}
 	return ref
 }

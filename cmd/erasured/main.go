@@ -9,6 +9,8 @@ package main
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,6 +50,8 @@ type config struct {
 	publicKeys    string
 	hmacFile      string
 	devKey        string
+	auditKeyFile  string
+	features      string
 	reflection    bool
 	mongoURI      string
 	database      string
@@ -73,6 +77,8 @@ func parseConfig(args []string) (*config, error) {
 	fs.StringVar(&c.publicKeys, "jwt-public-keys", "", "comma-separated PEM files of the Ed25519 or RSA public keys whose tokens are trusted")
 	fs.StringVar(&c.hmacFile, "jwt-hs256-secret-file", "", "file holding a shared secret; only when set are HS256 tokens trusted")
 	fs.StringVar(&c.devKey, "dev-key", "", "development signing key (PEM) to trust, created if missing; default <data-dir>/dev-jwt-key.pem with the embedded store, none with -mongodb-uri")
+	fs.StringVar(&c.auditKeyFile, "audit-key-file", "", "file holding the secret (32+ bytes) the audit trail's identifier hashes are derived from; keep it for as long as the trail must be verifiable; default <data-dir>/audit-key (created) with the embedded store, required with -mongodb-uri")
+	fs.StringVar(&c.features, "default-features", featureList(deletion.AllFeatures), "comma-separated features of accounts that have none stored (see erasured features)")
 	fs.BoolVar(&c.reflection, "reflection", true, "serve gRPC server reflection (it exposes the API's schema, no data)")
 	fs.IntVar(&c.demoProfiles, "demo-profiles", 5000, "profiles seeded into the empty demo account of the embedded store; 0 seeds none")
 	fs.BoolVar(&c.writeMajority, "write-majority", true, "write concern majority (with -mongodb-uri)")
@@ -83,6 +89,8 @@ func parseConfig(args []string) (*config, error) {
 	fs.DurationVar(&c.deletion.OutcomeRetention, "outcome-retention", d.OutcomeRetention, "how long per-row outcomes are kept after a job ends")
 	fs.IntVar(&c.deletion.Workers, "workers", d.Workers, "jobs this instance runs at once")
 	fs.IntVar(&c.deletion.MaxJobsPerAccount, "max-jobs-per-account", d.MaxJobsPerAccount, "jobs of one account running at once over all instances; 0 for no bound")
+	fs.IntVar(&c.deletion.MaxActiveJobsPerAccount, "max-active-jobs-per-account", d.MaxActiveJobsPerAccount, "jobs of one account queued or running; a deletion beyond it is refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&c.deletion.MaxUploadsPerAccount, "max-uploads-per-account", d.MaxUploadsPerAccount, "uploads of one account in progress; an upload beyond it is refused with RESOURCE_EXHAUSTED")
 	fs.DurationVar(&c.deletion.Lease, "lease", d.Lease, "how long a job stays with an instance that stopped renewing it before another takes it over")
 	fs.IntVar(&c.deletion.BatchSize, "batch-size", d.BatchSize, "rows per lookup and delete")
 	fs.BoolVar(&c.deletion.DisableHints, "disable-hints", false, "skip the lookup that explains rows that matched nothing")
@@ -116,7 +124,51 @@ func parseConfig(args []string) (*config, error) {
 		return nil, errors.New("-lease must be at least 1s")
 	}
 	c.deletion.ShutdownGrace = c.shutdownGrace
+	features, err := deletion.ParseFeatures(c.features)
+	if err != nil {
+		return nil, fmt.Errorf("-default-features: %w", err)
+	}
+	c.deletion.DefaultFeatures = features
 	return c, nil
+}
+
+func featureList(fs []deletion.Feature) string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = string(f)
+	}
+	return strings.Join(names, ",")
+}
+
+// auditKey reads the audit key, creating it under the data directory for
+// the embedded store.
+func (c *config) auditKey() ([]byte, error) {
+	path := c.auditKeyFile
+	if path == "" {
+		if c.mongoURI != "" {
+			return nil, errors.New("set -audit-key-file to a file holding 32 or more random bytes (such as `openssl rand -hex 32`): the audit trail hashes identifiers with it, and past erasures can be verified only with the same key")
+		}
+		path = filepath.Join(c.dataDir, "audit-key")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			b := make([]byte, 32)
+			_, _ = rand.Read(b)
+			if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(path, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
+				return nil, err
+			}
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit key: %w", err)
+	}
+	key := []byte(strings.TrimSpace(string(b)))
+	if len(key) < 32 {
+		return nil, fmt.Errorf("audit key %s: it must hold at least 32 bytes", path)
+	}
+	return key, nil
 }
 
 func envName(flagName string) string {
@@ -130,6 +182,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "token" {
 		return runToken(args[1:], os.Stdout)
 	}
+	if len(args) > 0 && args[0] == "features" {
+		return runFeatures(ctx, args[1:], os.Stdout)
+	}
 	c, err := parseConfig(args)
 	if err != nil {
 		return err
@@ -139,29 +194,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-
-	uri := c.mongoURI
-	writeMajority := c.writeMajority
-	if uri == "" {
-		// The engine logs expected duplicate-key errors at ERROR; only its
-		// warnings about itself are worth showing.
-		engineLog := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))
-		engine, err := storageembed.Start(c.dataDir, engineLog)
-		if err != nil {
-			return err
-		}
-		defer engine.Close()
-		uri, writeMajority = engine.URI(), false
-		logger.Info("using the embedded store (FerretDB on SQLite); set MONGODB_URI for production", "data_dir", c.dataDir)
-	} else {
-		logger.Info("using MongoDB from MONGODB_URI", "database", c.database, "write_majority", writeMajority)
+	if c.deletion.AuditKey, err = c.auditKey(); err != nil {
+		return err
 	}
 
-	store, err := storage.Open(ctx, storage.Options{URI: uri, Database: c.database, WriteMajority: writeMajority})
+	store, closeStore, err := openStore(ctx, c.mongoURI, c.database, c.dataDir, c.writeMajority, logger, stderr)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
-	defer store.Close(context.WithoutCancel(ctx))
+	defer closeStore()
 
 	if c.mongoURI == "" {
 		n, err := demo.Seed(ctx, store, demo.Account, c.demoProfiles)
@@ -285,4 +326,33 @@ func runToken(args []string, stdout io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, token)
 	return err
+}
+
+// openStore connects to MongoDB at uri, or starts the embedded store under
+// dataDir when uri is empty.
+func openStore(ctx context.Context, uri, database, dataDir string, writeMajority bool, logger *slog.Logger, stderr io.Writer) (*storage.Store, func(), error) {
+	closeEngine := func() {}
+	if uri == "" {
+		// The engine logs expected duplicate-key errors at ERROR; only its
+		// warnings about itself are worth showing.
+		engineLog := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))
+		engine, err := storageembed.Start(dataDir, engineLog)
+		if err != nil {
+			return nil, nil, err
+		}
+		closeEngine = engine.Close
+		uri, writeMajority = engine.URI(), false
+		logger.Info("using the embedded store (FerretDB on SQLite); set MONGODB_URI for production", "data_dir", dataDir)
+	} else {
+		logger.Info("using MongoDB from MONGODB_URI", "database", database, "write_majority", writeMajority)
+	}
+	store, err := storage.Open(ctx, storage.Options{URI: uri, Database: database, WriteMajority: writeMajority})
+	if err != nil {
+		closeEngine()
+		return nil, nil, fmt.Errorf("open store: %w", err)
+	}
+	return store, func() {
+		_ = store.Close(context.WithoutCancel(ctx))
+		closeEngine()
+	}, nil
 }

@@ -371,6 +371,62 @@ func (Outcome) EnumDescriptor() ([]byte, []int) {
 	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{5}
 }
 
+// AuditAction is what an audit event records.
+type AuditAction int32
+
+const (
+	AuditAction_AUDIT_ACTION_UNSPECIFIED AuditAction = 0
+	// A deletion job was started (by file, list or single profile).
+	AuditAction_AUDIT_ACTION_JOB_STARTED AuditAction = 1
+	// Someone asked a job to stop.
+	AuditAction_AUDIT_ACTION_JOB_CANCEL_REQUESTED AuditAction = 2
+	// A job ended: succeeded, cancelled or failed.
+	AuditAction_AUDIT_ACTION_JOB_FINISHED AuditAction = 3
+)
+
+// Enum value maps for AuditAction.
+var (
+	AuditAction_name = map[int32]string{
+		0: "AUDIT_ACTION_UNSPECIFIED",
+		1: "AUDIT_ACTION_JOB_STARTED",
+		2: "AUDIT_ACTION_JOB_CANCEL_REQUESTED",
+		3: "AUDIT_ACTION_JOB_FINISHED",
+	}
+	AuditAction_value = map[string]int32{
+		"AUDIT_ACTION_UNSPECIFIED":          0,
+		"AUDIT_ACTION_JOB_STARTED":          1,
+		"AUDIT_ACTION_JOB_CANCEL_REQUESTED": 2,
+		"AUDIT_ACTION_JOB_FINISHED":         3,
+	}
+)
+
+func (x AuditAction) Enum() *AuditAction {
+	p := new(AuditAction)
+	*p = x
+	return p
+}
+
+func (x AuditAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AuditAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_erasure_v1_erasure_proto_enumTypes[6].Descriptor()
+}
+
+func (AuditAction) Type() protoreflect.EnumType {
+	return &file_erasure_v1_erasure_proto_enumTypes[6]
+}
+
+func (x AuditAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AuditAction.Descriptor instead.
+func (AuditAction) EnumDescriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{6}
+}
+
 // UploadMetadata describes a file before its bytes are sent.
 type UploadMetadata struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1560,8 +1616,15 @@ type PreviewDeletionResponse struct {
 	// The first invalid rows with their reasons, to fix the file before executing.
 	InvalidSamples []*RowOutcome `protobuf:"bytes,3,rep,name=invalid_samples,json=invalidSamples,proto3" json:"invalid_samples,omitempty"`
 	HasHeader      bool          `protobuf:"varint,4,opt,name=has_header,json=hasHeader,proto3" json:"has_header,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// When the caller's token lists the sections it may see: how many matched
+	// profiles also hold data in sections the caller cannot see. Deleting a
+	// profile removes its data in every section, those included; check with
+	// an admin or the account owner before executing. Sections the caller
+	// cannot see are left out of sections. Zero when the caller sees all
+	// sections.
+	HiddenSectionProfiles int64 `protobuf:"varint,5,opt,name=hidden_section_profiles,json=hiddenSectionProfiles,proto3" json:"hidden_section_profiles,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *PreviewDeletionResponse) Reset() {
@@ -1620,6 +1683,13 @@ func (x *PreviewDeletionResponse) GetHasHeader() bool {
 		return x.HasHeader
 	}
 	return false
+}
+
+func (x *PreviewDeletionResponse) GetHiddenSectionProfiles() int64 {
+	if x != nil {
+		return x.HiddenSectionProfiles
+	}
+	return 0
 }
 
 // ExecuteDeletionRequest starts a deletion by a file. It takes the same
@@ -2708,6 +2778,8 @@ type Job struct {
 	// For a queued job, its place in the queue: 1 starts next. Jobs start in
 	// the order they were created. Zero once the job has started.
 	QueuePosition int64 `protobuf:"varint,18,opt,name=queue_position,json=queuePosition,proto3" json:"queue_position,omitempty"`
+	// Who started the job.
+	CreatedBy     *Actor `protobuf:"bytes,19,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2868,6 +2940,536 @@ func (x *Job) GetQueuePosition() int64 {
 	return 0
 }
 
+func (x *Job) GetCreatedBy() *Actor {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return nil
+}
+
+// Actor is who asked for something, as their token says.
+type Actor struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's subject: a user or service id.
+	Subject string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	// "user", "service" or "operator".
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// OWNER, ADMIN or USER.
+	Role          string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Actor) Reset() {
+	*x = Actor{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Actor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Actor) ProtoMessage() {}
+
+func (x *Actor) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Actor.ProtoReflect.Descriptor instead.
+func (*Actor) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *Actor) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Actor) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Actor) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+// ListAuditEventsRequest asks for a page of the audit trail.
+type ListAuditEventsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// At most this many events; 50 when zero, 500 at most.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page, or empty for the first page.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only this job's events, when set.
+	JobId         string `protobuf:"bytes,4,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsRequest) Reset() {
+	*x = ListAuditEventsRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsRequest) ProtoMessage() {}
+
+func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListAuditEventsRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAuditEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+// ListAuditEventsResponse is one page of the audit trail, newest first.
+type ListAuditEventsResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Events []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsResponse) Reset() {
+	*x = ListAuditEventsResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsResponse) ProtoMessage() {}
+
+func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListAuditEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// AuditEvent is one entry of the audit trail.
+type AuditEvent struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	EventId string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Time    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Action  AuditAction            `protobuf:"varint,3,opt,name=action,proto3,enum=erasure.v1.AuditAction" json:"action,omitempty"`
+	// Who asked: for JOB_STARTED and JOB_FINISHED the job's creator, for
+	// JOB_CANCEL_REQUESTED whoever cancelled.
+	Actor          *Actor         `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	JobId          string         `protobuf:"bytes,5,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	JobKind        JobKind        `protobuf:"varint,6,opt,name=job_kind,json=jobKind,proto3,enum=erasure.v1.JobKind" json:"job_kind,omitempty"`
+	IdentifierType IdentifierType `protobuf:"varint,7,opt,name=identifier_type,json=identifierType,proto3,enum=erasure.v1.IdentifierType" json:"identifier_type,omitempty"`
+	// The job's state and counts when the event was recorded.
+	JobState      JobState `protobuf:"varint,8,opt,name=job_state,json=jobState,proto3,enum=erasure.v1.JobState" json:"job_state,omitempty"`
+	Counts        *Counts  `protobuf:"bytes,9,opt,name=counts,proto3" json:"counts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEvent) Reset() {
+	*x = AuditEvent{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEvent) ProtoMessage() {}
+
+func (x *AuditEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
+func (*AuditEvent) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *AuditEvent) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetAction() AuditAction {
+	if x != nil {
+		return x.Action
+	}
+	return AuditAction_AUDIT_ACTION_UNSPECIFIED
+}
+
+func (x *AuditEvent) GetActor() *Actor {
+	if x != nil {
+		return x.Actor
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetJobKind() JobKind {
+	if x != nil {
+		return x.JobKind
+	}
+	return JobKind_JOB_KIND_UNSPECIFIED
+}
+
+func (x *AuditEvent) GetIdentifierType() IdentifierType {
+	if x != nil {
+		return x.IdentifierType
+	}
+	return IdentifierType_IDENTIFIER_TYPE_UNSPECIFIED
+}
+
+func (x *AuditEvent) GetJobState() JobState {
+	if x != nil {
+		return x.JobState
+	}
+	return JobState_JOB_STATE_UNSPECIFIED
+}
+
+func (x *AuditEvent) GetCounts() *Counts {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+// VerifyErasureRequest names a person by one identifier.
+type VerifyErasureRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// Types that are valid to be assigned to Target:
+	//
+	//	*VerifyErasureRequest_Value
+	//	*VerifyErasureRequest_ProfileId
+	Target isVerifyErasureRequest_Target `protobuf_oneof:"target"`
+	// The identifier type of value; not used with profile_id.
+	Spec          *DeletionSpec `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyErasureRequest) Reset() {
+	*x = VerifyErasureRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyErasureRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyErasureRequest) ProtoMessage() {}
+
+func (x *VerifyErasureRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyErasureRequest.ProtoReflect.Descriptor instead.
+func (*VerifyErasureRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *VerifyErasureRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *VerifyErasureRequest) GetTarget() isVerifyErasureRequest_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *VerifyErasureRequest) GetValue() string {
+	if x != nil {
+		if x, ok := x.Target.(*VerifyErasureRequest_Value); ok {
+			return x.Value
+		}
+	}
+	return ""
+}
+
+func (x *VerifyErasureRequest) GetProfileId() string {
+	if x != nil {
+		if x, ok := x.Target.(*VerifyErasureRequest_ProfileId); ok {
+			return x.ProfileId
+		}
+	}
+	return ""
+}
+
+func (x *VerifyErasureRequest) GetSpec() *DeletionSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+type isVerifyErasureRequest_Target interface {
+	isVerifyErasureRequest_Target()
+}
+
+type VerifyErasureRequest_Value struct {
+	// An identifier value of the type in spec, written as in a file; it is
+	// normalized as a deletion would read it.
+	Value string `protobuf:"bytes,2,opt,name=value,proto3,oneof"`
+}
+
+type VerifyErasureRequest_ProfileId struct {
+	// The id of the deleted profile (24 hexadecimal digits).
+	ProfileId string `protobuf:"bytes,3,opt,name=profile_id,json=profileId,proto3,oneof"`
+}
+
+func (*VerifyErasureRequest_Value) isVerifyErasureRequest_Target() {}
+
+func (*VerifyErasureRequest_ProfileId) isVerifyErasureRequest_Target() {}
+
+// VerifyErasureResponse lists the recorded erasures of the person.
+type VerifyErasureResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Oldest first; empty when no deletion of this service removed a profile
+	// with that identifier in this account.
+	Erasures      []*Erasure `protobuf:"bytes,1,rep,name=erasures,proto3" json:"erasures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyErasureResponse) Reset() {
+	*x = VerifyErasureResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyErasureResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyErasureResponse) ProtoMessage() {}
+
+func (x *VerifyErasureResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyErasureResponse.ProtoReflect.Descriptor instead.
+func (*VerifyErasureResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *VerifyErasureResponse) GetErasures() []*Erasure {
+	if x != nil {
+		return x.Erasures
+	}
+	return nil
+}
+
+// Erasure is one recorded deletion of a profile.
+type Erasure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job that deleted the profile, and the row of its file or list.
+	JobId   string  `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Row     int64   `protobuf:"varint,2,opt,name=row,proto3" json:"row,omitempty"`
+	JobKind JobKind `protobuf:"varint,3,opt,name=job_kind,json=jobKind,proto3,enum=erasure.v1.JobKind" json:"job_kind,omitempty"`
+	// When the profile's batch was deleted.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Erasure) Reset() {
+	*x = Erasure{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Erasure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Erasure) ProtoMessage() {}
+
+func (x *Erasure) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Erasure.ProtoReflect.Descriptor instead.
+func (*Erasure) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *Erasure) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *Erasure) GetRow() int64 {
+	if x != nil {
+		return x.Row
+	}
+	return 0
+}
+
+func (x *Erasure) GetJobKind() JobKind {
+	if x != nil {
+		return x.JobKind
+	}
+	return JobKind_JOB_KIND_UNSPECIFIED
+}
+
+func (x *Erasure) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // RowOutcome is what happened to one row.
 type RowOutcome struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2893,7 +3495,7 @@ type RowOutcome struct {
 
 func (x *RowOutcome) Reset() {
 	*x = RowOutcome{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2905,7 +3507,7 @@ func (x *RowOutcome) String() string {
 func (*RowOutcome) ProtoMessage() {}
 
 func (x *RowOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2918,7 +3520,7 @@ func (x *RowOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowOutcome.ProtoReflect.Descriptor instead.
 func (*RowOutcome) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{39}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RowOutcome) GetRow() int64 {
@@ -3066,13 +3668,14 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
 	"\x06source\x18\x02 \x01(\v2\x16.erasure.v1.FileSourceR\x06source\x12,\n" +
-	"\x04spec\x18\x03 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\"\xdb\x01\n" +
+	"\x04spec\x18\x03 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\"\x93\x02\n" +
 	"\x17PreviewDeletionResponse\x12*\n" +
 	"\x06counts\x18\x01 \x01(\v2\x12.erasure.v1.CountsR\x06counts\x124\n" +
 	"\bsections\x18\x02 \x03(\v2\x18.erasure.v1.SectionCountR\bsections\x12?\n" +
 	"\x0finvalid_samples\x18\x03 \x03(\v2\x16.erasure.v1.RowOutcomeR\x0einvalidSamples\x12\x1d\n" +
 	"\n" +
-	"has_header\x18\x04 \x01(\bR\thasHeader\"\x95\x01\n" +
+	"has_header\x18\x04 \x01(\bR\thasHeader\x126\n" +
+	"\x17hidden_section_profiles\x18\x05 \x01(\x03R\x15hiddenSectionProfiles\"\x95\x01\n" +
 	"\x16ExecuteDeletionRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
@@ -3145,7 +3748,7 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\bProgress\x12\x18\n" +
 	"\apercent\x18\x01 \x01(\x01R\apercent\x12&\n" +
 	"\x0frows_per_second\x18\x02 \x01(\x01R\rrowsPerSecond\x12+\n" +
-	"\x03eta\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03eta\"\x87\x06\n" +
+	"\x03eta\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03eta\"\xb9\x06\n" +
 	"\x03Job\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1d\n" +
 	"\n" +
@@ -3169,7 +3772,49 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\vfinish_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishTime\x12L\n" +
 	"\x14outcomes_expire_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x12outcomesExpireTime\x12%\n" +
-	"\x0equeue_position\x18\x12 \x01(\x03R\rqueuePosition\"\xf8\x01\n" +
+	"\x0equeue_position\x18\x12 \x01(\x03R\rqueuePosition\x120\n" +
+	"\n" +
+	"created_by\x18\x13 \x01(\v2\x11.erasure.v1.ActorR\tcreatedBy\"I\n" +
+	"\x05Actor\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\"\x8a\x01\n" +
+	"\x16ListAuditEventsRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x15\n" +
+	"\x06job_id\x18\x04 \x01(\tR\x05jobId\"q\n" +
+	"\x17ListAuditEventsResponse\x12.\n" +
+	"\x06events\x18\x01 \x03(\v2\x16.erasure.v1.AuditEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9c\x03\n" +
+	"\n" +
+	"AuditEvent\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12/\n" +
+	"\x06action\x18\x03 \x01(\x0e2\x17.erasure.v1.AuditActionR\x06action\x12'\n" +
+	"\x05actor\x18\x04 \x01(\v2\x11.erasure.v1.ActorR\x05actor\x12\x15\n" +
+	"\x06job_id\x18\x05 \x01(\tR\x05jobId\x12.\n" +
+	"\bjob_kind\x18\x06 \x01(\x0e2\x13.erasure.v1.JobKindR\ajobKind\x12C\n" +
+	"\x0fidentifier_type\x18\a \x01(\x0e2\x1a.erasure.v1.IdentifierTypeR\x0eidentifierType\x121\n" +
+	"\tjob_state\x18\b \x01(\x0e2\x14.erasure.v1.JobStateR\bjobState\x12*\n" +
+	"\x06counts\x18\t \x01(\v2\x12.erasure.v1.CountsR\x06counts\"\xa6\x01\n" +
+	"\x14VerifyErasureRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x16\n" +
+	"\x05value\x18\x02 \x01(\tH\x00R\x05value\x12\x1f\n" +
+	"\n" +
+	"profile_id\x18\x03 \x01(\tH\x00R\tprofileId\x12,\n" +
+	"\x04spec\x18\x04 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04specB\b\n" +
+	"\x06target\"H\n" +
+	"\x15VerifyErasureResponse\x12/\n" +
+	"\berasures\x18\x01 \x03(\v2\x13.erasure.v1.ErasureR\berasures\"\x92\x01\n" +
+	"\aErasure\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x10\n" +
+	"\x03row\x18\x02 \x01(\x03R\x03row\x12.\n" +
+	"\bjob_kind\x18\x03 \x01(\x0e2\x13.erasure.v1.JobKindR\ajobKind\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xf8\x01\n" +
 	"\n" +
 	"RowOutcome\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x14\n" +
@@ -3215,7 +3860,13 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x0fOUTCOME_DELETED\x10\x01\x12\x15\n" +
 	"\x11OUTCOME_NOT_FOUND\x10\x02\x12\x13\n" +
 	"\x0fOUTCOME_INVALID\x10\x03\x12\x15\n" +
-	"\x11OUTCOME_DUPLICATE\x10\x042\xb2\t\n" +
+	"\x11OUTCOME_DUPLICATE\x10\x04*\x8f\x01\n" +
+	"\vAuditAction\x12\x1c\n" +
+	"\x18AUDIT_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18AUDIT_ACTION_JOB_STARTED\x10\x01\x12%\n" +
+	"!AUDIT_ACTION_JOB_CANCEL_REQUESTED\x10\x02\x12\x1d\n" +
+	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x032\xee\n" +
+	"\n" +
 	"\x0eErasureService\x12M\n" +
 	"\n" +
 	"UploadFile\x12\x1d.erasure.v1.UploadFileRequest\x1a\x1e.erasure.v1.UploadFileResponse(\x01\x12Q\n" +
@@ -3231,7 +3882,9 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\tCancelJob\x12\x1c.erasure.v1.CancelJobRequest\x1a\x1d.erasure.v1.CancelJobResponse\x12D\n" +
 	"\x06GetJob\x12\x19.erasure.v1.GetJobRequest\x1a\x1a.erasure.v1.GetJobResponse\"\x03\x90\x02\x01\x12J\n" +
 	"\bListJobs\x12\x1b.erasure.v1.ListJobsRequest\x1a\x1c.erasure.v1.ListJobsResponse\"\x03\x90\x02\x01\x12a\n" +
-	"\x0fListRowOutcomes\x12\".erasure.v1.ListRowOutcomesRequest\x1a#.erasure.v1.ListRowOutcomesResponse\"\x03\x90\x02\x010\x01B\xa0\x01\n" +
+	"\x0fListRowOutcomes\x12\".erasure.v1.ListRowOutcomesRequest\x1a#.erasure.v1.ListRowOutcomesResponse\"\x03\x90\x02\x010\x01\x12_\n" +
+	"\x0fListAuditEvents\x12\".erasure.v1.ListAuditEventsRequest\x1a#.erasure.v1.ListAuditEventsResponse\"\x03\x90\x02\x01\x12Y\n" +
+	"\rVerifyErasure\x12 .erasure.v1.VerifyErasureRequest\x1a!.erasure.v1.VerifyErasureResponse\"\x03\x90\x02\x01B\xa0\x01\n" +
 	"\x0ecom.erasure.v1B\fErasureProtoP\x01Z7github.com/erasure-dev/erasure/gen/erasure/v1;erasurev1\xa2\x02\x03EXX\xaa\x02\n" +
 	"Erasure.V1\xca\x02\n" +
 	"Erasure\\V1\xe2\x02\x16Erasure\\V1\\GPBMetadata\xea\x02\vErasure::V1b\x06proto3"
@@ -3248,8 +3901,8 @@ func file_erasure_v1_erasure_proto_rawDescGZIP() []byte {
 	return file_erasure_v1_erasure_proto_rawDescData
 }
 
-var file_erasure_v1_erasure_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_erasure_v1_erasure_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_erasure_v1_erasure_proto_goTypes = []any{
 	(IdentifierType)(0),               // 0: erasure.v1.IdentifierType
 	(FileFormat)(0),                   // 1: erasure.v1.FileFormat
@@ -3257,128 +3910,153 @@ var file_erasure_v1_erasure_proto_goTypes = []any{
 	(JobKind)(0),                      // 3: erasure.v1.JobKind
 	(JobState)(0),                     // 4: erasure.v1.JobState
 	(Outcome)(0),                      // 5: erasure.v1.Outcome
-	(*UploadMetadata)(nil),            // 6: erasure.v1.UploadMetadata
-	(*UploadFileRequest)(nil),         // 7: erasure.v1.UploadFileRequest
-	(*UploadFileResponse)(nil),        // 8: erasure.v1.UploadFileResponse
-	(*CreateUploadRequest)(nil),       // 9: erasure.v1.CreateUploadRequest
-	(*CreateUploadResponse)(nil),      // 10: erasure.v1.CreateUploadResponse
-	(*UploadChunkRequest)(nil),        // 11: erasure.v1.UploadChunkRequest
-	(*UploadChunkResponse)(nil),       // 12: erasure.v1.UploadChunkResponse
-	(*GetUploadRequest)(nil),          // 13: erasure.v1.GetUploadRequest
-	(*GetUploadResponse)(nil),         // 14: erasure.v1.GetUploadResponse
-	(*Upload)(nil),                    // 15: erasure.v1.Upload
-	(*FileOptions)(nil),               // 16: erasure.v1.FileOptions
-	(*InspectUploadRequest)(nil),      // 17: erasure.v1.InspectUploadRequest
-	(*InspectUploadResponse)(nil),     // 18: erasure.v1.InspectUploadResponse
-	(*Column)(nil),                    // 19: erasure.v1.Column
-	(*ColumnSuggestion)(nil),          // 20: erasure.v1.ColumnSuggestion
-	(*FileSource)(nil),                // 21: erasure.v1.FileSource
-	(*DeletionSpec)(nil),              // 22: erasure.v1.DeletionSpec
-	(*PreviewDeletionRequest)(nil),    // 23: erasure.v1.PreviewDeletionRequest
-	(*PreviewDeletionResponse)(nil),   // 24: erasure.v1.PreviewDeletionResponse
-	(*ExecuteDeletionRequest)(nil),    // 25: erasure.v1.ExecuteDeletionRequest
-	(*ExecuteDeletionResponse)(nil),   // 26: erasure.v1.ExecuteDeletionResponse
-	(*DeleteIdentifiersRequest)(nil),  // 27: erasure.v1.DeleteIdentifiersRequest
-	(*DeleteIdentifiersResponse)(nil), // 28: erasure.v1.DeleteIdentifiersResponse
-	(*DeleteProfileRequest)(nil),      // 29: erasure.v1.DeleteProfileRequest
-	(*DeleteProfileResponse)(nil),     // 30: erasure.v1.DeleteProfileResponse
-	(*WatchJobRequest)(nil),           // 31: erasure.v1.WatchJobRequest
-	(*WatchJobResponse)(nil),          // 32: erasure.v1.WatchJobResponse
-	(*CancelJobRequest)(nil),          // 33: erasure.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),         // 34: erasure.v1.CancelJobResponse
-	(*GetJobRequest)(nil),             // 35: erasure.v1.GetJobRequest
-	(*GetJobResponse)(nil),            // 36: erasure.v1.GetJobResponse
-	(*ListJobsRequest)(nil),           // 37: erasure.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),          // 38: erasure.v1.ListJobsResponse
-	(*ListRowOutcomesRequest)(nil),    // 39: erasure.v1.ListRowOutcomesRequest
-	(*ListRowOutcomesResponse)(nil),   // 40: erasure.v1.ListRowOutcomesResponse
-	(*Counts)(nil),                    // 41: erasure.v1.Counts
-	(*SectionCount)(nil),              // 42: erasure.v1.SectionCount
-	(*Progress)(nil),                  // 43: erasure.v1.Progress
-	(*Job)(nil),                       // 44: erasure.v1.Job
-	(*RowOutcome)(nil),                // 45: erasure.v1.RowOutcome
-	(*timestamppb.Timestamp)(nil),     // 46: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),       // 47: google.protobuf.Duration
+	(AuditAction)(0),                  // 6: erasure.v1.AuditAction
+	(*UploadMetadata)(nil),            // 7: erasure.v1.UploadMetadata
+	(*UploadFileRequest)(nil),         // 8: erasure.v1.UploadFileRequest
+	(*UploadFileResponse)(nil),        // 9: erasure.v1.UploadFileResponse
+	(*CreateUploadRequest)(nil),       // 10: erasure.v1.CreateUploadRequest
+	(*CreateUploadResponse)(nil),      // 11: erasure.v1.CreateUploadResponse
+	(*UploadChunkRequest)(nil),        // 12: erasure.v1.UploadChunkRequest
+	(*UploadChunkResponse)(nil),       // 13: erasure.v1.UploadChunkResponse
+	(*GetUploadRequest)(nil),          // 14: erasure.v1.GetUploadRequest
+	(*GetUploadResponse)(nil),         // 15: erasure.v1.GetUploadResponse
+	(*Upload)(nil),                    // 16: erasure.v1.Upload
+	(*FileOptions)(nil),               // 17: erasure.v1.FileOptions
+	(*InspectUploadRequest)(nil),      // 18: erasure.v1.InspectUploadRequest
+	(*InspectUploadResponse)(nil),     // 19: erasure.v1.InspectUploadResponse
+	(*Column)(nil),                    // 20: erasure.v1.Column
+	(*ColumnSuggestion)(nil),          // 21: erasure.v1.ColumnSuggestion
+	(*FileSource)(nil),                // 22: erasure.v1.FileSource
+	(*DeletionSpec)(nil),              // 23: erasure.v1.DeletionSpec
+	(*PreviewDeletionRequest)(nil),    // 24: erasure.v1.PreviewDeletionRequest
+	(*PreviewDeletionResponse)(nil),   // 25: erasure.v1.PreviewDeletionResponse
+	(*ExecuteDeletionRequest)(nil),    // 26: erasure.v1.ExecuteDeletionRequest
+	(*ExecuteDeletionResponse)(nil),   // 27: erasure.v1.ExecuteDeletionResponse
+	(*DeleteIdentifiersRequest)(nil),  // 28: erasure.v1.DeleteIdentifiersRequest
+	(*DeleteIdentifiersResponse)(nil), // 29: erasure.v1.DeleteIdentifiersResponse
+	(*DeleteProfileRequest)(nil),      // 30: erasure.v1.DeleteProfileRequest
+	(*DeleteProfileResponse)(nil),     // 31: erasure.v1.DeleteProfileResponse
+	(*WatchJobRequest)(nil),           // 32: erasure.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),          // 33: erasure.v1.WatchJobResponse
+	(*CancelJobRequest)(nil),          // 34: erasure.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),         // 35: erasure.v1.CancelJobResponse
+	(*GetJobRequest)(nil),             // 36: erasure.v1.GetJobRequest
+	(*GetJobResponse)(nil),            // 37: erasure.v1.GetJobResponse
+	(*ListJobsRequest)(nil),           // 38: erasure.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),          // 39: erasure.v1.ListJobsResponse
+	(*ListRowOutcomesRequest)(nil),    // 40: erasure.v1.ListRowOutcomesRequest
+	(*ListRowOutcomesResponse)(nil),   // 41: erasure.v1.ListRowOutcomesResponse
+	(*Counts)(nil),                    // 42: erasure.v1.Counts
+	(*SectionCount)(nil),              // 43: erasure.v1.SectionCount
+	(*Progress)(nil),                  // 44: erasure.v1.Progress
+	(*Job)(nil),                       // 45: erasure.v1.Job
+	(*Actor)(nil),                     // 46: erasure.v1.Actor
+	(*ListAuditEventsRequest)(nil),    // 47: erasure.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),   // 48: erasure.v1.ListAuditEventsResponse
+	(*AuditEvent)(nil),                // 49: erasure.v1.AuditEvent
+	(*VerifyErasureRequest)(nil),      // 50: erasure.v1.VerifyErasureRequest
+	(*VerifyErasureResponse)(nil),     // 51: erasure.v1.VerifyErasureResponse
+	(*Erasure)(nil),                   // 52: erasure.v1.Erasure
+	(*RowOutcome)(nil),                // 53: erasure.v1.RowOutcome
+	(*timestamppb.Timestamp)(nil),     // 54: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),       // 55: google.protobuf.Duration
 }
 var file_erasure_v1_erasure_proto_depIdxs = []int32{
-	6,  // 0: erasure.v1.UploadFileRequest.metadata:type_name -> erasure.v1.UploadMetadata
-	15, // 1: erasure.v1.UploadFileResponse.upload:type_name -> erasure.v1.Upload
-	6,  // 2: erasure.v1.CreateUploadRequest.metadata:type_name -> erasure.v1.UploadMetadata
-	15, // 3: erasure.v1.CreateUploadResponse.upload:type_name -> erasure.v1.Upload
-	15, // 4: erasure.v1.UploadChunkResponse.upload:type_name -> erasure.v1.Upload
-	15, // 5: erasure.v1.GetUploadResponse.upload:type_name -> erasure.v1.Upload
-	46, // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
-	46, // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
+	7,  // 0: erasure.v1.UploadFileRequest.metadata:type_name -> erasure.v1.UploadMetadata
+	16, // 1: erasure.v1.UploadFileResponse.upload:type_name -> erasure.v1.Upload
+	7,  // 2: erasure.v1.CreateUploadRequest.metadata:type_name -> erasure.v1.UploadMetadata
+	16, // 3: erasure.v1.CreateUploadResponse.upload:type_name -> erasure.v1.Upload
+	16, // 4: erasure.v1.UploadChunkResponse.upload:type_name -> erasure.v1.Upload
+	16, // 5: erasure.v1.GetUploadResponse.upload:type_name -> erasure.v1.Upload
+	54, // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
+	54, // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
 	2,  // 8: erasure.v1.FileOptions.header:type_name -> erasure.v1.HeaderMode
-	16, // 9: erasure.v1.InspectUploadRequest.options:type_name -> erasure.v1.FileOptions
+	17, // 9: erasure.v1.InspectUploadRequest.options:type_name -> erasure.v1.FileOptions
 	1,  // 10: erasure.v1.InspectUploadResponse.format:type_name -> erasure.v1.FileFormat
-	19, // 11: erasure.v1.InspectUploadResponse.columns:type_name -> erasure.v1.Column
-	20, // 12: erasure.v1.InspectUploadResponse.suggestions:type_name -> erasure.v1.ColumnSuggestion
+	20, // 11: erasure.v1.InspectUploadResponse.columns:type_name -> erasure.v1.Column
+	21, // 12: erasure.v1.InspectUploadResponse.suggestions:type_name -> erasure.v1.ColumnSuggestion
 	0,  // 13: erasure.v1.ColumnSuggestion.identifier_type:type_name -> erasure.v1.IdentifierType
-	16, // 14: erasure.v1.FileSource.options:type_name -> erasure.v1.FileOptions
+	17, // 14: erasure.v1.FileSource.options:type_name -> erasure.v1.FileOptions
 	0,  // 15: erasure.v1.DeletionSpec.identifier_type:type_name -> erasure.v1.IdentifierType
-	21, // 16: erasure.v1.PreviewDeletionRequest.source:type_name -> erasure.v1.FileSource
-	22, // 17: erasure.v1.PreviewDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	41, // 18: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
-	42, // 19: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
-	45, // 20: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
-	21, // 21: erasure.v1.ExecuteDeletionRequest.source:type_name -> erasure.v1.FileSource
-	22, // 22: erasure.v1.ExecuteDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	44, // 23: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
-	22, // 24: erasure.v1.DeleteIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
-	44, // 25: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
-	44, // 26: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
-	44, // 27: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
-	44, // 28: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
-	44, // 29: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
-	44, // 30: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
+	22, // 16: erasure.v1.PreviewDeletionRequest.source:type_name -> erasure.v1.FileSource
+	23, // 17: erasure.v1.PreviewDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
+	42, // 18: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
+	43, // 19: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
+	53, // 20: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	22, // 21: erasure.v1.ExecuteDeletionRequest.source:type_name -> erasure.v1.FileSource
+	23, // 22: erasure.v1.ExecuteDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
+	45, // 23: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
+	23, // 24: erasure.v1.DeleteIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
+	45, // 25: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
+	45, // 26: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
+	45, // 27: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
+	45, // 28: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
+	45, // 29: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
+	45, // 30: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
 	5,  // 31: erasure.v1.ListRowOutcomesRequest.outcomes:type_name -> erasure.v1.Outcome
-	45, // 32: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
-	47, // 33: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
+	53, // 32: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
+	55, // 33: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
 	3,  // 34: erasure.v1.Job.kind:type_name -> erasure.v1.JobKind
 	4,  // 35: erasure.v1.Job.state:type_name -> erasure.v1.JobState
-	22, // 36: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
-	41, // 37: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
-	43, // 38: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
-	42, // 39: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
-	46, // 40: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	46, // 41: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	46, // 42: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
-	46, // 43: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
-	5,  // 44: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
-	7,  // 45: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
-	9,  // 46: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
-	11, // 47: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
-	13, // 48: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
-	17, // 49: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
-	23, // 50: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
-	25, // 51: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
-	27, // 52: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
-	29, // 53: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
-	31, // 54: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
-	33, // 55: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
-	35, // 56: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
-	37, // 57: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
-	39, // 58: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
-	8,  // 59: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
-	10, // 60: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
-	12, // 61: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
-	14, // 62: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
-	18, // 63: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
-	24, // 64: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
-	26, // 65: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
-	28, // 66: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
-	30, // 67: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
-	32, // 68: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
-	34, // 69: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
-	36, // 70: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
-	38, // 71: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
-	40, // 72: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
-	59, // [59:73] is the sub-list for method output_type
-	45, // [45:59] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	23, // 36: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
+	42, // 37: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
+	44, // 38: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
+	43, // 39: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
+	54, // 40: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	54, // 41: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	54, // 42: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
+	54, // 43: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
+	46, // 44: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
+	49, // 45: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
+	54, // 46: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	6,  // 47: erasure.v1.AuditEvent.action:type_name -> erasure.v1.AuditAction
+	46, // 48: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
+	3,  // 49: erasure.v1.AuditEvent.job_kind:type_name -> erasure.v1.JobKind
+	0,  // 50: erasure.v1.AuditEvent.identifier_type:type_name -> erasure.v1.IdentifierType
+	4,  // 51: erasure.v1.AuditEvent.job_state:type_name -> erasure.v1.JobState
+	42, // 52: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
+	23, // 53: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
+	52, // 54: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
+	3,  // 55: erasure.v1.Erasure.job_kind:type_name -> erasure.v1.JobKind
+	54, // 56: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
+	5,  // 57: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
+	8,  // 58: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
+	10, // 59: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
+	12, // 60: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
+	14, // 61: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
+	18, // 62: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
+	24, // 63: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
+	26, // 64: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
+	28, // 65: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
+	30, // 66: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
+	32, // 67: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
+	34, // 68: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
+	36, // 69: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
+	38, // 70: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
+	40, // 71: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
+	47, // 72: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
+	50, // 73: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
+	9,  // 74: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
+	11, // 75: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
+	13, // 76: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
+	15, // 77: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
+	19, // 78: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
+	25, // 79: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
+	27, // 80: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
+	29, // 81: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
+	31, // 82: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
+	33, // 83: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
+	35, // 84: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
+	37, // 85: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
+	39, // 86: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
+	41, // 87: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
+	48, // 88: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
+	51, // 89: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
+	74, // [74:90] is the sub-list for method output_type
+	58, // [58:74] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_erasure_v1_erasure_proto_init() }
@@ -3394,13 +4072,17 @@ func file_erasure_v1_erasure_proto_init() {
 		(*FileSource_ColumnName)(nil),
 		(*FileSource_ColumnNumber)(nil),
 	}
+	file_erasure_v1_erasure_proto_msgTypes[43].OneofWrappers = []any{
+		(*VerifyErasureRequest_Value)(nil),
+		(*VerifyErasureRequest_ProfileId)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_erasure_v1_erasure_proto_rawDesc), len(file_erasure_v1_erasure_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   40,
+			NumEnums:      7,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,6 +33,8 @@ const (
 	ErasureService_GetJob_FullMethodName            = "/erasure.v1.ErasureService/GetJob"
 	ErasureService_ListJobs_FullMethodName          = "/erasure.v1.ErasureService/ListJobs"
 	ErasureService_ListRowOutcomes_FullMethodName   = "/erasure.v1.ErasureService/ListRowOutcomes"
+	ErasureService_ListAuditEvents_FullMethodName   = "/erasure.v1.ErasureService/ListAuditEvents"
+	ErasureService_VerifyErasure_FullMethodName     = "/erasure.v1.ErasureService/VerifyErasure"
 )
 
 // ErasureServiceClient is the client API for ErasureService service.
@@ -113,6 +115,19 @@ type ErasureServiceClient interface {
 	// for a limited time (see Job.outcomes_expire_time); after it the call fails
 	// with FAILED_PRECONDITION, and the counts stay forever.
 	ListRowOutcomes(ctx context.Context, in *ListRowOutcomesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListRowOutcomesResponse], error)
+	// ListAuditEvents returns the account's audit trail newest first, a page at
+	// a time: every deletion started, every cancel request and every deletion
+	// finished, with who asked, when, and the counts. The trail is kept for
+	// good and holds no identifier of a person. Needs read_audit_trail (OWNER
+	// and ADMIN).
+	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
+	// VerifyErasure answers "was this person erased?": give their identifier
+	// (or the deleted profile's id) and it returns every recorded erasure of
+	// it. The trail keeps identifiers only as keyed hashes (HMAC-SHA256 with a
+	// secret of the account), so it proves an erasure to whoever presents the
+	// identifier and reveals nothing to anyone else; the value sent is hashed
+	// and not stored. Needs read_audit_trail (OWNER and ADMIN).
+	VerifyErasure(ctx context.Context, in *VerifyErasureRequest, opts ...grpc.CallOption) (*VerifyErasureResponse, error)
 }
 
 type erasureServiceClient struct {
@@ -302,6 +317,26 @@ func (c *erasureServiceClient) ListRowOutcomes(ctx context.Context, in *ListRowO
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ErasureService_ListRowOutcomesClient = grpc.ServerStreamingClient[ListRowOutcomesResponse]
 
+func (c *erasureServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAuditEventsResponse)
+	err := c.cc.Invoke(ctx, ErasureService_ListAuditEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *erasureServiceClient) VerifyErasure(ctx context.Context, in *VerifyErasureRequest, opts ...grpc.CallOption) (*VerifyErasureResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyErasureResponse)
+	err := c.cc.Invoke(ctx, ErasureService_VerifyErasure_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ErasureServiceServer is the server API for ErasureService service.
 // All implementations must embed UnimplementedErasureServiceServer
 // for forward compatibility.
@@ -380,6 +415,19 @@ type ErasureServiceServer interface {
 	// for a limited time (see Job.outcomes_expire_time); after it the call fails
 	// with FAILED_PRECONDITION, and the counts stay forever.
 	ListRowOutcomes(*ListRowOutcomesRequest, grpc.ServerStreamingServer[ListRowOutcomesResponse]) error
+	// ListAuditEvents returns the account's audit trail newest first, a page at
+	// a time: every deletion started, every cancel request and every deletion
+	// finished, with who asked, when, and the counts. The trail is kept for
+	// good and holds no identifier of a person. Needs read_audit_trail (OWNER
+	// and ADMIN).
+	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
+	// VerifyErasure answers "was this person erased?": give their identifier
+	// (or the deleted profile's id) and it returns every recorded erasure of
+	// it. The trail keeps identifiers only as keyed hashes (HMAC-SHA256 with a
+	// secret of the account), so it proves an erasure to whoever presents the
+	// identifier and reveals nothing to anyone else; the value sent is hashed
+	// and not stored. Needs read_audit_trail (OWNER and ADMIN).
+	VerifyErasure(context.Context, *VerifyErasureRequest) (*VerifyErasureResponse, error)
 	mustEmbedUnimplementedErasureServiceServer()
 }
 
@@ -431,6 +479,12 @@ func (UnimplementedErasureServiceServer) ListJobs(context.Context, *ListJobsRequ
 }
 func (UnimplementedErasureServiceServer) ListRowOutcomes(*ListRowOutcomesRequest, grpc.ServerStreamingServer[ListRowOutcomesResponse]) error {
 	return status.Error(codes.Unimplemented, "method ListRowOutcomes not implemented")
+}
+func (UnimplementedErasureServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
+}
+func (UnimplementedErasureServiceServer) VerifyErasure(context.Context, *VerifyErasureRequest) (*VerifyErasureResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyErasure not implemented")
 }
 func (UnimplementedErasureServiceServer) mustEmbedUnimplementedErasureServiceServer() {}
 func (UnimplementedErasureServiceServer) testEmbeddedByValue()                        {}
@@ -666,6 +720,42 @@ func _ErasureService_ListRowOutcomes_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ErasureService_ListRowOutcomesServer = grpc.ServerStreamingServer[ListRowOutcomesResponse]
 
+func _ErasureService_ListAuditEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAuditEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ErasureServiceServer).ListAuditEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ErasureService_ListAuditEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ErasureServiceServer).ListAuditEvents(ctx, req.(*ListAuditEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ErasureService_VerifyErasure_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyErasureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ErasureServiceServer).VerifyErasure(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ErasureService_VerifyErasure_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ErasureServiceServer).VerifyErasure(ctx, req.(*VerifyErasureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ErasureService_ServiceDesc is the grpc.ServiceDesc for ErasureService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -708,6 +798,14 @@ var ErasureService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListJobs",
 			Handler:    _ErasureService_ListJobs_Handler,
+		},
+		{
+			MethodName: "ListAuditEvents",
+			Handler:    _ErasureService_ListAuditEvents_Handler,
+		},
+		{
+			MethodName: "VerifyErasure",
+			Handler:    _ErasureService_VerifyErasure_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

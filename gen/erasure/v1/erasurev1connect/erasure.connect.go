@@ -72,6 +72,12 @@ const (
 	// ErasureServiceListRowOutcomesProcedure is the fully-qualified name of the ErasureService's
 	// ListRowOutcomes RPC.
 	ErasureServiceListRowOutcomesProcedure = "/erasure.v1.ErasureService/ListRowOutcomes"
+	// ErasureServiceListAuditEventsProcedure is the fully-qualified name of the ErasureService's
+	// ListAuditEvents RPC.
+	ErasureServiceListAuditEventsProcedure = "/erasure.v1.ErasureService/ListAuditEvents"
+	// ErasureServiceVerifyErasureProcedure is the fully-qualified name of the ErasureService's
+	// VerifyErasure RPC.
+	ErasureServiceVerifyErasureProcedure = "/erasure.v1.ErasureService/VerifyErasure"
 )
 
 // ErasureServiceClient is a client for the erasure.v1.ErasureService service.
@@ -130,6 +136,19 @@ type ErasureServiceClient interface {
 	// for a limited time (see Job.outcomes_expire_time); after it the call fails
 	// with FAILED_PRECONDITION, and the counts stay forever.
 	ListRowOutcomes(context.Context, *connect.Request[v1.ListRowOutcomesRequest]) (*connect.ServerStreamForClient[v1.ListRowOutcomesResponse], error)
+	// ListAuditEvents returns the account's audit trail newest first, a page at
+	// a time: every deletion started, every cancel request and every deletion
+	// finished, with who asked, when, and the counts. The trail is kept for
+	// good and holds no identifier of a person. Needs read_audit_trail (OWNER
+	// and ADMIN).
+	ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error)
+	// VerifyErasure answers "was this person erased?": give their identifier
+	// (or the deleted profile's id) and it returns every recorded erasure of
+	// it. The trail keeps identifiers only as keyed hashes (HMAC-SHA256 with a
+	// secret of the account), so it proves an erasure to whoever presents the
+	// identifier and reveals nothing to anyone else; the value sent is hashed
+	// and not stored. Needs read_audit_trail (OWNER and ADMIN).
+	VerifyErasure(context.Context, *connect.Request[v1.VerifyErasureRequest]) (*connect.Response[v1.VerifyErasureResponse], error)
 }
 
 // NewErasureServiceClient constructs a client for the erasure.v1.ErasureService service. By
@@ -234,6 +253,20 @@ func NewErasureServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listAuditEvents: connect.NewClient[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse](
+			httpClient,
+			baseURL+ErasureServiceListAuditEventsProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("ListAuditEvents")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		verifyErasure: connect.NewClient[v1.VerifyErasureRequest, v1.VerifyErasureResponse](
+			httpClient,
+			baseURL+ErasureServiceVerifyErasureProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("VerifyErasure")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -253,6 +286,8 @@ type erasureServiceClient struct {
 	getJob            *connect.Client[v1.GetJobRequest, v1.GetJobResponse]
 	listJobs          *connect.Client[v1.ListJobsRequest, v1.ListJobsResponse]
 	listRowOutcomes   *connect.Client[v1.ListRowOutcomesRequest, v1.ListRowOutcomesResponse]
+	listAuditEvents   *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
+	verifyErasure     *connect.Client[v1.VerifyErasureRequest, v1.VerifyErasureResponse]
 }
 
 // UploadFile calls erasure.v1.ErasureService.UploadFile.
@@ -325,6 +360,16 @@ func (c *erasureServiceClient) ListRowOutcomes(ctx context.Context, req *connect
 	return c.listRowOutcomes.CallServerStream(ctx, req)
 }
 
+// ListAuditEvents calls erasure.v1.ErasureService.ListAuditEvents.
+func (c *erasureServiceClient) ListAuditEvents(ctx context.Context, req *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error) {
+	return c.listAuditEvents.CallUnary(ctx, req)
+}
+
+// VerifyErasure calls erasure.v1.ErasureService.VerifyErasure.
+func (c *erasureServiceClient) VerifyErasure(ctx context.Context, req *connect.Request[v1.VerifyErasureRequest]) (*connect.Response[v1.VerifyErasureResponse], error) {
+	return c.verifyErasure.CallUnary(ctx, req)
+}
+
 // ErasureServiceHandler is an implementation of the erasure.v1.ErasureService service.
 type ErasureServiceHandler interface {
 	// UploadFile stores a file sent as a stream of messages: the first carries
@@ -381,6 +426,19 @@ type ErasureServiceHandler interface {
 	// for a limited time (see Job.outcomes_expire_time); after it the call fails
 	// with FAILED_PRECONDITION, and the counts stay forever.
 	ListRowOutcomes(context.Context, *connect.Request[v1.ListRowOutcomesRequest], *connect.ServerStream[v1.ListRowOutcomesResponse]) error
+	// ListAuditEvents returns the account's audit trail newest first, a page at
+	// a time: every deletion started, every cancel request and every deletion
+	// finished, with who asked, when, and the counts. The trail is kept for
+	// good and holds no identifier of a person. Needs read_audit_trail (OWNER
+	// and ADMIN).
+	ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error)
+	// VerifyErasure answers "was this person erased?": give their identifier
+	// (or the deleted profile's id) and it returns every recorded erasure of
+	// it. The trail keeps identifiers only as keyed hashes (HMAC-SHA256 with a
+	// secret of the account), so it proves an erasure to whoever presents the
+	// identifier and reveals nothing to anyone else; the value sent is hashed
+	// and not stored. Needs read_audit_trail (OWNER and ADMIN).
+	VerifyErasure(context.Context, *connect.Request[v1.VerifyErasureRequest]) (*connect.Response[v1.VerifyErasureResponse], error)
 }
 
 // NewErasureServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -481,6 +539,20 @@ func NewErasureServiceHandler(svc ErasureServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	erasureServiceListAuditEventsHandler := connect.NewUnaryHandler(
+		ErasureServiceListAuditEventsProcedure,
+		svc.ListAuditEvents,
+		connect.WithSchema(erasureServiceMethods.ByName("ListAuditEvents")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	erasureServiceVerifyErasureHandler := connect.NewUnaryHandler(
+		ErasureServiceVerifyErasureProcedure,
+		svc.VerifyErasure,
+		connect.WithSchema(erasureServiceMethods.ByName("VerifyErasure")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/erasure.v1.ErasureService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ErasureServiceUploadFileProcedure:
@@ -511,6 +583,10 @@ func NewErasureServiceHandler(svc ErasureServiceHandler, opts ...connect.Handler
 			erasureServiceListJobsHandler.ServeHTTP(w, r)
 		case ErasureServiceListRowOutcomesProcedure:
 			erasureServiceListRowOutcomesHandler.ServeHTTP(w, r)
+		case ErasureServiceListAuditEventsProcedure:
+			erasureServiceListAuditEventsHandler.ServeHTTP(w, r)
+		case ErasureServiceVerifyErasureProcedure:
+			erasureServiceVerifyErasureHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -574,4 +650,12 @@ func (UnimplementedErasureServiceHandler) ListJobs(context.Context, *connect.Req
 
 func (UnimplementedErasureServiceHandler) ListRowOutcomes(context.Context, *connect.Request[v1.ListRowOutcomesRequest], *connect.ServerStream[v1.ListRowOutcomesResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.ListRowOutcomes is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.ListAuditEvents is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) VerifyErasure(context.Context, *connect.Request[v1.VerifyErasureRequest]) (*connect.Response[v1.VerifyErasureResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.VerifyErasure is not implemented"))
 }

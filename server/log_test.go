@@ -1,0 +1,97 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/erasure-dev/erasure/auth"
+	"github.com/erasure-dev/erasure/deletion"
+	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
+	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
+)
+
+// Full jobs by e-mail, phone and CRM ID — matched, unmatched, invalid and
+// duplicate rows, hints — plus refused tokens and mistaken requests: the
+// server's log (at debug level) holds none of the identifiers, and no token.
+func TestLogsHoldNoIdentifiers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, deletion.Config{})
+	ps := e.seed(t,
+		profile("acme", "email", "ann.secret@example.com", "s1"),
+		profile("acme", "phone", "+46701234567", "s1"),
+		profile("acme", "crm_id", "CRM-SECRET-42", "s1"),
+		profile("acme", "crm_id", "hinted.secret@example.com", "s1"), // explains an unmatched e-mail row
+	)
+	identifiers := []string{
+		"ann.secret@example.com", "ANN.SECRET@EXAMPLE.COM", "hinted.secret@example.com", "nobody.secret@example.com", "broken-secret-address",
+		"+46701234567", "070-123 45 67", "701234567", "+46709999999",
+		"CRM-SECRET-42", "CRM-SECRET-404",
+	}
+	run := func(spec *erasurev1.DeletionSpec, column, file string) {
+		t.Helper()
+		id := e.uploadGRPC(t, "acme", "delete.csv", []byte(file))
+		req := &erasurev1.ExecuteDeletionRequest{Spec: spec, Source: &erasurev1.FileSource{UploadId: id, Column: &erasurev1.FileSource_ColumnName{ColumnName: column}}}
+		if _, err := e.connect.PreviewDeletion(ctx, connect.NewRequest(&erasurev1.PreviewDeletionRequest{Spec: spec, Source: req.Source})); err != nil {
+			t.Fatal(err)
+		}
+		jobs := e.execute(t, req)
+		last := jobs[len(jobs)-1]
+		if last.GetState() != erasurev1.JobState_JOB_STATE_SUCCEEDED || last.GetCounts().GetDeleted() != 1 {
+			t.Fatalf("job: %v", last)
+		}
+		e.outcomes(t, "acme", last.GetJobId())
+	}
+	run(emailSpec(), "Email", "Email\nann.secret@example.com\nANN.SECRET@EXAMPLE.COM\nhinted.secret@example.com\nnobody.secret@example.com\nbroken-secret-address\n")
+	run(&erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_PHONE, DefaultRegion: "SE"}, "Phone",
+		"Phone\n070-123 45 67\n+46701234567\n701234567\n+46709999999\n")
+	run(&erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_CRM_ID}, "CRM", "CRM\nCRM-SECRET-42\nCRM-SECRET-404\n")
+
+	// Mistakes that carry identifiers where ids belong, and verification.
+	_, err := e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: "ann.secret@example.com"}))
+	wantCode(t, err, connect.CodeInvalidArgument, "")
+	_, err = e.connect.GetJob(ctx, connect.NewRequest(&erasurev1.GetJobRequest{JobId: "+46701234567"}))
+	wantCode(t, err, connect.CodeNotFound, "")
+	if _, err := e.connect.VerifyErasure(ctx, connect.NewRequest(&erasurev1.VerifyErasureRequest{Spec: emailSpec(),
+		Target: &erasurev1.VerifyErasureRequest_Value{Value: "ann.secret@example.com"}})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[3].ID.Hex()})); err != nil {
+		t.Fatal(err)
+	}
+
+	// Refused tokens: not a JWT (an address pasted), expired, unknown key.
+	expired, _ := auth.Sign(e.key, auth.Principal{Account: "acme", Subject: "x", Kind: auth.KindUser, Role: auth.Owner}, -time.Hour)
+	tokens := []string{"ann.secret@example.com", expired, e.token(t, "acme", auth.Owner)}
+	for _, tok := range tokens[:2] {
+		c := erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearerTransport(tok)}, e.baseURL)
+		_, err := c.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{}))
+		wantCode(t, err, connect.CodeUnauthenticated, "")
+	}
+
+	logs := e.logs.String()
+	for _, want := range []string{"job finished", "code=unauthenticated", "code=invalid_argument"} {
+		if !strings.Contains(strings.ToLower(logs), strings.ToLower(want)) {
+			t.Fatalf("the log lacks %q, so it did not see the calls this test checks:\n%s", want, logs)
+		}
+	}
+	for _, secret := range append(identifiers, tokens...) {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log holds %q", secret)
+		}
+	}
+	// Normalized forms too (the phone numbers' digits, the address folded).
+	for _, secret := range []string{"46701234567", "701234567", "46709999999", "nobody.secret", "broken-secret", "crm-secret"} {
+		if strings.Contains(strings.ToLower(logs), secret) {
+			t.Errorf("the log holds %q", secret)
+		}
+	}
+	if t.Failed() {
+		t.Logf("log:\n%s", logs)
+	}
+}

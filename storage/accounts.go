@@ -1,0 +1,69 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+const accountsCollection = "accounts"
+
+// accountDoc is an account's settings for this service.
+type accountDoc struct {
+	ID        string    `bson:"_id"`
+	Features  []string  `bson:"features"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// AccountFeatures returns the features activated for the account, and
+// whether the account has settings at all (when not, the service's defaults
+// apply).
+func (s *Store) AccountFeatures(ctx context.Context, accountID string) ([]string, bool, error) {
+	var d accountDoc
+	err := s.accounts.FindOne(ctx, bson.D{{"_id", accountID}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read account: %w", err)
+	}
+	return d.Features, true, nil
+}
+
+// SetAccountFeatures replaces the features activated for the account.
+func (s *Store) SetAccountFeatures(ctx context.Context, accountID string, features []string) error {
+	if features == nil {
+		features = []string{}
+	}
+	d := accountDoc{ID: accountID, Features: features, UpdatedAt: now()}
+	_, err := s.accounts.ReplaceOne(ctx, bson.D{{"_id", accountID}}, d, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("set account features: %w", err)
+	}
+	return nil
+}
+
+// CountActiveJobs returns how many of the account's jobs are queued or
+// running.
+func (s *Store) CountActiveJobs(ctx context.Context, accountID string) (int64, error) {
+	n, err := s.jobs.CountDocuments(ctx, bson.D{{"account_id", accountID}, {"state", bson.D{{"$in", bson.A{JobQueued, JobRunning}}}}})
+	if err != nil {
+		return 0, fmt.Errorf("count jobs: %w", err)
+	}
+	return n, nil
+}
+
+// CountUploadsInProgress returns how many of the account's uploads are still
+// receiving bytes and were started after since.
+func (s *Store) CountUploadsInProgress(ctx context.Context, accountID string, since time.Time) (int64, error) {
+	n, err := s.uploads.CountDocuments(ctx, bson.D{{"account_id", accountID}, {"complete", false}, {"created_at", bson.D{{"$gt", since}}}})
+	if err != nil {
+		return 0, fmt.Errorf("count uploads: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,145 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Audit actions, as stored.
+const (
+	AuditJobStarted       = "job_started"
+	AuditCancelRequested  = "job_cancel_requested"
+	AuditJobFinished      = "job_finished"
+	auditEventsCollection = "audit_events"
+	erasuresCollection    = "audit_erasures"
+)
+
+// Actor is who asked for something: the subject, kind and role of the token.
+type Actor struct {
+	Subject string `bson:"subject"`
+	Kind    string `bson:"kind"`
+	Role    string `bson:"role"`
+}
+
+// AuditEvent is one entry of an account's audit trail. It holds no
+// identifier of a person: identifiers are recorded only as keyed hashes, in
+// Erasure records.
+type AuditEvent struct {
+	// ID is the job id and the action, so that an event written again by a
+	// retried or resumed step is stored once.
+	ID             string    `bson:"_id"`
+	AccountID      string    `bson:"account_id"`
+	At             time.Time `bson:"at"`
+	Action         string    `bson:"action"`
+	Actor          Actor     `bson:"actor"`
+	JobID          string    `bson:"job_id"`
+	JobKind        string    `bson:"job_kind"`
+	IdentifierType string    `bson:"identifier_type,omitempty"`
+	// State and Counts are the job's when the event was recorded.
+	State  string `bson:"state"`
+	Counts Counts `bson:"counts"`
+}
+
+// AuditCursor is the position after the last event of a page.
+type AuditCursor struct {
+	At time.Time
+	ID string
+}
+
+// Erasure records that a job deleted the profile a row matched. The
+// identifier and the profile id are kept only as keyed hashes (HMAC-SHA256
+// with a secret of the account), so the record proves an erasure to whoever
+// can present the identifier, and tells nothing to anyone else.
+type Erasure struct {
+	// ID is the row's outcome id (job and row), so a redone batch records
+	// each row once.
+	ID          string    `bson:"_id"`
+	AccountID   string    `bson:"account_id"`
+	JobID       string    `bson:"job_id"`
+	JobKind     string    `bson:"job_kind"`
+	Row         int64     `bson:"row"`
+	At          time.Time `bson:"at"`
+	KeyHash     []byte    `bson:"key_hash"`
+	ProfileHash []byte    `bson:"profile_hash"`
+}
+
+// RecordAudit stores an event. An event with the same id already stored (a
+// retried step) is left as it is.
+func (s *Store) RecordAudit(ctx context.Context, e *AuditEvent) error {
+	if e.At.IsZero() {
+		e.At = now()
+	}
+	_, err := s.auditEvents.InsertOne(ctx, e)
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("record audit event: %w", err)
+	}
+	return nil
+}
+
+// ListAudit returns up to limit of the account's events, newest first,
+// after the cursor (from the newest when nil), optionally only one job's.
+func (s *Store) ListAudit(ctx context.Context, accountID, jobID string, limit int, after *AuditCursor) ([]AuditEvent, error) {
+	filter := bson.D{{"account_id", accountID}}
+	if jobID != "" {
+		filter = append(filter, bson.E{"job_id", jobID})
+	}
+	if after != nil {
+		filter = append(filter, bson.E{"$or", bson.A{
+			bson.D{{"at", bson.D{{"$lt", after.At}}}},
+			bson.D{{"at", after.At}, {"_id", bson.D{{"$lt", after.ID}}}},
+		}})
+	}
+	cur, err := s.auditEvents.Find(ctx, filter, options.Find().
+		SetSort(bson.D{{"at", -1}, {"_id", -1}}).
+		SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	var events []AuditEvent
+	if err := cur.All(ctx, &events); err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	return events, nil
+}
+
+// RecordErasures stores erasure records in one command; records already
+// stored (a redone batch) are left as they are.
+func (s *Store) RecordErasures(ctx context.Context, records []Erasure) error {
+	if len(records) == 0 {
+		return nil
+	}
+	docs := make([]any, len(records))
+	for i := range records {
+		docs[i] = records[i]
+	}
+	_, err := s.erasures.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err != nil && !onlyDuplicateKeys(err) {
+		return fmt.Errorf("record erasures: %w", err)
+	}
+	return nil
+}
+
+// FindErasures returns the account's erasure records whose identifier hash
+// (byProfile false) or profile-id hash (byProfile true) is hash, oldest
+// first.
+func (s *Store) FindErasures(ctx context.Context, accountID string, hash []byte, byProfile bool) ([]Erasure, error) {
+	field := "key_hash"
+	if byProfile {
+		field = "profile_hash"
+	}
+	cur, err := s.erasures.Find(ctx, bson.D{{"account_id", accountID}, {field, hash}},
+		options.Find().SetSort(bson.D{{"at", 1}, {"_id", 1}}).SetLimit(1000))
+	if err != nil {
+		return nil, fmt.Errorf("find erasures: %w", err)
+	}
+	var out []Erasure
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("find erasures: %w", err)
+	}
+	return out, nil
+}
