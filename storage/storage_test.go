@@ -87,6 +87,97 @@ func TestUploadChunksReassemble(t *testing.T) {
 	}
 }
 
+// An upload begun before chunk ids were derived from it and pending bytes
+// were kept in its document (its chunks have random ids, its last one is
+// partly filled) can be continued, retried and read after an upgrade.
+func TestUploadStoredTheOldWay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	data := randomBytes(800*1024 + 5)
+	u, err := s.CreateUpload(ctx, "acme", "list.csv", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := u.ID.Hex()
+	var off int64
+	// Each piece is appended to an upload stored the old way, twice.
+	for _, size := range []int64{300 * 1024, 100 * 1024, 210 * 1024} {
+		for range 2 {
+			if _, err := s.AppendUpload(ctx, "acme", id, off, data[off:off+size], false, 1<<20); err != nil {
+				t.Fatalf("append at %d: %v", off, err)
+			}
+		}
+		off += size
+		if err := s.MakeLegacyUpload(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.AppendUpload(ctx, "acme", id, off, data[off:], true, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	checkUpload(t, s, id, data)
+}
+
+// A crash after an append stored its chunks but before it advanced the
+// upload is repaired by the client's retry of the same bytes.
+func TestUploadRetryAfterLostUpdate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	data := randomBytes(700 * 1024)
+	u, err := s.CreateUpload(ctx, "acme", "list.csv", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := u.ID.Hex()
+	var off int64
+	for _, size := range []int64{100 * 1024, 400 * 1024, 200 * 1024} {
+		last := off+size == int64(len(data))
+		restore, err := s.SaveUpload(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AppendUpload(ctx, "acme", id, off, data[off:off+size], last, 1<<20); err != nil {
+			t.Fatalf("append at %d: %v", off, err)
+		}
+		if err := restore(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AppendUpload(ctx, "acme", id, off, data[off:off+size], last, 1<<20); err != nil {
+			t.Fatalf("retry at %d: %v", off, err)
+		}
+		off += size
+	}
+	checkUpload(t, s, id, data)
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rng := rand.New(rand.NewPCG(uint64(n), 4))
+	for i := range b {
+		b[i] = byte(rng.UintN(256))
+	}
+	return b
+}
+
+// checkUpload fails unless the complete upload reads back as want.
+func checkUpload(t *testing.T, s *storage.Store, id string, want []byte) {
+	t.Helper()
+	r, u, err := s.OpenUpload(context.Background(), "acme", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Length != int64(len(want)) || !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes (length %d), want the %d uploaded", len(got), u.Length, len(want))
+	}
+}
+
 func TestUploadSizeLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -49,19 +50,36 @@ func (s *Store) CreateUpload(ctx context.Context, accountID, filename string, ex
 
 // GetUpload returns the account's upload.
 func (s *Store) GetUpload(ctx context.Context, accountID, id string) (*Upload, error) {
+	d, err := s.getUpload(ctx, accountID, id)
+	if err != nil {
+		return nil, err
+	}
+	return &d.Upload, nil
+}
+
+// uploadDoc is an upload as stored.
+type uploadDoc struct {
+	Upload `bson:",inline"`
+	// Pending holds the bytes after the last whole chunk until the upload
+	// is complete (see AppendUpload). Uploads begun before it existed keep
+	// those bytes in a partly filled last chunk instead.
+	Pending []byte `bson:"pending,omitempty"`
+}
+
+func (s *Store) getUpload(ctx context.Context, accountID, id string) (*uploadDoc, error) {
 	oid, err := parseID(id)
 	if err != nil {
 		return nil, err
 	}
-	var u Upload
-	err = s.uploads.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}}).Decode(&u)
+	var d uploadDoc
+	err = s.uploads.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get upload: %w", err)
 	}
-	return &u, nil
+	return &d, nil
 }
 
 // AppendUpload stores data at offset and, when last is set, completes the
@@ -73,14 +91,25 @@ func (s *Store) GetUpload(ctx context.Context, accountID, id string) (*Upload, e
 // ErrTooLarge; ErrConflict when the upload is complete and data goes past its
 // end, or another request stored bytes at the same time.
 //
+// Only whole chunks are written to GridFS while bytes arrive; the bytes after
+// the last whole chunk wait in the upload document, which every append reads
+// anyway, until more bytes fill their chunk or the upload completes. So an
+// append never reads chunks back, and writes each chunk once, with an insert:
+// the embedded engine answers any query on chunks, even by _id, by parsing
+// every stored chunk, which made a 50 MB upload quadratic
+// (docs/benchmarks.md).
+//
 // Without transactions the steps are ordered so that any crash leaves a state
-// a retry completes: chunks are upserted by (upload, n) first, and only then
-// is the stored length advanced, conditionally on its old value.
+// a retry completes: chunks are stored first under ids derived from (upload,
+// n), and only then are the stored length and pending bytes advanced, in one
+// update conditional on the old length. A retry writes the same chunks
+// again, replacing what it finds.
 func (s *Store) AppendUpload(ctx context.Context, accountID, id string, offset int64, data []byte, last bool, maxBytes int64) (*Upload, error) {
-	u, err := s.GetUpload(ctx, accountID, id)
+	d, err := s.getUpload(ctx, accountID, id)
 	if err != nil {
 		return nil, err
 	}
+	u := &d.Upload
 	if offset < 0 || offset > u.Length {
 		return nil, &OffsetError{Received: u.Length}
 	}
@@ -100,13 +129,25 @@ func (s *Store) AppendUpload(ctx context.Context, accountID, id string, offset i
 	if u.Length+int64(len(data)) > maxBytes {
 		return nil, ErrTooLarge
 	}
+	if len(data) == 0 && !last {
+		return u, nil
+	}
+	pending, err := s.pendingBytes(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	buf := append(pending[:len(pending):len(pending)], data...)
+	whole := len(buf) - len(buf)%uploadChunkSize
+	if last {
+		whole = len(buf) // the last chunk may be partly filled
+	}
+	if err := s.writeChunks(ctx, u.ID, u.Length/uploadChunkSize, buf[:whole]); err != nil {
+		return nil, err
+	}
 	if len(data) > 0 {
-		if err := s.writeChunks(ctx, u, data); err != nil {
-			return nil, err
-		}
 		res, err := s.uploads.UpdateOne(ctx,
 			bson.D{{"_id", u.ID}, {"account_id", accountID}, {"length", u.Length}, {"complete", false}},
-			bson.D{{"$set", bson.D{{"length", u.Length + int64(len(data))}}}})
+			bson.D{{"$set", bson.D{{"length", u.Length + int64(len(data))}, {"pending", bson.Binary{Data: buf[whole:]}}}}})
 		if err != nil {
 			return nil, fmt.Errorf("advance upload: %w", err)
 		}
@@ -123,35 +164,64 @@ func (s *Store) AppendUpload(ctx context.Context, accountID, id string, offset i
 	return u, nil
 }
 
-// writeChunks writes data after the upload's stored bytes as GridFS chunks,
-// merging it into the partly filled last chunk if there is one.
-func (s *Store) writeChunks(ctx context.Context, u *Upload, data []byte) error {
+// pendingBytes returns the stored bytes after the upload's last whole
+// chunk: its pending bytes, or for an upload begun before those existed,
+// the start of its partly filled last chunk.
+func (s *Store) pendingBytes(ctx context.Context, d *uploadDoc) ([]byte, error) {
+	partial := d.Length % uploadChunkSize
+	if int64(len(d.Pending)) == partial {
+		return d.Pending, nil
+	}
+	var c struct {
+		Data []byte `bson:"data"`
+	}
+	err := s.bucket.GetChunksCollection().FindOne(ctx, bson.D{{"files_id", d.ID}, {"n", d.Length / uploadChunkSize}}).Decode(&c)
+	if err != nil {
+		return nil, fmt.Errorf("read last chunk: %w", err)
+	}
+	if int64(len(c.Data)) < partial || len(d.Pending) != 0 {
+		return nil, fmt.Errorf("read last chunk: %d bytes stored, %d pending, %d expected", len(c.Data), len(d.Pending), partial)
+	}
+	return c.Data[:partial], nil
+}
+
+// chunkID is the _id of chunk n of an upload. It is derived from the upload
+// and n, not random, so that a retried append rewrites the same documents
+// and a chunk can be read by _id, the one query the embedded engine answers
+// without decoding every stored chunk. GridFS readers find chunks by
+// files_id and n and never look at _id, whose type is up to the writer.
+func chunkID(upload bson.ObjectID, n int64) string {
+	return upload.Hex() + ":" + strconv.FormatInt(n, 10)
+}
+
+// writeChunks stores data as GridFS chunks n, n+1, ... of the upload. They
+// are inserted: a chunk that already exists (a retry of an append whose
+// length update was lost, or a chunk stored before ids were derived, under
+// a random id) fails with a duplicate key, and then every chunk of data is
+// replaced by (upload, n), keeping its _id.
+func (s *Store) writeChunks(ctx context.Context, id bson.ObjectID, n int64, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
 	chunks := s.bucket.GetChunksCollection()
-	n := u.Length / uploadChunkSize
-	if partial := u.Length % uploadChunkSize; partial > 0 {
-		var c struct {
-			Data []byte `bson:"data"`
-		}
-		err := chunks.FindOne(ctx, bson.D{{"files_id", u.ID}, {"n", n}}).Decode(&c)
-		if err != nil {
-			return fmt.Errorf("read last chunk: %w", err)
-		}
-		if int64(len(c.Data)) < partial {
-			return fmt.Errorf("read last chunk: %d bytes stored, %d expected", len(c.Data), partial)
-		}
-		data = append(c.Data[:partial:partial], data...)
+	var docs []any
+	for i := 0; i < len(data); i += uploadChunkSize {
+		k := n + int64(i/uploadChunkSize)
+		docs = append(docs, bson.D{{"_id", chunkID(id, k)}, {"files_id", id}, {"n", k},
+			{"data", bson.Binary{Data: data[i:min(i+uploadChunkSize, len(data))]}}})
 	}
-	var models []mongo.WriteModel
-	for len(data) > 0 {
-		size := min(len(data), uploadChunkSize)
-		models = append(models, mongo.NewReplaceOneModel().
-			SetFilter(bson.D{{"files_id", u.ID}, {"n", n}}).
-			SetReplacement(bson.D{{"files_id", u.ID}, {"n", n}, {"data", bson.Binary{Data: data[:size]}}}).
-			SetUpsert(true))
-		data = data[size:]
-		n++
+	_, err := chunks.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if mongo.IsDuplicateKeyError(err) {
+		models := make([]mongo.WriteModel, len(docs))
+		for i, doc := range docs {
+			c := doc.(bson.D)
+			models[i] = mongo.NewReplaceOneModel().SetUpsert(true).
+				SetFilter(bson.D{c[1], c[2]}).
+				SetReplacement(c[1:])
+		}
+		_, err = chunks.BulkWrite(ctx, models)
 	}
-	if _, err := chunks.BulkWrite(ctx, models); err != nil {
+	if err != nil {
 		return fmt.Errorf("write chunks: %w", err)
 	}
 	return nil
@@ -173,7 +243,7 @@ func (s *Store) completeUpload(ctx context.Context, u *Upload) error {
 		return fmt.Errorf("complete upload: %w", err)
 	}
 	_, err = s.uploads.UpdateOne(ctx, bson.D{{"_id", u.ID}, {"account_id", u.AccountID}},
-		bson.D{{"$set", bson.D{{"complete", true}}}})
+		bson.D{{"$set", bson.D{{"complete", true}}}, {"$unset", bson.D{{"pending", ""}}}})
 	if err != nil {
 		return fmt.Errorf("complete upload: %w", err)
 	}

@@ -1,0 +1,72 @@
+package storage
+
+import (
+	"context"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// MakeLegacyUpload stores an incomplete upload the way it was stored before
+// chunk ids were derived from the upload and pending bytes were kept in the
+// upload document: every chunk under a random id, the bytes after the last
+// whole chunk in a partly filled chunk. Tests check that such an upload can
+// still be continued and read after an upgrade.
+func (s *Store) MakeLegacyUpload(ctx context.Context, uploadID string) error {
+	oid, err := parseID(uploadID)
+	if err != nil {
+		return err
+	}
+	var d uploadDoc
+	if err := s.uploads.FindOne(ctx, bson.D{{"_id", oid}}).Decode(&d); err != nil {
+		return err
+	}
+	chunks := s.bucket.GetChunksCollection()
+	if len(d.Pending) > 0 {
+		n := d.Length / uploadChunkSize
+		_, err := chunks.ReplaceOne(ctx, bson.D{{"files_id", oid}, {"n", n}},
+			bson.D{{"files_id", oid}, {"n", n}, {"data", bson.Binary{Data: d.Pending}}}, options.Replace().SetUpsert(true))
+		if err != nil {
+			return err
+		}
+		if _, err := s.uploads.UpdateOne(ctx, bson.D{{"_id", oid}}, bson.D{{"$unset", bson.D{{"pending", ""}}}}); err != nil {
+			return err
+		}
+	}
+	cur, err := chunks.Find(ctx, bson.D{{"files_id", oid}})
+	if err != nil {
+		return err
+	}
+	var docs []bson.D
+	if err := cur.All(ctx, &docs); err != nil {
+		return err
+	}
+	for _, c := range docs {
+		if _, err := chunks.DeleteOne(ctx, bson.D{{"_id", c[0].Value}}); err != nil {
+			return err
+		}
+		c[0].Value = bson.NewObjectID()
+		if _, err := chunks.InsertOne(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SaveUpload returns a function that puts the upload's document back as it
+// is now: calling it after an append is a crash that lost the append's
+// update of the upload, after its chunks were written.
+func (s *Store) SaveUpload(ctx context.Context, uploadID string) (restore func() error, err error) {
+	oid, err := parseID(uploadID)
+	if err != nil {
+		return nil, err
+	}
+	var doc bson.Raw
+	if err := s.uploads.FindOne(ctx, bson.D{{"_id", oid}}).Decode(&doc); err != nil {
+		return nil, err
+	}
+	return func() error {
+		_, err := s.uploads.ReplaceOne(ctx, bson.D{{"_id", oid}}, doc)
+		return err
+	}, nil
+}
