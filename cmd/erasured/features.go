@@ -55,6 +55,10 @@ func runFeatures(ctx context.Context, args []string, stdout io.Writer) error {
 		_, err = fmt.Fprintf(stdout, "%s: no features stored; the server's -default-features apply\n", *account)
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "%s: %s\n", *account, featureList(features))
+	list := featureList(features)
+	if list == "" {
+		list = "none"
+	}
+	_, err = fmt.Fprintf(stdout, "%s: %s\n", *account, list)
 	return err
 }

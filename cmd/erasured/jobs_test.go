@@ -679,3 +679,41 @@ func TestCancelReachesAnotherInstance(t *testing.T) {
 		t.Fatalf("acme has %d profiles; the report says %d of %d were deleted", n, deleted, profilesPerAccount)
 	}
 }
+
+// `erasured features` stores an account's features; a running instance
+// applies them at once, to that account only.
+func TestFeaturesCommand(t *testing.T) {
+	e := startEngine(t)
+	db := "features"
+	seed(t, e.srv.URI(), db)
+	i := startInstance(t, e, e.srv.URI(), db)
+	features := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(binary(t), append([]string{"features", "-mongodb-uri", e.srv.URI(), "-database", db}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("erasured features %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := features("-account", "acme"); !strings.Contains(got, "no features stored") {
+		t.Fatalf("before: %q", got)
+	}
+	if got := features("-account", "acme", "-set", "file_deletion"); got != "acme: file_deletion" {
+		t.Fatalf("set: %q", got)
+	}
+	ctx := context.Background()
+	_, err := i.client.DeleteProfile(ctx, &erasurev1.DeleteProfileRequest{ProfileId: fmt.Sprintf("%08x%016x", 4, 1)})
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "profile_deletion is not activated") {
+		t.Fatalf("DeleteProfile without the feature: %v", err)
+	}
+	if out, err := exec.Command(binary(t), "features", "-mongodb-uri", e.srv.URI(), "-database", db, "-account", "acme", "-set", "everything").CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), `unknown feature "everything"`) {
+		t.Fatalf("an unknown feature: %v\n%s", err, out)
+	}
+	if got := features("-account", "acme", "-set", "none"); got != "acme: none" {
+		t.Fatalf("none: %q", got)
+	}
+	if got := features("-account", "other"); !strings.Contains(got, "no features stored") {
+		t.Fatalf("other account: %q", got)
+	}
+}
