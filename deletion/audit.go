@@ -57,6 +57,9 @@ func hashParts(secret []byte, parts ...string) []byte {
 
 // record writes an audit event about job j. A failure is returned: a
 // destructive step does not go ahead unrecorded.
+// The start and a cancel request keep their first record; a finish is
+// replaced by the last, so the trail shows the state and counts the job
+// ended with even if an earlier owner recorded a finish and then lost it.
 func (s *Service) record(ctx context.Context, action string, by storage.Actor, j *storage.Job) error {
 	return s.store.RecordAudit(ctx, &storage.AuditEvent{
 		ID:             j.ID.Hex() + ":" + action,
@@ -68,7 +71,7 @@ func (s *Service) record(ctx context.Context, action string, by storage.Actor, j
 		IdentifierType: j.IdentifierType,
 		State:          j.State,
 		Counts:         j.Counts,
-	})
+	}, action == storage.AuditJobFinished)
 }
 
 // erasures returns the erasure records of a batch's deleted rows.
@@ -148,7 +151,7 @@ func (s *Service) ListAudit(ctx context.Context, accountID, jobID string, pageSi
 	if len(events) > pageSize {
 		p.Events = events[:pageSize]
 		last := p.Events[pageSize-1]
-		raw, _ := json.Marshal(storage.AuditCursor{At: last.At, ID: last.ID})
+		raw, _ := json.Marshal(storage.AuditCursor{Seq: last.Seq, ID: last.ID})
 		p.Next = base64.RawURLEncoding.EncodeToString(raw)
 	}
 	return p, nil

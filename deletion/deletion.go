@@ -54,6 +54,11 @@ type Config struct {
 	// worker takes over a job whose lease ran out. A worker renews after
 	// every batch, so a batch must take well under three quarters of it.
 	Lease time.Duration
+	// CheckpointInterval is how often a running job saves its counts
+	// (which watchers see), renews its lease and checks for a cancel
+	// request; a batch that took longer is followed by one at once. A
+	// cancelled job stops within this interval and one batch.
+	CheckpointInterval time.Duration
 	// ShutdownGrace bounds how long workers may take to finish their
 	// batch after Run's context ends.
 	ShutdownGrace time.Duration
@@ -92,6 +97,8 @@ func DefaultConfig() Config {
 		Lease:             30 * time.Second,
 		ShutdownGrace:     10 * time.Second,
 
+		CheckpointInterval: time.Second,
+
 		MaxActiveJobsPerAccount: 20,
 		MaxUploadsPerAccount:    10,
 	}
@@ -110,6 +117,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.MaxListItems, d.MaxListItems)
 	orDefault(&c.Lease, d.Lease)
 	orDefault(&c.ShutdownGrace, d.ShutdownGrace)
+	orDefault(&c.CheckpointInterval, d.CheckpointInterval)
 	orDefault(&c.MaxActiveJobsPerAccount, d.MaxActiveJobsPerAccount)
 	orDefault(&c.MaxUploadsPerAccount, d.MaxUploadsPerAccount)
 	if c.DefaultFeatures == nil {

@@ -14,11 +14,11 @@ import (
 // failed job later.
 func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec Spec) (*storage.Job, error) {
 	accountID := by.AccountID
-	m, err := s.keyMatcher(spec)
-	if err != nil {
+	if err := s.admit(ctx, accountID, FileDeletion); err != nil {
 		return nil, err
 	}
-	if err := s.admit(ctx, accountID, FileDeletion); err != nil {
+	m, err := s.keyMatcher(spec)
+	if err != nil {
 		return nil, err
 	}
 	fs, err := s.openSource(ctx, accountID, src, m)
@@ -133,7 +133,7 @@ func (s *Service) StartList(ctx context.Context, by Caller, values []string, spe
 // waits for it.
 func (s *Service) DeleteProfile(ctx context.Context, by Caller, profileID string) (*storage.Job, error) {
 	accountID := by.AccountID
-	if err := checkAccount(accountID); err != nil {
+	if err := s.admit(ctx, accountID, ProfileDeletion); err != nil {
 		return nil, err
 	}
 	if _, err := (profileIDs{}).Normalize(profileID); err != nil {
@@ -149,9 +149,6 @@ func (s *Service) DeleteProfile(ctx context.Context, by Caller, profileID string
 		Column:    "profile id",
 		Counts:    storage.Counts{TotalRows: 1},
 		CreatedBy: by.Actor,
-	}
-	if err := s.admit(ctx, accountID, ProfileDeletion); err != nil {
-		return nil, err
 	}
 	if err := s.queue(ctx, j, nil); err != nil {
 		return nil, err
@@ -215,6 +212,12 @@ func (s *Service) Cancel(ctx context.Context, by Caller, jobID string) (*storage
 		// The first request is the one recorded; the job stops at it.
 		if err := s.record(ctx, storage.AuditCancelRequested, by.Actor, j); err != nil {
 			return nil, err
+		}
+		if j.State == storage.JobCancelled && j.StartedAt == nil {
+			// Ended before any worker took it: no worker records its end.
+			if err := s.record(ctx, storage.AuditJobFinished, j.CreatedBy, j); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if j.State == storage.JobCancelled && j.StartedAt == nil && j.UploadID != "" {

@@ -176,8 +176,10 @@ func (c *classifier) classify(num int64, value string, present bool) row {
 }
 
 // resolveKeys looks up the valid rows of a batch in one query and marks each
-// as matched or not found; with hints it explains the rows not found with one
-// more query. Rows that already have an outcome are left as they are.
+// as matched or not found. With hints the same query also returns the
+// profiles that explain rows not found (keyed by another type, or holding
+// the value as an attribute). Only a profile keyed by t with the row's
+// value is a match. Rows that already have an outcome are left as they are.
 func (s *Service) resolveKeys(ctx context.Context, accountID string, t identifier.Type, batch []row, hints bool) error {
 	var values []string
 	for _, r := range batch {
@@ -185,17 +187,31 @@ func (s *Service) resolveKeys(ctx context.Context, accountID string, t identifie
 			values = append(values, r.normalized)
 		}
 	}
-	var missing []string
 	if len(values) == 0 {
 		return nil
 	}
-	matches, err := s.store.FindByKeys(ctx, accountID, t.String(), values)
+	var found []storage.Match
+	var err error
+	if hints {
+		found, err = s.store.FindWithRelated(ctx, accountID, t.String(), t.String(), values)
+	} else {
+		found, err = s.store.FindByKeys(ctx, accountID, t.String(), values)
+	}
 	if err != nil {
 		return fmt.Errorf("resolve batch: %w", err)
 	}
-	byValue := make(map[string]*storage.Match, len(matches))
-	for i := range matches {
-		byValue[matches[i].KeyValue] = &matches[i]
+	byValue := make(map[string]*storage.Match, len(found))
+	hint := make(map[string]string)
+	for i := range found {
+		p := &found[i]
+		if p.KeyType == t.String() {
+			byValue[p.KeyValue] = p
+		}
+		for _, v := range []string{p.KeyValue, attribute(*p, t)} {
+			if v != "" && hint[v] == "" {
+				hint[v] = explain(*p, t, v)
+			}
+		}
 	}
 	for i := range batch {
 		r := &batch[i]
@@ -205,28 +221,7 @@ func (s *Service) resolveKeys(ctx context.Context, accountID string, t identifie
 		if m, ok := byValue[r.normalized]; ok {
 			r.match, r.outcome = m, storage.OutcomeDeleted
 		} else {
-			r.outcome = storage.OutcomeNotFound
-			missing = append(missing, r.normalized)
-		}
-	}
-	if !hints || len(missing) == 0 {
-		return nil
-	}
-	related, err := s.store.FindRelated(ctx, accountID, t.String(), t.String(), missing)
-	if err != nil {
-		return fmt.Errorf("explain unmatched rows: %w", err)
-	}
-	hint := make(map[string]string)
-	for _, p := range related {
-		for _, v := range []string{p.KeyValue, attribute(p, t)} {
-			if v != "" && hint[v] == "" {
-				hint[v] = explain(p, t, v)
-			}
-		}
-	}
-	for i := range batch {
-		if r := &batch[i]; r.outcome == storage.OutcomeNotFound {
-			r.hint = hint[r.normalized]
+			r.outcome, r.hint = storage.OutcomeNotFound, hint[r.normalized]
 		}
 	}
 	return nil

@@ -18,8 +18,8 @@ type Preview struct {
 	HasHeader      bool
 	// HiddenSectionProfiles is, when the caller sees only some sections,
 	// how many matched profiles also hold data in sections the caller
-	// cannot see: deleting removes it there too. Sections lists only the
-	// sections the caller can see.
+	// cannot see: deleting removes it there too. (The transport leaves
+	// those sections out of what it shows the caller.)
 	HiddenSectionProfiles int64
 }
 
@@ -29,11 +29,14 @@ const maxInvalidSamples = 10
 // profiles, without deleting anything.
 func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec Spec) (*Preview, error) {
 	accountID := by.AccountID
-	m, err := s.keyMatcher(spec)
-	if err != nil {
+	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
 	if err := s.requireFeature(ctx, accountID, FileDeletion); err != nil {
+		return nil, err
+	}
+	m, err := s.keyMatcher(spec)
+	if err != nil {
 		return nil, err
 	}
 	rows, err := s.openSource(ctx, accountID, src, m)
@@ -71,12 +74,6 @@ func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec S
 	}
 	p.Counts.TotalRows = p.Counts.Rows
 	p.Sections = sectionList(sections)
-	if len(by.Sections) > 0 {
-		// Sections the caller cannot see are not named to them.
-		p.Sections = slices.DeleteFunc(p.Sections, func(c storage.SectionCount) bool {
-			return !slices.Contains(by.Sections, c.SectionID)
-		})
-	}
 	return p, nil
 }
 

@@ -40,10 +40,13 @@ func checkAccount(accountID string) error {
 
 // CreateUpload starts a resumable upload.
 func (s *Service) CreateUpload(ctx context.Context, accountID, filename string) (*storage.Upload, error) {
-	if err := s.checkUploadMetadata(accountID, filename); err != nil {
+	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
 	if err := s.requireFeature(ctx, accountID, FileDeletion); err != nil {
+		return nil, err
+	}
+	if err := s.checkUploadMetadata(accountID, filename); err != nil {
 		return nil, err
 	}
 	if err := s.checkUploadLimit(ctx, accountID); err != nil {

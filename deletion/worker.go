@@ -19,6 +19,20 @@ var errInterrupted = errors.New("interrupted by shutdown")
 // be reached to renew it): another worker may own the job now.
 var errLeaseLost = errors.New("lease lost")
 
+// errHandBack means a batch failed after its outcomes were stored, with an
+// error that retrying at once did not fix: the job is left to be redone when
+// its lease expires, instead of failing with a report that is not true.
+var errHandBack = errors.New("batch left unfinished")
+
+// handBack turns a lasting error into errHandBack; transient ones are left
+// for withRetry.
+func handBack(err error) error {
+	if storage.IsTransient(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errHandBack, err)
+}
+
 // Run runs the workers and the sweeper until ctx ends. Then every worker
 // finishes the batch it is in, checkpoints it, hands its job back (another
 // instance takes it over at once) and Run returns. Store calls still running
@@ -94,6 +108,9 @@ func (s *Service) runJob(stop, ops context.Context, j *storage.Job) {
 		}
 		log.InfoContext(ops, "job handed back at shutdown", "rows", j.Counts.Rows)
 		return
+	case errors.Is(err, errHandBack):
+		log.ErrorContext(ops, "a batch could not be finished; the job is redone from its stored outcomes when its lease expires", "error", err)
+		return
 	case errors.Is(err, errLeaseLost), errors.Is(err, storage.ErrConflict):
 		log.WarnContext(ops, "job left to another worker: its lease ran out", "rows", j.Counts.Rows)
 		return
@@ -112,8 +129,8 @@ func (s *Service) runJob(stop, ops context.Context, j *storage.Job) {
 	}
 	// Finishing is a write like any other: within the lease, or not at all
 	// (then whoever takes the job over finishes it the same way). The
-	// audit record comes first, so no job ends unrecorded; one written by
-	// an owner that lost the job afterwards holds the same counts.
+	// audit record comes first, so no job ends unrecorded; the worker that
+	// finishes the job writes it last, so it is the one kept.
 	var done *storage.Job
 	final := *j
 	final.State, final.Error = state, reason
@@ -190,15 +207,17 @@ func (s *Service) process(stop, ops context.Context, j *storage.Job) (state, rea
 	}
 	sections := sectionMap(j.Sections)
 	batch := make([]row, 0, s.cfg.BatchSize)
+	checkCancel, lastCheckpoint := true, time.Now()
 	for {
 		if stop.Err() != nil {
 			return "", "", errInterrupted
 		}
-		// Before every batch, the first included: a cancelled job deletes
-		// nothing more once the request is recorded. A batch an earlier
+		// Before the first batch and after every checkpoint: a cancelled
+		// job deletes nothing more once the request is seen, at most a
+		// checkpoint interval after it was recorded. A batch an earlier
 		// claim began is finished first, so that the report counts what it
 		// deleted.
-		if redoUntil <= j.LastRow {
+		if checkCancel && redoUntil <= j.LastRow {
 			if err := s.withRetry(ops, j, func(ctx context.Context) (err error) {
 				j.CancelRequested, err = s.store.CancelRequested(ctx, j)
 				return err
@@ -208,6 +227,7 @@ func (s *Service) process(stop, ops context.Context, j *storage.Job) (state, rea
 			if j.CancelRequested {
 				return storage.JobCancelled, "", nil
 			}
+			checkCancel = false
 		}
 		var readErr error
 		batch, readErr = readBatch(src, c, batch, s.cfg.BatchSize)
@@ -225,8 +245,15 @@ func (s *Service) process(stop, ops context.Context, j *storage.Job) (state, rea
 		if readErr != nil {
 			return storage.JobSucceeded, "", nil
 		}
-		if err := s.checkpoint(ops, j); err != nil {
-			return "", "", err
+		// Checkpoints are timed, not per batch: on MongoDB a batch takes
+		// tens of milliseconds, and a checkpoint per batch would be a
+		// third of the job's commands. Batches done since the last one are
+		// redone exactly after a crash (their outcomes are read back).
+		if time.Since(lastCheckpoint) >= s.cfg.CheckpointInterval || j.LeaseExpiresAt == nil || time.Until(*j.LeaseExpiresAt) <= s.cfg.Lease/2 {
+			if err := s.checkpoint(ops, j); err != nil {
+				return "", "", err
+			}
+			checkCancel, lastCheckpoint = true, time.Now()
 		}
 	}
 }
@@ -317,9 +344,13 @@ func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, m matcher, ba
 	if err := s.store.InsertOutcomes(ctx, outcomes); err != nil {
 		return err
 	}
+	// From here on the batch must be finished, not failed: its outcomes
+	// say DELETED, and a failed job would leave them (and the trail)
+	// wrong. An error that retrying here cannot fix hands the job back, to
+	// be redone from the stored outcomes when its lease expires.
 	n, err := s.store.DeleteByIDs(ctx, j.AccountID, ids)
 	if err != nil {
-		return err
+		return handBack(err)
 	}
 	if n != int64(len(ids)) && !redo {
 		// Someone else deleted some of them in between: they are gone
@@ -329,7 +360,7 @@ func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, m matcher, ba
 	// Recorded once the profiles are gone, so the trail never claims an
 	// erasure that did not happen; a redone batch records what is missing.
 	if err := s.store.RecordErasures(ctx, s.erasures(j, work)); err != nil {
-		return err
+		return handBack(err)
 	}
 	tally(&j.Counts, sections, work, true)
 	j.Sections = sectionList(sections)
@@ -360,6 +391,11 @@ func (s *Service) readBack(ctx context.Context, j *storage.Job, batch []row) err
 		r.outcome, r.reason, r.dupOf, r.hint, r.normalized = o.Outcome, o.Reason, o.DuplicateOfRow, o.Hint, o.Normalized
 		if o.Outcome == storage.OutcomeDeleted {
 			r.match = &storage.Match{ID: o.ProfileID, Sections: o.Sections}
+			if j.Kind != storage.KindProfile {
+				// The profile's key is the row's value (outcomes stored
+				// before the hashes were kept need it).
+				r.match.KeyType, r.match.KeyValue = j.IdentifierType, o.Normalized
+			}
 			r.keyHash, r.profileHash = o.KeyHash, o.ProfileHash
 		}
 	}

@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -41,9 +43,11 @@ func deleteList(t *testing.T, c erasurev1connect.ErasureServiceClient, values ..
 func TestAuditTrail(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := newEnv(t, deletion.Config{})
+	// One row per batch and a checkpoint after each, so the long job is
+	// still running when it is cancelled.
+	e := newEnv(t, deletion.Config{BatchSize: 1, CheckpointInterval: time.Millisecond, MaxJobsPerAccount: 1})
 	var many []string
-	for i := range 60 {
+	for i := range 200 {
 		many = append(many, fmt.Sprintf("m%d@example.com", i))
 		e.seed(t, profile("acme", "email", many[i], "s1"))
 	}
@@ -62,25 +66,39 @@ func TestAuditTrail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A job cancelled by someone else than who started it.
+	// A long job, cancelled by someone else than who started it; while it
+	// runs, a second job of the account waits in the queue (one job per
+	// account runs at once) and is cancelled there.
 	stream, err := uma.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{Spec: emailSpec(), Values: many}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cancelled *erasurev1.Job
+	var cancelled, queued *erasurev1.Job
 	for stream.Receive() {
 		cancelled = stream.Msg().GetJob()
-		if !cancelled.GetCancelRequested() && cancelled.GetCounts().GetRows() > 0 {
+		if queued == nil && cancelled.GetCounts().GetRows() > 0 {
+			q, err := adam.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{Spec: emailSpec(), Values: []string{"m199@example.com"}}))
+			if err != nil || !q.Receive() {
+				t.Fatalf("second job: %v %v", err, q.Err())
+			}
+			queued = q.Msg().GetJob()
+			res, err := olga.CancelJob(ctx, connect.NewRequest(&erasurev1.CancelJobRequest{JobId: queued.GetJobId()}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if queued = res.Msg.GetJob(); queued.GetState() != erasurev1.JobState_JOB_STATE_CANCELLED || queued.GetStartTime() != nil {
+				t.Fatalf("the second job was not cancelled while queued: %v", queued)
+			}
+			q.Close()
 			if _, err := olga.CancelJob(ctx, connect.NewRequest(&erasurev1.CancelJobRequest{JobId: cancelled.GetJobId()})); err != nil {
 				t.Fatal(err)
 			}
-			cancelled.CancelRequested = true
 		}
 	}
 	if err := stream.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if cancelled.GetState() != erasurev1.JobState_JOB_STATE_CANCELLED {
+	if cancelled.GetState() != erasurev1.JobState_JOB_STATE_CANCELLED || cancelled.GetCounts().GetRows() >= 200 {
 		t.Fatalf("the long job was not cancelled: %v", cancelled)
 	}
 
@@ -110,29 +128,53 @@ func TestAuditTrail(t *testing.T) {
 			t.Fatal("paging does not end")
 		}
 	}
-	want := []string{
-		fmt.Sprintf("%s AUDIT_ACTION_JOB_FINISHED uma/user/USER JOB_STATE_CANCELLED deleted=%d rows=%d", cancelled.GetJobId(), cancelled.GetCounts().GetDeleted(), cancelled.GetCounts().GetRows()),
-		"CANCEL",
-		fmt.Sprintf("%s AUDIT_ACTION_JOB_STARTED uma/user/USER JOB_STATE_QUEUED deleted=0 rows=0", cancelled.GetJobId()),
-		fmt.Sprintf("%s AUDIT_ACTION_JOB_FINISHED adam/operator/ADMIN JOB_STATE_SUCCEEDED deleted=1 rows=1", single.Msg.GetJob().GetJobId()),
-		fmt.Sprintf("%s AUDIT_ACTION_JOB_STARTED adam/operator/ADMIN JOB_STATE_QUEUED deleted=0 rows=0", single.Msg.GetJob().GetJobId()),
-		fmt.Sprintf("%s AUDIT_ACTION_JOB_FINISHED uma/user/USER JOB_STATE_SUCCEEDED deleted=1 rows=4", list.GetJobId()),
-		fmt.Sprintf("%s AUDIT_ACTION_JOB_STARTED uma/user/USER JOB_STATE_QUEUED deleted=0 rows=0", list.GetJobId()),
-	}
-	if len(trail) != len(want) {
-		t.Fatalf("trail:\n%s\nwant %d events", strings.Join(trail, "\n"), len(want))
-	}
-	for i := range want {
-		if want[i] == "CANCEL" {
-			// Recorded while the job ran: its counts are those of that moment.
-			if !strings.HasPrefix(trail[i], cancelled.GetJobId()+" AUDIT_ACTION_JOB_CANCEL_REQUESTED olga/user/OWNER JOB_STATE_RUNNING") {
-				t.Errorf("event %d: %s, want the cancel request by olga", i, trail[i])
+	// Per job, newest first.
+	byJob := func(id string) []string {
+		var out []string
+		for _, line := range trail {
+			if rest, ok := strings.CutPrefix(line, id+" "); ok {
+				out = append(out, rest)
 			}
+		}
+		return out
+	}
+	c := cancelled.GetCounts()
+	for _, w := range []struct {
+		job  string
+		want []string
+	}{
+		{list.GetJobId(), []string{
+			"AUDIT_ACTION_JOB_FINISHED uma/user/USER JOB_STATE_SUCCEEDED deleted=1 rows=4",
+			"AUDIT_ACTION_JOB_STARTED uma/user/USER JOB_STATE_QUEUED deleted=0 rows=0"}},
+		{single.Msg.GetJob().GetJobId(), []string{
+			"AUDIT_ACTION_JOB_FINISHED adam/operator/ADMIN JOB_STATE_SUCCEEDED deleted=1 rows=1",
+			"AUDIT_ACTION_JOB_STARTED adam/operator/ADMIN JOB_STATE_QUEUED deleted=0 rows=0"}},
+		{queued.GetJobId(), []string{
+			"AUDIT_ACTION_JOB_FINISHED adam/operator/ADMIN JOB_STATE_CANCELLED deleted=0 rows=0",
+			"AUDIT_ACTION_JOB_CANCEL_REQUESTED olga/user/OWNER JOB_STATE_CANCELLED deleted=0 rows=0",
+			"AUDIT_ACTION_JOB_STARTED adam/operator/ADMIN JOB_STATE_QUEUED deleted=0 rows=0"}},
+		{cancelled.GetJobId(), []string{
+			fmt.Sprintf("AUDIT_ACTION_JOB_FINISHED uma/user/USER JOB_STATE_CANCELLED deleted=%d rows=%d", c.GetDeleted(), c.GetRows()),
+			"CANCEL", // recorded while the job ran: its counts are those of that moment
+			"AUDIT_ACTION_JOB_STARTED uma/user/USER JOB_STATE_QUEUED deleted=0 rows=0"}},
+	} {
+		got := byJob(w.job)
+		if len(got) != len(w.want) {
+			t.Errorf("job %s: trail\n%s\nwant\n%s", w.job, strings.Join(got, "\n"), strings.Join(w.want, "\n"))
 			continue
 		}
-		if trail[i] != want[i] {
-			t.Errorf("event %d: %s\nwant      %s", i, trail[i], want[i])
+		for i := range got {
+			if w.want[i] == "CANCEL" {
+				if !strings.HasPrefix(got[i], "AUDIT_ACTION_JOB_CANCEL_REQUESTED olga/user/OWNER JOB_STATE_RUNNING") {
+					t.Errorf("job %s event %d: %s, want the cancel request by olga", w.job, i, got[i])
+				}
+			} else if got[i] != w.want[i] {
+				t.Errorf("job %s event %d: %s\nwant %s", w.job, i, got[i], w.want[i])
+			}
 		}
+	}
+	if len(trail) != 10 {
+		t.Errorf("%d events in the trail, want 10:\n%s", len(trail), strings.Join(trail, "\n"))
 	}
 	// One job's events only.
 	res, err := adam.ListAuditEvents(ctx, connect.NewRequest(&erasurev1.ListAuditEventsRequest{JobId: list.GetJobId()}))
@@ -187,6 +229,14 @@ func TestAuditTrail(t *testing.T) {
 		t.Errorf("the error echoes the value: %v", err)
 	}
 
+	// The same address erased in two accounts has two unrelated hashes:
+	// each account has its own secret.
+	otherJob := deleteList(t, otherOwner, "ann@example.com")
+	acmeHash, otherHash := erasureHash(t, list.GetJobId(), 1), erasureHash(t, otherJob.GetJobId(), 1)
+	if len(acmeHash) != 32 || len(otherHash) != 32 || bytes.Equal(acmeHash, otherHash) {
+		t.Errorf("ann's key hashes: acme %x, other %x; want two different 32-byte HMACs", acmeHash, otherHash)
+	}
+
 	// What is stored holds no identifier and no profile id in clear.
 	stored := dumpCollections(t, "audit_events", "audit_erasures")
 	if !strings.Contains(stored, list.GetJobId()) {
@@ -228,4 +278,24 @@ func dumpCollections(t *testing.T, names ...string) string {
 		}
 	}
 	return b.String()
+}
+
+// erasureHash returns the key hash of a job's row in the audit trail, read
+// with the raw driver.
+func erasureHash(t *testing.T, jobID string, row int64) []byte {
+	t.Helper()
+	ctx := context.Background()
+	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	var doc struct {
+		KeyHash []byte `bson:"key_hash"`
+	}
+	err = c.Database(storagetest.DatabaseName(t)).Collection("audit_erasures").FindOne(ctx, bson.D{{"job_id", jobID}, {"row", row}}).Decode(&doc)
+	if err != nil {
+		t.Fatalf("erasure record of job %s row %d: %v", jobID, row, err)
+	}
+	return doc.KeyHash
 }

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/erasure-dev/erasure/auth"
 	"github.com/erasure-dev/erasure/deletion"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/identifier"
@@ -139,7 +142,9 @@ func timeProto(t *time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(*t)
 }
 
-func jobProto(j *storage.Job) *erasurev1.Job {
+// jobProto converts a job for the caller in ctx: sections the caller's
+// token does not list are left out of its per-section counts.
+func jobProto(ctx context.Context, j *storage.Job) *erasurev1.Job {
 	p := deletion.ProgressOf(j, time.Now())
 	out := &erasurev1.Job{
 		JobId:     j.ID.Hex(),
@@ -154,7 +159,7 @@ func jobProto(j *storage.Job) *erasurev1.Job {
 			Percent:       p.Percent,
 			RowsPerSecond: p.RowsPerSecond,
 		},
-		Sections:           sectionsProto(j.Sections),
+		Sections:           sectionsProto(visibleSections(ctx, j.Sections)),
 		CancelRequested:    j.CancelRequested,
 		Error:              j.Error,
 		CreateTime:         timestamppb.New(j.CreatedAt),
@@ -215,4 +220,20 @@ func auditEventProto(e storage.AuditEvent) *erasurev1.AuditEvent {
 
 func erasureProto(e storage.Erasure) *erasurev1.Erasure {
 	return &erasurev1.Erasure{JobId: e.JobID, Row: e.Row, JobKind: jobKinds[e.JobKind], Time: timestamppb.New(e.At)}
+}
+
+// visibleSections returns the section counts the caller may see: all of
+// them unless the caller's token lists its sections.
+func visibleSections(ctx context.Context, all []storage.SectionCount) []storage.SectionCount {
+	p := auth.FromContext(ctx)
+	if p == nil || len(p.Sections) == 0 {
+		return all
+	}
+	var out []storage.SectionCount
+	for _, c := range all {
+		if slices.Contains(p.Sections, c.SectionID) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -62,7 +62,7 @@ func (s *Server) PreviewDeletion(ctx context.Context, req *connect.Request[erasu
 	}
 	res := &erasurev1.PreviewDeletionResponse{
 		Counts:    countsProto(p.Counts),
-		Sections:  sectionsProto(p.Sections),
+		Sections:  sectionsProto(visibleSections(ctx, p.Sections)),
 		HasHeader: p.HasHeader,
 
 		HiddenSectionProfiles: p.HiddenSectionProfiles,

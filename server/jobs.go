@@ -68,7 +68,7 @@ func (s *Server) watch(ctx context.Context, j *storage.Job, send func(*erasurev1
 	stop := context.AfterFunc(s.stopping, func() { cancel(errShuttingDown) })
 	defer stop()
 	err := s.svc.Watch(ctx, j.AccountID, j.ID.Hex(), func(j *storage.Job) error {
-		return send(jobProto(j))
+		return send(jobProto(ctx, j))
 	})
 	if errors.Is(context.Cause(ctx), errShuttingDown) {
 		return connect.NewError(connect.CodeUnavailable, fmt.Errorf(
@@ -87,7 +87,7 @@ func (s *Server) DeleteProfile(ctx context.Context, req *connect.Request[erasure
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return connect.NewResponse(&erasurev1.DeleteProfileResponse{Job: jobProto(j)}), nil
+	return connect.NewResponse(&erasurev1.DeleteProfileResponse{Job: jobProto(ctx, j)}), nil
 }
 
 // CancelJob implements erasure.v1.ErasureService.CancelJob.
@@ -100,7 +100,7 @@ func (s *Server) CancelJob(ctx context.Context, req *connect.Request[erasurev1.C
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return connect.NewResponse(&erasurev1.CancelJobResponse{Job: jobProto(j)}), nil
+	return connect.NewResponse(&erasurev1.CancelJobResponse{Job: jobProto(ctx, j)}), nil
 }
 
 // GetJob implements erasure.v1.ErasureService.GetJob.
@@ -113,7 +113,7 @@ func (s *Server) GetJob(ctx context.Context, req *connect.Request[erasurev1.GetJ
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return connect.NewResponse(&erasurev1.GetJobResponse{Job: jobProto(j)}), nil
+	return connect.NewResponse(&erasurev1.GetJobResponse{Job: jobProto(ctx, j)}), nil
 }
 
 // ListJobs implements erasure.v1.ErasureService.ListJobs.
@@ -129,7 +129,7 @@ func (s *Server) ListJobs(ctx context.Context, req *connect.Request[erasurev1.Li
 	}
 	res := &erasurev1.ListJobsResponse{NextPageToken: next}
 	for i := range jobs {
-		res.Jobs = append(res.Jobs, jobProto(&jobs[i]))
+		res.Jobs = append(res.Jobs, jobProto(ctx, &jobs[i]))
 	}
 	return connect.NewResponse(res), nil
 }

@@ -54,6 +54,23 @@ func TestFeatureFlags(t *testing.T) {
 	_, err = beta.PreviewDeletion(ctx, connect.NewRequest(&erasurev1.PreviewDeletionRequest{Spec: emailSpec(),
 		Source: &erasurev1.FileSource{UploadId: "0123456789abcdef01234567", Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}}))
 	wantCode(t, err, connect.CodePermissionDenied, "file_deletion")
+	_, err = beta.CreateUpload(ctx, connect.NewRequest(&erasurev1.CreateUploadRequest{Metadata: &erasurev1.UploadMetadata{Filename: "not a spreadsheet.pdf"}}))
+	wantCode(t, err, connect.CodePermissionDenied, "file_deletion") // the feature before the request
+	ex, err := beta.ExecuteDeletion(ctx, connect.NewRequest(&erasurev1.ExecuteDeletionRequest{Spec: emailSpec(),
+		Source: &erasurev1.FileSource{UploadId: "0123456789abcdef01234567", Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}}))
+	if err == nil {
+		for ex.Receive() {
+		}
+		err = ex.Err()
+	}
+	wantCode(t, err, connect.CodePermissionDenied, "the feature file_deletion is not activated")
+	_, err = beta.PreviewDeletion(ctx, connect.NewRequest(&erasurev1.PreviewDeletionRequest{})) // no spec, no source
+	wantCode(t, err, connect.CodePermissionDenied, "file_deletion")
+	if err := e.svc.SetFeatures(ctx, "beta", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = beta.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: "not an id"}))
+	wantCode(t, err, connect.CodePermissionDenied, "profile_deletion")
 	// The role check comes first: a USER is told about the role, not the feature.
 	_, err = e.as(t, "beta", auth.User).DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[1].ID.Hex()}))
 	wantCode(t, err, connect.CodePermissionDenied, "role USER lacks the permission delete_single_profile")

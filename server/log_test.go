@@ -80,7 +80,11 @@ func TestLogsHoldNoIdentifiers(t *testing.T) {
 			t.Fatalf("the log lacks %q, so it did not see the calls this test checks:\n%s", want, logs)
 		}
 	}
-	for _, secret := range append(identifiers, tokens...) {
+	secrets := append(identifiers, tokens...)
+	for _, p := range ps {
+		secrets = append(secrets, p.ID.Hex())
+	}
+	for _, secret := range secrets {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log holds %q", secret)
 		}

@@ -32,14 +32,18 @@ type Actor struct {
 type AuditEvent struct {
 	// ID is the job id and the action, so that an event written again by a
 	// retried or resumed step is stored once.
-	ID             string    `bson:"_id"`
-	AccountID      string    `bson:"account_id"`
-	At             time.Time `bson:"at"`
-	Action         string    `bson:"action"`
-	Actor          Actor     `bson:"actor"`
-	JobID          string    `bson:"job_id"`
-	JobKind        string    `bson:"job_kind"`
-	IdentifierType string    `bson:"identifier_type,omitempty"`
+	ID        string    `bson:"_id"`
+	AccountID string    `bson:"account_id"`
+	At        time.Time `bson:"at"`
+	// Seq orders the trail: the time of recording in nanoseconds, so two
+	// events of the same millisecond (a short job's start and finish) keep
+	// their order.
+	Seq            int64  `bson:"seq"`
+	Action         string `bson:"action"`
+	Actor          Actor  `bson:"actor"`
+	JobID          string `bson:"job_id"`
+	JobKind        string `bson:"job_kind"`
+	IdentifierType string `bson:"identifier_type,omitempty"`
 	// State and Counts are the job's when the event was recorded.
 	State  string `bson:"state"`
 	Counts Counts `bson:"counts"`
@@ -47,8 +51,8 @@ type AuditEvent struct {
 
 // AuditCursor is the position after the last event of a page.
 type AuditCursor struct {
-	At time.Time
-	ID string
+	Seq int64
+	ID  string
 }
 
 // Erasure records that a job deleted the profile a row matched. The
@@ -68,14 +72,20 @@ type Erasure struct {
 	ProfileHash []byte    `bson:"profile_hash"`
 }
 
-// RecordAudit stores an event. An event with the same id already stored (a
-// retried step) is left as it is.
-func (s *Store) RecordAudit(ctx context.Context, e *AuditEvent) error {
-	if e.At.IsZero() {
-		e.At = now()
+// RecordAudit stores an event. With replace false an event with the same id
+// already stored (a retried step) is left as it is: the first record wins.
+// With replace true the last one does (a job's finish, whose last writer is
+// the worker that finished it).
+func (s *Store) RecordAudit(ctx context.Context, e *AuditEvent, replace bool) error {
+	t := time.Now()
+	e.At, e.Seq = t.UTC().Truncate(time.Millisecond), t.UnixNano()
+	var err error
+	if replace {
+		_, err = s.auditEvents.ReplaceOne(ctx, bson.D{{"_id", e.ID}, {"account_id", e.AccountID}}, e, options.Replace().SetUpsert(true))
+	} else if _, err = s.auditEvents.InsertOne(ctx, e); mongo.IsDuplicateKeyError(err) {
+		err = nil
 	}
-	_, err := s.auditEvents.InsertOne(ctx, e)
-	if err != nil && !mongo.IsDuplicateKeyError(err) {
+	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	return nil
@@ -90,12 +100,12 @@ func (s *Store) ListAudit(ctx context.Context, accountID, jobID string, limit in
 	}
 	if after != nil {
 		filter = append(filter, bson.E{"$or", bson.A{
-			bson.D{{"at", bson.D{{"$lt", after.At}}}},
-			bson.D{{"at", after.At}, {"_id", bson.D{{"$lt", after.ID}}}},
+			bson.D{{"seq", bson.D{{"$lt", after.Seq}}}},
+			bson.D{{"seq", after.Seq}, {"_id", bson.D{{"$lt", after.ID}}}},
 		}})
 	}
 	cur, err := s.auditEvents.Find(ctx, filter, options.Find().
-		SetSort(bson.D{{"at", -1}, {"_id", -1}}).
+		SetSort(bson.D{{"seq", -1}, {"_id", -1}}).
 		SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
@@ -142,4 +152,14 @@ func (s *Store) FindErasures(ctx context.Context, accountID string, hash []byte,
 		return nil, fmt.Errorf("find erasures: %w", err)
 	}
 	return out, nil
+}
+
+// CountErasures returns how many erasure records a job of the account has.
+func (s *Store) CountErasures(ctx context.Context, accountID, jobID string) (int64, error) {
+	// Record ids start with the job id, so the _id index finds them.
+	n, err := s.erasures.CountDocuments(ctx, bson.D{{"_id", bson.D{{"$gt", jobID + ":"}, {"$lt", jobID + ";"}}}, {"account_id", accountID}})
+	if err != nil {
+		return 0, fmt.Errorf("count erasures: %w", err)
+	}
+	return n, nil
 }

@@ -372,10 +372,17 @@ func (s *Store) SaveProgress(ctx context.Context, j *Job, lease time.Duration) e
 	return nil
 }
 
-// ReleaseLease ends the owner's lease now, so that another worker takes the
-// job over at once (a graceful shutdown).
+// ReleaseLease saves the job's counts and ends the owner's lease now, so
+// that another worker takes the job over at once where it stopped (a
+// graceful shutdown).
 func (s *Store) ReleaseLease(ctx context.Context, j *Job) error {
-	_, err := s.jobs.UpdateOne(ctx, ownedBy(j), bson.D{{"$set", bson.D{{"lease_expires_at", now()}}}})
+	t := now()
+	_, err := s.jobs.UpdateOne(ctx, ownedBy(j), bson.D{{"$set", bson.D{
+		{"counts", j.Counts},
+		{"sections", j.Sections},
+		{"lease_expires_at", t},
+		{"updated_at", t},
+	}}})
 	if err != nil {
 		return fmt.Errorf("release lease: %w", err)
 	}

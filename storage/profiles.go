@@ -120,6 +120,27 @@ func (s *Store) FindRelated(ctx context.Context, accountID, keyType, attr string
 	return s.findMatches(ctx, filter, proj, len(values))
 }
 
+// FindWithRelated returns, in one query, the profiles of the account keyed
+// by keyType with one of the values (the matches), together with the
+// profiles that could explain why a value matched nothing: keyed by another
+// type with the value as key, or holding the value in the attribute field
+// attr ("email", "phone" or "crm_id"). Callers tell them apart by KeyType
+// and KeyValue. One round trip instead of FindByKeys and then FindRelated;
+// on a sharded cluster the attribute clause makes it go to every shard that
+// holds the account.
+func (s *Store) FindWithRelated(ctx context.Context, accountID, keyType, attr string, values []string) ([]Match, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	filter := bson.D{{"account_id", accountID}, {"$or", bson.A{
+		// Stays on the unique key index: key.type is bound to a list.
+		bson.D{{"key.type", bson.D{{"$in", bson.A{"email", "phone", "crm_id"}}}}, {"key.value", bson.D{{"$in", values}}}},
+		bson.D{{attr, bson.D{{"$in", values}}}},
+	}}}
+	proj := bson.D{{"key", 1}, {"sections.section_id", 1}, {"email", 1}, {"phone", 1}, {"crm_id", 1}}
+	return s.findMatches(ctx, filter, proj, 2*len(values))
+}
+
 func otherKeyTypes(keyType string) bson.A {
 	var other bson.A
 	for _, t := range []string{"email", "phone", "crm_id"} {

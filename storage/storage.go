@@ -161,7 +161,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.uploads, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
 		{s.claims, mongo.IndexModel{Keys: bson.D{{"job_id", 1}, {"attempt", -1}}}},
 		// The audit trail, newest first, and erasure lookups by hash.
-		{s.auditEvents, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"at", -1}, {"_id", -1}}}},
+		{s.auditEvents, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"seq", -1}, {"_id", -1}}}},
 		{s.erasures, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"key_hash", 1}}}},
 		{s.erasures, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"profile_hash", 1}}}},
 		// Active jobs and uploads of an account, for the per-account limits.

@@ -71,7 +71,7 @@ func startEngine(t *testing.T) *engine {
 	e := &engine{dir: t.TempDir()}
 	e.keyPEM = filepath.Join(t.TempDir(), "dev-jwt-key.pem")
 	e.auditKey = filepath.Join(t.TempDir(), "audit-key")
-	if err := os.WriteFile(e.auditKey, []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+	if err := os.WriteFile(e.auditKey, []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	key, err := auth.DevKey(e.keyPEM)
@@ -107,18 +107,23 @@ func (e *engine) stop() {
 
 // instance is a running erasured.
 type instance struct {
-	cmd    *exec.Cmd
-	addr   string
-	logs   *syncBuffer
-	exited chan error
-	client erasurev1.ErasureServiceClient
+	cmd  *exec.Cmd
+	addr string
+	// uri and db are the store it uses.
+	uri, db string
+	logs    *syncBuffer
+	exited  chan error
+	client  erasurev1.ErasureServiceClient
 }
 
 func startInstance(t *testing.T, e *engine, uri, db string, extra ...string) *instance {
 	t.Helper()
-	i := &instance{addr: freeAddr(t), logs: &syncBuffer{}, exited: make(chan error, 1)}
+	i := &instance{addr: freeAddr(t), uri: uri, db: db, logs: &syncBuffer{}, exited: make(chan error, 1)}
 	args := append([]string{"-addr", i.addr, "-mongodb-uri", uri, "-database", db, "-write-majority=false", "-dev-key", e.keyPEM, "-audit-key-file", e.auditKey,
-		"-lease", "2s", "-batch-size", "10", "-shutdown-grace", "5s"}, extra...)
+		"-lease", "2s", "-batch-size", "10", "-shutdown-grace", "5s",
+		// Several batches per checkpoint, so a crash leaves batches to redo
+		// from their stored outcomes.
+		"-checkpoint-interval", "250ms"}, extra...)
 	i.cmd = exec.Command(binary(t), args...)
 	i.cmd.Stdout, i.cmd.Stderr = i.logs, i.logs
 	if err := i.cmd.Start(); err != nil {
@@ -310,7 +315,20 @@ func auditOf(ctx context.Context, t *testing.T, i *instance, jobID string, delet
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	// Every deleted row has exactly one erasure record, and no other row.
+	store, err := storage.Open(ctx, storage.Options{URI: i.uri, Database: i.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close(ctx)
+	recorded, err := store.CountErasures(ctx, "acme", jobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{fmt.Sprintf("%d erasures recorded", recorded)}
+	if recorded != int64(len(deleted)) {
+		t.Errorf("%d erasure records for %d deleted rows", recorded, len(deleted))
+	}
 	for _, e := range events.GetEvents() {
 		out = append(out, fmt.Sprintf("%v %v %v", e.GetAction(), e.GetJobState(), e.GetCounts()))
 	}
@@ -390,11 +408,11 @@ func reference(t *testing.T, e *engine) report {
 	}
 	// The trail of the uninterrupted run: started, then finished with the
 	// report's counts; each sampled row erased once, by itself.
-	if len(ref.audit) < 4 || !strings.HasPrefix(ref.audit[0], "AUDIT_ACTION_JOB_FINISHED JOB_STATE_SUCCEEDED") ||
-		!strings.HasPrefix(ref.audit[1], "AUDIT_ACTION_JOB_STARTED") {
+	if len(ref.audit) < 5 || !strings.HasPrefix(ref.audit[1], "AUDIT_ACTION_JOB_FINISHED JOB_STATE_SUCCEEDED") ||
+		!strings.HasPrefix(ref.audit[2], "AUDIT_ACTION_JOB_STARTED") {
 		t.Fatalf("reference audit trail: %q", ref.audit)
 	}
-	for _, line := range ref.audit[2:] {
+	for _, line := range ref.audit[3:] {
 		var row, erasedBy int64
 		if _, err := fmt.Sscanf(line, "row %d erased by rows [%d]", &row, &erasedBy); err != nil || row != erasedBy {
 			t.Fatalf("reference audit trail: %q", line)

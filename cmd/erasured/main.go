@@ -77,7 +77,7 @@ func parseConfig(args []string) (*config, error) {
 	fs.StringVar(&c.publicKeys, "jwt-public-keys", "", "comma-separated PEM files of the Ed25519 or RSA public keys whose tokens are trusted")
 	fs.StringVar(&c.hmacFile, "jwt-hs256-secret-file", "", "file holding a shared secret; only when set are HS256 tokens trusted")
 	fs.StringVar(&c.devKey, "dev-key", "", "development signing key (PEM) to trust, created if missing; default <data-dir>/dev-jwt-key.pem with the embedded store, none with -mongodb-uri")
-	fs.StringVar(&c.auditKeyFile, "audit-key-file", "", "file holding the secret (32+ bytes) the audit trail's identifier hashes are derived from; keep it for as long as the trail must be verifiable; default <data-dir>/audit-key (created) with the embedded store, required with -mongodb-uri")
+	fs.StringVar(&c.auditKeyFile, "audit-key-file", "", "file holding the secret (32+ random bytes, raw or hex) the audit trail's identifier hashes are derived from; keep it for as long as the trail must be verifiable; default <data-dir>/audit-key (created) with the embedded store, required with -mongodb-uri")
 	fs.StringVar(&c.features, "default-features", featureList(deletion.AllFeatures), "comma-separated features of accounts that have none stored (see erasured features)")
 	fs.BoolVar(&c.reflection, "reflection", true, "serve gRPC server reflection (it exposes the API's schema, no data)")
 	fs.IntVar(&c.demoProfiles, "demo-profiles", 5000, "profiles seeded into the empty demo account of the embedded store; 0 seeds none")
@@ -92,6 +92,7 @@ func parseConfig(args []string) (*config, error) {
 	fs.IntVar(&c.deletion.MaxActiveJobsPerAccount, "max-active-jobs-per-account", d.MaxActiveJobsPerAccount, "jobs of one account queued or running; a deletion beyond it is refused with RESOURCE_EXHAUSTED")
 	fs.IntVar(&c.deletion.MaxUploadsPerAccount, "max-uploads-per-account", d.MaxUploadsPerAccount, "uploads of one account in progress; an upload beyond it is refused with RESOURCE_EXHAUSTED")
 	fs.DurationVar(&c.deletion.Lease, "lease", d.Lease, "how long a job stays with an instance that stopped renewing it before another takes it over")
+	fs.DurationVar(&c.deletion.CheckpointInterval, "checkpoint-interval", d.CheckpointInterval, "how often a running job saves its progress, renews its lease and checks for a cancel request")
 	fs.IntVar(&c.deletion.BatchSize, "batch-size", d.BatchSize, "rows per lookup and delete")
 	fs.BoolVar(&c.deletion.DisableHints, "disable-hints", false, "skip the lookup that explains rows that matched nothing")
 	var envErr error
@@ -164,9 +165,13 @@ func (c *config) auditKey() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit key: %w", err)
 	}
-	key := []byte(strings.TrimSpace(string(b)))
+	text := strings.TrimSpace(string(b))
+	key := []byte(text)
+	if decoded, err := hex.DecodeString(text); err == nil {
+		key = decoded // written as hex, as `openssl rand -hex 32` does
+	}
 	if len(key) < 32 {
-		return nil, fmt.Errorf("audit key %s: it must hold at least 32 bytes", path)
+		return nil, fmt.Errorf("audit key %s: it holds %d bytes; it needs 32 or more random bytes (64 hex digits)", path, len(key))
 	}
 	return key, nil
 }

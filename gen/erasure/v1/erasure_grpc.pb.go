@@ -101,8 +101,9 @@ type ErasureServiceClient interface {
 	// ends; for a finished job it sends the final report once.
 	WatchJob(ctx context.Context, in *WatchJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchJobResponse], error)
 	// CancelJob asks a queued or running job to stop, wherever it runs. A
-	// queued job never starts; a running job deletes nothing after its current
-	// batch. Its report says it was cancelled and what had already been
+	// queued job never starts; a running job sees the request at its next
+	// checkpoint (about once a second) and deletes nothing after the batch it
+	// is running then. Its report says it was cancelled and what had already been
 	// deleted. Cancelling a finished job returns it unchanged.
 	CancelJob(ctx context.Context, in *CancelJobRequest, opts ...grpc.CallOption) (*CancelJobResponse, error)
 	// GetJob returns one job with its report.
@@ -401,8 +402,9 @@ type ErasureServiceServer interface {
 	// ends; for a finished job it sends the final report once.
 	WatchJob(*WatchJobRequest, grpc.ServerStreamingServer[WatchJobResponse]) error
 	// CancelJob asks a queued or running job to stop, wherever it runs. A
-	// queued job never starts; a running job deletes nothing after its current
-	// batch. Its report says it was cancelled and what had already been
+	// queued job never starts; a running job sees the request at its next
+	// checkpoint (about once a second) and deletes nothing after the batch it
+	// is running then. Its report says it was cancelled and what had already been
 	// deleted. Cancelling a finished job returns it unchanged.
 	CancelJob(context.Context, *CancelJobRequest) (*CancelJobResponse, error)
 	// GetJob returns one job with its report.

@@ -122,8 +122,9 @@ type ErasureServiceClient interface {
 	// ends; for a finished job it sends the final report once.
 	WatchJob(context.Context, *connect.Request[v1.WatchJobRequest]) (*connect.ServerStreamForClient[v1.WatchJobResponse], error)
 	// CancelJob asks a queued or running job to stop, wherever it runs. A
-	// queued job never starts; a running job deletes nothing after its current
-	// batch. Its report says it was cancelled and what had already been
+	// queued job never starts; a running job sees the request at its next
+	// checkpoint (about once a second) and deletes nothing after the batch it
+	// is running then. Its report says it was cancelled and what had already been
 	// deleted. Cancelling a finished job returns it unchanged.
 	CancelJob(context.Context, *connect.Request[v1.CancelJobRequest]) (*connect.Response[v1.CancelJobResponse], error)
 	// GetJob returns one job with its report.
@@ -412,8 +413,9 @@ type ErasureServiceHandler interface {
 	// ends; for a finished job it sends the final report once.
 	WatchJob(context.Context, *connect.Request[v1.WatchJobRequest], *connect.ServerStream[v1.WatchJobResponse]) error
 	// CancelJob asks a queued or running job to stop, wherever it runs. A
-	// queued job never starts; a running job deletes nothing after its current
-	// batch. Its report says it was cancelled and what had already been
+	// queued job never starts; a running job sees the request at its next
+	// checkpoint (about once a second) and deletes nothing after the batch it
+	// is running then. Its report says it was cancelled and what had already been
 	// deleted. Cancelling a finished job returns it unchanged.
 	CancelJob(context.Context, *connect.Request[v1.CancelJobRequest]) (*connect.Response[v1.CancelJobResponse], error)
 	// GetJob returns one job with its report.
