@@ -87,7 +87,7 @@ func DefaultConfig() Config {
 		MaxUploadBytes:    50 << 20,
 		UploadTTL:         24 * time.Hour,
 		OutcomeRetention:  30 * 24 * time.Hour,
-		BatchSize:         1000,
+		BatchSize:         2000,
 		Workers:           2,
 		MaxJobsPerAccount: 1,
 		QueuePoll:         time.Second,
