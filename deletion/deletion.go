@@ -76,6 +76,11 @@ type Config struct {
 	// trail to be verifiable; empty means a random key for this process
 	// only (tests).
 	AuditKey []byte
+	// Fault, when set, is called at named points of every batch (see
+	// faultPoints) and an error it returns is taken as the store call
+	// there failing. Tests use it to interrupt a batch deterministically;
+	// it is never set in production.
+	Fault func(point string) error
 	// TempDir holds uploads copied out of the store while a job reads them;
 	// empty means the system default.
 	TempDir string

@@ -19,6 +19,22 @@ var errInterrupted = errors.New("interrupted by shutdown")
 // be reached to renew it): another worker may own the job now.
 var errLeaseLost = errors.New("lease lost")
 
+// The points of a batch where Config.Fault is called: after its outcomes
+// are stored, after its profiles are deleted, and after its erasures are
+// recorded (the batch is then done but not yet counted).
+const (
+	FaultAfterOutcomes = "after-outcomes"
+	FaultAfterDelete   = "after-delete"
+	FaultAfterErasures = "after-erasures"
+)
+
+func (s *Service) fault(point string) error {
+	if s.cfg.Fault == nil {
+		return nil
+	}
+	return s.cfg.Fault(point)
+}
+
 // errHandBack means a batch failed after its outcomes were stored, with an
 // error that retrying at once did not fix: the job is left to be redone when
 // its lease expires, instead of failing with a report that is not true.
@@ -344,11 +360,17 @@ func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, m matcher, ba
 	if err := s.store.InsertOutcomes(ctx, outcomes); err != nil {
 		return err
 	}
+	if err := s.fault(FaultAfterOutcomes); err != nil {
+		return err
+	}
 	// From here on the batch must be finished, not failed: its outcomes
 	// say DELETED, and a failed job would leave them (and the trail)
 	// wrong. An error that retrying here cannot fix hands the job back, to
 	// be redone from the stored outcomes when its lease expires.
 	n, err := s.store.DeleteByIDs(ctx, j.AccountID, ids)
+	if err == nil {
+		err = s.fault(FaultAfterDelete)
+	}
 	if err != nil {
 		return handBack(err)
 	}
@@ -359,7 +381,11 @@ func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, m matcher, ba
 	}
 	// Recorded once the profiles are gone, so the trail never claims an
 	// erasure that did not happen; a redone batch records what is missing.
-	if err := s.store.RecordErasures(ctx, s.erasures(j, work)); err != nil {
+	err = s.store.RecordErasures(ctx, s.erasures(j, work))
+	if err == nil {
+		err = s.fault(FaultAfterErasures)
+	}
+	if err != nil {
 		return handBack(err)
 	}
 	tally(&j.Counts, sections, work, true)
