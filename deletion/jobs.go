@@ -3,6 +3,7 @@ package deletion
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/erasure-dev/erasure/identifier"
@@ -25,7 +26,17 @@ func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec
 	if err != nil {
 		return nil, err
 	}
+	// A file with no data row would run a job that deletes nothing: say so
+	// now. (Whether later rows can be read is checked by the worker's
+	// count pass, before anything is deleted.)
+	_, _, _, err = fs.next()
 	fs.close()
+	if errors.Is(err, io.EOF) {
+		if fs.sh.hasHeader {
+			return nil, invalidf("the file has a header row but no rows below it; put one identifier per row under the header")
+		}
+		return nil, invalidf("the file has no rows; put one identifier per row")
+	}
 
 	j := &storage.Job{
 		ID:             storage.NewID(),

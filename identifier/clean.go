@@ -1,6 +1,8 @@
 package identifier
 
 import (
+	"golang.org/x/text/unicode/norm"
+
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -97,4 +99,37 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// decorated are the blocks of styled letters: enclosed (ⓒ, 🄰), super- and
+// subscript and modifier letters (ᵃ, ʰ), letterlike and mathematical (ℯ,
+// 𝐚) and squared CJK compatibility forms.
+var decorated = &unicode.RangeTable{
+	R16: []unicode.Range16{
+		{Lo: 0x02B0, Hi: 0x02FF, Stride: 1},
+		{Lo: 0x1D2C, Hi: 0x1D6A, Stride: 1},
+		{Lo: 0x1D9B, Hi: 0x1DBF, Stride: 1},
+		{Lo: 0x2070, Hi: 0x209F, Stride: 1},
+		{Lo: 0x2100, Hi: 0x214F, Stride: 1},
+		{Lo: 0x2460, Hi: 0x24FF, Stride: 1},
+		{Lo: 0x3200, Hi: 0x33FF, Stride: 1},
+	},
+	R32: []unicode.Range32{
+		{Lo: 0x1D400, Hi: 0x1D7FF, Stride: 1},
+		{Lo: 0x1F100, Hi: 0x1F1FF, Stride: 1},
+	},
+}
+
+// hasDecoratedLetter reports whether s contains a styled letter that NFKC
+// would fold into a plain one: circled (ⓒ), superscript (ᵃ), mathematical
+// (𝐚) and the like. Like special numbers, in a cell they are decoration or
+// a lookalike, and folding them would turn one address into another.
+// Full-width forms, ligatures copied from PDFs and small forms still fold.
+func hasDecoratedLetter(s string) bool {
+	for _, r := range s {
+		if r >= utf8.RuneSelf && unicode.Is(decorated, r) && norm.NFKC.String(string(r)) != string(r) {
+			return true
+		}
+	}
+	return false
 }

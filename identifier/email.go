@@ -26,6 +26,9 @@ func normalizeEmail(s string) (string, reason) {
 		if hasSpecialNumber(s) {
 			return "", reason{code: specialNumberChar}
 		}
+		if hasDecoratedLetter(s) {
+			return "", reason{code: decoratedLetter}
+		}
 		s = norm.NFKC.String(s)
 	}
 	if rest, found := cutPrefixFold(s, "mailto:"); found {

@@ -21,6 +21,7 @@ const (
 	invisibleChar
 	unreadableChar
 	specialNumberChar
+	decoratedLetter
 
 	// E-mail.
 	emailNameAndAddress
@@ -104,6 +105,8 @@ var reasonText = [...]string{
 	unreadableChar: "contains an unreadable character; check the file's text encoding",
 	specialNumberChar: "contains a superscript, subscript, circled or other special number character; " +
 		"use the digits 0-9",
+	decoratedLetter: "contains a circled, superscript or styled letter (such as ⓒ or ᵃ) " +
+		"that only looks like a plain one; type the address with plain letters",
 
 	emailNameAndAddress:     "looks like a name and address; keep only the address",
 	emailAngleBrackets:      "e-mail address is in angle brackets; keep only the address",
