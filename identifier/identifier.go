@@ -22,7 +22,9 @@
 // E-mail addresses are NFKC-normalized (so full-width forms fold to ASCII) and
 // lower-cased. Superscript, circled and similar number characters, which NFKC
 // would turn into digits, are rejected instead: in a cell they are more
-// likely footnote marks than part of the address. The syntax accepted is the
+// likely footnote marks than part of the address. So are circled,
+// superscript and mathematical letters (ⓒ, ᵃ, 𝐚): folding them would make
+// a lookalike match another person's address. The syntax accepted is the
 // common dot-atom form, with Unicode letters allowed. Internationalized domains stay in Unicode ("bücher.de"); they
 // are not converted to punycode because profiles are stored as the platform
 // wrote them, which means "bücher.de" and "xn--bcher-kva.de" are different
