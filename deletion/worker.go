@@ -350,11 +350,11 @@ func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, m matcher, ba
 	}
 	s.hashMatches(j.AccountID, work)
 	outcomes := make([]storage.Outcome, len(work))
-	var ids []string
+	var targets []storage.Match
 	for i, r := range work {
 		outcomes[i] = outcomeOf(r, j.ID.Hex(), j.AccountID)
 		if r.match != nil {
-			ids = append(ids, r.match.ID)
+			targets = append(targets, *r.match)
 		}
 	}
 	if err := s.store.InsertOutcomes(ctx, outcomes); err != nil {
@@ -367,21 +367,12 @@ func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, m matcher, ba
 	// say DELETED, and a failed job would leave them (and the trail)
 	// wrong. An error that retrying here cannot fix hands the job back, to
 	// be redone from the stored outcomes when its lease expires.
-	n, err := s.store.DeleteByIDs(ctx, j.AccountID, ids)
-	if err == nil {
-		err = s.fault(FaultAfterDelete)
-	}
-	if err != nil {
+	if err := s.deleteTargets(ctx, j, targets, redo); err != nil {
 		return handBack(err)
-	}
-	if n != int64(len(ids)) && !redo {
-		// Someone else deleted some of them in between: they are gone
-		// either way.
-		s.logger.WarnContext(ctx, "fewer profiles deleted than matched", "job_id", j.ID.Hex(), "matched", len(ids), "deleted", n)
 	}
 	// Recorded once the profiles are gone, so the trail never claims an
 	// erasure that did not happen; a redone batch records what is missing.
-	err = s.store.RecordErasures(ctx, s.erasures(j, work))
+	err := s.store.RecordErasures(ctx, s.erasures(j, work))
 	if err == nil {
 		err = s.fault(FaultAfterErasures)
 	}
@@ -392,6 +383,36 @@ func (s *Service) deleteBatch(ctx context.Context, j *storage.Job, m matcher, ba
 	j.Sections = sectionList(sections)
 	j.LastRow = work[len(work)-1].num
 	return nil
+}
+
+// deleteTargets deletes a batch's matched profiles. When fewer are deleted
+// than matched — normal in a redo, or when someone else deleted some in
+// between — it looks for survivors and deletes them again: a multi-delete
+// on a sharded cluster can miss documents that a chunk migration moves
+// while it runs, and a batch must not report DELETED for a profile that
+// exists.
+func (s *Service) deleteTargets(ctx context.Context, j *storage.Job, targets []storage.Match, redo bool) error {
+	n, err := s.store.DeleteProfiles(ctx, j.AccountID, targets)
+	if err == nil {
+		err = s.fault(FaultAfterDelete)
+	}
+	if err != nil || n == int64(len(targets)) {
+		return err
+	}
+	for try := 0; ; try++ {
+		left, err := s.store.RemainingProfiles(ctx, j.AccountID, targets)
+		if err != nil || len(left) == 0 {
+			return err
+		}
+		if try == 3 {
+			return fmt.Errorf("%d profiles still exist after deleting them %d times", len(left), try+1)
+		}
+		s.logger.WarnContext(ctx, "profiles survived their batch's delete; deleting them again", "job_id", j.ID.Hex(), "left", len(left), "redo", redo)
+		if _, err := s.store.DeleteProfiles(ctx, j.AccountID, left); err != nil {
+			return err
+		}
+		targets = left
+	}
 }
 
 // readBack fills the rows of a batch that already have a stored outcome

@@ -103,23 +103,6 @@ func (s *Store) FindByKeys(ctx context.Context, accountID, keyType string, value
 	return s.findMatches(ctx, filter, matchProjection, len(values))
 }
 
-// FindRelated returns profiles of the account that could explain why values
-// matched nothing as keys of keyType: profiles keyed by another type with one
-// of the values as key, and profiles holding one of the values in the
-// attribute field attr ("email", "phone" or "crm_id").
-func (s *Store) FindRelated(ctx context.Context, accountID, keyType, attr string, values []string) ([]Match, error) {
-	if len(values) == 0 {
-		return nil, nil
-	}
-	filter := bson.D{{"account_id", accountID}, {"$or", bson.A{
-		// Stays on the unique key index: key.type is bound to a list.
-		bson.D{{"key.type", bson.D{{"$in", otherKeyTypes(keyType)}}}, {"key.value", bson.D{{"$in", values}}}},
-		bson.D{{attr, bson.D{{"$in", values}}}},
-	}}}
-	proj := bson.D{{"key", 1}, {"email", 1}, {"phone", 1}, {"crm_id", 1}}
-	return s.findMatches(ctx, filter, proj, len(values))
-}
-
 // FindWithRelated returns, in one query, the profiles of the account keyed
 // by keyType with one of the values (the matches), together with the
 // profiles that could explain why a value matched nothing: keyed by another
@@ -139,16 +122,6 @@ func (s *Store) FindWithRelated(ctx context.Context, accountID, keyType, attr st
 	}}}
 	proj := bson.D{{"key", 1}, {"sections.section_id", 1}, {"email", 1}, {"phone", 1}, {"crm_id", 1}}
 	return s.findMatches(ctx, filter, proj, 2*len(values))
-}
-
-func otherKeyTypes(keyType string) bson.A {
-	var other bson.A
-	for _, t := range []string{"email", "phone", "crm_id"} {
-		if t != keyType {
-			other = append(other, t)
-		}
-	}
-	return other
 }
 
 // FindByID returns one profile of the account.
@@ -192,26 +165,70 @@ func (s *Store) findMatches(ctx context.Context, filter, proj bson.D, expected i
 	return out, nil
 }
 
-// DeleteByIDs deletes the account's profiles with the given ids, in one
-// command, and returns how many it deleted. The document goes and with it the
-// profile's data in every section. Ids of other accounts are never deleted.
-func (s *Store) DeleteByIDs(ctx context.Context, accountID string, ids []string) (int64, error) {
-	if len(ids) == 0 {
+// DeleteProfiles deletes the account's profiles that matched, in one
+// command, and returns how many it deleted. The document goes and with it
+// the profile's data in every section. Profiles of other accounts are never
+// deleted. Each is named by its _id; when all share a Unique Identifier
+// type their keys are named too, which can only narrow the filter and lets
+// a cluster sharded by {account_id, key.type, key.value} send the delete to
+// the shards that hold them instead of every shard.
+func (s *Store) DeleteProfiles(ctx context.Context, accountID string, targets []Match) (int64, error) {
+	if len(targets) == 0 {
 		return 0, nil
 	}
-	oids := make(bson.A, 0, len(ids))
-	for _, id := range ids {
-		oid, err := parseID(id)
-		if err != nil {
-			continue // names no document
-		}
-		oids = append(oids, oid)
-	}
-	res, err := s.profiles.DeleteMany(ctx, bson.D{{"_id", bson.D{{"$in", oids}}}, {"account_id", accountID}})
+	res, err := s.profiles.DeleteMany(ctx, targetFilter(accountID, targets))
 	if err != nil {
 		return 0, fmt.Errorf("delete profiles: %w", err)
 	}
 	return res.DeletedCount, nil
+}
+
+// RemainingProfiles returns those of targets that still exist.
+func (s *Store) RemainingProfiles(ctx context.Context, accountID string, targets []Match) ([]Match, error) {
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	cur, err := s.profiles.Find(ctx, targetFilter(accountID, targets), options.Find().SetProjection(bson.D{{"_id", 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("find remaining profiles: %w", err)
+	}
+	var docs []struct {
+		ID bson.ObjectID `bson:"_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("find remaining profiles: %w", err)
+	}
+	left := make(map[string]bool, len(docs))
+	for _, d := range docs {
+		left[d.ID.Hex()] = true
+	}
+	var out []Match
+	for _, t := range targets {
+		if left[t.ID] {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func targetFilter(accountID string, targets []Match) bson.D {
+	oids := make(bson.A, 0, len(targets))
+	keys := make(bson.A, 0, len(targets))
+	keyType := targets[0].KeyType
+	for _, t := range targets {
+		if oid, err := parseID(t.ID); err == nil {
+			oids = append(oids, oid)
+		}
+		if t.KeyType != keyType || t.KeyValue == "" {
+			keyType = ""
+		}
+		keys = append(keys, t.KeyValue)
+	}
+	filter := bson.D{{"_id", bson.D{{"$in", oids}}}, {"account_id", accountID}}
+	if keyType != "" {
+		filter = append(filter, bson.E{"key.type", keyType}, bson.E{"key.value", bson.D{{"$in", keys}}})
+	}
+	return filter
 }
 
 // InsertProfiles stores new profiles (demo data and tests). Profiles whose

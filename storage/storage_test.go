@@ -226,21 +226,46 @@ func TestProfilesAreAccountScoped(t *testing.T) {
 	if len(m) != 1 || m[0].ID != profiles[0].ID.Hex() || !slices.Equal(m[0].Sections, []string{"s1", "s2"}) {
 		t.Fatalf("FindByKeys = %+v, want the acme e-mail profile with sections s1, s2", m)
 	}
-	rel, err := s.FindRelated(ctx, "acme", "email", "email", []string{"a@x.com"})
+	// With hints: the match and the profile keyed by CRM ID holding the
+	// address as an attribute, in one query; never the other account's.
+	rel, err := s.FindWithRelated(ctx, "acme", "email", "email", []string{"a@x.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rel) != 1 || rel[0].ID != profiles[1].ID.Hex() || rel[0].KeyType != "crm_id" {
-		t.Fatalf("FindRelated = %+v, want the acme profile keyed by CRM ID", rel)
+	var got []string
+	for _, r := range rel {
+		got = append(got, r.ID+" "+r.KeyType)
 	}
-	// Deleting acme's ids in the other account deletes nothing.
-	n, err := s.DeleteByIDs(ctx, "other", []string{profiles[0].ID.Hex(), profiles[1].ID.Hex()})
+	slices.Sort(got)
+	want := []string{profiles[0].ID.Hex() + " email", profiles[1].ID.Hex() + " crm_id"}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("FindWithRelated = %v, want %v", got, want)
+	}
+	target := func(p storage.Profile) storage.Match {
+		return storage.Match{ID: p.ID.Hex(), KeyType: p.Key.Type, KeyValue: p.Key.Value}
+	}
+	// Deleting acme's profiles in the other account deletes nothing.
+	n, err := s.DeleteProfiles(ctx, "other", []storage.Match{target(profiles[0]), target(profiles[1])})
 	if err != nil || n != 0 {
 		t.Fatalf("cross-account delete = %d, %v; want 0, nil", n, err)
 	}
-	n, err = s.DeleteByIDs(ctx, "acme", []string{profiles[0].ID.Hex(), "not-an-id"})
+	// The key narrows the filter: a target whose key is not the profile's
+	// deletes nothing.
+	wrongKey := target(profiles[0])
+	wrongKey.KeyValue = "b@x.com"
+	if n, err := s.DeleteProfiles(ctx, "acme", []storage.Match{wrongKey}); err != nil || n != 0 {
+		t.Fatalf("delete with another key = %d, %v; want 0, nil", n, err)
+	}
+	if left, err := s.RemainingProfiles(ctx, "acme", []storage.Match{target(profiles[0]), {ID: "not-an-id"}}); err != nil || len(left) != 1 || left[0].ID != profiles[0].ID.Hex() {
+		t.Fatalf("RemainingProfiles before the delete = %v, %v", left, err)
+	}
+	n, err = s.DeleteProfiles(ctx, "acme", []storage.Match{target(profiles[0]), {ID: "not-an-id"}})
 	if err != nil || n != 1 {
 		t.Fatalf("delete = %d, %v; want 1, nil", n, err)
+	}
+	if left, err := s.RemainingProfiles(ctx, "acme", []storage.Match{target(profiles[0])}); err != nil || len(left) != 0 {
+		t.Fatalf("RemainingProfiles after the delete = %v, %v", left, err)
 	}
 	for _, c := range []struct {
 		account string
