@@ -249,19 +249,27 @@ func TestAuditTrail(t *testing.T) {
 	}
 }
 
-// dumpCollections returns the test database's documents in the collections
-// as extended JSON, read with the raw driver.
-func dumpCollections(t *testing.T, names ...string) string {
+// rawDatabase opens the test's database with the raw driver, to see what
+// is stored exactly as it is.
+func rawDatabase(t *testing.T) *mongo.Database {
 	t.Helper()
-	ctx := context.Background()
 	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Disconnect(ctx)
+	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	return c.Database(storagetest.DatabaseName(t))
+}
+
+// dumpCollections returns the test database's documents in the collections
+// as extended JSON.
+func dumpCollections(t *testing.T, names ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	db := rawDatabase(t)
 	var b strings.Builder
 	for _, name := range names {
-		cur, err := c.Database(storagetest.DatabaseName(t)).Collection(name).Find(ctx, bson.D{})
+		cur, err := db.Collection(name).Find(ctx, bson.D{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,20 +288,13 @@ func dumpCollections(t *testing.T, names ...string) string {
 	return b.String()
 }
 
-// erasureHash returns the key hash of a job's row in the audit trail, read
-// with the raw driver.
+// erasureHash returns the key hash of a job's row in the audit trail.
 func erasureHash(t *testing.T, jobID string, row int64) []byte {
 	t.Helper()
-	ctx := context.Background()
-	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
 	var doc struct {
 		KeyHash []byte `bson:"key_hash"`
 	}
-	err = c.Database(storagetest.DatabaseName(t)).Collection("audit_erasures").FindOne(ctx, bson.D{{"job_id", jobID}, {"row", row}}).Decode(&doc)
+	err := rawDatabase(t).Collection("audit_erasures").FindOne(context.Background(), bson.D{{"job_id", jobID}, {"row", row}}).Decode(&doc)
 	if err != nil {
 		t.Fatalf("erasure record of job %s row %d: %v", jobID, row, err)
 	}

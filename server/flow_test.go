@@ -494,17 +494,7 @@ func TestGRPCWebOnTheSamePort(t *testing.T) {
 	e := newEnv(t, deletion.Config{})
 	e.seed(t, profile("acme", "email", "ann@example.com", "s1"))
 	web := erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearerTransport(e.token(t, "acme", auth.Admin))}, e.baseURL, connect.WithGRPCWeb())
-	stream, err := web.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{AccountId: "acme", Spec: emailSpec(), Values: []string{"ann@example.com"}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var last *erasurev1.Job
-	for stream.Receive() {
-		last = stream.Msg().GetJob()
-	}
-	if err := stream.Err(); err != nil {
-		t.Fatal(err)
-	}
+	last := deleteList(t, web, "ann@example.com")
 	if last.GetState() != erasurev1.JobState_JOB_STATE_SUCCEEDED || last.GetCounts().GetDeleted() != 1 {
 		t.Fatalf("job over gRPC-Web = %v", last)
 	}
