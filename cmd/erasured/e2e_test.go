@@ -139,6 +139,20 @@ func TestEndToEndWithGrpcurl(t *testing.T) {
 		t.Fatalf("not-found outcomes lack the hint: %v", outs)
 	}
 
+	// The audit trail, and proof that a person was erased (row 3 of the
+	// file) and another was not.
+	trail := fmt.Sprint(call("ListAuditEvents", fmt.Sprintf(`{"job_id": %q}`, jobID)))
+	if !strings.Contains(trail, "AUDIT_ACTION_JOB_FINISHED") || !strings.Contains(trail, "AUDIT_ACTION_JOB_STARTED") || !strings.Contains(trail, "deleted:4") {
+		t.Fatalf("audit trail of the job: %s", trail)
+	}
+	proof := fmt.Sprint(call("VerifyErasure", `{"spec": {"identifier_type": "IDENTIFIER_TYPE_EMAIL"}, "value": "person0002@example.com"}`))
+	if !strings.Contains(proof, jobID) || !strings.Contains(proof, "row:3") {
+		t.Fatalf("VerifyErasure of a deleted address: %s", proof)
+	}
+	if proof := fmt.Sprint(call("VerifyErasure", `{"spec": {"identifier_type": "IDENTIFIER_TYPE_EMAIL"}, "value": "nobody@example.com"}`)); strings.Contains(proof, jobID) {
+		t.Fatalf("VerifyErasure of an address nobody had: %s", proof)
+	}
+
 	// XLSX by phone, with numbers a spreadsheet mangled.
 	xlsxID := upload("delete-by-phone.xlsx")
 	jobs = call("ExecuteDeletion", fmt.Sprintf(`{"account_id": "demo", "source": {"upload_id": %q, "column_name": "Mobile"}, "spec": {"identifier_type": "IDENTIFIER_TYPE_PHONE", "default_region": "SE"}}`, xlsxID))
