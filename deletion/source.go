@@ -55,18 +55,19 @@ type FileSource struct {
 type openedFile struct {
 	*tabular.File
 	upload *storage.Upload
-	tmp    *os.File
+	// path is the temporary file, removed by Close.
+	path string
 }
 
 func (f *openedFile) Close() error {
 	err := f.File.Close()
-	f.tmp.Close()
-	os.Remove(f.tmp.Name())
+	os.Remove(f.path)
 	return err
 }
 
 // openUpload copies a complete upload out of the store into a temporary file
-// (XLSX needs random access; memory stays bounded) and opens it.
+// (XLSX needs random access; memory stays bounded) and opens it. Both the
+// copy and whatever a big XLSX unpacks go to Config.TempDir.
 func (s *Service) openUpload(ctx context.Context, accountID, uploadID string) (*openedFile, error) {
 	if err := checkAccount(accountID); err != nil {
 		return nil, err
@@ -86,19 +87,20 @@ func (s *Service) openUpload(ctx context.Context, accountID, uploadID string) (*
 	if err != nil {
 		return nil, fmt.Errorf("open upload: %w", err)
 	}
-	size, err := io.Copy(tmp, r)
+	_, err = io.Copy(tmp, r)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		tmp.Close()
 		os.Remove(tmp.Name())
 		return nil, fmt.Errorf("copy upload: %w", err)
 	}
-	tf, err := tabular.Open(tmp, size, tabular.Options{Filename: u.Filename})
+	tf, err := tabular.OpenFile(tmp.Name(), tabular.Options{Filename: u.Filename, TempDir: s.cfg.TempDir})
 	if err != nil {
-		tmp.Close()
 		os.Remove(tmp.Name())
 		return nil, fileError(err)
 	}
-	return &openedFile{File: tf, upload: u, tmp: tmp}, nil
+	return &openedFile{File: tf, upload: u, path: tmp.Name()}, nil
 }
 
 // fileError turns a problem with the file's content into an Invalid error.

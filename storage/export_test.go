@@ -70,3 +70,13 @@ func (s *Store) SaveUpload(ctx context.Context, uploadID string) (restore func()
 		return err
 	}, nil
 }
+
+// DeleteChunk deletes chunk n of an upload, as a damaged store might lose it.
+func (s *Store) DeleteChunk(ctx context.Context, uploadID string, n int64) error {
+	oid, err := parseID(uploadID)
+	if err != nil {
+		return err
+	}
+	_, err = s.bucket.GetChunksCollection().DeleteOne(ctx, bson.D{{"files_id", oid}, {"n", n}})
+	return err
+}

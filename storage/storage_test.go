@@ -152,6 +152,36 @@ func TestUploadRetryAfterLostUpdate(t *testing.T) {
 	checkUpload(t, s, id, data)
 }
 
+// A complete upload that lost a chunk in the store cannot be read as if it
+// were shorter.
+func TestUploadMissingChunk(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	for _, n := range []int64{1, 2} { // a middle chunk, the last one
+		u, err := s.CreateUpload(ctx, "acme", "list.csv", time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := u.ID.Hex()
+		if _, err := s.AppendUpload(ctx, "acme", id, 0, randomBytes(700*1024), true, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteChunk(ctx, id, n); err != nil {
+			t.Fatal(err)
+		}
+		r, _, err := s.OpenUpload(ctx, "acme", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err == nil {
+			t.Errorf("chunk %d missing: read %d bytes without an error", n, len(got))
+		}
+	}
+}
+
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	rng := rand.New(rand.NewPCG(uint64(n), 4))

@@ -251,7 +251,15 @@ func (s *Store) completeUpload(ctx context.Context, u *Upload) error {
 	return nil
 }
 
-// OpenUpload returns a reader over a complete upload's bytes.
+// readBatchChunks is how many chunks a reader of an upload fetches per
+// round trip: 1 MiB. The driver's GridFS download stream leaves the batch
+// size to the server, which sends up to 16 MiB (MongoDB) or 101 chunks,
+// 25 MiB (the embedded engine), in one message the driver holds in memory.
+const readBatchChunks = 4
+
+// OpenUpload returns a reader over a complete upload's bytes. It reads the
+// GridFS file as the driver's download stream does, checking every chunk's
+// number and size, but a few chunks at a time.
 func (s *Store) OpenUpload(ctx context.Context, accountID, id string) (io.ReadCloser, *Upload, error) {
 	u, err := s.GetUpload(ctx, accountID, id)
 	if err != nil {
@@ -260,14 +268,65 @@ func (s *Store) OpenUpload(ctx context.Context, accountID, id string) (io.ReadCl
 	if !u.Complete {
 		return nil, u, ErrConflict
 	}
-	ds, err := s.bucket.OpenDownloadStream(ctx, u.ID)
-	if errors.Is(err, mongo.ErrFileNotFound) {
+	var file struct {
+		Length    int64 `bson:"length"`
+		ChunkSize int64 `bson:"chunkSize"`
+	}
+	err = s.bucket.GetFilesCollection().FindOne(ctx, bson.D{{"_id", u.ID}}).Decode(&file)
+	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("open upload: %w", err)
 	}
-	return ds, u, nil
+	if file.Length > 0 && file.ChunkSize <= 0 {
+		return nil, nil, fmt.Errorf("open upload: chunk size %d", file.ChunkSize)
+	}
+	cur, err := s.bucket.GetChunksCollection().Find(ctx, bson.D{{"files_id", u.ID}},
+		options.Find().SetSort(bson.D{{"n", 1}}).SetBatchSize(readBatchChunks))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open upload: %w", err)
+	}
+	return &chunkReader{ctx: ctx, cur: cur, left: file.Length, size: file.ChunkSize}, u, nil
+}
+
+// chunkReader reads a GridFS file's chunks in order.
+type chunkReader struct {
+	ctx  context.Context
+	cur  *mongo.Cursor
+	n    int64  // the next chunk's number
+	left int64  // bytes of the file in chunks not yet fetched
+	size int64  // chunk size
+	buf  []byte // the unread rest of the current chunk (valid until the cursor moves)
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.left == 0 {
+			return 0, io.EOF
+		}
+		if !r.cur.Next(r.ctx) {
+			if err := r.cur.Err(); err != nil {
+				return 0, fmt.Errorf("read upload: %w", err)
+			}
+			return 0, fmt.Errorf("read upload: chunk %d is missing", r.n)
+		}
+		n, ok := r.cur.Current.Lookup("n").AsInt64OK()
+		_, data, isBinary := r.cur.Current.Lookup("data").BinaryOK()
+		if !ok || !isBinary || n != r.n || int64(len(data)) != min(r.size, r.left) {
+			return 0, fmt.Errorf("read upload: chunk %d is not chunk %d of %d bytes", n, r.n, min(r.size, r.left))
+		}
+		r.buf = data
+		r.n++
+		r.left -= int64(len(data))
+	}
+	k := copy(p, r.buf)
+	r.buf = r.buf[k:]
+	return k, nil
+}
+
+func (r *chunkReader) Close() error {
+	return r.cur.Close(context.WithoutCancel(r.ctx))
 }
 
 // ClaimUpload gives a complete upload to a job. An upload feeds one job only:

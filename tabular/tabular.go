@@ -11,7 +11,7 @@
 //
 // Typical use:
 //
-//	f, err := tabular.Open(upload, size, tabular.Options{Filename: name})
+//	f, err := tabular.OpenFile(path, tabular.Options{Filename: name})
 //	if err != nil { ... }
 //	defer f.Close()
 //	rows, err := f.Rows("")
@@ -33,6 +33,7 @@ package tabular
 
 import (
 	"io"
+	"os"
 	"strings"
 )
 
@@ -109,6 +110,10 @@ type Options struct {
 	Filename string
 	// Limits bound the cost of the file; zero fields take the defaults.
 	Limits Limits
+	// TempDir is where an XLSX's sheets and shared strings are unpacked
+	// while the file is open, when they are too big (over 16 MiB) to keep
+	// in memory; empty means the system's temporary directory.
+	TempDir string
 }
 
 // Row is one record.
@@ -139,6 +144,8 @@ type File struct {
 	format Format
 	csv    *csvFile
 	xlsx   *xlsxFile
+	// osFile is the file OpenFile opened, closed by Close.
+	osFile *os.File
 }
 
 // Open detects the format from the first bytes and opens the file.
@@ -149,6 +156,33 @@ type File struct {
 // text. The content wins over the file name. An empty file is a *FileError
 // "the file is empty". r must stay readable until Close.
 func Open(r io.ReaderAt, size int64, opts Options) (*File, error) {
+	return open(r, size, opts, "")
+}
+
+// OpenFile opens the named file, as Open does. Prefer it to Open for a file
+// on disk: an XLSX is then read from the file as needed, whereas through
+// Open the XLSX library first copies the whole archive into memory.
+func OpenFile(name string, opts Options) (*File, error) {
+	osf, err := os.Open(name)
+	if err != nil {
+		return nil, errUnreadable()
+	}
+	st, err := osf.Stat()
+	if err != nil {
+		osf.Close()
+		return nil, errUnreadable()
+	}
+	f, err := open(osf, st.Size(), opts, name)
+	if err != nil {
+		osf.Close()
+		return nil, err
+	}
+	f.osFile = osf
+	return f, nil
+}
+
+// open is Open; path names the file r reads, if it is one.
+func open(r io.ReaderAt, size int64, opts Options, path string) (*File, error) {
 	if r == nil || size <= 0 {
 		return nil, fileErrorf(0, "the file is empty; choose the file with your list and upload it again")
 	}
@@ -161,7 +195,7 @@ func Open(r io.ReaderAt, size int64, opts Options) (*File, error) {
 	head = head[:n]
 	switch sniffMagic(head) {
 	case magicZip:
-		x, err := openXLSX(r, size, lim)
+		x, err := openXLSX(r, size, lim, opts.TempDir, path)
 		if err != nil {
 			return nil, err
 		}
@@ -229,13 +263,17 @@ func (f *File) Rows(sheet string) (Rows, error) {
 // Close releases the file, including any temporary files an XLSX needed.
 // Rows iterators of the file must not be used after Close.
 func (f *File) Close() error {
+	var err error
 	if f.xlsx != nil {
-		err := f.xlsx.close()
+		err = f.xlsx.close()
 		f.xlsx = nil
-		return err
 	}
 	f.csv = nil
-	return nil
+	if f.osFile != nil {
+		_ = f.osFile.Close() // read-only: nothing to lose
+		f.osFile = nil
+	}
+	return err
 }
 
 // FileError is a problem with the file that the user can fix (or at least

@@ -57,7 +57,10 @@ type xlsxSheet struct {
 	visible bool
 }
 
-func openXLSX(r io.ReaderAt, size int64, lim Limits) (x *xlsxFile, err error) {
+// openXLSX opens a workbook. path, when not empty, names the file r reads:
+// excelize then reads the archive from it, instead of copying all of it
+// into memory as it does for a reader.
+func openXLSX(r io.ReaderAt, size int64, lim Limits, tempDir, path string) (x *xlsxFile, err error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, errDamagedWorkbook()
@@ -72,7 +75,7 @@ func openXLSX(r io.ReaderAt, size int64, lim Limits) (x *xlsxFile, err error) {
 	// A private directory for excelize's temporary files: removing it on
 	// Close (or on a failed Open, where excelize's own File is lost) cleans
 	// up whatever excelize left, whatever its bookkeeping.
-	tmpDir, err := os.MkdirTemp("", "tabular-xlsx-")
+	tmpDir, err := os.MkdirTemp(tempDir, "tabular-xlsx-")
 	if err != nil {
 		return nil, errNoTempSpace()
 	}
@@ -88,11 +91,16 @@ func openXLSX(r io.ReaderAt, size int64, lim Limits) (x *xlsxFile, err error) {
 			x = nil
 		}
 	}()
-	x.ef, err = excelize.OpenReader(io.NewSectionReader(r, 0, size), excelize.Options{
+	eo := excelize.Options{
 		UnzipSizeLimit:    lim.MaxUnzippedBytes,
 		UnzipXMLSizeLimit: min(inMemorySheetBytes, lim.MaxUnzippedBytes),
 		TmpDir:            tmpDir,
-	})
+	}
+	if path != "" {
+		x.ef, err = excelize.OpenFile(path, eo)
+	} else {
+		x.ef, err = excelize.OpenReader(io.NewSectionReader(r, 0, size), eo)
+	}
 	if err != nil {
 		return x, errDamagedWorkbook()
 	}

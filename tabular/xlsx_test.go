@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -342,19 +343,49 @@ func TestXLSXCorruptSheet(t *testing.T) {
 func TestXLSXLargeSheet(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	const n = 200000
-	data := streamXLSX(t, func(w io.Writer) error {
-		for i := 1; i <= n; i++ {
+	data := largeSheet(t)
+	f, err := openBytes(t, data, "big.xlsx", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLargeSheet(t, f, tmp)
+}
+
+// TestXLSXLargeSheetOpenFile: through OpenFile, with a TempDir, the sheet
+// is unpacked there, not in the system's temporary directory.
+func TestXLSXLargeSheetOpenFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "big.xlsx")
+	if err := os.WriteFile(path, largeSheet(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	f, err := OpenFile(path, Options{Filename: "big.xlsx", TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLargeSheet(t, f, tmp)
+}
+
+const largeSheetRows = 200000
+
+// largeSheet is a workbook whose sheet unpacks to more than excelize keeps
+// in memory.
+func largeSheet(t *testing.T) []byte {
+	return streamXLSX(t, func(w io.Writer) error {
+		for i := 1; i <= largeSheetRows; i++ {
 			if _, err := fmt.Fprintf(w, `<row r="%d"><c r="A%d" t="inlineStr"><is><t>user%d@example.com</t></is></c><c r="B%d"><v>4670%07d</v></c></row>`, i, i, i, i, i); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	f, err := openBytes(t, data, "big.xlsx", Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+}
+
+// checkLargeSheet reads largeSheet from f, which must have unpacked it
+// under tmp, closes f and checks that tmp is empty again.
+func checkLargeSheet(t *testing.T, f *File, tmp string) {
+	t.Helper()
 	if entries, _ := os.ReadDir(tmp); len(entries) == 0 {
 		t.Error("expected excelize to spill the sheet to a temporary file")
 	}
@@ -376,8 +407,8 @@ func TestXLSXLargeSheet(t *testing.T) {
 			t.Fatalf("row %d = %d %q", count, r.Number, r.Cells)
 		}
 	}
-	if count != n {
-		t.Errorf("read %d rows, want %d", count, n)
+	if count != largeSheetRows {
+		t.Errorf("read %d rows, want %d", count, largeSheetRows)
 	}
 	rows.Close()
 	if err := f.Close(); err != nil {
