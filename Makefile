@@ -30,9 +30,13 @@ test-huge: ## The hostile-file cases with huge generated files (50 MB upload, 1M
 	ERASURE_HUGE_FILES=1 go test -count=1 -timeout 30m -run TestHostileFiles ./deletion
 
 .PHONY: bench
-bench: ## Measure: a deletion end to end against the raw driver, file reading against the bare libraries, normalizers
+bench: ## Measure: a deletion end to end against the raw driver, file reading against the bare libraries, normalizers, a 50 MB upload (memory: bench-memory)
 	go run ./cmd/erasure-bench
-	go test -run '^$$' -bench . -benchmem ./tabular ./identifier ./deletion
+	go test -run '^$$' -bench . -benchmem ./tabular ./identifier ./deletion ./storage
+
+.PHONY: bench-memory
+bench-memory: ## Measure peak memory of erasured on a 50 MB CSV and a 50 MB XLSX of 1,048,576 rows (about 11 minutes)
+	go run ./cmd/erasure-bench -memory
 
 .PHONY: lint
 lint: tools ## buf lint and format, go vet, gofmt

@@ -1,8 +1,10 @@
 // Command erasure-bench measures a deletion end to end through the public
 // API on the embedded engine, and beside it, on the same data and engine,
 // the unavoidable work done with the raw driver; it prints both and their
-// ratio. `make bench` runs it. Figures go to docs/benchmarks.md by hand,
-// with the machine they ran on.
+// ratio. `make bench` runs it. With -memory it measures instead the peak
+// memory of a real erasured process taking a 50 MB CSV and a 50 MB XLSX
+// through upload, preview and execution (`make bench-memory`). Figures go
+// to docs/benchmarks.md by hand, with the machine they ran on.
 package main
 
 import (
@@ -57,7 +59,13 @@ func run() error {
 	flag.IntVar(&c.rows, "rows", 10000, "rows in the file: 75% match, 15% match nothing, 5% invalid, 5% duplicate")
 	flag.IntVar(&c.batch, "batch", 1000, "batch size, for erasure and the baseline")
 	flag.BoolVar(&c.hints, "hints", true, "let erasure explain unmatched rows (one more query per batch that has them)")
+	memory := flag.Bool("memory", false, "instead: measure the peak memory of an erasured process taking a 50 MB CSV and a 50 MB XLSX through upload, preview and execution (minutes)")
+	var mc memConfig
+	memoryFlags(&mc)
 	flag.Parse()
+	if *memory {
+		return runMemory(mc)
+	}
 
 	dir, err := os.MkdirTemp("", "erasure-bench-")
 	if err != nil {
