@@ -32,7 +32,7 @@ func BenchmarkDuplicateCheckMemory(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
 		before := ms.HeapAlloc
-		c := newClassifier(norm, "Email")
+		c := newClassifier(norm, "Email", rows)
 		for i, v := range values {
 			c.classify(int64(i+2), v, true)
 		}

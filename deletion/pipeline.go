@@ -131,24 +131,29 @@ func (s *Service) resolveIDs(ctx context.Context, accountID string, batch []row,
 }
 
 // classifier sorts rows into invalid, duplicate and valid before any lookup.
-// It remembers every valid value of the job as a 128-bit hash, so memory
-// stays small for a million rows and a collision (about 1 in 10^26 for a
-// million values) cannot plausibly turn a distinct value into a duplicate.
+// It remembers every valid value of the job, as a hash (see seenSet).
 type classifier struct {
 	norm   normalizer
 	column string
 	seeds  [2]maphash.Seed
-	seen   map[[2]uint64]int64
+	seen   *seenSet
 }
 
-func newClassifier(norm normalizer, column string) *classifier {
+// newClassifier returns a classifier for about expected rows (0 when not
+// known; it grows as needed).
+func newClassifier(norm normalizer, column string, expected int64) *classifier {
 	return &classifier{
 		norm:   norm,
 		column: column,
 		seeds:  [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		seen:   make(map[[2]uint64]int64),
+		seen:   newSeenSet(int(min(expected, maxRowNumber))),
 	}
 }
+
+// maxRowNumber is the largest row number the duplicate check can record;
+// the upload size limit keeps files far below it (a row takes at least two
+// bytes, and -max-upload-mb is at most 4096).
+const maxRowNumber = 1<<32 - 1
 
 func (c *classifier) classify(num int64, value string, present bool) row {
 	r := row{num: num, value: value}
@@ -166,12 +171,10 @@ func (c *classifier) classify(num int64, value string, present bool) row {
 		return r
 	}
 	r.normalized = n
-	key := [2]uint64{maphash.String(c.seeds[0], n), maphash.String(c.seeds[1], n)}
-	if first, ok := c.seen[key]; ok {
-		r.outcome, r.dupOf = storage.OutcomeDuplicate, first
-		return r
+	hi, lo := maphash.String(c.seeds[0], n), uint32(maphash.String(c.seeds[1], n))
+	if first, ok := c.seen.firstOrAdd(hi, lo, uint32(min(num, maxRowNumber))); ok {
+		r.outcome, r.dupOf = storage.OutcomeDuplicate, int64(first)
 	}
-	c.seen[key] = num
 	return r
 }
 

@@ -47,7 +47,7 @@ func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec S
 
 	p := &Preview{HasHeader: rows.sh.hasHeader}
 	sections := make(map[string]int64)
-	c := newClassifier(m.norm, rows.label)
+	c := newClassifier(m.norm, rows.label, 0)
 	batch := make([]row, 0, s.cfg.BatchSize)
 	for {
 		if err := ctx.Err(); err != nil {

@@ -190,7 +190,7 @@ func (s *Service) process(stop, ops context.Context, j *storage.Job) (state, rea
 	}
 	defer src.close()
 
-	c := newClassifier(m.norm, j.Column)
+	c := newClassifier(m.norm, j.Column, j.Counts.TotalRows)
 	// Rows before the checkpoint were done by an earlier claim: read them
 	// again only to know which values the rest of the file repeats.
 	for n := int64(0); n < j.Counts.Rows; n++ {

@@ -111,8 +111,8 @@ func parseConfig(args []string) (*config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if *maxMB <= 0 {
-		return nil, errors.New("-max-upload-mb must be positive")
+	if *maxMB <= 0 || *maxMB > 4096 {
+		return nil, errors.New("-max-upload-mb must be between 1 and 4096")
 	}
 	c.deletion.MaxUploadBytes = *maxMB << 20
 	if c.deletion.BatchSize < 1 || c.deletion.BatchSize > 10_000 {
