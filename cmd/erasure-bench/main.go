@@ -21,7 +21,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -57,8 +59,8 @@ func run() error {
 	var c config
 	flag.IntVar(&c.profiles, "profiles", 5000, "profiles seeded in the account")
 	flag.IntVar(&c.rows, "rows", 10000, "rows in the file: 75% match, 15% match nothing, 5% invalid, 5% duplicate")
-	flag.IntVar(&c.batch, "batch", 1000, "batch size, for erasure and the baseline")
-	flag.BoolVar(&c.hints, "hints", true, "let erasure explain unmatched rows (one more query per batch that has them)")
+	flag.IntVar(&c.batch, "batch", deletion.DefaultConfig().BatchSize, "batch size, for erasure and the baseline")
+	flag.BoolVar(&c.hints, "hints", true, "let erasure explain unmatched rows (its lookup then also finds related profiles)")
 	memory := flag.Bool("memory", false, "instead: measure the peak memory of an erasured process taking a 50 MB CSV and a 50 MB XLSX through upload, preview and execution (minutes)")
 	var mc memConfig
 	memoryFlags(&mc)
@@ -101,6 +103,7 @@ func run() error {
 	fmt.Printf("first progress after execute: %s   target <= 200 ms\n", ms(ours.firstProgress))
 	fmt.Printf("job reads by the progress stream: %d in %s (one per 200 ms, whatever the rows)\n", ours.polls, ms(ours.execute))
 	fmt.Printf("report: %s\n", ours.report)
+	fmt.Printf("erasure's commands while executing, by command and collection: %s\n", strings.Join(ours.byKind, ", "))
 	return nil
 }
 
@@ -155,6 +158,8 @@ type result struct {
 	upload, preview, execute, firstProgress time.Duration
 	commands, polls                         int64
 	report                                  string
+	// byKind counts the execute phase's commands by command and collection.
+	byKind []string
 }
 
 // benchOurs drives the service through its Connect API over HTTP, as the
@@ -165,12 +170,18 @@ func benchOurs(uri string, c config, file []byte) (result, error) {
 	// Watchers' polls of the job document are counted apart: they cost per
 	// interval, not per row.
 	var commands, polls atomic.Int64
+	var mu sync.Mutex
+	byKind := map[string]int{} // "command collection", to say where commands go
 	mon := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
 		if e.CommandName == "find" && strings.Contains(e.Command.Lookup("find").String(), "deletion_jobs") {
 			polls.Add(1)
 			return
 		}
 		commands.Add(1)
+		coll, _ := e.Command.Lookup(e.CommandName).StringValueOK()
+		mu.Lock()
+		byKind[e.CommandName+" "+coll]++
+		mu.Unlock()
 	}}
 	store, err := storage.Open(ctx, storage.Options{URI: uri, Database: "bench_erasure", Monitor: mon})
 	if err != nil {
@@ -227,6 +238,9 @@ func benchOurs(uri string, c config, file []byte) (result, error) {
 
 	commands.Store(0)
 	polls.Store(0)
+	mu.Lock()
+	clear(byKind)
+	mu.Unlock()
 	start = time.Now()
 	stream, err := api.ExecuteDeletion(ctx, connect.NewRequest(&erasurev1.ExecuteDeletionRequest{AccountId: "bench", Source: src, Spec: spec}))
 	if err != nil {
@@ -244,6 +258,12 @@ func benchOurs(uri string, c config, file []byte) (result, error) {
 	}
 	r.execute = time.Since(start)
 	r.commands, r.polls = commands.Load(), polls.Load()
+	mu.Lock()
+	for k, n := range byKind {
+		r.byKind = append(r.byKind, fmt.Sprintf("%s %d", k, n))
+	}
+	mu.Unlock()
+	slices.Sort(r.byKind)
 	if last.GetState() != erasurev1.JobState_JOB_STATE_SUCCEEDED {
 		return r, fmt.Errorf("job ended %v: %s", last.GetState(), last.GetError())
 	}
