@@ -32,26 +32,35 @@ var AllFeatures = []Feature{FileDeletion, ListDeletion, ProfileDeletion}
 func ParseFeatures(s string) ([]Feature, error) {
 	out := []Feature{}
 	for name := range strings.SplitSeq(s, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" {
+		f := Feature(strings.TrimSpace(name))
+		if f == "" {
 			continue
 		}
-		if !slices.Contains(AllFeatures, Feature(name)) {
-			return nil, fmt.Errorf("unknown feature %q: the features are %s", name, featureNames(AllFeatures))
+		if err := checkFeature(f); err != nil {
+			return nil, err
 		}
-		if !slices.Contains(out, Feature(name)) {
-			out = append(out, Feature(name))
+		if !slices.Contains(out, f) {
+			out = append(out, f)
 		}
 	}
 	return out, nil
 }
 
-func featureNames(fs []Feature) string {
+// FeatureList writes features as the comma-separated list ParseFeatures
+// reads.
+func FeatureList(fs []Feature) string {
 	names := make([]string, len(fs))
 	for i, f := range fs {
 		names[i] = string(f)
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(names, ",")
+}
+
+func checkFeature(f Feature) error {
+	if !slices.Contains(AllFeatures, f) {
+		return fmt.Errorf("unknown feature %q: the features are %s", f, FeatureList(AllFeatures))
+	}
+	return nil
 }
 
 // Features returns the features activated for the account and whether they
@@ -76,8 +85,8 @@ func (s *Service) SetFeatures(ctx context.Context, accountID string, features []
 	}
 	names := make([]string, 0, len(features))
 	for _, f := range features {
-		if !slices.Contains(AllFeatures, f) {
-			return invalidf("unknown feature %q: the features are %s", f, featureNames(AllFeatures))
+		if err := checkFeature(f); err != nil {
+			return invalidf("%s", err)
 		}
 		names = append(names, string(f))
 	}

@@ -6,10 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"time"
 
-	"github.com/erasure-dev/erasure/identifier"
 	"github.com/erasure-dev/erasure/storage"
 )
 
@@ -194,12 +192,8 @@ func (s *Service) VerifyErasure(ctx context.Context, accountID string, spec Spec
 	normalized, err := norm.Normalize(value)
 	if err != nil {
 		// The value is not echoed: it is the personal data being asked about.
-		reason := "it cannot be read"
-		var ie *identifier.InvalidError
-		if errors.As(err, &ie) {
-			reason = ie.Reason
-		}
-		return nil, invalidf("value is not a valid %s (%s), so no profile can have been deleted by it", displayName(spec.Type.String()), reason)
+		return nil, invalidf("value is not a valid %s (%s), so no profile can have been deleted by it",
+			displayName(spec.Type.String()), reasonOf(err, "it cannot be read"))
 	}
 	return s.store.FindErasures(ctx, accountID, hashKey(secret, spec.Type.String(), normalized), false)
 }

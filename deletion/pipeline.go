@@ -130,6 +130,16 @@ func (s *Service) resolveIDs(ctx context.Context, accountID string, batch []row,
 	return nil
 }
 
+// reasonOf returns why a normalizer refused a value (a reason never quotes
+// the value), or otherwise when the error is of another kind.
+func reasonOf(err error, otherwise string) string {
+	var ie *identifier.InvalidError
+	if errors.As(err, &ie) {
+		return ie.Reason
+	}
+	return otherwise
+}
+
 // classifier sorts rows into invalid, duplicate and valid before any lookup.
 // It remembers every valid value of the job, as a hash (see seenSet).
 type classifier struct {
@@ -163,11 +173,7 @@ func (c *classifier) classify(num int64, value string, present bool) row {
 	}
 	n, err := c.norm.Normalize(value)
 	if err != nil {
-		r.outcome, r.reason = storage.OutcomeInvalid, err.Error()
-		var ie *identifier.InvalidError
-		if errors.As(err, &ie) {
-			r.reason = ie.Reason
-		}
+		r.outcome, r.reason = storage.OutcomeInvalid, reasonOf(err, err.Error())
 		return r
 	}
 	r.normalized = n

@@ -19,7 +19,7 @@ import (
 func runFeatures(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("erasured features", flag.ContinueOnError)
 	account := fs.String("account", "", "the account")
-	set := fs.String("set", "", "comma-separated features to activate, replacing the account's; \"none\" deactivates all (features: "+featureList(deletion.AllFeatures)+")")
+	set := fs.String("set", "", "comma-separated features to activate, replacing the account's; \"none\" deactivates all (features: "+deletion.FeatureList(deletion.AllFeatures)+")")
 	mongoURI := fs.String("mongodb-uri", os.Getenv("MONGODB_URI"), "MongoDB connection string; empty opens the embedded store under -data-dir (stop erasured first)")
 	database := fs.String("database", "erasure", "the server's -database")
 	dataDir := fs.String("data-dir", "./data", "the server's -data-dir")
@@ -55,7 +55,7 @@ func runFeatures(ctx context.Context, args []string, stdout io.Writer) error {
 		_, err = fmt.Fprintf(stdout, "%s: no features stored; the server's -default-features apply\n", *account)
 		return err
 	}
-	list := featureList(features)
+	list := deletion.FeatureList(features)
 	if list == "" {
 		list = "none"
 	}

@@ -78,7 +78,7 @@ func parseConfig(args []string) (*config, error) {
 	fs.StringVar(&c.hmacFile, "jwt-hs256-secret-file", "", "file holding a shared secret; only when set are HS256 tokens trusted")
 	fs.StringVar(&c.devKey, "dev-key", "", "development signing key (PEM) to trust, created if missing; default <data-dir>/dev-jwt-key.pem with the embedded store, none with -mongodb-uri")
 	fs.StringVar(&c.auditKeyFile, "audit-key-file", "", "file holding the secret (32+ random bytes, raw or hex) the audit trail's identifier hashes are derived from; keep it for as long as the trail must be verifiable; default <data-dir>/audit-key (created) with the embedded store, required with -mongodb-uri")
-	fs.StringVar(&c.features, "default-features", featureList(deletion.AllFeatures), "comma-separated features of accounts that have none stored (see erasured features)")
+	fs.StringVar(&c.features, "default-features", deletion.FeatureList(deletion.AllFeatures), "comma-separated features of accounts that have none stored (see erasured features)")
 	fs.BoolVar(&c.reflection, "reflection", true, "serve gRPC server reflection (it exposes the API's schema, no data)")
 	fs.IntVar(&c.demoProfiles, "demo-profiles", 5000, "profiles seeded into the empty demo account of the embedded store; 0 seeds none")
 	fs.BoolVar(&c.writeMajority, "write-majority", true, "write concern majority (with -mongodb-uri)")
@@ -131,14 +131,6 @@ func parseConfig(args []string) (*config, error) {
 	}
 	c.deletion.DefaultFeatures = features
 	return c, nil
-}
-
-func featureList(fs []deletion.Feature) string {
-	names := make([]string, len(fs))
-	for i, f := range fs {
-		names[i] = string(f)
-	}
-	return strings.Join(names, ",")
 }
 
 // auditKey reads the audit key, creating it under the data directory for
