@@ -120,15 +120,7 @@ func (s *Store) ListAudit(ctx context.Context, accountID, jobID string, limit in
 // RecordErasures stores erasure records in one command; records already
 // stored (a redone batch) are left as they are.
 func (s *Store) RecordErasures(ctx context.Context, records []Erasure) error {
-	if len(records) == 0 {
-		return nil
-	}
-	docs := make([]any, len(records))
-	for i := range records {
-		docs[i] = records[i]
-	}
-	_, err := s.erasures.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err != nil && !onlyDuplicateKeys(err) {
+	if err := insertNew(ctx, s.erasures, records); err != nil {
 		return fmt.Errorf("record erasures: %w", err)
 	}
 	return nil

@@ -54,18 +54,12 @@ func OutcomeID(jobID string, row int64) string {
 // InsertOutcomes stores a batch of outcomes in one command. Outcomes already
 // stored (a retried batch) are left as they are.
 func (s *Store) InsertOutcomes(ctx context.Context, outcomes []Outcome) error {
-	if len(outcomes) == 0 {
-		return nil
-	}
-	docs := make([]any, len(outcomes))
 	for i := range outcomes {
 		if outcomes[i].ID == "" {
 			outcomes[i].ID = OutcomeID(outcomes[i].JobID, outcomes[i].Row)
 		}
-		docs[i] = outcomes[i]
 	}
-	_, err := s.outcomes.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err != nil && !onlyDuplicateKeys(err) {
+	if err := insertNew(ctx, s.outcomes, outcomes); err != nil {
 		return fmt.Errorf("insert outcomes: %w", err)
 	}
 	return nil

@@ -234,18 +234,12 @@ func targetFilter(accountID string, targets []Match) bson.D {
 // InsertProfiles stores new profiles (demo data and tests). Profiles whose
 // key already exists in their account are skipped, so seeding twice is safe.
 func (s *Store) InsertProfiles(ctx context.Context, profiles []Profile) error {
-	if len(profiles) == 0 {
-		return nil
-	}
-	docs := make([]any, len(profiles))
 	for i := range profiles {
 		if profiles[i].ID.IsZero() {
 			profiles[i].ID = bson.NewObjectID()
 		}
-		docs[i] = profiles[i]
 	}
-	_, err := s.profiles.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err != nil && !onlyDuplicateKeys(err) {
+	if err := insertNew(ctx, s.profiles, profiles); err != nil {
 		return fmt.Errorf("insert profiles: %w", err)
 	}
 	return nil
@@ -267,6 +261,24 @@ func (s *Store) ProfileExists(ctx context.Context, accountID, keyType, keyValue 
 		return false, fmt.Errorf("count profiles: %w", err)
 	}
 	return n > 0, nil
+}
+
+// insertNew inserts docs in one unordered command. Documents that already
+// exist (by _id or a unique key: a retried or repeated insert) are left as
+// they are.
+func insertNew[T any](ctx context.Context, c *mongo.Collection, docs []T) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	all := make([]any, len(docs))
+	for i := range docs {
+		all[i] = docs[i]
+	}
+	_, err := c.InsertMany(ctx, all, options.InsertMany().SetOrdered(false))
+	if err != nil && !onlyDuplicateKeys(err) {
+		return err
+	}
+	return nil
 }
 
 // onlyDuplicateKeys reports whether err is a bulk write error made only of
