@@ -19,17 +19,6 @@ import (
 // each call's error by name.
 func calls(ctx context.Context, c erasurev1connect.ErasureServiceClient, account, uploadID, jobID, profileID string) map[string]error {
 	errs := map[string]error{}
-	drain := func(name string, s interface {
-		Receive() bool
-		Err() error
-	}, err error) {
-		if err == nil {
-			for s.Receive() {
-			}
-			err = s.Err()
-		}
-		errs[name] = err
-	}
 	src := &erasurev1.FileSource{UploadId: uploadID, Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}
 	_, errs["CreateUpload"] = c.CreateUpload(ctx, connect.NewRequest(&erasurev1.CreateUploadRequest{Metadata: &erasurev1.UploadMetadata{AccountId: account, Filename: "a.csv"}}))
 	_, errs["UploadChunk"] = c.UploadChunk(ctx, connect.NewRequest(&erasurev1.UploadChunkRequest{AccountId: account, UploadId: uploadID, Offset: 0, Data: []byte("x")}))
@@ -37,17 +26,17 @@ func calls(ctx context.Context, c erasurev1connect.ErasureServiceClient, account
 	_, errs["InspectUpload"] = c.InspectUpload(ctx, connect.NewRequest(&erasurev1.InspectUploadRequest{AccountId: account, UploadId: uploadID}))
 	_, errs["PreviewDeletion"] = c.PreviewDeletion(ctx, connect.NewRequest(&erasurev1.PreviewDeletionRequest{AccountId: account, Source: src, Spec: emailSpec()}))
 	s1, err := c.ExecuteDeletion(ctx, connect.NewRequest(&erasurev1.ExecuteDeletionRequest{AccountId: account, Source: src, Spec: emailSpec()}))
-	drain("ExecuteDeletion", s1, err)
+	errs["ExecuteDeletion"] = streamErr(s1, err)
 	s2, err := c.WatchJob(ctx, connect.NewRequest(&erasurev1.WatchJobRequest{AccountId: account, JobId: jobID}))
-	drain("WatchJob", s2, err)
+	errs["WatchJob"] = streamErr(s2, err)
 	s3, err := c.ListRowOutcomes(ctx, connect.NewRequest(&erasurev1.ListRowOutcomesRequest{AccountId: account, JobId: jobID}))
-	drain("ListRowOutcomes", s3, err)
+	errs["ListRowOutcomes"] = streamErr(s3, err)
 	_, errs["GetJob"] = c.GetJob(ctx, connect.NewRequest(&erasurev1.GetJobRequest{AccountId: account, JobId: jobID}))
 	_, errs["CancelJob"] = c.CancelJob(ctx, connect.NewRequest(&erasurev1.CancelJobRequest{AccountId: account, JobId: jobID}))
 	_, errs["ListJobs"] = c.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{AccountId: account}))
 	_, errs["DeleteProfile"] = c.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{AccountId: account, ProfileId: profileID}))
 	s4, err := c.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{AccountId: account, Spec: emailSpec(), Values: []string{"ann@example.com"}}))
-	drain("DeleteIdentifiers", s4, err)
+	errs["DeleteIdentifiers"] = streamErr(s4, err)
 	_, errs["ListAuditEvents"] = c.ListAuditEvents(ctx, connect.NewRequest(&erasurev1.ListAuditEventsRequest{AccountId: account, JobId: jobID}))
 	_, errs["VerifyErasure"] = c.VerifyErasure(ctx, connect.NewRequest(&erasurev1.VerifyErasureRequest{AccountId: account, Spec: emailSpec(),
 		Target: &erasurev1.VerifyErasureRequest_Value{Value: "carl@example.com"}}))
@@ -190,12 +179,7 @@ func TestRoleTable(t *testing.T) {
 	}
 	// A user may delete in bulk and read reports.
 	stream, err := user.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{Spec: emailSpec(), Values: []string{"bob@example.com"}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for stream.Receive() {
-	}
-	if err := stream.Err(); err != nil {
+	if err := streamErr(stream, err); err != nil {
 		t.Fatalf("USER bulk delete: %v", err)
 	}
 	if _, err := user.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{})); err != nil {

@@ -26,11 +26,7 @@ func TestFeatureFlags(t *testing.T) {
 	_, err := e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID.Hex()}))
 	wantCode(t, err, connect.CodePermissionDenied, "the feature profile_deletion is not activated for this account")
 	stream, err := e.connect.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{Spec: emailSpec(), Values: []string{"ann@example.com"}}))
-	if err == nil {
-		for stream.Receive() {
-		}
-		err = stream.Err()
-	}
+	err = streamErr(stream, err)
 	wantCode(t, err, connect.CodePermissionDenied, "the feature list_deletion is not activated")
 	if !e.exists(t, "acme", "email", "ann@example.com") {
 		t.Fatal("a refused call deleted a profile")
@@ -58,11 +54,7 @@ func TestFeatureFlags(t *testing.T) {
 	wantCode(t, err, connect.CodePermissionDenied, "file_deletion") // the feature before the request
 	ex, err := beta.ExecuteDeletion(ctx, connect.NewRequest(&erasurev1.ExecuteDeletionRequest{Spec: emailSpec(),
 		Source: &erasurev1.FileSource{UploadId: "0123456789abcdef01234567", Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}}))
-	if err == nil {
-		for ex.Receive() {
-		}
-		err = ex.Err()
-	}
+	err = streamErr(ex, err)
 	wantCode(t, err, connect.CodePermissionDenied, "the feature file_deletion is not activated")
 	_, err = beta.PreviewDeletion(ctx, connect.NewRequest(&erasurev1.PreviewDeletionRequest{})) // no spec, no source
 	wantCode(t, err, connect.CodePermissionDenied, "file_deletion")
@@ -124,11 +116,7 @@ func TestPerAccountLimits(t *testing.T) {
 	_, err = e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID.Hex()}))
 	wantCode(t, err, connect.CodeResourceExhausted, "1 deletions queued or running")
 	stream, err := e.connect.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{Spec: emailSpec(), Values: []string{"ann@example.com"}}))
-	if err == nil {
-		for stream.Receive() {
-		}
-		err = stream.Err()
-	}
+	err = streamErr(stream, err)
 	wantCode(t, err, connect.CodeResourceExhausted, "cancel one (CancelJob)")
 	if !e.exists(t, "acme", "email", "ann@example.com") {
 		t.Fatal("a refused call deleted a profile")

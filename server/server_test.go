@@ -265,6 +265,20 @@ func emailSpec() *erasurev1.DeletionSpec {
 	return &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL}
 }
 
+// streamErr reads a server stream to its end and returns how it ended: err
+// when the call could not start, else the stream's error.
+func streamErr(s interface {
+	Receive() bool
+	Err() error
+}, err error) error {
+	if err != nil {
+		return err
+	}
+	for s.Receive() {
+	}
+	return s.Err()
+}
+
 func wantCode(t *testing.T, err error, code connect.Code, contains string) {
 	t.Helper()
 	if err == nil {
