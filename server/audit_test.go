@@ -13,11 +13,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/erasure-dev/erasure/auth"
-	"github.com/erasure-dev/erasure/deletion"
+	"github.com/erasure-dev/erasure/internal/auth"
+	"github.com/erasure-dev/erasure/internal/deletion"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
-	"github.com/erasure-dev/erasure/storagetest"
+	"github.com/erasure-dev/erasure/internal/storagetest"
 )
 
 // deleteList runs a DeleteIdentifiers job to its end and returns its report.

@@ -9,8 +9,8 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/erasure-dev/erasure/auth"
-	"github.com/erasure-dev/erasure/deletion"
+	"github.com/erasure-dev/erasure/internal/auth"
+	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/storage"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/erasure-dev/erasure/deletion"
+	"github.com/erasure-dev/erasure/internal/deletion"
 )
 
 // errorf maps a domain error to a status, the one place that does. The

@@ -18,8 +18,8 @@ import (
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 
-	"github.com/erasure-dev/erasure/auth"
-	"github.com/erasure-dev/erasure/deletion"
+	"github.com/erasure-dev/erasure/internal/auth"
+	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/erasure-dev/erasure/auth"
+	"github.com/erasure-dev/erasure/internal/auth"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 )
 

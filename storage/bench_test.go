@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/erasure-dev/erasure/storagetest"
+	"github.com/erasure-dev/erasure/internal/storagetest"
 )
 
 // BenchmarkUpload50MB stores a 50 MB upload in 1 MiB appends, as the web

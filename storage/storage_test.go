@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/storage"
-	"github.com/erasure-dev/erasure/storagetest"
+	"github.com/erasure-dev/erasure/internal/storagetest"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m) }

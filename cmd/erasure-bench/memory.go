@@ -28,7 +28,7 @@ import (
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 	"github.com/erasure-dev/erasure/storage"
-	"github.com/erasure-dev/erasure/storageembed"
+	"github.com/erasure-dev/erasure/internal/storageembed"
 )
 
 // memConfig configures the memory measurement (-memory).

@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/erasure-dev/erasure/deletion"
+	"github.com/erasure-dev/erasure/internal/deletion"
 )
 
 // runFeatures shows or sets the features activated for an account:

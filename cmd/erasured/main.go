@@ -24,12 +24,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/erasure-dev/erasure/auth"
-	"github.com/erasure-dev/erasure/deletion"
-	"github.com/erasure-dev/erasure/demo"
+	"github.com/erasure-dev/erasure/internal/auth"
+	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/demo"
 	"github.com/erasure-dev/erasure/server"
 	"github.com/erasure-dev/erasure/storage"
-	"github.com/erasure-dev/erasure/storageembed"
+	"github.com/erasure-dev/erasure/internal/storageembed"
 )
 
 func main() {

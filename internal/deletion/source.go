@@ -8,9 +8,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/erasure-dev/erasure/identifier"
+	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/storage"
-	"github.com/erasure-dev/erasure/tabular"
+	"github.com/erasure-dev/erasure/internal/tabular"
 )
 
 // HeaderMode says whether a sheet's first row holds column names.

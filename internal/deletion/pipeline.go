@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/erasure-dev/erasure/identifier"
+	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/storage"
 )
 

@@ -16,10 +16,10 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 
-	"github.com/erasure-dev/erasure/deletion"
-	"github.com/erasure-dev/erasure/identifier"
+	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/storage"
-	"github.com/erasure-dev/erasure/storagetest"
+	"github.com/erasure-dev/erasure/internal/storagetest"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m) }

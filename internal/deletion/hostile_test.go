@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/erasure-dev/erasure/deletion"
-	"github.com/erasure-dev/erasure/identifier"
+	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/storage"
 )
 

@@ -17,7 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/erasure-dev/erasure/storage"
-	"github.com/erasure-dev/erasure/storageembed"
+	"github.com/erasure-dev/erasure/internal/storageembed"
 )
 
 var (

@@ -1,9 +1,9 @@
 #!/bin/sh
-# Regenerates the hostile-file corpus in deletion/testdata/hostile. Run from
+# Regenerates the hostile-file corpus in internal/deletion/testdata/hostile. Run from
 # anywhere:
-#   sh deletion/testdata/hostile/src/make-fixtures.sh
+#   sh internal/deletion/testdata/hostile/src/make-fixtures.sh
 # It needs printf, iconv, gzip, head, Go and LibreOffice's soffice. The
-# expected outcome of every file is in deletion/hostile_test.go; README.md
+# expected outcome of every file is in internal/deletion/hostile_test.go; README.md
 # in the folder says what each one is.
 #
 # CSV files are written byte for byte with printf (octal escapes for the
@@ -12,7 +12,7 @@
 # (binary, damaged or malicious archives) by the Go generator in src/gen.
 set -eu
 here="$(cd "$(dirname "$0")/.." && pwd)"
-root="$(cd "$here/../../.." && pwd)"
+root="$(cd "$here/../../../.." && pwd)"
 cd "$here"
 
 # --- Nothing in it ---------------------------------------------------------
@@ -84,4 +84,4 @@ head -c "$(( $(wc -c < "$tmp/list.xlsx") / 2 ))" "$tmp/list.xlsx" > truncated.xl
 gzip -9 -n -c src/list.csv > gzip.csv
 
 # --- Archives and binaries no program writes ---------------------------------
-(cd "$root" && go run ./deletion/testdata/hostile/src/gen "$here")
+(cd "$root" && go run ./internal/deletion/testdata/hostile/src/gen "$here")

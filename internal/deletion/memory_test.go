@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/erasure-dev/erasure/identifier"
+	"github.com/erasure-dev/erasure/internal/identifier"
 )
 
 // BenchmarkDuplicateCheckMemory measures what the duplicate check keeps

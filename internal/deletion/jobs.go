@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/erasure-dev/erasure/identifier"
+	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/storage"
 )
 

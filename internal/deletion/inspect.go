@@ -6,8 +6,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/erasure-dev/erasure/identifier"
-	"github.com/erasure-dev/erasure/tabular"
+	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/tabular"
 )
 
 // Inspection describes an uploaded file for the mapping step.

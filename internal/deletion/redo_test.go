@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/erasure-dev/erasure/deletion"
-	"github.com/erasure-dev/erasure/identifier"
+	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/storage"
 )
 
