@@ -13,12 +13,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/client"
-	"github.com/erasure-dev/erasure/internal/deletion"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
-	"github.com/erasure-dev/erasure/server"
+	"github.com/erasure-dev/erasure/internal/auth"
+	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/internal/storagetest"
+	"github.com/erasure-dev/erasure/server"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m) }

@@ -5,8 +5,8 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/erasure-dev/erasure/internal/auth"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
+	"github.com/erasure-dev/erasure/internal/auth"
 )
 
 // ListAuditEvents implements erasure.v1.ErasureService.ListAuditEvents.

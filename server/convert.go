@@ -8,12 +8,12 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
-	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/internal/identifier"
-	"github.com/erasure-dev/erasure/storage"
 	"github.com/erasure-dev/erasure/internal/tabular"
+	"github.com/erasure-dev/erasure/storage"
 )
 
 // identifierTypes pairs the API's identifier types with the domain's.

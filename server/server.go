@@ -18,9 +18,9 @@ import (
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 
+	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
-	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 )
 
 // MaxMessageBytes bounds one request message. Upload chunks must fit in it

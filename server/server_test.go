@@ -15,14 +15,14 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/client"
-	"github.com/erasure-dev/erasure/internal/deletion"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
+	"github.com/erasure-dev/erasure/internal/auth"
+	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/storagetest"
 	"github.com/erasure-dev/erasure/server"
 	"github.com/erasure-dev/erasure/storage"
-	"github.com/erasure-dev/erasure/internal/storagetest"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m) }

@@ -7,8 +7,8 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/erasure-dev/erasure/internal/auth"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
+	"github.com/erasure-dev/erasure/internal/auth"
 )
 
 // UploadFile implements erasure.v1.ErasureService.UploadFile.

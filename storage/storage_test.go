@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/erasure-dev/erasure/storage"
 	"github.com/erasure-dev/erasure/internal/storagetest"
+	"github.com/erasure-dev/erasure/storage"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m) }

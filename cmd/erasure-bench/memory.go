@@ -27,8 +27,8 @@ import (
 
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
-	"github.com/erasure-dev/erasure/storage"
 	"github.com/erasure-dev/erasure/internal/storageembed"
+	"github.com/erasure-dev/erasure/storage"
 )
 
 // memConfig configures the memory measurement (-memory).

@@ -18,11 +18,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/client"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
-	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/storageembed"
+	"github.com/erasure-dev/erasure/storage"
 )
 
 // These tests run the real erasured binary as child processes against one

@@ -27,9 +27,9 @@ import (
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/internal/demo"
+	"github.com/erasure-dev/erasure/internal/storageembed"
 	"github.com/erasure-dev/erasure/server"
 	"github.com/erasure-dev/erasure/storage"
-	"github.com/erasure-dev/erasure/internal/storageembed"
 )
 
 func main() {

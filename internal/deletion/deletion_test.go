@@ -18,8 +18,8 @@ import (
 
 	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/internal/identifier"
-	"github.com/erasure-dev/erasure/storage"
 	"github.com/erasure-dev/erasure/internal/storagetest"
+	"github.com/erasure-dev/erasure/storage"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m) }

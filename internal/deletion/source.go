@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/erasure-dev/erasure/internal/identifier"
-	"github.com/erasure-dev/erasure/storage"
 	"github.com/erasure-dev/erasure/internal/tabular"
+	"github.com/erasure-dev/erasure/storage"
 )
 
 // HeaderMode says whether a sheet's first row holds column names.

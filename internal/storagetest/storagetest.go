@@ -16,8 +16,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/event"
 
-	"github.com/erasure-dev/erasure/storage"
 	"github.com/erasure-dev/erasure/internal/storageembed"
+	"github.com/erasure-dev/erasure/storage"
 )
 
 var (
