@@ -12,11 +12,11 @@ import (
 // ListAuditEvents implements erasure.v1.ErasureService.ListAuditEvents.
 func (s *Server) ListAuditEvents(ctx context.Context, req *connect.Request[erasurev1.ListAuditEventsRequest]) (*connect.Response[erasurev1.ListAuditEventsResponse], error) {
 	m := req.Msg
-	acct, err := account(ctx, m.GetAccountId(), auth.ReadAudit)
+	by, err := authorize(ctx, m.GetAccountId(), auth.ReadAudit)
 	if err != nil {
 		return nil, err
 	}
-	page, err := s.svc.ListAudit(ctx, acct, m.GetJobId(), int(m.GetPageSize()), m.GetPageToken())
+	page, err := s.svc.ListAudit(ctx, by.AccountID, m.GetJobId(), int(m.GetPageSize()), m.GetPageToken())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -30,11 +30,11 @@ func (s *Server) ListAuditEvents(ctx context.Context, req *connect.Request[erasu
 // VerifyErasure implements erasure.v1.ErasureService.VerifyErasure.
 func (s *Server) VerifyErasure(ctx context.Context, req *connect.Request[erasurev1.VerifyErasureRequest]) (*connect.Response[erasurev1.VerifyErasureResponse], error) {
 	m := req.Msg
-	acct, err := account(ctx, m.GetAccountId(), auth.ReadAudit)
+	by, err := authorize(ctx, m.GetAccountId(), auth.ReadAudit)
 	if err != nil {
 		return nil, err
 	}
-	found, err := s.svc.VerifyErasure(ctx, acct, spec(m.GetSpec()), m.GetValue(), m.GetProfileId())
+	found, err := s.svc.VerifyErasure(ctx, by.AccountID, spec(m.GetSpec()), m.GetValue(), m.GetProfileId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

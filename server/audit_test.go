@@ -17,6 +17,7 @@ import (
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/internal/storagetest"
 )
 
@@ -49,14 +50,14 @@ func TestAuditTrail(t *testing.T) {
 	var many []string
 	for i := range 200 {
 		many = append(many, fmt.Sprintf("m%d@example.com", i))
-		e.seed(t, profile("acme", "email", many[i], "s1"))
+		e.seed(t, newProfile("acme", identifier.Email, many[i], "s1"))
 	}
 	ps := e.seed(t,
-		profile("acme", "email", "ann@example.com", "s1"),
-		profile("acme", "email", "bob@example.com", "s1", "s2"),
-		profile("other", "email", "ann@example.com", "s1"),
+		newProfile("acme", identifier.Email, "ann@example.com", "s1"),
+		newProfile("acme", identifier.Email, "bob@example.com", "s1", "s2"),
+		newProfile("other", identifier.Email, "ann@example.com", "s1"),
 	)
-	bobID := ps[1].ID.Hex()
+	bobID := ps[1].ID
 	uma := e.client(t, auth.Principal{Account: "acme", Subject: "uma", Kind: auth.KindUser, Role: auth.User})
 	adam := e.client(t, auth.Principal{Account: "acme", Subject: "adam", Kind: auth.KindOperator, Role: auth.Admin})
 	olga := e.client(t, auth.Principal{Account: "acme", Subject: "olga", Kind: auth.KindUser, Role: auth.Owner})
@@ -242,7 +243,7 @@ func TestAuditTrail(t *testing.T) {
 	if !strings.Contains(stored, list.GetJobId()) {
 		t.Fatal("the dump of the audit collections is empty; the check below would prove nothing")
 	}
-	for _, secret := range []string{"ann@example.com", "bob@example.com", "nobody@example.com", "m0@example.com", bobID, ps[0].ID.Hex()} {
+	for _, secret := range []string{"ann@example.com", "bob@example.com", "nobody@example.com", "m0@example.com", bobID, ps[0].ID} {
 		if strings.Contains(strings.ToLower(stored), strings.ToLower(secret)) {
 			t.Errorf("the audit trail holds %q in clear", secret)
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
-	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/internal/job"
 )
 
 // authInterceptor verifies the bearer token of every call and puts the
@@ -56,35 +56,24 @@ func (i *authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc
 	}
 }
 
-// account returns the account a call acts on — always the caller's — after
-// checking that its role has perm. A request naming another account is
-// answered as if that account did not exist.
-func account(ctx context.Context, requested string, perm auth.Permission) (string, error) {
+// authorize returns who makes the call — always in the caller's own
+// account — after checking that its role has perm. A request naming another
+// account is answered as if that account did not exist.
+func authorize(ctx context.Context, requested string, perm auth.Permission) (deletion.Caller, error) {
 	p := auth.FromContext(ctx)
 	if p == nil {
-		return "", connect.NewError(connect.CodeUnauthenticated, errors.New("no caller"))
+		return deletion.Caller{}, connect.NewError(connect.CodeUnauthenticated, errors.New("no caller"))
 	}
 	if !p.Can(perm) {
-		return "", connect.NewError(connect.CodePermissionDenied, fmt.Errorf(
+		return deletion.Caller{}, connect.NewError(connect.CodePermissionDenied, fmt.Errorf(
 			"role %s lacks the permission %s; ask an owner or admin of the account", p.Role, perm))
 	}
 	if requested != "" && requested != p.Account {
-		return "", connect.NewError(connect.CodeNotFound, fmt.Errorf("account %q not found", requested))
+		return deletion.Caller{}, connect.NewError(connect.CodeNotFound, fmt.Errorf("account %q not found", requested))
 	}
-	return p.Account, nil
-}
-
-// caller is account for calls that act: it also says who is asking, for
-// the audit trail, and which sections they may see.
-func caller(ctx context.Context, requested string, perm auth.Permission) (deletion.Caller, error) {
-	acct, err := account(ctx, requested, perm)
-	if err != nil {
-		return deletion.Caller{}, err
-	}
-	p := auth.FromContext(ctx)
 	return deletion.Caller{
-		AccountID: acct,
-		Actor:     storage.Actor{Subject: p.Subject, Kind: string(p.Kind), Role: string(p.Role)},
+		AccountID: p.Account,
+		Actor:     job.Actor{Subject: p.Subject, Kind: string(p.Kind), Role: string(p.Role)},
 		Sections:  p.Sections,
 	}, nil
 }

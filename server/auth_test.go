@@ -13,6 +13,7 @@ import (
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/identifier"
 )
 
 // calls makes every RPC once with the given client and ids, and returns
@@ -51,8 +52,8 @@ const rpcCount = 16
 // acmeState makes an upload, a finished job and a live profile in acme.
 func acmeState(t *testing.T, e *env) (uploadID, jobID, profileID string) {
 	t.Helper()
-	ps := e.seed(t, profile("acme", "email", "ann@example.com", "s1"), profile("acme", "email", "bob@example.com", "s1"),
-		profile("acme", "email", "carl@example.com", "s1"))
+	ps := e.seed(t, newProfile("acme", identifier.Email, "ann@example.com", "s1"), newProfile("acme", identifier.Email, "bob@example.com", "s1"),
+		newProfile("acme", identifier.Email, "carl@example.com", "s1"))
 	// carl is erased, so the trail has something to leak.
 	if j := deleteList(t, e.connect, "carl@example.com"); j.GetCounts().GetDeleted() != 1 {
 		t.Fatalf("carl not deleted: %v", j)
@@ -60,7 +61,7 @@ func acmeState(t *testing.T, e *env) (uploadID, jobID, profileID string) {
 	uploadID = e.uploadGRPC(t, "acme", "delete.csv", []byte("Email\nbob@example.com\n"))
 	jobs := e.execute(t, &erasurev1.ExecuteDeletionRequest{AccountId: "acme", Spec: emailSpec(),
 		Source: &erasurev1.FileSource{UploadId: e.uploadGRPC(t, "acme", "other.csv", []byte("Email\nnobody@example.com\n")), Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}})
-	return uploadID, jobs[len(jobs)-1].GetJobId(), ps[0].ID.Hex()
+	return uploadID, jobs[len(jobs)-1].GetJobId(), ps[0].ID
 }
 
 func TestEveryCallNeedsAValidToken(t *testing.T) {
@@ -152,7 +153,7 @@ func TestAnotherAccountReachesNothing(t *testing.T) {
 		}
 	}
 	// Nothing of acme's changed.
-	if !e.exists(t, "acme", "email", "ann@example.com") || !e.exists(t, "acme", "email", "bob@example.com") {
+	if !e.exists(t, "acme", identifier.Email, "ann@example.com") || !e.exists(t, "acme", identifier.Email, "bob@example.com") {
 		t.Fatal("another account's calls deleted an acme profile")
 	}
 	up, err := e.connect.GetUpload(ctx, connect.NewRequest(&erasurev1.GetUploadRequest{UploadId: uploadID}))
@@ -169,12 +170,12 @@ func TestRoleTable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, deletion.Config{})
-	ps := e.seed(t, profile("acme", "email", "ann@example.com", "s1"), profile("acme", "email", "bob@example.com", "s1"))
+	ps := e.seed(t, newProfile("acme", identifier.Email, "ann@example.com", "s1"), newProfile("acme", identifier.Email, "bob@example.com", "s1"))
 
 	user := e.as(t, "acme", auth.User)
-	_, err := user.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID.Hex()}))
+	_, err := user.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID}))
 	wantCode(t, err, connect.CodePermissionDenied, "role USER lacks the permission delete_single_profile")
-	if !e.exists(t, "acme", "email", "ann@example.com") {
+	if !e.exists(t, "acme", identifier.Email, "ann@example.com") {
 		t.Fatal("a refused call deleted the profile")
 	}
 	// A user may delete in bulk and read reports.
@@ -186,13 +187,13 @@ func TestRoleTable(t *testing.T) {
 		t.Fatalf("USER reads reports: %v", err)
 	}
 	for _, role := range []auth.Role{auth.Admin, auth.Owner} {
-		res, err := e.as(t, "acme", role).DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID.Hex()}))
+		res, err := e.as(t, "acme", role).DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID}))
 		if err != nil {
 			t.Fatalf("%s DeleteProfile: %v", role, err)
 		}
 		_ = res
 	}
-	if e.exists(t, "acme", "email", "ann@example.com") {
+	if e.exists(t, "acme", identifier.Email, "ann@example.com") {
 		t.Fatal("an admin's DeleteProfile did not delete")
 	}
 }

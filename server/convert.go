@@ -1,45 +1,69 @@
 package server
 
 import (
-	"context"
-	"slices"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
-	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/job"
 	"github.com/erasure-dev/erasure/internal/tabular"
-	"github.com/erasure-dev/erasure/storage"
 )
 
-// identifierTypes pairs the API's identifier types with the domain's.
-var identifierTypes = map[erasurev1.IdentifierType]identifier.Type{
-	erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL:  identifier.Email,
-	erasurev1.IdentifierType_IDENTIFIER_TYPE_PHONE:  identifier.Phone,
-	erasurev1.IdentifierType_IDENTIFIER_TYPE_CRM_ID: identifier.CRMID,
-}
+// The API's enums and the domain's, paired. A domain value missing here
+// becomes the API's UNSPECIFIED.
+var (
+	identifierTypes = map[identifier.Type]erasurev1.IdentifierType{
+		identifier.Email: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL,
+		identifier.Phone: erasurev1.IdentifierType_IDENTIFIER_TYPE_PHONE,
+		identifier.CRMID: erasurev1.IdentifierType_IDENTIFIER_TYPE_CRM_ID,
+	}
+	jobStates = map[job.State]erasurev1.JobState{
+		job.Queued:    erasurev1.JobState_JOB_STATE_QUEUED,
+		job.Running:   erasurev1.JobState_JOB_STATE_RUNNING,
+		job.Succeeded: erasurev1.JobState_JOB_STATE_SUCCEEDED,
+		job.Cancelled: erasurev1.JobState_JOB_STATE_CANCELLED,
+		job.Failed:    erasurev1.JobState_JOB_STATE_FAILED,
+	}
+	jobKinds = map[job.Kind]erasurev1.JobKind{
+		job.FromFile:    erasurev1.JobKind_JOB_KIND_FILE,
+		job.FromList:    erasurev1.JobKind_JOB_KIND_LIST,
+		job.FromProfile: erasurev1.JobKind_JOB_KIND_PROFILE,
+	}
+	outcomes = map[job.Outcome]erasurev1.Outcome{
+		job.Deleted:   erasurev1.Outcome_OUTCOME_DELETED,
+		job.NotFound:  erasurev1.Outcome_OUTCOME_NOT_FOUND,
+		job.Invalid:   erasurev1.Outcome_OUTCOME_INVALID,
+		job.Duplicate: erasurev1.Outcome_OUTCOME_DUPLICATE,
+	}
+	auditActions = map[job.AuditAction]erasurev1.AuditAction{
+		job.Started:         erasurev1.AuditAction_AUDIT_ACTION_JOB_STARTED,
+		job.CancelRequested: erasurev1.AuditAction_AUDIT_ACTION_JOB_CANCEL_REQUESTED,
+		job.Finished:        erasurev1.AuditAction_AUDIT_ACTION_JOB_FINISHED,
+	}
+	formats = map[tabular.Format]erasurev1.FileFormat{
+		tabular.CSV:  erasurev1.FileFormat_FILE_FORMAT_CSV,
+		tabular.XLSX: erasurev1.FileFormat_FILE_FORMAT_XLSX,
+	}
+)
 
-// identifierType returns 0 for an unspecified or unknown type; the domain
-// turns that into an error that names the choices.
-func identifierType(t erasurev1.IdentifierType) identifier.Type {
-	return identifierTypes[t]
-}
-
-func identifierTypeProto(t identifier.Type) erasurev1.IdentifierType {
-	for p, d := range identifierTypes {
-		if d == t {
-			return p
+// fromProto returns the domain value paired with p, or the zero value (which
+// the domain refuses with a message naming the choices).
+func fromProto[D comparable, P comparable](pairs map[D]P, p P) D {
+	for d, q := range pairs {
+		if q == p {
+			return d
 		}
 	}
-	return erasurev1.IdentifierType_IDENTIFIER_TYPE_UNSPECIFIED
+	var zero D
+	return zero
 }
 
 func spec(p *erasurev1.DeletionSpec) deletion.Spec {
-	return deletion.Spec{Type: identifierType(p.GetIdentifierType()), DefaultRegion: p.GetDefaultRegion()}
+	return deletion.Spec{Type: fromProto(identifierTypes, p.GetIdentifierType()), DefaultRegion: p.GetDefaultRegion()}
 }
 
 func fileOptions(p *erasurev1.FileOptions) deletion.FileOptions {
@@ -62,9 +86,9 @@ func fileSource(p *erasurev1.FileSource) deletion.FileSource {
 	}
 }
 
-func uploadProto(u *storage.Upload) *erasurev1.Upload {
+func uploadProto(u *job.Upload) *erasurev1.Upload {
 	return &erasurev1.Upload{
-		UploadId:      u.ID.Hex(),
+		UploadId:      u.ID,
 		AccountId:     u.AccountID,
 		Filename:      u.Filename,
 		ReceivedBytes: u.Length,
@@ -74,17 +98,7 @@ func uploadProto(u *storage.Upload) *erasurev1.Upload {
 	}
 }
 
-func formatProto(f tabular.Format) erasurev1.FileFormat {
-	switch f {
-	case tabular.CSV:
-		return erasurev1.FileFormat_FILE_FORMAT_CSV
-	case tabular.XLSX:
-		return erasurev1.FileFormat_FILE_FORMAT_XLSX
-	}
-	return erasurev1.FileFormat_FILE_FORMAT_UNSPECIFIED
-}
-
-func countsProto(c storage.Counts) *erasurev1.Counts {
+func countsProto(c job.Counts) *erasurev1.Counts {
 	return &erasurev1.Counts{
 		TotalRows: c.TotalRows,
 		Rows:      c.Rows,
@@ -97,42 +111,12 @@ func countsProto(c storage.Counts) *erasurev1.Counts {
 	}
 }
 
-func sectionsProto(list []storage.SectionCount) []*erasurev1.SectionCount {
+func sectionsProto(list []job.SectionCount) []*erasurev1.SectionCount {
 	out := make([]*erasurev1.SectionCount, len(list))
 	for i, s := range list {
 		out[i] = &erasurev1.SectionCount{SectionId: s.SectionID, Profiles: s.Profiles}
 	}
 	return out
-}
-
-var (
-	jobStates = map[string]erasurev1.JobState{
-		storage.JobQueued:    erasurev1.JobState_JOB_STATE_QUEUED,
-		storage.JobRunning:   erasurev1.JobState_JOB_STATE_RUNNING,
-		storage.JobSucceeded: erasurev1.JobState_JOB_STATE_SUCCEEDED,
-		storage.JobCancelled: erasurev1.JobState_JOB_STATE_CANCELLED,
-		storage.JobFailed:    erasurev1.JobState_JOB_STATE_FAILED,
-	}
-	jobKinds = map[string]erasurev1.JobKind{
-		storage.KindFile:    erasurev1.JobKind_JOB_KIND_FILE,
-		storage.KindList:    erasurev1.JobKind_JOB_KIND_LIST,
-		storage.KindProfile: erasurev1.JobKind_JOB_KIND_PROFILE,
-	}
-	outcomes = map[string]erasurev1.Outcome{
-		storage.OutcomeDeleted:   erasurev1.Outcome_OUTCOME_DELETED,
-		storage.OutcomeNotFound:  erasurev1.Outcome_OUTCOME_NOT_FOUND,
-		storage.OutcomeInvalid:   erasurev1.Outcome_OUTCOME_INVALID,
-		storage.OutcomeDuplicate: erasurev1.Outcome_OUTCOME_DUPLICATE,
-	}
-)
-
-func outcomeName(o erasurev1.Outcome) string {
-	for name, p := range outcomes {
-		if p == o {
-			return name
-		}
-	}
-	return ""
 }
 
 func timeProto(t *time.Time) *timestamppb.Timestamp {
@@ -142,43 +126,41 @@ func timeProto(t *time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(*t)
 }
 
-// jobProto converts a job for the caller in ctx: sections the caller's
-// token does not list are left out of its per-section counts.
-func jobProto(ctx context.Context, j *storage.Job) *erasurev1.Job {
-	p := deletion.ProgressOf(j, time.Now())
+func jobProto(v job.View) *erasurev1.Job {
+	j, p := &v.Job, v.Progress
 	out := &erasurev1.Job{
-		JobId:     j.ID.Hex(),
+		JobId:     j.ID,
 		AccountId: j.AccountID,
 		Kind:      jobKinds[j.Kind],
 		State:     jobStates[j.State],
-		Filename:  j.Filename,
-		Sheet:     j.Sheet,
+		Filename:  j.File.Filename,
+		Sheet:     j.File.Sheet,
 		Column:    j.Column,
 		Counts:    countsProto(j.Counts),
 		Progress: &erasurev1.Progress{
 			Percent:       p.Percent,
 			RowsPerSecond: p.RowsPerSecond,
 		},
-		Sections:           sectionsProto(visibleSections(ctx, j.Sections)),
+		Sections:           sectionsProto(v.Sections),
 		CancelRequested:    j.CancelRequested,
 		Error:              j.Error,
 		CreateTime:         timestamppb.New(j.CreatedAt),
 		StartTime:          timeProto(j.StartedAt),
 		FinishTime:         timeProto(j.FinishedAt),
 		OutcomesExpireTime: timeProto(j.OutcomesExpireAt),
-		QueuePosition:      j.QueuePosition,
+		QueuePosition:      v.QueuePosition,
 		CreatedBy:          actorProto(j.CreatedBy),
 	}
 	if p.ETA > 0 {
 		out.Progress.Eta = durationpb.New(p.ETA.Round(time.Second))
 	}
-	if t := deletion.TypeOf(j); t != 0 {
-		out.Spec = &erasurev1.DeletionSpec{IdentifierType: identifierTypeProto(t), DefaultRegion: j.DefaultRegion}
+	if j.IdentifierType != 0 {
+		out.Spec = &erasurev1.DeletionSpec{IdentifierType: identifierTypes[j.IdentifierType], DefaultRegion: j.DefaultRegion}
 	}
 	return out
 }
 
-func outcomeProto(o storage.Outcome) *erasurev1.RowOutcome {
+func outcomeProto(o job.RowOutcome) *erasurev1.RowOutcome {
 	return &erasurev1.RowOutcome{
 		Row:            o.Row,
 		Value:          o.Value,
@@ -191,49 +173,24 @@ func outcomeProto(o storage.Outcome) *erasurev1.RowOutcome {
 	}
 }
 
-func actorProto(a storage.Actor) *erasurev1.Actor {
+func actorProto(a job.Actor) *erasurev1.Actor {
 	return &erasurev1.Actor{Subject: a.Subject, Kind: a.Kind, Role: a.Role}
 }
 
-var auditActions = map[string]erasurev1.AuditAction{
-	storage.AuditJobStarted:      erasurev1.AuditAction_AUDIT_ACTION_JOB_STARTED,
-	storage.AuditCancelRequested: erasurev1.AuditAction_AUDIT_ACTION_JOB_CANCEL_REQUESTED,
-	storage.AuditJobFinished:     erasurev1.AuditAction_AUDIT_ACTION_JOB_FINISHED,
+func auditEventProto(e job.AuditEvent) *erasurev1.AuditEvent {
+	return &erasurev1.AuditEvent{
+		EventId:        e.ID,
+		Time:           timestamppb.New(e.At),
+		Action:         auditActions[e.Action],
+		Actor:          actorProto(e.Actor),
+		JobId:          e.JobID,
+		JobKind:        jobKinds[e.JobKind],
+		JobState:       jobStates[e.State],
+		Counts:         countsProto(e.Counts),
+		IdentifierType: identifierTypes[e.IdentifierType],
+	}
 }
 
-func auditEventProto(e storage.AuditEvent) *erasurev1.AuditEvent {
-	out := &erasurev1.AuditEvent{
-		EventId:  e.ID,
-		Time:     timestamppb.New(e.At),
-		Action:   auditActions[e.Action],
-		Actor:    actorProto(e.Actor),
-		JobId:    e.JobID,
-		JobKind:  jobKinds[e.JobKind],
-		JobState: jobStates[e.State],
-		Counts:   countsProto(e.Counts),
-	}
-	if t, err := identifier.ParseType(e.IdentifierType); err == nil {
-		out.IdentifierType = identifierTypeProto(t)
-	}
-	return out
-}
-
-func erasureProto(e storage.Erasure) *erasurev1.Erasure {
+func erasureProto(e job.Erasure) *erasurev1.Erasure {
 	return &erasurev1.Erasure{JobId: e.JobID, Row: e.Row, JobKind: jobKinds[e.JobKind], Time: timestamppb.New(e.At)}
-}
-
-// visibleSections returns the section counts the caller may see: all of
-// them unless the caller's token lists its sections.
-func visibleSections(ctx context.Context, all []storage.SectionCount) []storage.SectionCount {
-	p := auth.FromContext(ctx)
-	if p == nil || len(p.Sections) == 0 {
-		return all
-	}
-	var out []storage.SectionCount
-	for _, c := range all {
-		if slices.Contains(p.Sections, c.SectionID) {
-			out = append(out, c)
-		}
-	}
-	return out
 }

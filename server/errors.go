@@ -22,7 +22,7 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 	}
 	var de *deletion.Error
 	if errors.As(err, &de) {
-		code := map[deletion.Kind]connect.Code{
+		code := map[deletion.ErrorKind]connect.Code{
 			deletion.Invalid:            connect.CodeInvalidArgument,
 			deletion.NotFound:           connect.CodeNotFound,
 			deletion.FailedPrecondition: connect.CodeFailedPrecondition,

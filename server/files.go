@@ -12,16 +12,16 @@ import (
 // InspectUpload implements erasure.v1.ErasureService.InspectUpload.
 func (s *Server) InspectUpload(ctx context.Context, req *connect.Request[erasurev1.InspectUploadRequest]) (*connect.Response[erasurev1.InspectUploadResponse], error) {
 	m := req.Msg
-	acct, err := account(ctx, m.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, m.GetAccountId(), auth.DeleteBulk)
 	if err != nil {
 		return nil, err
 	}
-	in, err := s.svc.Inspect(ctx, acct, m.GetUploadId(), fileOptions(m.GetOptions()))
+	in, err := s.svc.Inspect(ctx, by.AccountID, m.GetUploadId(), fileOptions(m.GetOptions()))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	res := &erasurev1.InspectUploadResponse{
-		Format:    formatProto(in.Format),
+		Format:    formats[in.Format],
 		Sheets:    in.Sheets,
 		Sheet:     in.Sheet,
 		Encoding:  in.Encoding,
@@ -40,7 +40,7 @@ func (s *Server) InspectUpload(ctx context.Context, req *connect.Request[erasure
 	}
 	for _, sg := range in.Suggestions {
 		res.Suggestions = append(res.Suggestions, &erasurev1.ColumnSuggestion{
-			IdentifierType: identifierTypeProto(sg.Type),
+			IdentifierType: identifierTypes[sg.Type],
 			ColumnNumber:   int32(sg.ColumnNumber),
 			ValidSamples:   int32(sg.ValidSamples),
 			Samples:        int32(sg.Samples),
@@ -52,7 +52,7 @@ func (s *Server) InspectUpload(ctx context.Context, req *connect.Request[erasure
 // PreviewDeletion implements erasure.v1.ErasureService.PreviewDeletion.
 func (s *Server) PreviewDeletion(ctx context.Context, req *connect.Request[erasurev1.PreviewDeletionRequest]) (*connect.Response[erasurev1.PreviewDeletionResponse], error) {
 	m := req.Msg
-	by, err := caller(ctx, m.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, m.GetAccountId(), auth.DeleteBulk)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (s *Server) PreviewDeletion(ctx context.Context, req *connect.Request[erasu
 	}
 	res := &erasurev1.PreviewDeletionResponse{
 		Counts:    countsProto(p.Counts),
-		Sections:  sectionsProto(visibleSections(ctx, p.Sections)),
+		Sections:  sectionsProto(p.Sections),
 		HasHeader: p.HasHeader,
 
 		HiddenSectionProfiles: p.HiddenSectionProfiles,

@@ -15,7 +15,8 @@ import (
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
-	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/profile"
 )
 
 func containsFold(s, sub string) bool {
@@ -27,12 +28,12 @@ func containsFold(s, sub string) bool {
 func TestArticleTwoProfilesExample(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, deletion.Config{})
-	crm := profile("acme", "crm_id", "CRM-1", "s1")
+	crm := newProfile("acme", identifier.CRMID, "CRM-1", "s1")
 	crm.Email = "ann@example.com"
 	e.seed(t,
-		profile("acme", "email", "ann@example.com", "s1", "s2"),
+		newProfile("acme", identifier.Email, "ann@example.com", "s1", "s2"),
 		crm,
-		profile("other", "email", "ann@example.com", "s1"),
+		newProfile("other", identifier.Email, "ann@example.com", "s1"),
 	)
 	stream, err := e.grpc.DeleteIdentifiers(context.Background(), &erasurev1.DeleteIdentifiersRequest{
 		AccountId: "acme", Spec: emailSpec(), Values: []string{" Ann@Example.com "},
@@ -51,13 +52,13 @@ func TestArticleTwoProfilesExample(t *testing.T) {
 	if last.GetState() != erasurev1.JobState_JOB_STATE_SUCCEEDED || last.GetCounts().GetDeleted() != 1 {
 		t.Fatalf("job = %v, want succeeded with 1 deleted", last)
 	}
-	if e.exists(t, "acme", "email", "ann@example.com") {
+	if e.exists(t, "acme", identifier.Email, "ann@example.com") {
 		t.Error("the profile keyed by e-mail was not deleted")
 	}
-	if !e.exists(t, "acme", "crm_id", "CRM-1") {
+	if !e.exists(t, "acme", identifier.CRMID, "CRM-1") {
 		t.Error("the profile keyed by CRM ID was deleted, though only its attribute matched")
 	}
-	if !e.exists(t, "other", "email", "ann@example.com") {
+	if !e.exists(t, "other", identifier.Email, "ann@example.com") {
 		t.Error("another account's profile was deleted")
 	}
 }
@@ -73,14 +74,14 @@ const flowCSV = "\ufeffName;E-mail;Phone\r\n" +
 	"Gus;gus@example.com;\r\n" // 9 not found here; exists in another account
 
 func seedFlow(t *testing.T, e *env) {
-	crm := profile("acme", "crm_id", "CRM-9", "s3")
+	crm := newProfile("acme", identifier.CRMID, "CRM-9", "s3")
 	crm.Email = "eve@example.com"
 	e.seed(t,
-		profile("acme", "email", "ann@example.com", "s1", "s2"),
-		profile("acme", "email", "bob@example.com", "s1"),
+		newProfile("acme", identifier.Email, "ann@example.com", "s1", "s2"),
+		newProfile("acme", identifier.Email, "bob@example.com", "s1"),
 		crm,
-		profile("other", "email", "gus@example.com", "s1"),
-		profile("other", "email", "ann@example.com", "s1"),
+		newProfile("other", identifier.Email, "gus@example.com", "s1"),
+		newProfile("other", identifier.Email, "ann@example.com", "s1"),
 	)
 }
 
@@ -128,7 +129,7 @@ func TestFileFlowCSV(t *testing.T) {
 	if len(pv.Msg.GetInvalidSamples()) != 2 || pv.Msg.GetInvalidSamples()[0].GetRow() != 4 {
 		t.Fatalf("invalid samples = %v, want rows 4 and 8", pv.Msg.GetInvalidSamples())
 	}
-	if !e.exists(t, "acme", "email", "ann@example.com") {
+	if !e.exists(t, "acme", identifier.Email, "ann@example.com") {
 		t.Fatal("preview deleted a profile")
 	}
 
@@ -144,11 +145,15 @@ func TestFileFlowCSV(t *testing.T) {
 	if final.GetProgress().GetPercent() != 100 || final.GetFilename() != "delete.csv" || final.GetColumn() != "E-mail" {
 		t.Fatalf("final job = %v, want 100%%, delete.csv, column E-mail", final)
 	}
-	if e.exists(t, "acme", "email", "ann@example.com") || e.exists(t, "acme", "email", "bob@example.com") {
+	if e.exists(t, "acme", identifier.Email, "ann@example.com") || e.exists(t, "acme", identifier.Email, "bob@example.com") {
 		t.Error("matched profiles still exist")
 	}
-	for _, k := range [][3]string{{"acme", "crm_id", "CRM-9"}, {"other", "email", "gus@example.com"}, {"other", "email", "ann@example.com"}} {
-		if !e.exists(t, k[0], k[1], k[2]) {
+	for _, k := range []struct {
+		account string
+		typ     identifier.Type
+		value   string
+	}{{"acme", identifier.CRMID, "CRM-9"}, {"other", identifier.Email, "gus@example.com"}, {"other", identifier.Email, "ann@example.com"}} {
+		if !e.exists(t, k.account, k.typ, k.value) {
 			t.Errorf("profile %v was deleted but the file did not name it", k)
 		}
 	}
@@ -228,10 +233,10 @@ func TestXLSXFromSpreadsheetWithChunkedUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.seed(t,
-		profile("acme", "phone", "+46701234567", "s1"),
-		profile("acme", "phone", "+46701234568", "s1"),
-		profile("acme", "phone", "+46701234569", "s2"),
-		profile("acme", "phone", "+46701234570", "s2"),
+		newProfile("acme", identifier.Phone, "+46701234567", "s1"),
+		newProfile("acme", identifier.Phone, "+46701234568", "s1"),
+		newProfile("acme", identifier.Phone, "+46701234569", "s2"),
+		newProfile("acme", identifier.Phone, "+46701234570", "s2"),
 	)
 	id := e.uploadChunks(t, "acme", "phones.xlsx", data, 777)
 	spec := &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_PHONE, DefaultRegion: "SE"}
@@ -243,7 +248,7 @@ func TestXLSXFromSpreadsheetWithChunkedUpload(t *testing.T) {
 	if final.GetState() != erasurev1.JobState_JOB_STATE_SUCCEEDED || final.GetCounts().GetDeleted() != 3 || final.GetCounts().GetRows() != 3 {
 		t.Fatalf("job = %v, want 3 rows, 3 deleted", final)
 	}
-	if !e.exists(t, "acme", "phone", "+46701234570") {
+	if !e.exists(t, "acme", identifier.Phone, "+46701234570") {
 		t.Fatal("a phone the file did not name was deleted")
 	}
 }
@@ -253,11 +258,11 @@ func TestCancelStopsAfterBatch(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, deletion.Config{BatchSize: 1})
 	var values []string
-	var ps []storage.Profile
+	var ps []profile.Profile
 	for i := range 300 {
 		v := "p" + itoa(int64(i)) + "@example.com"
 		values = append(values, v)
-		ps = append(ps, profile("acme", "email", v, "s1"))
+		ps = append(ps, newProfile("acme", identifier.Email, v, "s1"))
 	}
 	e.seed(t, ps...)
 	stream, err := e.connect.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{AccountId: "acme", Spec: emailSpec(), Values: values}))
@@ -305,11 +310,11 @@ func TestWatchAfterDisconnect(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, deletion.Config{BatchSize: 2})
 	var values []string
-	var ps []storage.Profile
+	var ps []profile.Profile
 	for i := range 40 {
 		v := "w" + itoa(int64(i)) + "@example.com"
 		values = append(values, v)
-		ps = append(ps, profile("acme", "email", v, "s1"))
+		ps = append(ps, newProfile("acme", identifier.Email, v, "s1"))
 	}
 	e.seed(t, ps...)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -347,8 +352,8 @@ func TestDeleteProfile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, deletion.Config{})
-	ps := e.seed(t, profile("acme", "email", "ann@example.com", "s1", "s2"), profile("other", "email", "ann@example.com", "s1"))
-	id := ps[0].ID.Hex()
+	ps := e.seed(t, newProfile("acme", identifier.Email, "ann@example.com", "s1", "s2"), newProfile("other", identifier.Email, "ann@example.com", "s1"))
+	id := ps[0].ID
 
 	res, err := e.grpc.DeleteProfile(ctx, &erasurev1.DeleteProfileRequest{AccountId: "acme", ProfileId: id})
 	if err != nil {
@@ -366,11 +371,11 @@ func TestDeleteProfile(t *testing.T) {
 		t.Fatalf("second delete counts = %v, want not_found 1", c)
 	}
 	// Another account's profile id deletes nothing.
-	res, err = e.grpc.DeleteProfile(ctx, &erasurev1.DeleteProfileRequest{AccountId: "acme", ProfileId: ps[1].ID.Hex()})
+	res, err = e.grpc.DeleteProfile(ctx, &erasurev1.DeleteProfileRequest{AccountId: "acme", ProfileId: ps[1].ID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.GetJob().GetCounts().GetNotFound() != 1 || !e.exists(t, "other", "email", "ann@example.com") {
+	if res.GetJob().GetCounts().GetNotFound() != 1 || !e.exists(t, "other", identifier.Email, "ann@example.com") {
 		t.Fatal("a profile id of another account deleted something")
 	}
 	_, err = e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{AccountId: "acme", ProfileId: "ann@example.com"}))
@@ -492,7 +497,7 @@ func TestGRPCWebOnTheSamePort(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, deletion.Config{})
-	e.seed(t, profile("acme", "email", "ann@example.com", "s1"))
+	e.seed(t, newProfile("acme", identifier.Email, "ann@example.com", "s1"))
 	web := erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearerTransport(e.token(t, "acme", auth.Admin))}, e.baseURL, connect.WithGRPCWeb())
 	last := deleteList(t, web, "ann@example.com")
 	if last.GetState() != erasurev1.JobState_JOB_STATE_SUCCEEDED || last.GetCounts().GetDeleted() != 1 {

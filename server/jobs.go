@@ -9,13 +9,14 @@ import (
 
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/internal/auth"
-	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/job"
 )
 
 // ExecuteDeletion implements erasure.v1.ErasureService.ExecuteDeletion.
 func (s *Server) ExecuteDeletion(ctx context.Context, req *connect.Request[erasurev1.ExecuteDeletionRequest], stream *connect.ServerStream[erasurev1.ExecuteDeletionResponse]) error {
 	m := req.Msg
-	by, err := caller(ctx, m.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, m.GetAccountId(), auth.DeleteBulk)
 	if err != nil {
 		return err
 	}
@@ -23,7 +24,7 @@ func (s *Server) ExecuteDeletion(ctx context.Context, req *connect.Request[erasu
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
-	return s.watch(ctx, j, func(p *erasurev1.Job) error {
+	return s.watch(ctx, by, j.ID, func(p *erasurev1.Job) error {
 		return stream.Send(&erasurev1.ExecuteDeletionResponse{Job: p})
 	})
 }
@@ -31,7 +32,7 @@ func (s *Server) ExecuteDeletion(ctx context.Context, req *connect.Request[erasu
 // DeleteIdentifiers implements erasure.v1.ErasureService.DeleteIdentifiers.
 func (s *Server) DeleteIdentifiers(ctx context.Context, req *connect.Request[erasurev1.DeleteIdentifiersRequest], stream *connect.ServerStream[erasurev1.DeleteIdentifiersResponse]) error {
 	m := req.Msg
-	by, err := caller(ctx, m.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, m.GetAccountId(), auth.DeleteBulk)
 	if err != nil {
 		return err
 	}
@@ -39,22 +40,18 @@ func (s *Server) DeleteIdentifiers(ctx context.Context, req *connect.Request[era
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
-	return s.watch(ctx, j, func(p *erasurev1.Job) error {
+	return s.watch(ctx, by, j.ID, func(p *erasurev1.Job) error {
 		return stream.Send(&erasurev1.DeleteIdentifiersResponse{Job: p})
 	})
 }
 
 // WatchJob implements erasure.v1.ErasureService.WatchJob.
 func (s *Server) WatchJob(ctx context.Context, req *connect.Request[erasurev1.WatchJobRequest], stream *connect.ServerStream[erasurev1.WatchJobResponse]) error {
-	acct, err := account(ctx, req.Msg.GetAccountId(), auth.ReadReports)
+	by, err := authorize(ctx, req.Msg.GetAccountId(), auth.ReadReports)
 	if err != nil {
 		return err
 	}
-	j, err := s.svc.GetJob(ctx, acct, req.Msg.GetJobId())
-	if err != nil {
-		return s.toStatus(ctx, err)
-	}
-	return s.watch(ctx, j, func(p *erasurev1.Job) error {
+	return s.watch(ctx, by, req.Msg.GetJobId(), func(p *erasurev1.Job) error {
 		return stream.Send(&erasurev1.WatchJobResponse{Job: p})
 	})
 }
@@ -62,24 +59,24 @@ func (s *Server) WatchJob(ctx context.Context, req *connect.Request[erasurev1.Wa
 var errShuttingDown = errors.New("server shutting down")
 
 // watch streams a job until it ends, the client leaves or the server stops.
-func (s *Server) watch(ctx context.Context, j *storage.Job, send func(*erasurev1.Job) error) error {
+func (s *Server) watch(ctx context.Context, by deletion.Caller, jobID string, send func(*erasurev1.Job) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := context.AfterFunc(s.stopping, func() { cancel(errShuttingDown) })
 	defer stop()
-	err := s.svc.Watch(ctx, j.AccountID, j.ID.Hex(), func(j *storage.Job) error {
-		return send(jobProto(ctx, j))
+	err := s.svc.Watch(ctx, by, jobID, func(v job.View) error {
+		return send(jobProto(v))
 	})
 	if errors.Is(context.Cause(ctx), errShuttingDown) {
 		return connect.NewError(connect.CodeUnavailable, fmt.Errorf(
-			"server shutting down; job %s goes on: re-attach with WatchJob to follow it", j.ID.Hex()))
+			"server shutting down; job %s goes on: re-attach with WatchJob to follow it", jobID))
 	}
 	return s.toStatus(ctx, err)
 }
 
 // DeleteProfile implements erasure.v1.ErasureService.DeleteProfile.
 func (s *Server) DeleteProfile(ctx context.Context, req *connect.Request[erasurev1.DeleteProfileRequest]) (*connect.Response[erasurev1.DeleteProfileResponse], error) {
-	by, err := caller(ctx, req.Msg.GetAccountId(), auth.DeleteProfile)
+	by, err := authorize(ctx, req.Msg.GetAccountId(), auth.DeleteProfile)
 	if err != nil {
 		return nil, err
 	}
@@ -87,12 +84,12 @@ func (s *Server) DeleteProfile(ctx context.Context, req *connect.Request[erasure
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return connect.NewResponse(&erasurev1.DeleteProfileResponse{Job: jobProto(ctx, j)}), nil
+	return connect.NewResponse(&erasurev1.DeleteProfileResponse{Job: jobProto(j)}), nil
 }
 
 // CancelJob implements erasure.v1.ErasureService.CancelJob.
 func (s *Server) CancelJob(ctx context.Context, req *connect.Request[erasurev1.CancelJobRequest]) (*connect.Response[erasurev1.CancelJobResponse], error) {
-	by, err := caller(ctx, req.Msg.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, req.Msg.GetAccountId(), auth.DeleteBulk)
 	if err != nil {
 		return nil, err
 	}
@@ -100,36 +97,36 @@ func (s *Server) CancelJob(ctx context.Context, req *connect.Request[erasurev1.C
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return connect.NewResponse(&erasurev1.CancelJobResponse{Job: jobProto(ctx, j)}), nil
+	return connect.NewResponse(&erasurev1.CancelJobResponse{Job: jobProto(j)}), nil
 }
 
 // GetJob implements erasure.v1.ErasureService.GetJob.
 func (s *Server) GetJob(ctx context.Context, req *connect.Request[erasurev1.GetJobRequest]) (*connect.Response[erasurev1.GetJobResponse], error) {
-	acct, err := account(ctx, req.Msg.GetAccountId(), auth.ReadReports)
+	by, err := authorize(ctx, req.Msg.GetAccountId(), auth.ReadReports)
 	if err != nil {
 		return nil, err
 	}
-	j, err := s.svc.GetJob(ctx, acct, req.Msg.GetJobId())
+	j, err := s.svc.GetJob(ctx, by, req.Msg.GetJobId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return connect.NewResponse(&erasurev1.GetJobResponse{Job: jobProto(ctx, j)}), nil
+	return connect.NewResponse(&erasurev1.GetJobResponse{Job: jobProto(j)}), nil
 }
 
 // ListJobs implements erasure.v1.ErasureService.ListJobs.
 func (s *Server) ListJobs(ctx context.Context, req *connect.Request[erasurev1.ListJobsRequest]) (*connect.Response[erasurev1.ListJobsResponse], error) {
 	m := req.Msg
-	acct, err := account(ctx, m.GetAccountId(), auth.ReadReports)
+	by, err := authorize(ctx, m.GetAccountId(), auth.ReadReports)
 	if err != nil {
 		return nil, err
 	}
-	jobs, next, err := s.svc.ListJobs(ctx, acct, int(m.GetPageSize()), m.GetPageToken())
+	jobs, next, err := s.svc.ListJobs(ctx, by, int(m.GetPageSize()), m.GetPageToken())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	res := &erasurev1.ListJobsResponse{NextPageToken: next}
 	for i := range jobs {
-		res.Jobs = append(res.Jobs, jobProto(ctx, &jobs[i]))
+		res.Jobs = append(res.Jobs, jobProto(jobs[i]))
 	}
 	return connect.NewResponse(res), nil
 }
@@ -137,19 +134,19 @@ func (s *Server) ListJobs(ctx context.Context, req *connect.Request[erasurev1.Li
 // ListRowOutcomes implements erasure.v1.ErasureService.ListRowOutcomes.
 func (s *Server) ListRowOutcomes(ctx context.Context, req *connect.Request[erasurev1.ListRowOutcomesRequest], stream *connect.ServerStream[erasurev1.ListRowOutcomesResponse]) error {
 	m := req.Msg
-	var only []string
+	var only []job.Outcome
 	for _, o := range m.GetOutcomes() {
-		name := outcomeName(o)
-		if name == "" {
+		name := fromProto(outcomes, o)
+		if name == 0 {
 			return invalid("outcomes may hold OUTCOME_DELETED, OUTCOME_NOT_FOUND, OUTCOME_INVALID and OUTCOME_DUPLICATE only")
 		}
 		only = append(only, name)
 	}
-	acct, err := account(ctx, m.GetAccountId(), auth.ReadReports)
+	by, err := authorize(ctx, m.GetAccountId(), auth.ReadReports)
 	if err != nil {
 		return err
 	}
-	err = s.svc.ListOutcomes(ctx, acct, m.GetJobId(), only, func(page []storage.Outcome) error {
+	err = s.svc.ListOutcomes(ctx, by.AccountID, m.GetJobId(), only, func(page []job.RowOutcome) error {
 		res := &erasurev1.ListRowOutcomesResponse{Rows: make([]*erasurev1.RowOutcome, len(page))}
 		for i, o := range page {
 			res.Rows[i] = outcomeProto(o)

@@ -10,7 +10,8 @@ import (
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
-	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/job"
 )
 
 // Features are activated per account and checked like permissions: a call
@@ -21,14 +22,14 @@ func TestFeatureFlags(t *testing.T) {
 	ctx := context.Background()
 	// Accounts without stored features get only file deletion.
 	e := newEnv(t, deletion.Config{DefaultFeatures: []deletion.Feature{deletion.FileDeletion}})
-	ps := e.seed(t, profile("acme", "email", "ann@example.com", "s1"), profile("beta", "email", "ann@example.com", "s1"))
+	ps := e.seed(t, newProfile("acme", identifier.Email, "ann@example.com", "s1"), newProfile("beta", identifier.Email, "ann@example.com", "s1"))
 
-	_, err := e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID.Hex()}))
+	_, err := e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID}))
 	wantCode(t, err, connect.CodePermissionDenied, "the feature profile_deletion is not activated for this account")
 	stream, err := e.connect.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{Spec: emailSpec(), Values: []string{"ann@example.com"}}))
 	err = streamErr(stream, err)
 	wantCode(t, err, connect.CodePermissionDenied, "the feature list_deletion is not activated")
-	if !e.exists(t, "acme", "email", "ann@example.com") {
+	if !e.exists(t, "acme", identifier.Email, "ann@example.com") {
 		t.Fatal("a refused call deleted a profile")
 	}
 	// File deletion is on by default here.
@@ -39,10 +40,10 @@ func TestFeatureFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	beta := e.as(t, "beta", auth.Owner)
-	if _, err := beta.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[1].ID.Hex()})); err != nil {
+	if _, err := beta.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[1].ID})); err != nil {
 		t.Fatalf("beta has profile_deletion: %v", err)
 	}
-	if e.exists(t, "beta", "email", "ann@example.com") {
+	if e.exists(t, "beta", identifier.Email, "ann@example.com") {
 		t.Fatal("beta's DeleteProfile did not delete")
 	}
 	_, err = beta.CreateUpload(ctx, connect.NewRequest(&erasurev1.CreateUploadRequest{Metadata: &erasurev1.UploadMetadata{Filename: "a.csv"}}))
@@ -64,7 +65,7 @@ func TestFeatureFlags(t *testing.T) {
 	_, err = beta.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: "not an id"}))
 	wantCode(t, err, connect.CodePermissionDenied, "profile_deletion")
 	// The role check comes first: a USER is told about the role, not the feature.
-	_, err = e.as(t, "beta", auth.User).DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[1].ID.Hex()}))
+	_, err = e.as(t, "beta", auth.User).DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[1].ID}))
 	wantCode(t, err, connect.CodePermissionDenied, "role USER lacks the permission delete_single_profile")
 }
 
@@ -74,7 +75,7 @@ func TestPerAccountLimits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, deletion.Config{MaxUploadsPerAccount: 2, MaxActiveJobsPerAccount: 1})
-	ps := e.seed(t, profile("acme", "email", "ann@example.com", "s1"), profile("beta", "email", "ann@example.com", "s1"))
+	ps := e.seed(t, newProfile("acme", identifier.Email, "ann@example.com", "s1"), newProfile("beta", identifier.Email, "ann@example.com", "s1"))
 
 	create := func(c interface {
 		CreateUpload(context.Context, *connect.Request[erasurev1.CreateUploadRequest]) (*connect.Response[erasurev1.CreateUploadResponse], error)
@@ -108,20 +109,20 @@ func TestPerAccountLimits(t *testing.T) {
 	// A job of acme's that runs elsewhere (its lease is far from expiry, so
 	// no worker here takes it) fills acme's one place.
 	lease := time.Now().Add(time.Hour)
-	busy := &storage.Job{AccountID: "acme", Kind: storage.KindList, State: storage.JobRunning, IdentifierType: "email",
-		Owner: "elsewhere", Attempt: 1, LeaseExpiresAt: &lease}
+	busy := &job.Job{AccountID: "acme", Kind: job.FromList, State: job.Running, IdentifierType: identifier.Email,
+		Lease: job.Lease{Owner: "elsewhere", Attempt: 1, ExpiresAt: &lease}}
 	if err := e.store.CreateJob(ctx, busy, []string{"x@example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID.Hex()}))
+	_, err = e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID}))
 	wantCode(t, err, connect.CodeResourceExhausted, "1 deletions queued or running")
 	stream, err := e.connect.DeleteIdentifiers(ctx, connect.NewRequest(&erasurev1.DeleteIdentifiersRequest{Spec: emailSpec(), Values: []string{"ann@example.com"}}))
 	err = streamErr(stream, err)
 	wantCode(t, err, connect.CodeResourceExhausted, "cancel one (CancelJob)")
-	if !e.exists(t, "acme", "email", "ann@example.com") {
+	if !e.exists(t, "acme", identifier.Email, "ann@example.com") {
 		t.Fatal("a refused call deleted a profile")
 	}
-	if _, err := e.as(t, "beta", auth.Owner).DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[1].ID.Hex()})); err != nil {
+	if _, err := e.as(t, "beta", auth.Owner).DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[1].ID})); err != nil {
 		t.Fatalf("another account is not limited by acme's jobs: %v", err)
 	}
 }
@@ -133,10 +134,10 @@ func TestPreviewWarnsAboutHiddenSections(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, deletion.Config{})
 	e.seed(t,
-		profile("acme", "email", "ann@example.com", "s1"),
-		profile("acme", "email", "bob@example.com", "s1", "secret-section"),
-		profile("acme", "email", "carl@example.com", "secret-section"),
-		profile("acme", "email", "dora@example.com", "s2"),
+		newProfile("acme", identifier.Email, "ann@example.com", "s1"),
+		newProfile("acme", identifier.Email, "bob@example.com", "s1", "secret-section"),
+		newProfile("acme", identifier.Email, "carl@example.com", "secret-section"),
+		newProfile("acme", identifier.Email, "dora@example.com", "s2"),
 	)
 	id := e.uploadGRPC(t, "acme", "a.csv", []byte("Email\nann@example.com\nbob@example.com\ncarl@example.com\nnobody@example.com\n"))
 	req := &erasurev1.PreviewDeletionRequest{Spec: emailSpec(), Source: &erasurev1.FileSource{UploadId: id, Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}}

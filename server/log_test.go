@@ -13,6 +13,7 @@ import (
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/identifier"
 )
 
 // Full jobs by e-mail, phone and CRM ID — matched, unmatched, invalid and
@@ -23,10 +24,10 @@ func TestLogsHoldNoIdentifiers(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, deletion.Config{})
 	ps := e.seed(t,
-		profile("acme", "email", "ann.secret@example.com", "s1"),
-		profile("acme", "phone", "+46701234567", "s1"),
-		profile("acme", "crm_id", "CRM-SECRET-42", "s1"),
-		profile("acme", "crm_id", "hinted.secret@example.com", "s1"), // explains an unmatched e-mail row
+		newProfile("acme", identifier.Email, "ann.secret@example.com", "s1"),
+		newProfile("acme", identifier.Phone, "+46701234567", "s1"),
+		newProfile("acme", identifier.CRMID, "CRM-SECRET-42", "s1"),
+		newProfile("acme", identifier.CRMID, "hinted.secret@example.com", "s1"), // explains an unmatched e-mail row
 	)
 	identifiers := []string{
 		"ann.secret@example.com", "ANN.SECRET@EXAMPLE.COM", "hinted.secret@example.com", "nobody.secret@example.com", "broken-secret-address",
@@ -61,7 +62,7 @@ func TestLogsHoldNoIdentifiers(t *testing.T) {
 		Target: &erasurev1.VerifyErasureRequest_Value{Value: "ann.secret@example.com"}})); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[3].ID.Hex()})); err != nil {
+	if _, err := e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[3].ID})); err != nil {
 		t.Fatal(err)
 	}
 
@@ -82,7 +83,7 @@ func TestLogsHoldNoIdentifiers(t *testing.T) {
 	}
 	secrets := append(identifiers, tokens...)
 	for _, p := range ps {
-		secrets = append(secrets, p.ID.Hex())
+		secrets = append(secrets, p.ID)
 	}
 	for _, secret := range secrets {
 		if strings.Contains(logs, secret) {

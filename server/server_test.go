@@ -20,6 +20,8 @@ import (
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/internal/storagetest"
 	"github.com/erasure-dev/erasure/server"
 	"github.com/erasure-dev/erasure/storage"
@@ -145,19 +147,19 @@ func newEnv(t *testing.T, cfg deletion.Config) *env {
 	return e
 }
 
-func profile(account, keyType, value string, sections ...string) storage.Profile {
-	p := storage.Profile{AccountID: account, Key: storage.Key{Type: keyType, Value: value}}
+func newProfile(account string, keyType identifier.Type, value string, sections ...string) profile.Profile {
+	p := profile.Profile{AccountID: account, Key: profile.Key{Type: keyType, Value: value}}
 	for _, s := range sections {
-		p.Sections = append(p.Sections, storage.Section{
+		p.Sections = append(p.Sections, profile.Section{
 			SectionID: s,
 			Tags:      []string{"vip"},
-			Events:    []storage.Event{{Type: "click", At: time.Now()}},
+			Events:    []profile.Event{{Type: "click", At: time.Now()}},
 		})
 	}
 	return p
 }
 
-func (e *env) seed(t *testing.T, ps ...storage.Profile) []storage.Profile {
+func (e *env) seed(t *testing.T, ps ...profile.Profile) []profile.Profile {
 	t.Helper()
 	if err := e.store.InsertProfiles(context.Background(), ps); err != nil {
 		t.Fatal(err)
@@ -166,9 +168,9 @@ func (e *env) seed(t *testing.T, ps ...storage.Profile) []storage.Profile {
 }
 
 // exists reports whether the account still has a profile with this key.
-func (e *env) exists(t *testing.T, account, keyType, value string) bool {
+func (e *env) exists(t *testing.T, account string, keyType identifier.Type, value string) bool {
 	t.Helper()
-	ok, err := e.store.ProfileExists(context.Background(), account, keyType, value)
+	ok, err := e.store.ProfileExists(context.Background(), account, profile.Key{Type: keyType, Value: value})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,11 +23,11 @@ func (s *Server) UploadFile(ctx context.Context, stream *connect.ClientStream[er
 	if md == nil {
 		return nil, invalid("the first message must carry metadata (account_id and filename); the file's bytes follow in chunk messages")
 	}
-	acct, err := account(ctx, md.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, md.GetAccountId(), auth.DeleteBulk)
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.svc.NewUploadWriter(ctx, acct, md.GetFilename())
+	w, err := s.svc.NewUploadWriter(ctx, by.AccountID, md.GetFilename())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -60,11 +60,11 @@ func (s *Server) UploadFile(ctx context.Context, stream *connect.ClientStream[er
 // CreateUpload implements erasure.v1.ErasureService.CreateUpload.
 func (s *Server) CreateUpload(ctx context.Context, req *connect.Request[erasurev1.CreateUploadRequest]) (*connect.Response[erasurev1.CreateUploadResponse], error) {
 	md := req.Msg.GetMetadata()
-	acct, err := account(ctx, md.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, md.GetAccountId(), auth.DeleteBulk)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.svc.CreateUpload(ctx, acct, md.GetFilename())
+	u, err := s.svc.CreateUpload(ctx, by.AccountID, md.GetFilename())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -74,11 +74,11 @@ func (s *Server) CreateUpload(ctx context.Context, req *connect.Request[erasurev
 // UploadChunk implements erasure.v1.ErasureService.UploadChunk.
 func (s *Server) UploadChunk(ctx context.Context, req *connect.Request[erasurev1.UploadChunkRequest]) (*connect.Response[erasurev1.UploadChunkResponse], error) {
 	m := req.Msg
-	acct, err := account(ctx, m.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, m.GetAccountId(), auth.DeleteBulk)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.svc.AppendUpload(ctx, acct, m.GetUploadId(), m.GetOffset(), m.GetData(), m.GetLast())
+	u, err := s.svc.AppendUpload(ctx, by.AccountID, m.GetUploadId(), m.GetOffset(), m.GetData(), m.GetLast())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -87,11 +87,11 @@ func (s *Server) UploadChunk(ctx context.Context, req *connect.Request[erasurev1
 
 // GetUpload implements erasure.v1.ErasureService.GetUpload.
 func (s *Server) GetUpload(ctx context.Context, req *connect.Request[erasurev1.GetUploadRequest]) (*connect.Response[erasurev1.GetUploadResponse], error) {
-	acct, err := account(ctx, req.Msg.GetAccountId(), auth.ReadReports)
+	by, err := authorize(ctx, req.Msg.GetAccountId(), auth.ReadReports)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.svc.GetUpload(ctx, acct, req.Msg.GetUploadId())
+	u, err := s.svc.GetUpload(ctx, by.AccountID, req.Msg.GetUploadId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

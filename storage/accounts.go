@@ -51,7 +51,7 @@ func (s *Store) SetAccountFeatures(ctx context.Context, accountID string, featur
 // CountActiveJobs returns how many of the account's jobs are queued or
 // running.
 func (s *Store) CountActiveJobs(ctx context.Context, accountID string) (int64, error) {
-	n, err := s.jobs.CountDocuments(ctx, bson.D{{"account_id", accountID}, {"state", bson.D{{"$in", bson.A{JobQueued, JobRunning}}}}})
+	n, err := s.jobs.CountDocuments(ctx, bson.D{{"account_id", accountID}, {"state", bson.D{{"$in", bson.A{stateQueued, stateRunning}}}}})
 	if err != nil {
 		return 0, fmt.Errorf("count jobs: %w", err)
 	}

@@ -8,45 +8,32 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/erasure-dev/erasure/internal/job"
 )
 
-// Audit actions, as stored.
 const (
-	AuditJobStarted       = "job_started"
-	AuditCancelRequested  = "job_cancel_requested"
-	AuditJobFinished      = "job_finished"
 	auditEventsCollection = "audit_events"
 	erasuresCollection    = "audit_erasures"
 )
 
-// Actor is who asked for something: the subject, kind and role of the token.
-type Actor struct {
-	Subject string `bson:"subject"`
-	Kind    string `bson:"kind"`
-	Role    string `bson:"role"`
+var auditActions = enumNames[job.AuditAction]{
+	job.Started: "job_started", job.CancelRequested: "job_cancel_requested", job.Finished: "job_finished",
 }
 
-// AuditEvent is one entry of an account's audit trail. It holds no
-// identifier of a person: identifiers are recorded only as keyed hashes, in
-// Erasure records.
-type AuditEvent struct {
-	// ID is the job id and the action, so that an event written again by a
-	// retried or resumed step is stored once.
-	ID        string    `bson:"_id"`
-	AccountID string    `bson:"account_id"`
-	At        time.Time `bson:"at"`
-	// Seq orders the trail: the time of recording in nanoseconds, so two
-	// events of the same millisecond (a short job's start and finish) keep
-	// their order.
-	Seq            int64  `bson:"seq"`
-	Action         string `bson:"action"`
-	Actor          Actor  `bson:"actor"`
-	JobID          string `bson:"job_id"`
-	JobKind        string `bson:"job_kind"`
-	IdentifierType string `bson:"identifier_type,omitempty"`
-	// State and Counts are the job's when the event was recorded.
-	State  string `bson:"state"`
-	Counts Counts `bson:"counts"`
+// auditEventDoc is an audit event as stored in audit_events.
+type auditEventDoc struct {
+	ID             string    `bson:"_id"`
+	AccountID      string    `bson:"account_id"`
+	At             time.Time `bson:"at"`
+	Seq            int64     `bson:"seq"`
+	Action         string    `bson:"action"`
+	Actor          actorDoc  `bson:"actor"`
+	JobID          string    `bson:"job_id"`
+	JobKind        string    `bson:"job_kind"`
+	IdentifierType string    `bson:"identifier_type,omitempty"`
+	State          string    `bson:"state"`
+	Counts         countsDoc `bson:"counts"`
 }
 
 // AuditCursor is the position after the last event of a page.
@@ -55,11 +42,8 @@ type AuditCursor struct {
 	ID  string
 }
 
-// Erasure records that a job deleted the profile a row matched. The
-// identifier and the profile id are kept only as keyed hashes (HMAC-SHA256
-// with a secret of the account), so the record proves an erasure to whoever
-// can present the identifier, and tells nothing to anyone else.
-type Erasure struct {
+// erasureDoc is an erasure record as stored in audit_erasures.
+type erasureDoc struct {
 	// ID is the row's outcome id (job and row), so a redone batch records
 	// each row once.
 	ID          string    `bson:"_id"`
@@ -76,13 +60,26 @@ type Erasure struct {
 // already stored (a retried step) is left as it is: the first record wins.
 // With replace true the last one does (a job's finish, whose last writer is
 // the worker that finished it).
-func (s *Store) RecordAudit(ctx context.Context, e *AuditEvent, replace bool) error {
+func (s *Store) RecordAudit(ctx context.Context, e *job.AuditEvent, replace bool) error {
 	t := time.Now()
 	e.At, e.Seq = t.UTC().Truncate(time.Millisecond), t.UnixNano()
+	d := auditEventDoc{
+		ID:             e.ID,
+		AccountID:      e.AccountID,
+		At:             e.At,
+		Seq:            e.Seq,
+		Action:         auditActions.name(e.Action),
+		Actor:          actorDoc(e.Actor),
+		JobID:          e.JobID,
+		JobKind:        kindNames.name(e.JobKind),
+		IdentifierType: keyTypes.name(e.IdentifierType),
+		State:          stateNames.name(e.State),
+		Counts:         countsDoc(e.Counts),
+	}
 	var err error
 	if replace {
-		_, err = s.auditEvents.ReplaceOne(ctx, bson.D{{"_id", e.ID}, {"account_id", e.AccountID}}, e, options.Replace().SetUpsert(true))
-	} else if _, err = s.auditEvents.InsertOne(ctx, e); mongo.IsDuplicateKeyError(err) {
+		_, err = s.auditEvents.ReplaceOne(ctx, bson.D{{"_id", d.ID}, {"account_id", d.AccountID}}, d, options.Replace().SetUpsert(true))
+	} else if _, err = s.auditEvents.InsertOne(ctx, d); mongo.IsDuplicateKeyError(err) {
 		err = nil
 	}
 	if err != nil {
@@ -93,7 +90,7 @@ func (s *Store) RecordAudit(ctx context.Context, e *AuditEvent, replace bool) er
 
 // ListAudit returns up to limit of the account's events, newest first,
 // after the cursor (from the newest when nil), optionally only one job's.
-func (s *Store) ListAudit(ctx context.Context, accountID, jobID string, limit int, after *AuditCursor) ([]AuditEvent, error) {
+func (s *Store) ListAudit(ctx context.Context, accountID, jobID string, limit int, after *AuditCursor) ([]job.AuditEvent, error) {
 	filter := bson.D{{"account_id", accountID}}
 	if jobID != "" {
 		filter = append(filter, bson.E{"job_id", jobID})
@@ -110,17 +107,46 @@ func (s *Store) ListAudit(ctx context.Context, accountID, jobID string, limit in
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
-	var events []AuditEvent
-	if err := cur.All(ctx, &events); err != nil {
+	var docs []auditEventDoc
+	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	events := make([]job.AuditEvent, len(docs))
+	for i, d := range docs {
+		events[i] = job.AuditEvent{
+			ID:             d.ID,
+			AccountID:      d.AccountID,
+			At:             d.At,
+			Seq:            d.Seq,
+			Action:         auditActions.value(d.Action),
+			Actor:          job.Actor(d.Actor),
+			JobID:          d.JobID,
+			JobKind:        kindNames.value(d.JobKind),
+			IdentifierType: keyTypes.value(d.IdentifierType),
+			State:          stateNames.value(d.State),
+			Counts:         job.Counts(d.Counts),
+		}
 	}
 	return events, nil
 }
 
 // RecordErasures stores erasure records in one command; records already
 // stored (a redone batch) are left as they are.
-func (s *Store) RecordErasures(ctx context.Context, records []Erasure) error {
-	if err := insertNew(ctx, s.erasures, records); err != nil {
+func (s *Store) RecordErasures(ctx context.Context, accountID string, records []job.Erasure) error {
+	docs := make([]erasureDoc, len(records))
+	for i, e := range records {
+		docs[i] = erasureDoc{
+			ID:          outcomeID(e.JobID, e.Row),
+			AccountID:   accountID,
+			JobID:       e.JobID,
+			JobKind:     kindNames.name(e.JobKind),
+			Row:         e.Row,
+			At:          e.At,
+			KeyHash:     e.KeyHash,
+			ProfileHash: e.ProfileHash,
+		}
+	}
+	if err := insertNew(ctx, s.erasures, docs); err != nil {
 		return fmt.Errorf("record erasures: %w", err)
 	}
 	return nil
@@ -129,7 +155,7 @@ func (s *Store) RecordErasures(ctx context.Context, records []Erasure) error {
 // FindErasures returns the account's erasure records whose identifier hash
 // (byProfile false) or profile-id hash (byProfile true) is hash, oldest
 // first.
-func (s *Store) FindErasures(ctx context.Context, accountID string, hash []byte, byProfile bool) ([]Erasure, error) {
+func (s *Store) FindErasures(ctx context.Context, accountID string, hash []byte, byProfile bool) ([]job.Erasure, error) {
 	field := "key_hash"
 	if byProfile {
 		field = "profile_hash"
@@ -139,9 +165,13 @@ func (s *Store) FindErasures(ctx context.Context, accountID string, hash []byte,
 	if err != nil {
 		return nil, fmt.Errorf("find erasures: %w", err)
 	}
-	var out []Erasure
-	if err := cur.All(ctx, &out); err != nil {
+	var docs []erasureDoc
+	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("find erasures: %w", err)
+	}
+	out := make([]job.Erasure, len(docs))
+	for i, d := range docs {
+		out[i] = job.Erasure{JobID: d.JobID, JobKind: kindNames.value(d.JobKind), Row: d.Row, At: d.At, KeyHash: d.KeyHash, ProfileHash: d.ProfileHash}
 	}
 	return out, nil
 }

@@ -35,7 +35,7 @@ func BenchmarkUpload50MB(b *testing.B) {
 		for off := 0; off < size; off += piece {
 			t := time.Now()
 			end := min(off+piece, size)
-			if _, err := s.AppendUpload(ctx, "acme", u.ID.Hex(), int64(off), data[off:end], end == size, size); err != nil {
+			if _, err := s.AppendUpload(ctx, "acme", u.ID, int64(off), data[off:end], end == size, size); err != nil {
 				b.Fatal(err)
 			}
 			switch d := time.Since(t); {
@@ -47,7 +47,7 @@ func BenchmarkUpload50MB(b *testing.B) {
 		}
 		stored := time.Since(start)
 		t := time.Now()
-		r, _, err := s.OpenUpload(ctx, "acme", u.ID.Hex())
+		r, _, err := s.OpenUpload(ctx, "acme", u.ID)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func BenchmarkUpload50MB(b *testing.B) {
 		b.ReportMetric(float64(first.Milliseconds()), "ms-first-append")
 		b.ReportMetric(float64(last.Milliseconds()), "ms-last-append")
 		b.ReportMetric(time.Since(t).Seconds(), "s-read/op")
-		if err := s.DeleteUpload(ctx, "acme", u.ID.Hex()); err != nil {
+		if err := s.DeleteUpload(ctx, "acme", u.ID); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,26 +9,29 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/erasure-dev/erasure/internal/job"
 )
 
-// Job states, as stored.
+// Job states as stored.
 const (
-	JobQueued    = "queued"
-	JobRunning   = "running"
-	JobSucceeded = "succeeded"
-	JobCancelled = "cancelled"
-	JobFailed    = "failed"
+	stateQueued    = "queued"
+	stateRunning   = "running"
+	stateSucceeded = "succeeded"
+	stateCancelled = "cancelled"
+	stateFailed    = "failed"
 )
 
-// Job kinds, as stored.
-const (
-	KindFile    = "file"
-	KindList    = "list"
-	KindProfile = "profile"
+var (
+	stateNames = enumNames[job.State]{
+		job.Queued: stateQueued, job.Running: stateRunning, job.Succeeded: stateSucceeded,
+		job.Cancelled: stateCancelled, job.Failed: stateFailed,
+	}
+	kindNames = enumNames[job.Kind]{job.FromFile: "file", job.FromList: "list", job.FromProfile: "profile"}
 )
 
-// Job is a deletion job document: what was asked, where it is, and its report.
-type Job struct {
+// jobDoc is a job as stored in deletion_jobs.
+type jobDoc struct {
 	ID        bson.ObjectID `bson:"_id"`
 	AccountID string        `bson:"account_id"`
 	Kind      string        `bson:"kind"`
@@ -44,47 +47,31 @@ type Job struct {
 	HeaderMode   string `bson:"header_mode,omitempty"`
 	ColumnName   string `bson:"column_name,omitempty"`
 	ColumnNumber int    `bson:"column_number,omitempty"`
-	// Column is the column actually read, as shown to users.
-	Column string `bson:"column,omitempty"`
+	Column       string `bson:"column,omitempty"`
 
-	// ProfileID is a profile job's target.
 	ProfileID string `bson:"profile_id,omitempty"`
 
-	// CreatedBy is who asked for the job.
-	CreatedBy Actor `bson:"created_by"`
+	CreatedBy actorDoc `bson:"created_by"`
 
-	Counts   Counts         `bson:"counts"`
-	Sections []SectionCount `bson:"sections,omitempty"`
+	Counts   countsDoc         `bson:"counts"`
+	Sections []sectionCountDoc `bson:"sections,omitempty"`
 
 	CancelRequested bool   `bson:"cancel_requested,omitempty"`
 	Error           string `bson:"error,omitempty"`
-	// Owner is the worker running the job, under claim number Attempt
-	// (1 for the first run, one more for each takeover).
-	Owner   string `bson:"owner,omitempty"`
-	Attempt int    `bson:"attempt"`
-	// LeaseExpiresAt is when another worker may take the job over if its
-	// owner has not renewed the lease by then.
+
+	Owner          string     `bson:"owner,omitempty"`
+	Attempt        int        `bson:"attempt"`
 	LeaseExpiresAt *time.Time `bson:"lease_expires_at,omitempty"`
 
-	CreatedAt  time.Time  `bson:"created_at"`
-	UpdatedAt  time.Time  `bson:"updated_at"`
-	StartedAt  *time.Time `bson:"started_at,omitempty"`
-	FinishedAt *time.Time `bson:"finished_at,omitempty"`
-	// OutcomesExpireAt is when the per-row outcomes are deleted.
+	CreatedAt        time.Time  `bson:"created_at"`
+	UpdatedAt        time.Time  `bson:"updated_at"`
+	StartedAt        *time.Time `bson:"started_at,omitempty"`
+	FinishedAt       *time.Time `bson:"finished_at,omitempty"`
 	OutcomesExpireAt *time.Time `bson:"outcomes_expire_at,omitempty"`
-	// OutcomesPurged is set once they are.
-	OutcomesPurged bool `bson:"outcomes_purged,omitempty"`
-
-	// QueuePosition is a queued job's place in the queue (1 is next), filled
-	// in by QueuePosition; never stored.
-	QueuePosition int64 `bson:"-"`
-	// LastRow is the row number of the last row this worker processed; a
-	// worker's own bookkeeping, never stored.
-	LastRow int64 `bson:"-"`
+	OutcomesPurged   bool       `bson:"outcomes_purged,omitempty"`
 }
 
-// Counts are a job's totals (see erasure.v1.Counts).
-type Counts struct {
+type countsDoc struct {
 	TotalRows int64 `bson:"total_rows"`
 	Rows      int64 `bson:"rows"`
 	Valid     int64 `bson:"valid"`
@@ -95,62 +82,169 @@ type Counts struct {
 	Deleted   int64 `bson:"deleted"`
 }
 
-// SectionCount is how many deleted profiles held data in a section.
-// Stored as a list, not a map: section ids are user data and may contain
-// characters that field names may not.
-type SectionCount struct {
+// sectionCountDoc is stored in a list, not a map: section ids are user data
+// and may hold characters that field names may not.
+type sectionCountDoc struct {
 	SectionID string `bson:"section_id"`
 	Profiles  int64  `bson:"profiles"`
 }
 
-// Terminal reports whether the job has ended.
-func (j *Job) Terminal() bool {
-	return j.State == JobSucceeded || j.State == JobCancelled || j.State == JobFailed
+type actorDoc struct {
+	Subject string `bson:"subject"`
+	Kind    string `bson:"kind"`
+	Role    string `bson:"role"`
+}
+
+func toJobDoc(j *job.Job) (jobDoc, error) {
+	oid, err := bson.ObjectIDFromHex(j.ID)
+	if err != nil {
+		return jobDoc{}, fmt.Errorf("job id %q: %w", j.ID, err)
+	}
+	d := jobDoc{
+		ID:               oid,
+		AccountID:        j.AccountID,
+		Kind:             kindNames.name(j.Kind),
+		State:            stateNames.name(j.State),
+		IdentifierType:   keyTypes.name(j.IdentifierType),
+		DefaultRegion:    j.DefaultRegion,
+		UploadID:         j.File.UploadID,
+		Filename:         j.File.Filename,
+		Sheet:            j.File.Sheet,
+		ColumnName:       j.File.ColumnName,
+		ColumnNumber:     j.File.ColumnNumber,
+		Column:           j.Column,
+		ProfileID:        j.ProfileID,
+		CreatedBy:        actorDoc(j.CreatedBy),
+		Counts:           countsDoc(j.Counts),
+		Sections:         toSectionDocs(j.Sections),
+		CancelRequested:  j.CancelRequested,
+		Error:            j.Error,
+		Owner:            j.Lease.Owner,
+		Attempt:          j.Lease.Attempt,
+		LeaseExpiresAt:   j.Lease.ExpiresAt,
+		CreatedAt:        j.CreatedAt,
+		UpdatedAt:        j.UpdatedAt,
+		StartedAt:        j.StartedAt,
+		FinishedAt:       j.FinishedAt,
+		OutcomesExpireAt: j.OutcomesExpireAt,
+		OutcomesPurged:   j.OutcomesPurged,
+	}
+	if j.Kind == job.FromFile {
+		d.HeaderMode = "absent"
+		if j.File.HasHeader {
+			d.HeaderMode = "present"
+		}
+	}
+	return d, nil
+}
+
+func (d *jobDoc) job() *job.Job {
+	return &job.Job{
+		ID:             d.ID.Hex(),
+		AccountID:      d.AccountID,
+		Kind:           kindNames.value(d.Kind),
+		State:          stateNames.value(d.State),
+		IdentifierType: keyTypes.value(d.IdentifierType),
+		DefaultRegion:  d.DefaultRegion,
+		File: job.File{
+			UploadID:     d.UploadID,
+			Filename:     d.Filename,
+			Sheet:        d.Sheet,
+			HasHeader:    d.HeaderMode == "present",
+			ColumnName:   d.ColumnName,
+			ColumnNumber: d.ColumnNumber,
+		},
+		Column:           d.Column,
+		ProfileID:        d.ProfileID,
+		CreatedBy:        job.Actor(d.CreatedBy),
+		Counts:           job.Counts(d.Counts),
+		Sections:         fromSectionDocs(d.Sections),
+		CancelRequested:  d.CancelRequested,
+		Error:            d.Error,
+		Lease:            job.Lease{Owner: d.Owner, Attempt: d.Attempt, ExpiresAt: d.LeaseExpiresAt},
+		CreatedAt:        d.CreatedAt,
+		UpdatedAt:        d.UpdatedAt,
+		StartedAt:        d.StartedAt,
+		FinishedAt:       d.FinishedAt,
+		OutcomesExpireAt: d.OutcomesExpireAt,
+		OutcomesPurged:   d.OutcomesPurged,
+	}
+}
+
+func toSectionDocs(list []job.SectionCount) []sectionCountDoc {
+	if list == nil {
+		return nil
+	}
+	out := make([]sectionCountDoc, len(list))
+	for i, s := range list {
+		out[i] = sectionCountDoc(s)
+	}
+	return out
+}
+
+func fromSectionDocs(list []sectionCountDoc) []job.SectionCount {
+	if list == nil {
+		return nil
+	}
+	out := make([]job.SectionCount, len(list))
+	for i, s := range list {
+		out[i] = job.SectionCount(s)
+	}
+	return out
+}
+
+func jobID(j *job.Job) bson.ObjectID {
+	oid, _ := bson.ObjectIDFromHex(j.ID)
+	return oid
 }
 
 // CreateJob stores a new job; it assigns the id when unset. items are a
 // list job's identifiers: they are kept apart from the job, which is read
 // often, and deleted when the job ends (the service keeps identifiers only
 // in per-row outcomes).
-func (s *Store) CreateJob(ctx context.Context, j *Job, items []string) error {
-	if j.ID.IsZero() {
-		j.ID = bson.NewObjectID()
+func (s *Store) CreateJob(ctx context.Context, j *job.Job, items []string) error {
+	if j.ID == "" {
+		j.ID = NewID()
 	}
 	t := now()
 	j.CreatedAt, j.UpdatedAt = t, t
+	d, err := toJobDoc(j)
+	if err != nil {
+		return err
+	}
 	if items != nil {
 		// Items first: a job is never visible without them.
-		doc := bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"at", t}, {"items", items}}
+		doc := bson.D{{"_id", d.ID}, {"account_id", j.AccountID}, {"at", t}, {"items", items}}
 		if _, err := s.items.InsertOne(ctx, doc); err != nil {
 			return fmt.Errorf("create job items: %w", err)
 		}
 	}
-	if _, err := s.jobs.InsertOne(ctx, j); err != nil {
+	if _, err := s.jobs.InsertOne(ctx, d); err != nil {
 		return fmt.Errorf("create job: %w", err)
 	}
 	return nil
 }
 
 // GetJob returns the account's job.
-func (s *Store) GetJob(ctx context.Context, accountID, id string) (*Job, error) {
+func (s *Store) GetJob(ctx context.Context, accountID, id string) (*job.Job, error) {
 	oid, err := parseID(id)
 	if err != nil {
 		return nil, err
 	}
-	var j Job
-	err = s.jobs.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}}).Decode(&j)
+	var d jobDoc
+	err = s.jobs.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get job: %w", err)
 	}
-	return &j, nil
+	return d.job(), nil
 }
 
 // ListJobs returns up to limit of the account's jobs, newest first, older
 // than the job with id before (all when before is empty).
-func (s *Store) ListJobs(ctx context.Context, accountID string, limit int, before string) ([]Job, error) {
+func (s *Store) ListJobs(ctx context.Context, accountID string, limit int, before string) ([]job.Job, error) {
 	filter := bson.D{{"account_id", accountID}}
 	if before != "" {
 		oid, err := parseID(before)
@@ -165,17 +259,13 @@ func (s *Store) ListJobs(ctx context.Context, accountID string, limit int, befor
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
-	var jobs []Job
-	if err := cur.All(ctx, &jobs); err != nil {
-		return nil, fmt.Errorf("list jobs: %w", err)
-	}
-	return jobs, nil
+	return decodeJobs(ctx, cur, "list jobs")
 }
 
 // QueuePosition returns a queued job's place in the queue: 1 plus the
 // number of queued jobs created before it, which workers take first.
-func (s *Store) QueuePosition(ctx context.Context, j *Job) (int64, error) {
-	n, err := s.jobs.CountDocuments(ctx, bson.D{{"state", JobQueued}, {"_id", bson.D{{"$lt", j.ID}}}})
+func (s *Store) QueuePosition(ctx context.Context, j *job.Job) (int64, error) {
+	n, err := s.jobs.CountDocuments(ctx, bson.D{{"state", stateQueued}, {"_id", bson.D{{"$lt", jobID(j)}}}})
 	if err != nil {
 		return 0, fmt.Errorf("queue position: %w", err)
 	}
@@ -197,26 +287,26 @@ func (s *Store) QueuePosition(ctx context.Context, j *Job) (int64, error) {
 // once: a job whose account has that many running is left queued, and jobs
 // of other accounts go first. The bound is checked, not reserved, so two
 // instances claiming at the same moment may exceed it by one each.
-func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration, maxPerAccount int) (*Job, error) {
+func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration, maxPerAccount int) (*job.Job, error) {
 	t := now()
 	cur, err := s.jobs.Find(ctx, bson.D{{"$or", bson.A{
-		bson.D{{"state", JobQueued}},
-		bson.D{{"state", JobRunning}, {"lease_expires_at", bson.D{{"$lt", t}}}},
+		bson.D{{"state", stateQueued}},
+		bson.D{{"state", stateRunning}, {"lease_expires_at", bson.D{{"$lt", t}}}},
 	}}}, options.Find().SetSort(bson.D{{"_id", 1}}).SetLimit(20))
 	if err != nil {
 		return nil, fmt.Errorf("claim job: %w", err)
 	}
-	var candidates []Job
+	var candidates []jobDoc
 	if err := cur.All(ctx, &candidates); err != nil {
 		return nil, fmt.Errorf("claim job: %w", err)
 	}
 	busy := make(map[string]bool)
 	for i := range candidates {
 		j := &candidates[i]
-		if maxPerAccount > 0 && j.State == JobQueued {
+		if maxPerAccount > 0 && j.State == stateQueued {
 			full, ok := busy[j.AccountID]
 			if !ok {
-				n, err := s.jobs.CountDocuments(ctx, bson.D{{"account_id", j.AccountID}, {"state", JobRunning}})
+				n, err := s.jobs.CountDocuments(ctx, bson.D{{"account_id", j.AccountID}, {"state", stateRunning}})
 				if err != nil {
 					return nil, fmt.Errorf("claim job: %w", err)
 				}
@@ -241,7 +331,7 @@ func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration,
 		// again afterwards. The lease runs from now, not from the find.
 		t := now()
 		expires := t.Add(lease)
-		set := bson.D{{"state", JobRunning}, {"owner", owner}, {"attempt", attempt}, {"lease_expires_at", expires}, {"updated_at", t}}
+		set := bson.D{{"state", stateRunning}, {"owner", owner}, {"attempt", attempt}, {"lease_expires_at", expires}, {"updated_at", t}}
 		if j.StartedAt == nil {
 			set = append(set, bson.E{"started_at", t})
 		}
@@ -258,7 +348,7 @@ func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration,
 		if err != nil {
 			return nil, err
 		}
-		if fresh.State != JobRunning || fresh.Owner != owner || fresh.Attempt != attempt {
+		if fresh.State != job.Running || fresh.Lease.Owner != owner || fresh.Lease.Attempt != attempt {
 			continue
 		}
 		return fresh, nil
@@ -270,7 +360,7 @@ func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration,
 // it updated the job (the job still shows the attempt before it) is stale
 // once older than a lease: then the attempt after it is claimed, so a crash
 // between the two writes cannot strand the job.
-func (s *Store) claimNext(ctx context.Context, j *Job, owner string, lease time.Duration) (int, bool, error) {
+func (s *Store) claimNext(ctx context.Context, j *jobDoc, owner string, lease time.Duration) (int, bool, error) {
 	attempt := j.Attempt + 1
 	won, err := s.claim(ctx, j, attempt, owner)
 	if won || err != nil {
@@ -295,7 +385,7 @@ func (s *Store) claimNext(ctx context.Context, j *Job, owner string, lease time.
 	if err != nil {
 		return 0, false, err
 	}
-	if fresh.Attempt >= latest.Attempt || fresh.Terminal() {
+	if fresh.Lease.Attempt >= latest.Attempt || fresh.State.Terminal() {
 		return 0, false, nil
 	}
 	attempt = latest.Attempt + 1
@@ -305,7 +395,7 @@ func (s *Store) claimNext(ctx context.Context, j *Job, owner string, lease time.
 
 // claim records owner as the one who runs (or ends) claim number attempt of
 // job j; false means someone else did first.
-func (s *Store) claim(ctx context.Context, j *Job, attempt int, owner string) (bool, error) {
+func (s *Store) claim(ctx context.Context, j *jobDoc, attempt int, owner string) (bool, error) {
 	_, err := s.claims.InsertOne(ctx, bson.D{
 		{"_id", fmt.Sprintf("%s:%d", j.ID.Hex(), attempt)},
 		{"job_id", j.ID},
@@ -323,40 +413,16 @@ func (s *Store) claim(ctx context.Context, j *Job, attempt int, owner string) (b
 	return true, nil
 }
 
-// Claims returns the owners of a job's claims in claim order (tests and
-// operators use it to see takeovers).
-func (s *Store) Claims(ctx context.Context, accountID, jobID string) ([]string, error) {
-	oid, err := parseID(jobID)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := s.claims.Find(ctx, bson.D{{"job_id", oid}, {"account_id", accountID}}, options.Find().SetSort(bson.D{{"attempt", 1}}))
-	if err != nil {
-		return nil, fmt.Errorf("list claims: %w", err)
-	}
-	var docs []struct {
-		Owner string `bson:"owner"`
-	}
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("list claims: %w", err)
-	}
-	owners := make([]string, len(docs))
-	for i, d := range docs {
-		owners[i] = d.Owner
-	}
-	return owners, nil
-}
-
 // SaveProgress checkpoints a running job — its counts, which say how many
 // rows are done — and renews its lease until now+lease. ErrConflict means the
 // job is no longer running under this owner and claim.
-func (s *Store) SaveProgress(ctx context.Context, j *Job, lease time.Duration) error {
+func (s *Store) SaveProgress(ctx context.Context, j *job.Job, lease time.Duration) error {
 	t := now()
 	expires := t.Add(lease)
 	res, err := s.jobs.UpdateOne(ctx, ownedBy(j),
 		bson.D{{"$set", bson.D{
-			{"counts", j.Counts},
-			{"sections", j.Sections},
+			{"counts", countsDoc(j.Counts)},
+			{"sections", toSectionDocs(j.Sections)},
 			{"column", j.Column},
 			{"cancel_requested", j.CancelRequested},
 			{"lease_expires_at", expires},
@@ -368,18 +434,18 @@ func (s *Store) SaveProgress(ctx context.Context, j *Job, lease time.Duration) e
 	if res.MatchedCount == 0 {
 		return ErrConflict
 	}
-	j.LeaseExpiresAt = &expires
+	j.Lease.ExpiresAt = &expires
 	return nil
 }
 
 // ReleaseLease saves the job's counts and ends the owner's lease now, so
 // that another worker takes the job over at once where it stopped (a
 // graceful shutdown).
-func (s *Store) ReleaseLease(ctx context.Context, j *Job) error {
+func (s *Store) ReleaseLease(ctx context.Context, j *job.Job) error {
 	t := now()
 	_, err := s.jobs.UpdateOne(ctx, ownedBy(j), bson.D{{"$set", bson.D{
-		{"counts", j.Counts},
-		{"sections", j.Sections},
+		{"counts", countsDoc(j.Counts)},
+		{"sections", toSectionDocs(j.Sections)},
 		{"lease_expires_at", t},
 		{"updated_at", t},
 	}}})
@@ -389,25 +455,25 @@ func (s *Store) ReleaseLease(ctx context.Context, j *Job) error {
 	return nil
 }
 
-func ownedBy(j *Job) bson.D {
-	return bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"owner", j.Owner}, {"attempt", j.Attempt}, {"state", JobRunning}}
+func ownedBy(j *job.Job) bson.D {
+	return bson.D{{"_id", jobID(j)}, {"account_id", j.AccountID}, {"owner", j.Lease.Owner}, {"attempt", j.Lease.Attempt}, {"state", stateRunning}}
 }
 
 // FinishJob ends a job in state (succeeded, cancelled or failed) with its
 // final counts, and deletes a list job's identifiers. A job with an Owner is
 // finished only under that owner's claim; without one (a queued job whose
 // claim a cancel won) only if it has not started.
-func (s *Store) FinishJob(ctx context.Context, j *Job, state, reason string, retention time.Duration) (*Job, error) {
+func (s *Store) FinishJob(ctx context.Context, j *job.Job, state job.State, reason string, retention time.Duration) (*job.Job, error) {
 	t := now()
 	expire := t.Add(retention)
-	filter := bson.D{{"_id", j.ID}, {"account_id", j.AccountID}, {"state", JobQueued}}
-	if j.Owner != "" {
+	filter := bson.D{{"_id", jobID(j)}, {"account_id", j.AccountID}, {"state", stateQueued}}
+	if j.Lease.Owner != "" {
 		filter = ownedBy(j)
 	}
 	set := bson.D{
-		{"state", state},
-		{"counts", j.Counts},
-		{"sections", j.Sections},
+		{"state", stateNames.name(state)},
+		{"counts", countsDoc(j.Counts)},
+		{"sections", toSectionDocs(j.Sections)},
 		{"column", j.Column},
 		{"cancel_requested", j.CancelRequested},
 		{"finished_at", t},
@@ -417,7 +483,7 @@ func (s *Store) FinishJob(ctx context.Context, j *Job, state, reason string, ret
 	if reason != "" {
 		set = append(set, bson.E{"error", reason})
 	}
-	var out Job
+	var out jobDoc
 	err := s.jobs.FindOneAndUpdate(ctx, filter,
 		bson.D{{"$set", set}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
@@ -427,15 +493,15 @@ func (s *Store) FinishJob(ctx context.Context, j *Job, state, reason string, ret
 	if err != nil {
 		return nil, fmt.Errorf("finish job: %w", err)
 	}
-	return &out, s.deleteItems(ctx, j.AccountID, j.ID)
+	return out.job(), s.deleteItems(ctx, j.AccountID, out.ID)
 }
 
 // LoadItems returns a list job's identifiers.
-func (s *Store) LoadItems(ctx context.Context, j *Job) ([]string, error) {
+func (s *Store) LoadItems(ctx context.Context, j *job.Job) ([]string, error) {
 	var doc struct {
 		Items []string `bson:"items"`
 	}
-	err := s.items.FindOne(ctx, bson.D{{"_id", j.ID}, {"account_id", j.AccountID}}).Decode(&doc)
+	err := s.items.FindOne(ctx, bson.D{{"_id", jobID(j)}, {"account_id", j.AccountID}}).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, ErrNotFound
 	}
@@ -466,7 +532,7 @@ func (s *Store) DeleteItemsOfEndedJobs(ctx context.Context) (int, error) {
 	for _, d := range docs {
 		j, err := s.GetJob(ctx, d.AccountID, d.ID.Hex())
 		switch {
-		case err == nil && !j.Terminal():
+		case err == nil && !j.State.Terminal():
 			continue
 		case errors.Is(err, ErrNotFound) && time.Since(d.At) < time.Hour:
 			continue
@@ -496,29 +562,29 @@ func (s *Store) deleteItems(ctx context.Context, accountID string, id bson.Objec
 //
 // The request is a document of its own rather than a field of the job, so
 // it cannot be lost to a concurrent write of the job by its worker.
-func (s *Store) RequestCancel(ctx context.Context, accountID, id string) (*Job, error) {
+func (s *Store) RequestCancel(ctx context.Context, accountID, id string) (*job.Job, error) {
 	j, err := s.GetJob(ctx, accountID, id)
-	if err != nil || j.Terminal() {
+	if err != nil || j.State.Terminal() {
 		return j, err
 	}
-	_, err = s.cancels.InsertOne(ctx, bson.D{{"_id", j.ID}, {"account_id", accountID}, {"at", now()}})
+	_, err = s.cancels.InsertOne(ctx, bson.D{{"_id", jobID(j)}, {"account_id", accountID}, {"at", now()}})
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return nil, fmt.Errorf("cancel job: %w", err)
 	}
 	j.CancelRequested = true
-	if j.State != JobQueued {
+	if j.State != job.Queued {
 		return j, nil
 	}
-	won, err := s.claim(ctx, j, 1, "cancel")
+	won, err := s.claim(ctx, &jobDoc{ID: jobID(j), AccountID: accountID}, 1, "cancel")
 	if err != nil || !won {
 		return j, err
 	}
-	return s.FinishJob(ctx, j, JobCancelled, "", 0)
+	return s.FinishJob(ctx, j, job.Cancelled, "", 0)
 }
 
 // CancelRequested reports whether someone asked the job to stop.
-func (s *Store) CancelRequested(ctx context.Context, j *Job) (bool, error) {
-	n, err := s.cancels.CountDocuments(ctx, bson.D{{"_id", j.ID}, {"account_id", j.AccountID}})
+func (s *Store) CancelRequested(ctx context.Context, j *job.Job) (bool, error) {
+	n, err := s.cancels.CountDocuments(ctx, bson.D{{"_id", jobID(j)}, {"account_id", j.AccountID}})
 	if err != nil {
 		return false, fmt.Errorf("check cancel: %w", err)
 	}
@@ -527,26 +593,34 @@ func (s *Store) CancelRequested(ctx context.Context, j *Job) (bool, error) {
 
 // JobsWithExpiredOutcomes returns finished jobs whose per-row outcomes are
 // due for deletion.
-func (s *Store) JobsWithExpiredOutcomes(ctx context.Context, at time.Time, limit int) ([]Job, error) {
+func (s *Store) JobsWithExpiredOutcomes(ctx context.Context, at time.Time, limit int) ([]job.Job, error) {
 	cur, err := s.jobs.Find(ctx,
 		bson.D{{"outcomes_expire_at", bson.D{{"$lt", at}}}, {"outcomes_purged", bson.D{{"$ne", true}}}},
 		options.Find().SetLimit(int64(limit)).SetProjection(bson.D{{"_id", 1}, {"account_id", 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("find expired outcomes: %w", err)
 	}
-	var jobs []Job
-	if err := cur.All(ctx, &jobs); err != nil {
-		return nil, fmt.Errorf("find expired outcomes: %w", err)
-	}
-	return jobs, nil
+	return decodeJobs(ctx, cur, "find expired outcomes")
 }
 
 // MarkOutcomesPurged records that a job's outcomes were deleted.
-func (s *Store) MarkOutcomesPurged(ctx context.Context, j *Job) error {
-	_, err := s.jobs.UpdateOne(ctx, bson.D{{"_id", j.ID}, {"account_id", j.AccountID}},
+func (s *Store) MarkOutcomesPurged(ctx context.Context, j *job.Job) error {
+	_, err := s.jobs.UpdateOne(ctx, bson.D{{"_id", jobID(j)}, {"account_id", j.AccountID}},
 		bson.D{{"$set", bson.D{{"outcomes_purged", true}}}})
 	if err != nil {
 		return fmt.Errorf("mark outcomes purged: %w", err)
 	}
 	return nil
+}
+
+func decodeJobs(ctx context.Context, cur *mongo.Cursor, what string) ([]job.Job, error) {
+	var docs []jobDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	jobs := make([]job.Job, len(docs))
+	for i := range docs {
+		jobs[i] = *docs[i].job()
+	}
+	return jobs, nil
 }

@@ -9,70 +9,94 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/profile"
 )
 
-// Profile is one profile document, as the platform stores it
-// (docs/data-model.md).
-type Profile struct {
+// keyTypes are the Unique Identifier types as stored in key.type (and in
+// a job's identifier_type).
+var keyTypes = enumNames[identifier.Type]{identifier.Email: "email", identifier.Phone: "phone", identifier.CRMID: "crm_id"}
+
+// attributeFields are the profile fields that hold each identifier as an
+// attribute; they explain rows that matched nothing.
+var attributeFields = map[identifier.Type]string{identifier.Email: "email", identifier.Phone: "phone", identifier.CRMID: "crm_id"}
+
+// profileDoc is a profile as the platform stores it (docs/data-model.md).
+type profileDoc struct {
 	ID        bson.ObjectID `bson:"_id"`
 	AccountID string        `bson:"account_id"`
-	Key       Key           `bson:"key"`
+	Key       keyDoc        `bson:"key"`
 	Email     string        `bson:"email,omitempty"`
 	Phone     string        `bson:"phone,omitempty"`
 	CRMID     string        `bson:"crm_id,omitempty"`
-	Sections  []Section     `bson:"sections"`
+	Sections  []sectionDoc  `bson:"sections"`
 	CreatedAt time.Time     `bson:"created_at"`
 	UpdatedAt time.Time     `bson:"updated_at"`
 }
 
-// Key is a profile's Unique Identifier, stored normalized.
-type Key struct {
-	// Type is "email", "phone" or "crm_id".
+type keyDoc struct {
 	Type  string `bson:"type"`
 	Value string `bson:"value"`
 }
 
-// Section is the data a profile holds in one section of the account.
-type Section struct {
+type sectionDoc struct {
 	SectionID  string         `bson:"section_id"`
 	Attributes map[string]any `bson:"attributes,omitempty"`
 	Tags       []string       `bson:"tags,omitempty"`
-	Consents   []Consent      `bson:"consents,omitempty"`
-	Events     []Event        `bson:"events,omitempty"`
+	Consents   []consentDoc   `bson:"consents,omitempty"`
+	Events     []eventDoc     `bson:"events,omitempty"`
 }
 
-// Consent is a subscription status for a channel and topic.
-type Consent struct {
+type consentDoc struct {
 	Channel string    `bson:"channel"`
 	Topic   string    `bson:"topic"`
 	Status  string    `bson:"status"`
 	At      time.Time `bson:"at"`
 }
 
-// Event is something the profile did.
-type Event struct {
+type eventDoc struct {
 	Type string         `bson:"type"`
 	At   time.Time      `bson:"at"`
 	Data map[string]any `bson:"data,omitempty"`
 }
 
-// Match is a profile found by its key: just what a deletion needs.
-type Match struct {
-	// ID is the profile id in hexadecimal.
-	ID string
-	// KeyType and KeyValue are the profile's Unique Identifier.
-	KeyType  string
-	KeyValue string
-	// Sections lists the sections the profile holds data in.
-	Sections []string
-	// Email, Phone and CRMID are the profile's identifier attributes, set
-	// only by FindRelated.
-	Email, Phone, CRMID string
+func toProfileDoc(p *profile.Profile) (profileDoc, error) {
+	oid := bson.NewObjectID()
+	if p.ID != "" {
+		var err error
+		if oid, err = bson.ObjectIDFromHex(p.ID); err != nil {
+			return profileDoc{}, fmt.Errorf("profile id %q: %w", p.ID, err)
+		}
+	}
+	d := profileDoc{
+		ID:        oid,
+		AccountID: p.AccountID,
+		Key:       keyDoc{Type: keyTypes.name(p.Key.Type), Value: p.Key.Value},
+		Email:     p.Email,
+		Phone:     p.Phone,
+		CRMID:     p.CRMID,
+		Sections:  make([]sectionDoc, len(p.Sections)),
+		CreatedAt: p.CreatedAt,
+		UpdatedAt: p.UpdatedAt,
+	}
+	for i, sec := range p.Sections {
+		sd := sectionDoc{SectionID: sec.SectionID, Attributes: sec.Attributes, Tags: sec.Tags}
+		for _, c := range sec.Consents {
+			sd.Consents = append(sd.Consents, consentDoc(c))
+		}
+		for _, e := range sec.Events {
+			sd.Events = append(sd.Events, eventDoc(e))
+		}
+		d.Sections[i] = sd
+	}
+	return d, nil
 }
 
+// matchDoc is the part of a profile document a lookup reads.
 type matchDoc struct {
 	ID       bson.ObjectID `bson:"_id"`
-	Key      Key           `bson:"key"`
+	Key      keyDoc        `bson:"key"`
 	Email    string        `bson:"email"`
 	Phone    string        `bson:"phone"`
 	CRMID    string        `bson:"crm_id"`
@@ -81,8 +105,12 @@ type matchDoc struct {
 	} `bson:"sections"`
 }
 
-func (d *matchDoc) match() Match {
-	m := Match{ID: d.ID.Hex(), KeyType: d.Key.Type, KeyValue: d.Key.Value, Email: d.Email, Phone: d.Phone, CRMID: d.CRMID}
+func (d *matchDoc) match() profile.Match {
+	m := profile.Match{
+		ID:    d.ID.Hex(),
+		Key:   profile.Key{Type: keyTypes.value(d.Key.Type), Value: d.Key.Value},
+		Email: d.Email, Phone: d.Phone, CRMID: d.CRMID,
+	}
 	for _, s := range d.Sections {
 		m.Sections = append(m.Sections, s.SectionID)
 	}
@@ -95,54 +123,53 @@ var matchProjection = bson.D{{"key", 1}, {"sections.section_id", 1}}
 
 // FindByKeys returns the profiles of the account whose key has the given type
 // and one of the given values, in one query on the unique key index.
-func (s *Store) FindByKeys(ctx context.Context, accountID, keyType string, values []string) ([]Match, error) {
+func (s *Store) FindByKeys(ctx context.Context, accountID string, t identifier.Type, values []string) ([]profile.Match, error) {
 	if len(values) == 0 {
 		return nil, nil
 	}
-	filter := bson.D{{"account_id", accountID}, {"key.type", keyType}, {"key.value", bson.D{{"$in", values}}}}
+	filter := bson.D{{"account_id", accountID}, {"key.type", keyTypes.name(t)}, {"key.value", bson.D{{"$in", values}}}}
 	return s.findMatches(ctx, filter, matchProjection, len(values))
 }
 
 // FindWithRelated returns, in one query, the profiles of the account keyed
-// by keyType with one of the values (the matches), together with the
+// by type t with one of the values (the matches), together with the
 // profiles that could explain why a value matched nothing: keyed by another
-// type with the value as key, or holding the value in the attribute field
-// attr ("email", "phone" or "crm_id"). Callers tell them apart by KeyType
-// and KeyValue. One round trip instead of FindByKeys and then FindRelated;
+// type with the value as key, or holding the value as their attribute of
+// type t. Callers tell them apart by their Key. One round trip instead of FindByKeys and then FindRelated;
 // on a sharded cluster the attribute clause makes it go to every shard that
 // holds the account.
-func (s *Store) FindWithRelated(ctx context.Context, accountID, keyType, attr string, values []string) ([]Match, error) {
+func (s *Store) FindWithRelated(ctx context.Context, accountID string, t identifier.Type, values []string) ([]profile.Match, error) {
 	if len(values) == 0 {
 		return nil, nil
 	}
 	filter := bson.D{{"account_id", accountID}, {"$or", bson.A{
 		// Stays on the unique key index: key.type is bound to a list.
-		bson.D{{"key.type", bson.D{{"$in", bson.A{"email", "phone", "crm_id"}}}}, {"key.value", bson.D{{"$in", values}}}},
-		bson.D{{attr, bson.D{{"$in", values}}}},
+		bson.D{{"key.type", bson.D{{"$in", bson.A{keyTypes[identifier.Email], keyTypes[identifier.Phone], keyTypes[identifier.CRMID]}}}}, {"key.value", bson.D{{"$in", values}}}},
+		bson.D{{attributeFields[t], bson.D{{"$in", values}}}},
 	}}}
 	proj := bson.D{{"key", 1}, {"sections.section_id", 1}, {"email", 1}, {"phone", 1}, {"crm_id", 1}}
 	return s.findMatches(ctx, filter, proj, 2*len(values))
 }
 
 // FindByID returns one profile of the account.
-func (s *Store) FindByID(ctx context.Context, accountID, id string) (Match, error) {
+func (s *Store) FindByID(ctx context.Context, accountID, id string) (profile.Match, error) {
 	oid, err := parseID(id)
 	if err != nil {
-		return Match{}, err
+		return profile.Match{}, err
 	}
 	var d matchDoc
 	err = s.profiles.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}},
 		options.FindOne().SetProjection(matchProjection)).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return Match{}, ErrNotFound
+		return profile.Match{}, ErrNotFound
 	}
 	if err != nil {
-		return Match{}, fmt.Errorf("find profile: %w", err)
+		return profile.Match{}, fmt.Errorf("find profile: %w", err)
 	}
 	return d.match(), nil
 }
 
-func (s *Store) findMatches(ctx context.Context, filter, proj bson.D, expected int) ([]Match, error) {
+func (s *Store) findMatches(ctx context.Context, filter, proj bson.D, expected int) ([]profile.Match, error) {
 	// A batch size covering every expected document makes the whole lookup
 	// one round trip instead of a find and getMores.
 	opts := options.Find().SetProjection(proj).SetBatchSize(int32(min(expected+1, 100_000)))
@@ -151,7 +178,7 @@ func (s *Store) findMatches(ctx context.Context, filter, proj bson.D, expected i
 		return nil, fmt.Errorf("find profiles: %w", err)
 	}
 	defer cur.Close(ctx)
-	var out []Match
+	var out []profile.Match
 	for cur.Next(ctx) {
 		var d matchDoc
 		if err := cur.Decode(&d); err != nil {
@@ -172,7 +199,7 @@ func (s *Store) findMatches(ctx context.Context, filter, proj bson.D, expected i
 // type their keys are named too, which can only narrow the filter and lets
 // a cluster sharded by {account_id, key.type, key.value} send the delete to
 // the shards that hold them instead of every shard.
-func (s *Store) DeleteProfiles(ctx context.Context, accountID string, targets []Match) (int64, error) {
+func (s *Store) DeleteProfiles(ctx context.Context, accountID string, targets []profile.Match) (int64, error) {
 	if len(targets) == 0 {
 		return 0, nil
 	}
@@ -184,7 +211,7 @@ func (s *Store) DeleteProfiles(ctx context.Context, accountID string, targets []
 }
 
 // RemainingProfiles returns those of targets that still exist.
-func (s *Store) RemainingProfiles(ctx context.Context, accountID string, targets []Match) ([]Match, error) {
+func (s *Store) RemainingProfiles(ctx context.Context, accountID string, targets []profile.Match) ([]profile.Match, error) {
 	if len(targets) == 0 {
 		return nil, nil
 	}
@@ -202,7 +229,7 @@ func (s *Store) RemainingProfiles(ctx context.Context, accountID string, targets
 	for _, d := range docs {
 		left[d.ID.Hex()] = true
 	}
-	var out []Match
+	var out []profile.Match
 	for _, t := range targets {
 		if left[t.ID] {
 			out = append(out, t)
@@ -211,35 +238,39 @@ func (s *Store) RemainingProfiles(ctx context.Context, accountID string, targets
 	return out, nil
 }
 
-func targetFilter(accountID string, targets []Match) bson.D {
+func targetFilter(accountID string, targets []profile.Match) bson.D {
 	oids := make(bson.A, 0, len(targets))
 	keys := make(bson.A, 0, len(targets))
-	keyType := targets[0].KeyType
+	keyType := targets[0].Key.Type
 	for _, t := range targets {
 		if oid, err := parseID(t.ID); err == nil {
 			oids = append(oids, oid)
 		}
-		if t.KeyType != keyType || t.KeyValue == "" {
-			keyType = ""
+		if t.Key.Type != keyType || t.Key.Value == "" {
+			keyType = 0
 		}
-		keys = append(keys, t.KeyValue)
+		keys = append(keys, t.Key.Value)
 	}
 	filter := bson.D{{"_id", bson.D{{"$in", oids}}}, {"account_id", accountID}}
-	if keyType != "" {
-		filter = append(filter, bson.E{"key.type", keyType}, bson.E{"key.value", bson.D{{"$in", keys}}})
+	if keyType != 0 {
+		filter = append(filter, bson.E{"key.type", keyTypes.name(keyType)}, bson.E{"key.value", bson.D{{"$in", keys}}})
 	}
 	return filter
 }
 
 // InsertProfiles stores new profiles (demo data and tests). Profiles whose
 // key already exists in their account are skipped, so seeding twice is safe.
-func (s *Store) InsertProfiles(ctx context.Context, profiles []Profile) error {
+func (s *Store) InsertProfiles(ctx context.Context, profiles []profile.Profile) error {
+	docs := make([]profileDoc, len(profiles))
 	for i := range profiles {
-		if profiles[i].ID.IsZero() {
-			profiles[i].ID = bson.NewObjectID()
+		d, err := toProfileDoc(&profiles[i])
+		if err != nil {
+			return err
 		}
+		docs[i] = d
+		profiles[i].ID = d.ID.Hex()
 	}
-	if err := insertNew(ctx, s.profiles, profiles); err != nil {
+	if err := insertNew(ctx, s.profiles, docs); err != nil {
 		return fmt.Errorf("insert profiles: %w", err)
 	}
 	return nil
@@ -255,8 +286,8 @@ func (s *Store) CountProfiles(ctx context.Context, accountID string) (int64, err
 }
 
 // ProfileExists reports whether the account has a profile with this key.
-func (s *Store) ProfileExists(ctx context.Context, accountID, keyType, keyValue string) (bool, error) {
-	n, err := s.profiles.CountDocuments(ctx, bson.D{{"account_id", accountID}, {"key.type", keyType}, {"key.value", keyValue}})
+func (s *Store) ProfileExists(ctx context.Context, accountID string, key profile.Key) (bool, error) {
+	n, err := s.profiles.CountDocuments(ctx, bson.D{{"account_id", accountID}, {"key.type", keyTypes.name(key.Type)}, {"key.value", key.Value}})
 	if err != nil {
 		return false, fmt.Errorf("count profiles: %w", err)
 	}

@@ -195,15 +195,27 @@ func now() time.Time {
 	return time.Now().UTC().Truncate(time.Millisecond)
 }
 
-// DropDatabase deletes every collection of the store's database. Tests use
-// it; the service never calls it.
-func (s *Store) DropDatabase(ctx context.Context) error {
-	return s.db.Drop(ctx)
+// enumNames maps a domain enum to the names stored for it; the zero value
+// is stored as "".
+type enumNames[T comparable] map[T]string
+
+func (m enumNames[T]) name(v T) string { return m[v] }
+
+// value returns the enum stored as name, or the zero value for a name it
+// does not know.
+func (m enumNames[T]) value(name string) T {
+	for v, n := range m {
+		if n == name {
+			return v
+		}
+	}
+	var zero T
+	return zero
 }
 
 // NewID returns a new document id (jobs are created with it, so that an
 // upload can be claimed for a job before the job is stored).
-func NewID() bson.ObjectID { return bson.NewObjectID() }
+func NewID() string { return bson.NewObjectID().Hex() }
 
 // ValidID reports whether id can name a document of the store.
 func ValidID(id string) bool {

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/job"
+	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/internal/storagetest"
 	"github.com/erasure-dev/erasure/storage"
 )
@@ -30,7 +33,7 @@ func TestUploadChunksReassemble(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := u.ID.Hex()
+	id := u.ID
 
 	// Odd sizes cross GridFS chunk boundaries; every piece is sent twice,
 	// the second time as a retry overlapping what is stored.
@@ -99,7 +102,7 @@ func TestUploadStoredTheOldWay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := u.ID.Hex()
+	id := u.ID
 	var off int64
 	// Each piece is appended to an upload stored the old way, twice.
 	for _, size := range []int64{300 * 1024, 100 * 1024, 210 * 1024} {
@@ -130,7 +133,7 @@ func TestUploadRetryAfterLostUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := u.ID.Hex()
+	id := u.ID
 	var off int64
 	for _, size := range []int64{100 * 1024, 400 * 1024, 200 * 1024} {
 		last := off+size == int64(len(data))
@@ -163,7 +166,7 @@ func TestUploadMissingChunk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		id := u.ID.Hex()
+		id := u.ID
 		if _, err := s.AppendUpload(ctx, "acme", id, 0, randomBytes(700*1024), true, 1<<20); err != nil {
 			t.Fatal(err)
 		}
@@ -216,10 +219,10 @@ func TestUploadSizeLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AppendUpload(ctx, "acme", u.ID.Hex(), 0, make([]byte, 100), false, 150); err != nil {
+	if _, err := s.AppendUpload(ctx, "acme", u.ID, 0, make([]byte, 100), false, 150); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AppendUpload(ctx, "acme", u.ID.Hex(), 100, make([]byte, 51), false, 150); !errors.Is(err, storage.ErrTooLarge) {
+	if _, err := s.AppendUpload(ctx, "acme", u.ID, 100, make([]byte, 51), false, 150); !errors.Is(err, storage.ErrTooLarge) {
 		t.Fatalf("got %v, want ErrTooLarge", err)
 	}
 }
@@ -228,73 +231,73 @@ func TestProfilesAreAccountScoped(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := storagetest.New(t, nil)
-	mk := func(account, keyType, value string, sections ...string) storage.Profile {
-		p := storage.Profile{AccountID: account, Key: storage.Key{Type: keyType, Value: value}}
+	mk := func(account string, keyType identifier.Type, value string, sections ...string) profile.Profile {
+		p := profile.Profile{AccountID: account, Key: profile.Key{Type: keyType, Value: value}}
 		for _, sec := range sections {
-			p.Sections = append(p.Sections, storage.Section{SectionID: sec, Tags: []string{"t"},
-				Events: []storage.Event{{Type: "open", At: time.Now()}}})
+			p.Sections = append(p.Sections, profile.Section{SectionID: sec, Tags: []string{"t"},
+				Events: []profile.Event{{Type: "open", At: time.Now()}}})
 		}
 		return p
 	}
-	profiles := []storage.Profile{
-		mk("acme", "email", "a@x.com", "s1", "s2"),
-		mk("acme", "crm_id", "a@x.com", "s1"),
-		mk("other", "email", "a@x.com", "s1"),
+	profiles := []profile.Profile{
+		mk("acme", identifier.Email, "a@x.com", "s1", "s2"),
+		mk("acme", identifier.CRMID, "a@x.com", "s1"),
+		mk("other", identifier.Email, "a@x.com", "s1"),
 	}
 	profiles[1].Email = "a@x.com"
 	if err := s.InsertProfiles(ctx, profiles); err != nil {
 		t.Fatal(err)
 	}
 	// Seeding again is a no-op.
-	if err := s.InsertProfiles(ctx, []storage.Profile{mk("acme", "email", "a@x.com")}); err != nil {
+	if err := s.InsertProfiles(ctx, []profile.Profile{mk("acme", identifier.Email, "a@x.com")}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := s.FindByKeys(ctx, "acme", "email", []string{"a@x.com", "b@x.com"})
+	m, err := s.FindByKeys(ctx, "acme", identifier.Email, []string{"a@x.com", "b@x.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m) != 1 || m[0].ID != profiles[0].ID.Hex() || !slices.Equal(m[0].Sections, []string{"s1", "s2"}) {
+	if len(m) != 1 || m[0].ID != profiles[0].ID || !slices.Equal(m[0].Sections, []string{"s1", "s2"}) {
 		t.Fatalf("FindByKeys = %+v, want the acme e-mail profile with sections s1, s2", m)
 	}
 	// With hints: the match and the profile keyed by CRM ID holding the
 	// address as an attribute, in one query; never the other account's.
-	rel, err := s.FindWithRelated(ctx, "acme", "email", "email", []string{"a@x.com"})
+	rel, err := s.FindWithRelated(ctx, "acme", identifier.Email, []string{"a@x.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, r := range rel {
-		got = append(got, r.ID+" "+r.KeyType)
+		got = append(got, r.ID+" "+r.Key.Type.String())
 	}
 	slices.Sort(got)
-	want := []string{profiles[0].ID.Hex() + " email", profiles[1].ID.Hex() + " crm_id"}
+	want := []string{profiles[0].ID + " email", profiles[1].ID + " crm_id"}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("FindWithRelated = %v, want %v", got, want)
 	}
-	target := func(p storage.Profile) storage.Match {
-		return storage.Match{ID: p.ID.Hex(), KeyType: p.Key.Type, KeyValue: p.Key.Value}
+	target := func(p profile.Profile) profile.Match {
+		return profile.Match{ID: p.ID, Key: p.Key}
 	}
 	// Deleting acme's profiles in the other account deletes nothing.
-	n, err := s.DeleteProfiles(ctx, "other", []storage.Match{target(profiles[0]), target(profiles[1])})
+	n, err := s.DeleteProfiles(ctx, "other", []profile.Match{target(profiles[0]), target(profiles[1])})
 	if err != nil || n != 0 {
 		t.Fatalf("cross-account delete = %d, %v; want 0, nil", n, err)
 	}
 	// The key narrows the filter: a target whose key is not the profile's
 	// deletes nothing.
 	wrongKey := target(profiles[0])
-	wrongKey.KeyValue = "b@x.com"
-	if n, err := s.DeleteProfiles(ctx, "acme", []storage.Match{wrongKey}); err != nil || n != 0 {
+	wrongKey.Key.Value = "b@x.com"
+	if n, err := s.DeleteProfiles(ctx, "acme", []profile.Match{wrongKey}); err != nil || n != 0 {
 		t.Fatalf("delete with another key = %d, %v; want 0, nil", n, err)
 	}
-	if left, err := s.RemainingProfiles(ctx, "acme", []storage.Match{target(profiles[0]), {ID: "not-an-id"}}); err != nil || len(left) != 1 || left[0].ID != profiles[0].ID.Hex() {
+	if left, err := s.RemainingProfiles(ctx, "acme", []profile.Match{target(profiles[0]), {ID: "not-an-id"}}); err != nil || len(left) != 1 || left[0].ID != profiles[0].ID {
 		t.Fatalf("RemainingProfiles before the delete = %v, %v", left, err)
 	}
-	n, err = s.DeleteProfiles(ctx, "acme", []storage.Match{target(profiles[0]), {ID: "not-an-id"}})
+	n, err = s.DeleteProfiles(ctx, "acme", []profile.Match{target(profiles[0]), {ID: "not-an-id"}})
 	if err != nil || n != 1 {
 		t.Fatalf("delete = %d, %v; want 1, nil", n, err)
 	}
-	if left, err := s.RemainingProfiles(ctx, "acme", []storage.Match{target(profiles[0])}); err != nil || len(left) != 0 {
+	if left, err := s.RemainingProfiles(ctx, "acme", []profile.Match{target(profiles[0])}); err != nil || len(left) != 0 {
 		t.Fatalf("RemainingProfiles after the delete = %v, %v", left, err)
 	}
 	for _, c := range []struct {
@@ -312,16 +315,18 @@ func TestOutcomesInRowOrder(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := storagetest.New(t, nil)
-	var batch []storage.Outcome
+	var batch []job.RowOutcome
 	for _, row := range []int64{10, 2, 1000, 3} {
-		batch = append(batch, storage.Outcome{AccountID: "acme", JobID: "job1", Row: row, Outcome: storage.OutcomeNotFound})
+		batch = append(batch, job.RowOutcome{Row: row, Outcome: job.NotFound})
 	}
-	batch = append(batch, storage.Outcome{AccountID: "acme", JobID: "job2", Row: 1, Outcome: storage.OutcomeDeleted})
-	if err := s.InsertOutcomes(ctx, batch); err != nil {
+	if err := s.InsertOutcomes(ctx, "acme", "job1", batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertOutcomes(ctx, "acme", "job2", []job.RowOutcome{{Row: 1, Outcome: job.Deleted}}); err != nil {
 		t.Fatal(err)
 	}
 	// A retried batch is harmless.
-	if err := s.InsertOutcomes(ctx, batch[:2]); err != nil {
+	if err := s.InsertOutcomes(ctx, "acme", "job1", batch[:2]); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ListOutcomes(ctx, "acme", "job1", 2, 10, nil)
@@ -348,11 +353,11 @@ func TestClaimJobOrderAndPerAccountBound(t *testing.T) {
 	s := storagetest.New(t, nil)
 	var ids []string
 	for _, account := range []string{"acme", "acme", "beta"} {
-		j := &storage.Job{AccountID: account, Kind: storage.KindList, State: storage.JobQueued, IdentifierType: "email"}
+		j := &job.Job{AccountID: account, Kind: job.FromList, State: job.Queued, IdentifierType: identifier.Email}
 		if err := s.CreateJob(ctx, j, []string{"x@example.com"}); err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, j.ID.Hex())
+		ids = append(ids, j.ID)
 	}
 	claim := func() string {
 		j, err := s.ClaimJob(ctx, "w", time.Minute, 1)
@@ -362,7 +367,7 @@ func TestClaimJobOrderAndPerAccountBound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return j.ID.Hex()
+		return j.ID
 	}
 	if got := claim(); got != ids[0] {
 		t.Fatalf("first claim %s, want the oldest job %s", got, ids[0])
@@ -377,7 +382,7 @@ func TestClaimJobOrderAndPerAccountBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.FinishJob(ctx, first, storage.JobSucceeded, "", time.Hour); err != nil {
+	if _, err := s.FinishJob(ctx, first, job.Succeeded, "", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim(); got != ids[1] {

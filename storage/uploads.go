@@ -11,6 +11,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/erasure-dev/erasure/internal/job"
 )
 
 // uploadChunkSize is GridFS's default chunk size. Bytes are cut into chunks
@@ -18,8 +20,8 @@ import (
 // an ordinary GridFS file any instance can read.
 const uploadChunkSize = 255 * 1024
 
-// Upload is a file being received or stored.
-type Upload struct {
+// uploadDoc is an upload as stored in uploads.
+type uploadDoc struct {
 	ID        bson.ObjectID `bson:"_id"`
 	AccountID string        `bson:"account_id"`
 	Filename  string        `bson:"filename"`
@@ -30,12 +32,16 @@ type Upload struct {
 	JobID     string    `bson:"job_id,omitempty"`
 	CreatedAt time.Time `bson:"created_at"`
 	ExpiresAt time.Time `bson:"expires_at"`
+	// Pending holds the bytes after the last whole chunk until the upload
+	// is complete (see AppendUpload). Uploads begun before it existed keep
+	// those bytes in a partly filled last chunk instead.
+	Pending []byte `bson:"pending,omitempty"`
 }
 
 // CreateUpload starts an empty upload that expires at expiresAt unless a job
 // takes it first.
-func (s *Store) CreateUpload(ctx context.Context, accountID, filename string, expiresAt time.Time) (*Upload, error) {
-	u := &Upload{
+func (s *Store) CreateUpload(ctx context.Context, accountID, filename string, expiresAt time.Time) (*job.Upload, error) {
+	u := &uploadDoc{
 		ID:        bson.NewObjectID(),
 		AccountID: accountID,
 		Filename:  filename,
@@ -45,25 +51,29 @@ func (s *Store) CreateUpload(ctx context.Context, accountID, filename string, ex
 	if _, err := s.uploads.InsertOne(ctx, u); err != nil {
 		return nil, fmt.Errorf("create upload: %w", err)
 	}
-	return u, nil
+	return u.upload(), nil
 }
 
 // GetUpload returns the account's upload.
-func (s *Store) GetUpload(ctx context.Context, accountID, id string) (*Upload, error) {
+func (s *Store) GetUpload(ctx context.Context, accountID, id string) (*job.Upload, error) {
 	d, err := s.getUpload(ctx, accountID, id)
 	if err != nil {
 		return nil, err
 	}
-	return &d.Upload, nil
+	return d.upload(), nil
 }
 
-// uploadDoc is an upload as stored.
-type uploadDoc struct {
-	Upload `bson:",inline"`
-	// Pending holds the bytes after the last whole chunk until the upload
-	// is complete (see AppendUpload). Uploads begun before it existed keep
-	// those bytes in a partly filled last chunk instead.
-	Pending []byte `bson:"pending,omitempty"`
+func (u *uploadDoc) upload() *job.Upload {
+	return &job.Upload{
+		ID:        u.ID.Hex(),
+		AccountID: u.AccountID,
+		Filename:  u.Filename,
+		Length:    u.Length,
+		Complete:  u.Complete,
+		JobID:     u.JobID,
+		CreatedAt: u.CreatedAt,
+		ExpiresAt: u.ExpiresAt,
+	}
 }
 
 func (s *Store) getUpload(ctx context.Context, accountID, id string) (*uploadDoc, error) {
@@ -104,12 +114,12 @@ func (s *Store) getUpload(ctx context.Context, accountID, id string) (*uploadDoc
 // n), and only then are the stored length and pending bytes advanced, in one
 // update conditional on the old length. A retry writes the same chunks
 // again, replacing what it finds.
-func (s *Store) AppendUpload(ctx context.Context, accountID, id string, offset int64, data []byte, last bool, maxBytes int64) (*Upload, error) {
+func (s *Store) AppendUpload(ctx context.Context, accountID, id string, offset int64, data []byte, last bool, maxBytes int64) (*job.Upload, error) {
 	d, err := s.getUpload(ctx, accountID, id)
 	if err != nil {
 		return nil, err
 	}
-	u := &d.Upload
+	u := d
 	if offset < 0 || offset > u.Length {
 		return nil, &OffsetError{Received: u.Length}
 	}
@@ -124,13 +134,13 @@ func (s *Store) AppendUpload(ctx context.Context, accountID, id string, offset i
 		if len(data) > 0 {
 			return nil, ErrConflict
 		}
-		return u, nil
+		return u.upload(), nil
 	}
 	if u.Length+int64(len(data)) > maxBytes {
 		return nil, ErrTooLarge
 	}
 	if len(data) == 0 && !last {
-		return u, nil
+		return u.upload(), nil
 	}
 	pending, err := s.pendingBytes(ctx, d)
 	if err != nil {
@@ -161,7 +171,7 @@ func (s *Store) AppendUpload(ctx context.Context, accountID, id string, offset i
 			return nil, err
 		}
 	}
-	return u, nil
+	return u.upload(), nil
 }
 
 // pendingBytes returns the stored bytes after the upload's last whole
@@ -229,7 +239,7 @@ func (s *Store) writeChunks(ctx context.Context, id bson.ObjectID, n int64, data
 
 // completeUpload writes the GridFS files document, which makes the chunks a
 // readable file, then marks the upload complete.
-func (s *Store) completeUpload(ctx context.Context, u *Upload) error {
+func (s *Store) completeUpload(ctx context.Context, u *uploadDoc) error {
 	file := bson.D{
 		{"_id", u.ID},
 		{"length", u.Length},
@@ -260,13 +270,14 @@ const readBatchChunks = 4
 // OpenUpload returns a reader over a complete upload's bytes. It reads the
 // GridFS file as the driver's download stream does, checking every chunk's
 // number and size, but a few chunks at a time.
-func (s *Store) OpenUpload(ctx context.Context, accountID, id string) (io.ReadCloser, *Upload, error) {
-	u, err := s.GetUpload(ctx, accountID, id)
+func (s *Store) OpenUpload(ctx context.Context, accountID, id string) (io.ReadCloser, *job.Upload, error) {
+	d, err := s.getUpload(ctx, accountID, id)
 	if err != nil {
 		return nil, nil, err
 	}
+	u := d
 	if !u.Complete {
-		return nil, u, ErrConflict
+		return nil, u.upload(), ErrConflict
 	}
 	var file struct {
 		Length    int64 `bson:"length"`
@@ -287,7 +298,7 @@ func (s *Store) OpenUpload(ctx context.Context, accountID, id string) (io.ReadCl
 	if err != nil {
 		return nil, nil, fmt.Errorf("open upload: %w", err)
 	}
-	return &chunkReader{ctx: ctx, cur: cur, left: file.Length, size: file.ChunkSize}, u, nil
+	return &chunkReader{ctx: ctx, cur: cur, left: file.Length, size: file.ChunkSize}, u.upload(), nil
 }
 
 // chunkReader reads a GridFS file's chunks in order.
@@ -334,10 +345,11 @@ func (r *chunkReader) Close() error {
 // complete or another job has it. As with jobs, the claim is an insert keyed
 // by the upload, so two requests racing for one upload cannot both win.
 func (s *Store) ClaimUpload(ctx context.Context, accountID, id, jobID string) error {
-	u, err := s.GetUpload(ctx, accountID, id)
+	d, err := s.getUpload(ctx, accountID, id)
 	if err != nil {
 		return err
 	}
+	u := d
 	if !u.Complete || u.JobID != "" {
 		return ErrConflict
 	}
@@ -391,7 +403,7 @@ func (s *Store) DeleteExpiredUploads(ctx context.Context, at time.Time) (int, er
 	if err != nil {
 		return 0, fmt.Errorf("find expired uploads: %w", err)
 	}
-	var expired []Upload
+	var expired []uploadDoc
 	if err := cur.All(ctx, &expired); err != nil {
 		return 0, fmt.Errorf("find expired uploads: %w", err)
 	}
@@ -399,7 +411,7 @@ func (s *Store) DeleteExpiredUploads(ctx context.Context, at time.Time) (int, er
 	for _, u := range expired {
 		if u.JobID != "" {
 			j, err := s.GetJob(ctx, u.AccountID, u.JobID)
-			if err == nil && !j.Terminal() {
+			if err == nil && !j.State.Terminal() {
 				continue // its job is running and deletes it
 			}
 			if err != nil && !errors.Is(err, ErrNotFound) {

@@ -38,6 +38,8 @@ import (
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/internal/storageembed"
 	"github.com/erasure-dev/erasure/server"
 	"github.com/erasure-dev/erasure/storage"
@@ -140,10 +142,10 @@ func makeFile(c config) []byte {
 }
 
 func seed(ctx context.Context, s *storage.Store, c config) error {
-	var ps []storage.Profile
+	var ps []profile.Profile
 	for n := range c.profiles {
-		ps = append(ps, storage.Profile{AccountID: "bench", Key: storage.Key{Type: "email", Value: fmt.Sprintf("person%07d@example.com", n)},
-			Sections: []storage.Section{{SectionID: fmt.Sprintf("s%d", n%3), Tags: []string{"t"}}}})
+		ps = append(ps, profile.Profile{AccountID: "bench", Key: profile.Key{Type: identifier.Email, Value: fmt.Sprintf("person%07d@example.com", n)},
+			Sections: []profile.Section{{SectionID: fmt.Sprintf("s%d", n%3), Tags: []string{"t"}}}})
 		if len(ps) == 1000 {
 			if err := s.InsertProfiles(ctx, ps); err != nil {
 				return err

@@ -14,14 +14,16 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/erasure-dev/erasure/client"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/internal/auth"
+	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/internal/storageembed"
+	"github.com/erasure-dev/erasure/internal/storagetest"
 	"github.com/erasure-dev/erasure/storage"
 )
 
@@ -177,12 +179,12 @@ func seed(t *testing.T, uri, db string) *storage.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close(context.Background()) })
-	var ps []storage.Profile
+	var ps []profile.Profile
 	for _, account := range []string{"acme", "other"} {
 		for n := range profilesPerAccount {
-			id, _ := bson.ObjectIDFromHex(fmt.Sprintf("%08x%016x", len(account), n+1))
-			ps = append(ps, storage.Profile{ID: id, AccountID: account, Key: storage.Key{Type: "email", Value: fmt.Sprintf("k%04d@example.com", n)},
-				Sections: []storage.Section{{SectionID: fmt.Sprintf("s%d", n%3)}}})
+			id := fmt.Sprintf("%08x%016x", len(account), n+1)
+			ps = append(ps, profile.Profile{ID: id, AccountID: account, Key: profile.Key{Type: identifier.Email, Value: fmt.Sprintf("k%04d@example.com", n)},
+				Sections: []profile.Section{{SectionID: fmt.Sprintf("s%d", n%3)}}})
 		}
 	}
 	if err := store.InsertProfiles(ctx, ps); err != nil {
@@ -447,15 +449,12 @@ func recvExecute(s erasurev1.ErasureService_ExecuteDeletionClient) func() (*eras
 	}
 }
 
-// ownerPID returns the process id in the owner of a job's claim k.
-func claimPIDs(t *testing.T, store *storage.Store, jobID string) []string {
+// claimPIDs returns the process ids in the owners of a job's claims, in
+// claim order.
+func claimPIDs(t *testing.T, uri, db, jobID string) []string {
 	t.Helper()
-	owners, err := store.Claims(context.Background(), "acme", jobID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var pids []string
-	for _, o := range owners {
+	for _, o := range storagetest.Claims(t, uri, db, "acme", jobID) {
 		parts := strings.Split(o, "/")
 		if len(parts) < 3 {
 			t.Fatalf("claim owner %q has no process id", o)
@@ -492,7 +491,7 @@ func TestKill9ResumesExactly(t *testing.T) {
 			// The killed process claimed first and the restarted one last.
 			// (On a loaded machine an owner may also lose its 2 s lease and
 			// claim its job again in between; the report is exact anyway.)
-			pids := claimPIDs(t, store, seen.GetJobId())
+			pids := claimPIDs(t, e.srv.URI(), db, seen.GetJobId())
 			if at > 0 && (len(pids) < 2 || pids[0] != fmt.Sprint(a.cmd.Process.Pid) || pids[len(pids)-1] != fmt.Sprint(b.cmd.Process.Pid)) {
 				t.Errorf("claims by processes %v, want %d (killed) first and %d (restarted) last", pids, a.cmd.Process.Pid, b.cmd.Process.Pid)
 			}
@@ -509,7 +508,7 @@ func TestSecondInstanceTakesOver(t *testing.T) {
 	store := seed(t, e.srv.URI(), db)
 	instances := []*instance{startInstance(t, e, e.srv.URI(), db), startInstance(t, e, e.srv.URI(), db)}
 	seen := follow(t, recvExecute(startJob(t, instances[0])), 60)
-	pids := claimPIDs(t, store, seen.GetJobId())
+	pids := claimPIDs(t, e.srv.URI(), db, seen.GetJobId())
 	var owner, other *instance
 	for _, i := range instances {
 		if fmt.Sprint(i.cmd.Process.Pid) == pids[len(pids)-1] {
@@ -529,7 +528,7 @@ func TestSecondInstanceTakesOver(t *testing.T) {
 		t.Fatalf("report after takeover differs from an uninterrupted run: %s", d)
 	}
 	checkStore(t, store, ref)
-	if after := claimPIDs(t, store, seen.GetJobId()); len(after) <= len(pids) || after[len(after)-1] != fmt.Sprint(other.cmd.Process.Pid) {
+	if after := claimPIDs(t, e.srv.URI(), db, seen.GetJobId()); len(after) <= len(pids) || after[len(after)-1] != fmt.Sprint(other.cmd.Process.Pid) {
 		t.Errorf("claims by processes %v, want the surviving %d to claim last", after, other.cmd.Process.Pid)
 	}
 }
@@ -571,7 +570,7 @@ func TestTwoInstancesShareTheQueue(t *testing.T) {
 		if got.state != erasurev1.JobState_JOB_STATE_SUCCEEDED || got.c.GetDeleted() != per {
 			t.Errorf("job %d: %v %s, want succeeded with %d deleted", k, got.state, got.counts, per)
 		}
-		pids := claimPIDs(t, store, id)
+		pids := claimPIDs(t, e.srv.URI(), db, id)
 		if len(pids) != 1 {
 			t.Errorf("job %d has claims %v, want exactly one", k, pids)
 		}
@@ -668,7 +667,7 @@ func TestCancelReachesAnotherInstance(t *testing.T) {
 	store := seed(t, e.srv.URI(), db)
 	instances := []*instance{startInstance(t, e, e.srv.URI(), db), startInstance(t, e, e.srv.URI(), db)}
 	seen := follow(t, recvExecute(startJob(t, instances[0])), 40)
-	pids := claimPIDs(t, store, seen.GetJobId())
+	pids := claimPIDs(t, e.srv.URI(), db, seen.GetJobId())
 	other := instances[0]
 	if fmt.Sprint(other.cmd.Process.Pid) == pids[0] {
 		other = instances[1]

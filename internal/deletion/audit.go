@@ -6,16 +6,18 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"time"
 
+	"github.com/erasure-dev/erasure/internal/job"
+	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/storage"
 )
 
-// Caller is who asks for a deletion: the account it acts in and the person
-// or service asking, as the audit trail records them.
+// Caller is who makes a call: the account it acts in, the person or
+// service asking, as the audit trail records them, and the sections they
+// may see.
 type Caller struct {
 	AccountID string
-	Actor     storage.Actor
+	Actor     job.Actor
 	// Sections are the sections the caller can see; empty means all.
 	Sections []string
 }
@@ -35,8 +37,9 @@ func (k auditKey) secret(accountID string) []byte {
 
 // hashKey returns the hash of a Unique Identifier (its type and normalized
 // value) under an account's secret.
-func hashKey(secret []byte, keyType, value string) []byte {
-	return hashParts(secret, "key", keyType, value)
+func hashKey(secret []byte, key profile.Key) []byte {
+	// The type's stored name is part of the hash: it must never change.
+	return hashParts(secret, "key", key.Type.String(), key.Value)
 }
 
 // hashProfile returns the hash of a profile id under an account's secret.
@@ -58,40 +61,18 @@ func hashParts(secret []byte, parts ...string) []byte {
 // The start and a cancel request keep their first record; a finish is
 // replaced by the last, so the trail shows the state and counts the job
 // ended with even if an earlier owner recorded a finish and then lost it.
-func (s *Service) record(ctx context.Context, action string, by storage.Actor, j *storage.Job) error {
-	return s.store.RecordAudit(ctx, &storage.AuditEvent{
-		ID:             j.ID.Hex() + ":" + action,
+func (s *Service) record(ctx context.Context, action job.AuditAction, by job.Actor, j *job.Job) error {
+	return s.store.RecordAudit(ctx, &job.AuditEvent{
+		ID:             j.ID + ":" + action.String(),
 		AccountID:      j.AccountID,
 		Action:         action,
 		Actor:          by,
-		JobID:          j.ID.Hex(),
+		JobID:          j.ID,
 		JobKind:        j.Kind,
 		IdentifierType: j.IdentifierType,
 		State:          j.State,
 		Counts:         j.Counts,
-	}, action == storage.AuditJobFinished)
-}
-
-// erasures returns the erasure records of a batch's deleted rows.
-func (s *Service) erasures(j *storage.Job, batch []row) []storage.Erasure {
-	var out []storage.Erasure
-	at := time.Now().UTC().Truncate(time.Millisecond)
-	for _, r := range batch {
-		if r.outcome != storage.OutcomeDeleted || r.match == nil {
-			continue
-		}
-		out = append(out, storage.Erasure{
-			ID:          storage.OutcomeID(j.ID.Hex(), r.num),
-			AccountID:   j.AccountID,
-			JobID:       j.ID.Hex(),
-			JobKind:     j.Kind,
-			Row:         r.num,
-			At:          at,
-			KeyHash:     r.keyHash,
-			ProfileHash: r.profileHash,
-		})
-	}
-	return out
+	}, action == job.Finished)
 }
 
 // hashMatches fills in the hashes of the rows that matched a profile and
@@ -106,8 +87,8 @@ func (s *Service) hashMatches(accountID string, batch []row) {
 		if secret == nil {
 			secret = s.auditKey.secret(accountID)
 		}
-		if r.match.KeyValue != "" {
-			r.keyHash = hashKey(secret, r.match.KeyType, r.match.KeyValue)
+		if r.match.Key.Value != "" {
+			r.keyHash = hashKey(secret, r.match.Key)
 		}
 		r.profileHash = hashProfile(secret, r.match.ID)
 	}
@@ -115,7 +96,7 @@ func (s *Service) hashMatches(accountID string, batch []row) {
 
 // AuditPage is a page of the audit trail.
 type AuditPage struct {
-	Events []storage.AuditEvent
+	Events []job.AuditEvent
 	// Next is the token of the next page, "" on the last.
 	Next string
 }
@@ -170,7 +151,7 @@ func clampPageSize(n int) (int, error) {
 // VerifyErasure returns the account's erasure records of a person, given
 // either their identifier (value, read with spec) or the deleted profile's
 // id. The value is hashed as the trail stores it and never kept.
-func (s *Service) VerifyErasure(ctx context.Context, accountID string, spec Spec, value, profileID string) ([]storage.Erasure, error) {
+func (s *Service) VerifyErasure(ctx context.Context, accountID string, spec Spec, value, profileID string) ([]job.Erasure, error) {
 	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
@@ -193,7 +174,7 @@ func (s *Service) VerifyErasure(ctx context.Context, accountID string, spec Spec
 	if err != nil {
 		// The value is not echoed: it is the personal data being asked about.
 		return nil, invalidf("value is not a valid %s (%s), so no profile can have been deleted by it",
-			displayName(spec.Type.String()), reasonOf(err, "it cannot be read"))
+			displayName(spec.Type), reasonOf(err, "it cannot be read"))
 	}
-	return s.store.FindErasures(ctx, accountID, hashKey(secret, spec.Type.String(), normalized), false)
+	return s.store.FindErasures(ctx, accountID, hashKey(secret, profile.Key{Type: spec.Type, Value: normalized}), false)
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/job"
+	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/internal/storagetest"
 	"github.com/erasure-dev/erasure/storage"
 )
@@ -30,7 +32,7 @@ const (
 func benchData(b *testing.B, store *storage.Store) []string {
 	b.Helper()
 	var rows []string
-	var ps []storage.Profile
+	var ps []profile.Profile
 	for i := range benchRows {
 		switch {
 		case i%20 == 0:
@@ -42,8 +44,8 @@ func benchData(b *testing.B, store *storage.Store) []string {
 		default:
 			v := fmt.Sprintf("b%06d@example.com", i)
 			rows = append(rows, v)
-			ps = append(ps, storage.Profile{AccountID: "bench", Key: storage.Key{Type: "email", Value: v},
-				Sections: []storage.Section{{SectionID: "s1", Tags: []string{"t"}}}})
+			ps = append(ps, profile.Profile{AccountID: "bench", Key: profile.Key{Type: identifier.Email, Value: v},
+				Sections: []profile.Section{{SectionID: "s1", Tags: []string{"t"}}}})
 		}
 	}
 	if err := store.InsertProfiles(context.Background(), ps); err != nil {
@@ -88,12 +90,12 @@ func benchListJob(b *testing.B, disableHints bool) {
 			b.Fatal(err)
 		}
 		for {
-			got, err := watch.GetJob(ctx, "bench", j.ID.Hex())
+			got, err := watch.GetJob(ctx, "bench", j.ID)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if got.Terminal() {
-				if got.State != storage.JobSucceeded || got.Counts.Rows != benchRows {
+			if got.State.Terminal() {
+				if got.State != job.Succeeded || got.Counts.Rows != benchRows {
 					b.Fatalf("job ended %s with %+v", got.State, got.Counts)
 				}
 				break

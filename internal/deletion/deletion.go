@@ -76,11 +76,6 @@ type Config struct {
 	// trail to be verifiable; empty means a random key for this process
 	// only (tests).
 	AuditKey []byte
-	// Fault, when set, is called at named points of every batch (see
-	// faultPoints) and an error it returns is taken as the store call
-	// there failing. Tests use it to interrupt a batch deterministically;
-	// it is never set in production.
-	Fault func(point string) error
 	// TempDir holds uploads copied out of the store while a job reads them;
 	// empty means the system default.
 	TempDir string
@@ -152,6 +147,13 @@ type Service struct {
 	feeds feeds
 	// auditKey hashes identifiers for the audit trail.
 	auditKey auditKey
+	// now is the clock of every retention and expiry decision; tests move it.
+	now func() time.Time
+	// fault, when set, is called at the named points of every batch (see
+	// faultAfterOutcomes) and an error it returns is taken as the store
+	// call there failing. Tests set it (export_test.go) to interrupt a
+	// batch deterministically.
+	fault func(point string) error
 }
 
 // New returns a Service using store.
@@ -175,6 +177,7 @@ func New(logger *slog.Logger, store *storage.Store, cfg Config) *Service {
 		// part keeps two services in one process apart.
 		owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b)),
 		wake:  make(chan struct{}, 1),
+		now:   time.Now,
 	}
 }
 

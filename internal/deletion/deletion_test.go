@@ -18,19 +18,26 @@ import (
 
 	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/job"
+	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/internal/storagetest"
 	"github.com/erasure-dev/erasure/storage"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
 
-func newService(t *testing.T, cfg deletion.Config) (*deletion.Service, *storage.Store) {
+// newService runs a service with its workers on a store of the test's own;
+// each setup (a test seam of export_test.go) is applied before it runs.
+func newService(t *testing.T, cfg deletion.Config, setup ...func(*deletion.Service)) (*deletion.Service, *storage.Store) {
 	t.Helper()
 	store := storagetest.New(t, nil)
 	cfg.TempDir = t.TempDir()
 	cfg.QueuePoll = 50 * time.Millisecond
 	cfg.WatchPoll = 20 * time.Millisecond
 	svc := deletion.New(slog.New(slog.NewTextHandler(io.Discard, nil)), store, cfg)
+	for _, f := range setup {
+		f(svc)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = svc.Run(ctx); close(done) }()
@@ -51,7 +58,7 @@ func upload(t *testing.T, svc *deletion.Service, name string, data []byte) strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	return u.ID.Hex()
+	return u.ID
 }
 
 // The quirks spreadsheets write, each resolved end to end against the engine:
@@ -83,9 +90,9 @@ func TestPreviewReadsWhatSpreadsheetsWrite(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			t.Parallel()
 			svc, store := newService(t, deletion.Config{BatchSize: 2})
-			ps := []storage.Profile{}
+			ps := []profile.Profile{}
 			for _, v := range []string{"zoe@example.com", "ann@example.com", "bob@example.com"} {
-				ps = append(ps, storage.Profile{AccountID: "acme", Key: storage.Key{Type: "email", Value: v}, Sections: []storage.Section{{SectionID: "s1"}}})
+				ps = append(ps, profile.Profile{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: v}, Sections: []profile.Section{{SectionID: "s1"}}})
 			}
 			if err := store.InsertProfiles(context.Background(), ps); err != nil {
 				t.Fatal(err)
@@ -95,7 +102,7 @@ func TestPreviewReadsWhatSpreadsheetsWrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := storage.Counts{TotalRows: 5, Rows: 5, Valid: 4, Duplicate: 1, Matched: 3, NotFound: 1}
+			want := job.Counts{TotalRows: 5, Rows: 5, Valid: 4, Duplicate: 1, Matched: 3, NotFound: 1}
 			if p.Counts != want {
 				t.Fatalf("counts = %+v, want %+v", p.Counts, want)
 			}
@@ -109,8 +116,17 @@ func TestPreviewReadsWhatSpreadsheetsWrite(t *testing.T) {
 func TestSweepDeletesExpiredOutcomesAndUploads(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	svc, store := newService(t, deletion.Config{OutcomeRetention: time.Millisecond, UploadTTL: time.Millisecond})
-	if err := store.InsertProfiles(ctx, []storage.Profile{{AccountID: "acme", Key: storage.Key{Type: "email", Value: "ann@example.com"}}}); err != nil {
+	// The service's clock moves a day ahead once the job is done.
+	var ahead atomic.Bool
+	svc, store := newService(t, deletion.Config{OutcomeRetention: time.Hour, UploadTTL: time.Hour}, func(s *deletion.Service) {
+		deletion.SetClock(s, func() time.Time {
+			if ahead.Load() {
+				return time.Now().Add(24 * time.Hour)
+			}
+			return time.Now()
+		})
+	})
+	if err := store.InsertProfiles(ctx, []profile.Profile{{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: "ann@example.com"}}}); err != nil {
 		t.Fatal(err)
 	}
 	j, err := svc.DeleteProfile(ctx, deletion.Caller{AccountID: "acme"}, "0123456789abcdef01234567")
@@ -118,17 +134,27 @@ func TestSweepDeletesExpiredOutcomesAndUploads(t *testing.T) {
 		t.Fatal(err)
 	}
 	unused := upload(t, svc, "left-behind.csv", []byte("Email\nann@example.com\n"))
-	if got, _ := store.ListOutcomes(ctx, "acme", j.ID.Hex(), 0, 10, nil); len(got) != 1 {
+	if got, _ := store.ListOutcomes(ctx, "acme", j.Job.ID, 0, 10, nil); len(got) != 1 {
 		t.Fatalf("%d outcomes before the sweep, want 1", len(got))
 	}
-	time.Sleep(5 * time.Millisecond)
-	if err := svc.SweepOnce(ctx); err != nil {
+	// Not yet expired: the sweep keeps them.
+	if err := deletion.SweepOnce(ctx, svc); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := store.ListOutcomes(ctx, "acme", j.ID.Hex(), 0, 10, nil); len(got) != 0 {
+	if got, _ := store.ListOutcomes(ctx, "acme", j.Job.ID, 0, 10, nil); len(got) != 1 {
+		t.Fatalf("%d outcomes after a sweep within the retention, want 1", len(got))
+	}
+	if _, err := store.GetUpload(ctx, "acme", unused); err != nil {
+		t.Fatalf("unused upload within its TTL: %v", err)
+	}
+	ahead.Store(true)
+	if err := deletion.SweepOnce(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := store.ListOutcomes(ctx, "acme", j.Job.ID, 0, 10, nil); len(got) != 0 {
 		t.Fatalf("%d outcomes after the retention, want 0", len(got))
 	}
-	after, err := store.GetJob(ctx, "acme", j.ID.Hex())
+	after, err := store.GetJob(ctx, "acme", j.Job.ID)
 	if err != nil || after.Counts.NotFound != 1 || !after.OutcomesPurged {
 		t.Fatalf("job after sweep = %+v, %v; want its counts kept and outcomes marked purged", after, err)
 	}
@@ -170,8 +196,8 @@ func TestWatchersSharePollsAndSeeQueuePosition(t *testing.T) {
 			wg.Go(func() {
 				wctx, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
 				defer cancel()
-				_ = svc.Watch(wctx, "acme", second.ID.Hex(), func(j *storage.Job) error {
-					positions[k] = j.QueuePosition
+				_ = svc.Watch(wctx, deletion.Caller{AccountID: "acme"}, second.ID, func(v job.View) error {
+					positions[k] = v.QueuePosition
 					return nil
 				})
 			})
@@ -187,7 +213,7 @@ func TestWatchersSharePollsAndSeeQueuePosition(t *testing.T) {
 	}
 	for _, p := range positions {
 		if p != 2 {
-			t.Fatalf("queue positions %v, want 2 (behind job %s)", positions, first.ID.Hex())
+			t.Fatalf("queue positions %v, want 2 (behind job %s)", positions, first.ID)
 		}
 	}
 }

@@ -7,12 +7,12 @@ import (
 	"github.com/erasure-dev/erasure/storage"
 )
 
-// Kind classifies an Error for the transport, which maps it to a status code.
-type Kind int8
+// ErrorKind classifies an Error for the transport, which maps it to a status code.
+type ErrorKind int8
 
 const (
 	// Invalid: the request or the file is wrong; the message says how.
-	Invalid Kind = iota + 1
+	Invalid ErrorKind = iota + 1
 	// NotFound: no such upload, job or profile in the caller's account.
 	NotFound
 	// FailedPrecondition: the request is right but the state is not, for
@@ -27,7 +27,7 @@ const (
 // Error is a failure the caller can act on. Msg is a full sentence meant for
 // the person using the service; it never holds an identifier from a file.
 type Error struct {
-	Kind Kind
+	Kind ErrorKind
 	Msg  string
 }
 

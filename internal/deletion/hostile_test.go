@@ -22,6 +22,8 @@ import (
 
 	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/job"
+	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/storage"
 )
 
@@ -45,7 +47,11 @@ import (
 const hostileRegion = "SE"
 
 // hostileKey is a profile's account and Unique Identifier.
-type hostileKey struct{ account, typ, value string }
+type hostileKey struct {
+	account string
+	typ     identifier.Type
+	value   string
+}
 
 // hostileProfiles are seeded before every case (again, where a case deleted
 // them). acme is the caller's account; other holds the same keys, which no
@@ -61,13 +67,13 @@ func hostileProfiles() []hostileKey {
 	crm := []string{"CRM-001", "CRM-002", "CRM-003", "CRM-004", "CRM 005", "123456789012"}
 	for _, account := range []string{"acme", "other"} {
 		for _, v := range emails {
-			keys = append(keys, hostileKey{account, "email", v})
+			keys = append(keys, hostileKey{account, identifier.Email, v})
 		}
 		for _, v := range phones {
-			keys = append(keys, hostileKey{account, "phone", v})
+			keys = append(keys, hostileKey{account, identifier.Phone, v})
 		}
 		for _, v := range crm {
-			keys = append(keys, hostileKey{account, "crm_id", v})
+			keys = append(keys, hostileKey{account, identifier.CRMID, v})
 		}
 	}
 	// Decoys no file names: the punycode form of an address a file names in
@@ -77,21 +83,21 @@ func hostileProfiles() []hostileKey {
 	// above, +46701234570 is named only in Arabic-Indic digits, CRM 005 only
 	// with a no-break space and CRM-002 only in lower case.
 	keys = append(keys,
-		hostileKey{"acme", "email", "info@xn--bcher-kva.de"},
-		hostileKey{"acme", "email", "decoy@example.com"},
-		hostileKey{"acme", "crm_id", "ann@example.com"},
-		hostileKey{"other", "phone", "+12025550143"},
+		hostileKey{"acme", identifier.Email, "info@xn--bcher-kva.de"},
+		hostileKey{"acme", identifier.Email, "decoy@example.com"},
+		hostileKey{"acme", identifier.CRMID, "ann@example.com"},
+		hostileKey{"other", identifier.Phone, "+12025550143"},
 	)
 	return keys
 }
 
 func hostileSeed(t *testing.T, store *storage.Store, keys []hostileKey) {
 	t.Helper()
-	ps := make([]storage.Profile, 0, len(keys))
+	ps := make([]profile.Profile, 0, len(keys))
 	for _, k := range keys {
-		p := storage.Profile{AccountID: k.account, Key: storage.Key{Type: k.typ, Value: k.value},
-			Sections: []storage.Section{{SectionID: "s1", Tags: []string{"t"}}}}
-		if k.typ == "crm_id" && strings.Contains(k.value, "@") {
+		p := profile.Profile{AccountID: k.account, Key: profile.Key{Type: k.typ, Value: k.value},
+			Sections: []profile.Section{{SectionID: "s1", Tags: []string{"t"}}}}
+		if k.typ == identifier.CRMID && strings.Contains(k.value, "@") {
 			p.Email = k.value
 		}
 		ps = append(ps, p)
@@ -104,19 +110,23 @@ func hostileSeed(t *testing.T, store *storage.Store, keys []hostileKey) {
 // hostilePresent returns which of keys exist, in six queries.
 func hostilePresent(t *testing.T, store *storage.Store, keys []hostileKey) map[hostileKey]bool {
 	t.Helper()
-	byQuery := map[[2]string][]string{}
+	type query struct {
+		account string
+		typ     identifier.Type
+	}
+	byQuery := map[query][]string{}
 	for _, k := range keys {
-		q := [2]string{k.account, k.typ}
+		q := query{k.account, k.typ}
 		byQuery[q] = append(byQuery[q], k.value)
 	}
 	present := map[hostileKey]bool{}
 	for q, values := range byQuery {
-		ms, err := store.FindByKeys(context.Background(), q[0], q[1], values)
+		ms, err := store.FindByKeys(context.Background(), q.account, q.typ, values)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range ms {
-			present[hostileKey{q[0], q[1], m.KeyValue}] = true
+			present[hostileKey{q.account, q.typ, m.Key.Value}] = true
 		}
 	}
 	return present
@@ -493,7 +503,7 @@ func hostileRun(t *testing.T, svc *deletion.Service, store *storage.Store, c hos
 			t.Errorf("preview counts %+v, want %+v", p.Counts, wantPreview)
 		}
 		for _, o := range p.InvalidSamples {
-			if o.Outcome != storage.OutcomeInvalid || o.Reason == "" {
+			if o.Outcome != job.Invalid || o.Reason == "" {
 				t.Errorf("invalid sample %+v has no reason", o)
 			}
 		}
@@ -502,13 +512,13 @@ func hostileRun(t *testing.T, svc *deletion.Service, store *storage.Store, c hos
 	j, err := svc.StartFile(ctx, deletion.Caller{AccountID: "acme"}, src, c.spec)
 	if c.startErr != "" {
 		hostileAssertError(t, "start", err, c.startErr, deletion.Invalid, secrets)
-		jobs, _, err := svc.ListJobs(ctx, "acme", 500, "")
+		jobs, _, err := svc.ListJobs(ctx, deletion.Caller{AccountID: "acme"}, 500, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, j := range jobs {
-			if j.UploadID == uploadID {
-				t.Errorf("a refused file got job %s", j.ID.Hex())
+		for _, v := range jobs {
+			if v.Job.File.UploadID == uploadID {
+				t.Errorf("a refused file got job %s", v.Job.ID)
 			}
 		}
 		// The sweeper would delete it after UploadTTL; the embedded engine
@@ -521,10 +531,10 @@ func hostileRun(t *testing.T, svc *deletion.Service, store *storage.Store, c hos
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	final := hostileWait(t, svc, j.ID.Hex())
+	final := hostileWait(t, svc, j.ID)
 	hostileUploadDeleted(t, store, uploadID)
 	if c.jobErr != "" {
-		if final.State != storage.JobFailed {
+		if final.State != job.Failed {
 			t.Fatalf("job ended %s with %+v, want failed with %q", final.State, final.Counts, c.jobErr)
 		}
 		hostileAssertMessage(t, "job", final.Error, c.jobErr, secrets)
@@ -533,7 +543,7 @@ func hostileRun(t *testing.T, svc *deletion.Service, store *storage.Store, c hos
 		}
 		return
 	}
-	if final.State != storage.JobSucceeded {
+	if final.State != job.Succeeded {
 		t.Fatalf("job ended %s (%q) with %+v", final.State, final.Error, final.Counts)
 	}
 	if final.Counts != want {
@@ -574,18 +584,18 @@ func hostileUpload(t *testing.T, svc *deletion.Service, c hostileCase) (string, 
 	if err != nil {
 		return "", err
 	}
-	return u.ID.Hex(), nil
+	return u.ID, nil
 }
 
-func hostileWait(t *testing.T, svc *deletion.Service, jobID string) *storage.Job {
+func hostileWait(t *testing.T, svc *deletion.Service, jobID string) *job.Job {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var last *storage.Job
-	if err := svc.Watch(ctx, "acme", jobID, func(j *storage.Job) error { last = j; return nil }); err != nil {
+	var last *job.Job
+	if err := svc.Watch(ctx, deletion.Caller{AccountID: "acme"}, jobID, func(v job.View) error { last = &v.Job; return nil }); err != nil {
 		t.Fatalf("watch: %v", err)
 	}
-	if last == nil || !last.Terminal() {
+	if last == nil || !last.State.Terminal() {
 		t.Fatalf("watch ended with %+v", last)
 	}
 	return last
@@ -617,7 +627,7 @@ func hostileSecrets(deletes []string) []string {
 
 // hostileAssertError checks that err is a *deletion.Error of the kind
 // whose message contains want and no secret.
-func hostileAssertError(t *testing.T, stage string, err error, want string, kind deletion.Kind, secrets []string) {
+func hostileAssertError(t *testing.T, stage string, err error, want string, kind deletion.ErrorKind, secrets []string) {
 	t.Helper()
 	var e *deletion.Error
 	if !errors.As(err, &e) {
@@ -650,7 +660,7 @@ func hostileAssertMessage(t *testing.T, stage, msg, want string, secrets []strin
 // hostileRowSpec is a parsed entry of hostileCase.rows.
 type hostileRowSpec struct {
 	row     int64
-	outcome string
+	outcome job.Outcome
 	detail  string
 }
 
@@ -663,7 +673,11 @@ func hostileParseRows(t *testing.T, specs []string) []hostileRowSpec {
 		if err != nil || len(f) < 2 {
 			t.Fatalf("bad row spec %q", s)
 		}
-		r := hostileRowSpec{row: n, outcome: f[1]}
+		outcome := map[string]job.Outcome{"deleted": job.Deleted, "not_found": job.NotFound, "invalid": job.Invalid, "duplicate": job.Duplicate}[f[1]]
+		if outcome == 0 {
+			t.Fatalf("bad outcome in row spec %q", s)
+		}
+		r := hostileRowSpec{row: n, outcome: outcome}
 		if len(f) == 3 {
 			r.detail = f[2]
 		}
@@ -673,18 +687,18 @@ func hostileParseRows(t *testing.T, specs []string) []hostileRowSpec {
 }
 
 // hostileCounts derives a job's counts from the case's rows.
-func hostileCounts(t *testing.T, c hostileCase) storage.Counts {
-	var n storage.Counts
+func hostileCounts(t *testing.T, c hostileCase) job.Counts {
+	var n job.Counts
 	if c.totalRows > 0 {
 		n.Rows = c.totalRows
 		n.Duplicate = c.duplicates
 		for _, r := range hostileParseRows(t, c.rows) {
 			switch r.outcome {
-			case storage.OutcomeDeleted:
+			case job.Deleted:
 				n.Matched++
-			case storage.OutcomeNotFound:
+			case job.NotFound:
 				n.NotFound++
-			case storage.OutcomeInvalid:
+			case job.Invalid:
 				n.Invalid++
 			}
 		}
@@ -692,13 +706,13 @@ func hostileCounts(t *testing.T, c hostileCase) storage.Counts {
 		for _, r := range hostileParseRows(t, c.rows) {
 			n.Rows++
 			switch r.outcome {
-			case storage.OutcomeDeleted:
+			case job.Deleted:
 				n.Matched++
-			case storage.OutcomeNotFound:
+			case job.NotFound:
 				n.NotFound++
-			case storage.OutcomeInvalid:
+			case job.Invalid:
 				n.Invalid++
-			case storage.OutcomeDuplicate:
+			case job.Duplicate:
 				n.Duplicate++
 			default:
 				t.Fatalf("unknown outcome in %+v", r)
@@ -713,7 +727,7 @@ func hostileCounts(t *testing.T, c hostileCase) storage.Counts {
 
 // hostileCheckOutcomes compares the job's stored outcomes with the case's rows
 // (for a huge case, only its first rows).
-func hostileCheckOutcomes(t *testing.T, store *storage.Store, j *storage.Job, c hostileCase) {
+func hostileCheckOutcomes(t *testing.T, store *storage.Store, j *job.Job, c hostileCase) {
 	t.Helper()
 	if j.Counts.Rows > 10_000 {
 		// The embedded engine sorts a job's outcomes in memory, all of
@@ -725,7 +739,7 @@ func hostileCheckOutcomes(t *testing.T, store *storage.Store, j *storage.Job, c 
 	}
 	specs := hostileParseRows(t, c.rows)
 	limit := len(specs) + 1
-	got, err := store.ListOutcomes(context.Background(), "acme", j.ID.Hex(), 0, limit, nil)
+	got, err := store.ListOutcomes(context.Background(), "acme", j.ID, 0, limit, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -740,11 +754,11 @@ func hostileCheckOutcomes(t *testing.T, store *storage.Store, j *storage.Job, c 
 		o := got[i]
 		bad := o.Row != want.row || o.Outcome != want.outcome
 		switch want.outcome {
-		case storage.OutcomeInvalid:
+		case job.Invalid:
 			bad = bad || !strings.Contains(o.Reason, want.detail)
-		case storage.OutcomeDuplicate:
+		case job.Duplicate:
 			bad = bad || strconv.FormatInt(o.DuplicateOfRow, 10) != want.detail
-		case storage.OutcomeDeleted:
+		case job.Deleted:
 			deleted[o.Normalized] = true
 		}
 		if bad {
@@ -766,7 +780,7 @@ func hostileCheckOutcomes(t *testing.T, store *storage.Store, j *storage.Job, c 
 func hostileCheckProfiles(t *testing.T, store *storage.Store, keys []hostileKey, c hostileCase) {
 	t.Helper()
 	present := hostilePresent(t, store, keys)
-	typ := c.spec.Type.String()
+	typ := c.spec.Type
 	gone := map[string]bool{}
 	for _, d := range c.deletes {
 		gone[d] = true
@@ -805,7 +819,7 @@ func hostileCanary(t *testing.T, svc *deletion.Service, store *storage.Store) {
 	if err != nil {
 		t.Fatalf("the service no longer previews a sane file: %v", err)
 	}
-	if want := (storage.Counts{TotalRows: 1, Rows: 1, Valid: 1, NotFound: 1}); p.Counts != want {
+	if want := (job.Counts{TotalRows: 1, Rows: 1, Valid: 1, NotFound: 1}); p.Counts != want {
 		t.Fatalf("canary counts %+v, want %+v", p.Counts, want)
 	}
 	if err := store.DeleteUpload(context.Background(), "acme", id); err != nil {

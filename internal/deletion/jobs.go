@@ -6,14 +6,14 @@ import (
 	"io"
 	"time"
 
-	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/job"
 	"github.com/erasure-dev/erasure/storage"
 )
 
 // StartFile validates a deletion by a file and queues it. The file, sheet
 // and column are checked here, so a mistake is an error now rather than a
 // failed job later.
-func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec Spec) (*storage.Job, error) {
+func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec Spec) (*job.Job, error) {
 	accountID := by.AccountID
 	if err := s.admit(ctx, accountID, FileDeletion); err != nil {
 		return nil, err
@@ -22,7 +22,7 @@ func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec
 	if err != nil {
 		return nil, err
 	}
-	fs, err := s.openSource(ctx, accountID, src, m)
+	fs, err := s.openFileColumn(ctx, accountID, src, m)
 	if err != nil {
 		return nil, err
 	}
@@ -38,28 +38,30 @@ func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec
 		return nil, invalidf("the file has no rows; put one identifier per row")
 	}
 
-	j := &storage.Job{
+	j := &job.Job{
 		ID:             storage.NewID(),
 		AccountID:      accountID,
-		Kind:           storage.KindFile,
-		State:          storage.JobQueued,
-		IdentifierType: spec.Type.String(),
+		Kind:           job.FromFile,
+		State:          job.Queued,
+		IdentifierType: spec.Type,
 		DefaultRegion:  spec.DefaultRegion,
-		UploadID:       src.UploadID,
-		Filename:       fs.file.upload.Filename,
-		Sheet:          fs.sh.name,
-		// The decision, not the request: the worker reads the file the same way.
-		HeaderMode:   headerModeOf(fs.sh.hasHeader).String(),
-		ColumnName:   src.ColumnName,
-		ColumnNumber: src.ColumnNumber,
-		Column:       fs.label,
-		CreatedBy:    by.Actor,
+		File: job.File{
+			UploadID: src.UploadID,
+			Filename: fs.owned.upload.Filename,
+			Sheet:    fs.sh.name,
+			// The decision, not the request: the worker reads the file the same way.
+			HasHeader:    fs.sh.hasHeader,
+			ColumnName:   src.ColumnName,
+			ColumnNumber: src.ColumnNumber,
+		},
+		Column:    fs.label,
+		CreatedBy: by.Actor,
 	}
 	// The claim comes first: an upload feeds one job only, and a job
 	// never becomes visible without its upload. Neither step is cut short
 	// by the caller leaving: the pair completes or the sweeper cleans up.
 	ctx = context.WithoutCancel(ctx)
-	if err := s.store.ClaimUpload(ctx, accountID, src.UploadID, j.ID.Hex()); err != nil {
+	if err := s.store.ClaimUpload(ctx, accountID, src.UploadID, j.ID); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			return nil, preconditionf("upload %q is already used by a job: each upload is deleted with its job, so upload the file again to run another deletion", src.UploadID)
 		}
@@ -86,15 +88,15 @@ func (s *Service) admit(ctx context.Context, accountID string, f Feature) error 
 // a worker. The worker records the start again before deleting anything
 // (the record is stored once), so a job never deletes unrecorded even if
 // this call's record failed.
-func (s *Service) queue(ctx context.Context, j *storage.Job, items []string) error {
+func (s *Service) queue(ctx context.Context, j *job.Job, items []string) error {
 	if err := s.store.CreateJob(ctx, j, items); err != nil {
 		return err
 	}
-	if err := s.record(ctx, storage.AuditJobStarted, j.CreatedBy, j); err != nil {
-		s.logger.WarnContext(ctx, "could not record the job's start; its worker will", "job_id", j.ID.Hex(), "error", err)
+	if err := s.record(ctx, job.Started, j.CreatedBy, j); err != nil {
+		s.logger.WarnContext(ctx, "could not record the job's start; its worker will", "job_id", j.ID, "error", err)
 	}
-	s.logger.InfoContext(ctx, "job queued", "job_id", j.ID.Hex(), "account_id", j.AccountID, "kind", j.Kind,
-		"identifier_type", j.IdentifierType, "rows", j.Counts.TotalRows)
+	s.logger.InfoContext(ctx, "job queued", "job_id", j.ID, "account_id", j.AccountID, "kind", j.Kind.String(),
+		"identifier_type", j.IdentifierType.String(), "rows", j.Counts.TotalRows)
 	s.notify()
 	return nil
 }
@@ -107,7 +109,7 @@ func headerModeOf(hasHeader bool) HeaderMode {
 }
 
 // StartList queues a deletion by an inline list of identifiers.
-func (s *Service) StartList(ctx context.Context, by Caller, values []string, spec Spec) (*storage.Job, error) {
+func (s *Service) StartList(ctx context.Context, by Caller, values []string, spec Spec) (*job.Job, error) {
 	accountID := by.AccountID
 	if err := s.admit(ctx, accountID, ListDeletion); err != nil {
 		return nil, err
@@ -121,15 +123,15 @@ func (s *Service) StartList(ctx context.Context, by Caller, values []string, spe
 	if len(values) > s.cfg.MaxListItems {
 		return nil, tooLargef("%d values is more than the %d a list may hold; upload a file instead", len(values), s.cfg.MaxListItems)
 	}
-	j := &storage.Job{
+	j := &job.Job{
 		ID:             storage.NewID(),
 		AccountID:      accountID,
-		Kind:           storage.KindList,
-		State:          storage.JobQueued,
-		IdentifierType: spec.Type.String(),
+		Kind:           job.FromList,
+		State:          job.Queued,
+		IdentifierType: spec.Type,
 		DefaultRegion:  spec.DefaultRegion,
 		Column:         "list",
-		Counts:         storage.Counts{TotalRows: int64(len(values))},
+		Counts:         job.Counts{TotalRows: int64(len(values))},
 		CreatedBy:      by.Actor,
 	}
 	if err := s.queue(ctx, j, values); err != nil {
@@ -142,37 +144,43 @@ func (s *Service) StartList(ctx context.Context, by Caller, values []string, spe
 // finished job. The job is queued and run by a worker like any other, so it
 // is recorded, resumed after a crash and reported the same way; this call
 // waits for it.
-func (s *Service) DeleteProfile(ctx context.Context, by Caller, profileID string) (*storage.Job, error) {
+func (s *Service) DeleteProfile(ctx context.Context, by Caller, profileID string) (job.View, error) {
 	accountID := by.AccountID
 	if err := s.admit(ctx, accountID, ProfileDeletion); err != nil {
-		return nil, err
+		return job.View{}, err
 	}
 	if _, err := (profileIDs{}).Normalize(profileID); err != nil {
 		// The value is not echoed: callers paste e-mail addresses here.
-		return nil, invalidf("profile_id is not a profile id: it has 24 hexadecimal digits, as shown on the profile")
+		return job.View{}, invalidf("profile_id is not a profile id: it has 24 hexadecimal digits, as shown on the profile")
 	}
-	j := &storage.Job{
+	j := &job.Job{
 		ID:        storage.NewID(),
 		AccountID: accountID,
-		Kind:      storage.KindProfile,
-		State:     storage.JobQueued,
+		Kind:      job.FromProfile,
+		State:     job.Queued,
 		ProfileID: profileID,
 		Column:    "profile id",
-		Counts:    storage.Counts{TotalRows: 1},
+		Counts:    job.Counts{TotalRows: 1},
 		CreatedBy: by.Actor,
 	}
 	if err := s.queue(ctx, j, nil); err != nil {
-		return nil, err
+		return job.View{}, err
 	}
-	var last *storage.Job
-	if err := s.Watch(ctx, accountID, j.ID.Hex(), func(j *storage.Job) error { last = j; return nil }); err != nil {
-		return nil, err
-	}
-	return last, nil
+	var last job.View
+	err := s.Watch(ctx, by, j.ID, func(v job.View) error { last = v; return nil })
+	return last, err
 }
 
-// GetJob returns a job of the account.
-func (s *Service) GetJob(ctx context.Context, accountID, jobID string) (*storage.Job, error) {
+// GetJob returns a job of the caller's account, as the caller sees it.
+func (s *Service) GetJob(ctx context.Context, by Caller, jobID string) (job.View, error) {
+	j, err := s.getJob(ctx, by.AccountID, jobID)
+	if err != nil {
+		return job.View{}, err
+	}
+	return s.view(ctx, by, j)
+}
+
+func (s *Service) getJob(ctx context.Context, accountID, jobID string) (*job.Job, error) {
 	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
@@ -180,12 +188,13 @@ func (s *Service) GetJob(ctx context.Context, accountID, jobID string) (*storage
 	if err != nil {
 		return nil, notFound(err, "job", jobID)
 	}
-	return j, s.withQueuePosition(ctx, j)
+	return j, nil
 }
 
 // ListJobs returns a page of the account's jobs, newest first, and the token
 // of the next page ("" on the last).
-func (s *Service) ListJobs(ctx context.Context, accountID string, pageSize int, pageToken string) ([]storage.Job, string, error) {
+func (s *Service) ListJobs(ctx context.Context, by Caller, pageSize int, pageToken string) ([]job.View, string, error) {
+	accountID := by.AccountID
 	if err := checkAccount(accountID); err != nil {
 		return nil, "", err
 	}
@@ -204,49 +213,55 @@ func (s *Service) ListJobs(ctx context.Context, accountID string, pageSize int, 
 	next := ""
 	if len(jobs) > pageSize {
 		jobs = jobs[:pageSize]
-		next = jobs[pageSize-1].ID.Hex()
+		next = jobs[pageSize-1].ID
 	}
-	return jobs, next, nil
+	views := make([]job.View, len(jobs))
+	for i := range jobs {
+		if views[i], err = s.view(ctx, by, &jobs[i]); err != nil {
+			return nil, "", err
+		}
+	}
+	return views, next, nil
 }
 
 // Cancel asks a job to stop (see erasure.v1 CancelJob).
-func (s *Service) Cancel(ctx context.Context, by Caller, jobID string) (*storage.Job, error) {
+func (s *Service) Cancel(ctx context.Context, by Caller, jobID string) (job.View, error) {
 	accountID := by.AccountID
 	if err := checkAccount(accountID); err != nil {
-		return nil, err
+		return job.View{}, err
 	}
 	j, err := s.store.RequestCancel(ctx, accountID, jobID)
 	if err != nil {
-		return nil, notFound(err, "job", jobID)
+		return job.View{}, notFound(err, "job", jobID)
 	}
 	if j.CancelRequested {
 		// The first request is the one recorded; the job stops at it.
-		if err := s.record(ctx, storage.AuditCancelRequested, by.Actor, j); err != nil {
-			return nil, err
+		if err := s.record(ctx, job.CancelRequested, by.Actor, j); err != nil {
+			return job.View{}, err
 		}
-		if j.State == storage.JobCancelled && j.StartedAt == nil {
+		if j.State == job.Cancelled && j.StartedAt == nil {
 			// Ended before any worker took it: no worker records its end.
-			if err := s.record(ctx, storage.AuditJobFinished, j.CreatedBy, j); err != nil {
-				return nil, err
+			if err := s.record(ctx, job.Finished, j.CreatedBy, j); err != nil {
+				return job.View{}, err
 			}
 		}
 	}
-	if j.State == storage.JobCancelled && j.StartedAt == nil && j.UploadID != "" {
+	if j.State == job.Cancelled && j.StartedAt == nil && j.File.UploadID != "" {
 		// Cancelled while queued: no worker will delete its upload.
-		if err := s.store.DeleteUpload(ctx, accountID, j.UploadID); err != nil {
+		if err := s.store.DeleteUpload(ctx, accountID, j.File.UploadID); err != nil {
 			s.logger.WarnContext(ctx, "could not delete a cancelled job's upload; the sweeper will", "job_id", jobID, "error", err)
 		}
 	}
-	s.logger.InfoContext(ctx, "job cancel requested", "job_id", jobID, "account_id", accountID, "state", j.State)
-	return j, nil
+	s.logger.InfoContext(ctx, "job cancel requested", "job_id", jobID, "account_id", accountID, "state", j.State.String())
+	return s.view(ctx, by, j)
 }
 
 // outcomePage is how many outcomes are read per round trip when streaming.
 const outcomePage = 1000
 
 // ListOutcomes sends the job's outcomes in row order, a page at a time.
-func (s *Service) ListOutcomes(ctx context.Context, accountID, jobID string, only []string, send func([]storage.Outcome) error) error {
-	j, err := s.GetJob(ctx, accountID, jobID)
+func (s *Service) ListOutcomes(ctx context.Context, accountID, jobID string, only []job.Outcome, send func([]job.RowOutcome) error) error {
+	j, err := s.getJob(ctx, accountID, jobID)
 	if err != nil {
 		return err
 	}
@@ -271,13 +286,4 @@ func (s *Service) ListOutcomes(ctx context.Context, accountID, jobID string, onl
 			return nil
 		}
 	}
-}
-
-// TypeOf returns a job's identifier type, or 0 for a single-profile job.
-func TypeOf(j *storage.Job) identifier.Type {
-	t, err := identifier.ParseType(j.IdentifierType)
-	if err != nil {
-		return 0
-	}
-	return t
 }

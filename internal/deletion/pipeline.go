@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/job"
+	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/storage"
 )
 
@@ -32,16 +34,16 @@ func (sp Spec) normalizer() (*identifier.Normalizer, error) {
 }
 
 // displayName is how an identifier type reads in a sentence.
-func displayName(t string) string {
+func displayName(t identifier.Type) string {
 	switch t {
-	case "email":
+	case identifier.Email:
 		return "e-mail"
-	case "phone":
+	case identifier.Phone:
 		return "phone number"
-	case "crm_id":
+	case identifier.CRMID:
 		return "CRM ID"
 	}
-	return t
+	return t.String()
 }
 
 // row is one row on its way through the pipeline.
@@ -49,11 +51,12 @@ type row struct {
 	num        int64
 	value      string
 	normalized string
-	outcome    string
-	reason     string
-	dupOf      int64
-	match      *storage.Match
-	hint       string
+	// outcome is zero until the row is decided.
+	outcome job.Outcome
+	reason  string
+	dupOf   int64
+	match   *profile.Match
+	hint    string
 	// keyHash and profileHash are the audit trail's hashes of a matched
 	// profile's Unique Identifier and id (see audit.go).
 	keyHash, profileHash []byte
@@ -74,15 +77,11 @@ type matcher struct {
 	crm bool
 }
 
-func (s *Service) matcherFor(j *storage.Job) (matcher, error) {
-	if j.Kind == storage.KindProfile {
+func (s *Service) matcherFor(j *job.Job) (matcher, error) {
+	if j.Kind == job.FromProfile {
 		return matcher{norm: profileIDs{}, resolve: s.resolveIDs}, nil
 	}
-	t, err := identifier.ParseType(j.IdentifierType)
-	if err != nil {
-		return matcher{}, fmt.Errorf("job identifier type: %w", err)
-	}
-	return s.keyMatcher(Spec{Type: t, DefaultRegion: j.DefaultRegion})
+	return s.keyMatcher(Spec{Type: j.IdentifierType, DefaultRegion: j.DefaultRegion})
 }
 
 func (s *Service) keyMatcher(sp Spec) (matcher, error) {
@@ -114,15 +113,15 @@ func (profileIDs) Normalize(raw string) (string, error) {
 func (s *Service) resolveIDs(ctx context.Context, accountID string, batch []row, _ bool) error {
 	for i := range batch {
 		r := &batch[i]
-		if r.outcome != "" {
+		if r.outcome != 0 {
 			continue
 		}
 		m, err := s.store.FindByID(ctx, accountID, r.normalized)
 		switch {
 		case err == nil:
-			r.match, r.outcome = &m, storage.OutcomeDeleted
+			r.match, r.outcome = &m, job.Deleted
 		case errors.Is(err, storage.ErrNotFound):
-			r.outcome = storage.OutcomeNotFound
+			r.outcome = job.NotFound
 		default:
 			return fmt.Errorf("resolve profile id: %w", err)
 		}
@@ -168,18 +167,18 @@ const maxRowNumber = 1<<32 - 1
 func (c *classifier) classify(num int64, value string, present bool) row {
 	r := row{num: num, value: value}
 	if !present {
-		r.outcome, r.reason = storage.OutcomeInvalid, fmt.Sprintf("the row has no cell in %s", c.column)
+		r.outcome, r.reason = job.Invalid, fmt.Sprintf("the row has no cell in %s", c.column)
 		return r
 	}
 	n, err := c.norm.Normalize(value)
 	if err != nil {
-		r.outcome, r.reason = storage.OutcomeInvalid, reasonOf(err, err.Error())
+		r.outcome, r.reason = job.Invalid, reasonOf(err, err.Error())
 		return r
 	}
 	r.normalized = n
 	hi, lo := maphash.String(c.seeds[0], n), uint32(maphash.String(c.seeds[1], n))
 	if first, ok := c.seen.firstOrAdd(hi, lo, uint32(min(num, maxRowNumber))); ok {
-		r.outcome, r.dupOf = storage.OutcomeDuplicate, int64(first)
+		r.outcome, r.dupOf = job.Duplicate, int64(first)
 	}
 	return r
 }
@@ -192,31 +191,31 @@ func (c *classifier) classify(num int64, value string, present bool) row {
 func (s *Service) resolveKeys(ctx context.Context, accountID string, t identifier.Type, batch []row, hints bool) error {
 	var values []string
 	for _, r := range batch {
-		if r.outcome == "" {
+		if r.outcome == 0 {
 			values = append(values, r.normalized)
 		}
 	}
 	if len(values) == 0 {
 		return nil
 	}
-	var found []storage.Match
+	var found []profile.Match
 	var err error
 	if hints {
-		found, err = s.store.FindWithRelated(ctx, accountID, t.String(), t.String(), values)
+		found, err = s.store.FindWithRelated(ctx, accountID, t, values)
 	} else {
-		found, err = s.store.FindByKeys(ctx, accountID, t.String(), values)
+		found, err = s.store.FindByKeys(ctx, accountID, t, values)
 	}
 	if err != nil {
 		return fmt.Errorf("resolve batch: %w", err)
 	}
-	byValue := make(map[string]*storage.Match, len(found))
+	byValue := make(map[string]*profile.Match, len(found))
 	hint := make(map[string]string)
 	for i := range found {
 		p := &found[i]
-		if p.KeyType == t.String() {
-			byValue[p.KeyValue] = p
+		if p.Key.Type == t {
+			byValue[p.Key.Value] = p
 		}
-		for _, v := range []string{p.KeyValue, attribute(*p, t)} {
+		for _, v := range []string{p.Key.Value, p.Attribute(t)} {
 			if v != "" && hint[v] == "" {
 				hint[v] = explain(*p, t, v)
 			}
@@ -224,39 +223,28 @@ func (s *Service) resolveKeys(ctx context.Context, accountID string, t identifie
 	}
 	for i := range batch {
 		r := &batch[i]
-		if r.outcome != "" {
+		if r.outcome != 0 {
 			continue
 		}
 		if m, ok := byValue[r.normalized]; ok {
-			r.match, r.outcome = m, storage.OutcomeDeleted
+			r.match, r.outcome = m, job.Deleted
 		} else {
-			r.outcome, r.hint = storage.OutcomeNotFound, hint[r.normalized]
+			r.outcome, r.hint = job.NotFound, hint[r.normalized]
 		}
 	}
 	return nil
 }
 
-func attribute(p storage.Match, t identifier.Type) string {
-	switch t {
-	case identifier.Email:
-		return p.Email
-	case identifier.Phone:
-		return p.Phone
-	default:
-		return p.CRMID
-	}
-}
-
 // explain says why value, which matched no profile keyed by t, relates to p.
-func explain(p storage.Match, t identifier.Type, value string) string {
-	want := displayName(t.String())
-	if p.KeyValue == value && p.KeyType != t.String() {
+func explain(p profile.Match, t identifier.Type, value string) string {
+	want := displayName(t)
+	if p.Key.Value == value && p.Key.Type != t {
 		return fmt.Sprintf("a profile has this value as its %s identifier; delete with %s as the Unique Identifier to remove it",
-			displayName(p.KeyType), displayName(p.KeyType))
+			displayName(p.Key.Type), displayName(p.Key.Type))
 	}
-	if p.KeyType != t.String() {
+	if p.Key.Type != t {
 		return fmt.Sprintf("a profile identified by %s has this %s as an attribute; it can only be deleted by its %s",
-			displayName(p.KeyType), want, displayName(p.KeyType))
+			displayName(p.Key.Type), want, displayName(p.Key.Type))
 	}
 	return fmt.Sprintf("a profile identified by another %s has this one as an attribute", want)
 }
@@ -264,18 +252,18 @@ func explain(p storage.Match, t identifier.Type, value string) string {
 // tally adds a processed batch to the counts and the section totals. In a
 // job (deleting) every matched row's profile is deleted by the batch, so
 // deleted counts them: a batch redone after an interruption counts the same.
-func tally(c *storage.Counts, sections map[string]int64, batch []row, deleting bool) {
+func tally(c *job.Counts, sections map[string]int64, batch []row, deleting bool) {
 	for _, r := range batch {
 		c.Rows++
 		switch r.outcome {
-		case storage.OutcomeInvalid:
+		case job.Invalid:
 			c.Invalid++
-		case storage.OutcomeDuplicate:
+		case job.Duplicate:
 			c.Duplicate++
-		case storage.OutcomeNotFound:
+		case job.NotFound:
 			c.Valid++
 			c.NotFound++
-		case storage.OutcomeDeleted:
+		case job.Deleted:
 			c.Valid++
 			c.Matched++
 			if deleting {
@@ -289,16 +277,16 @@ func tally(c *storage.Counts, sections map[string]int64, batch []row, deleting b
 }
 
 // sectionList orders section totals by section id for stable reports.
-func sectionList(m map[string]int64) []storage.SectionCount {
-	out := make([]storage.SectionCount, 0, len(m))
+func sectionList(m map[string]int64) []job.SectionCount {
+	out := make([]job.SectionCount, 0, len(m))
 	for id, n := range m {
-		out = append(out, storage.SectionCount{SectionID: id, Profiles: n})
+		out = append(out, job.SectionCount{SectionID: id, Profiles: n})
 	}
-	slices.SortFunc(out, func(a, b storage.SectionCount) int { return strings.Compare(a.SectionID, b.SectionID) })
+	slices.SortFunc(out, func(a, b job.SectionCount) int { return strings.Compare(a.SectionID, b.SectionID) })
 	return out
 }
 
-func sectionMap(list []storage.SectionCount) map[string]int64 {
+func sectionMap(list []job.SectionCount) map[string]int64 {
 	m := make(map[string]int64, len(list))
 	for _, s := range list {
 		m[s.SectionID] = s.Profiles

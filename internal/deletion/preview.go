@@ -6,20 +6,21 @@ import (
 	"io"
 	"slices"
 
-	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/internal/job"
 )
 
 // Preview is what a deletion by a file would do. Nothing was deleted.
 type Preview struct {
-	Counts   storage.Counts
-	Sections []storage.SectionCount
+	Counts job.Counts
+	// Sections are the per-section counts of the sections the caller may
+	// see.
+	Sections []job.SectionCount
 	// InvalidSamples are the first invalid rows, to fix before executing.
-	InvalidSamples []storage.Outcome
+	InvalidSamples []job.RowOutcome
 	HasHeader      bool
 	// HiddenSectionProfiles is, when the caller sees only some sections,
 	// how many matched profiles also hold data in sections the caller
-	// cannot see: deleting removes it there too. (The transport leaves
-	// those sections out of what it shows the caller.)
+	// cannot see: deleting removes it there too.
 	HiddenSectionProfiles int64
 }
 
@@ -39,7 +40,7 @@ func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec S
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.openSource(ctx, accountID, src, m)
+	rows, err := s.openFileColumn(ctx, accountID, src, m)
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +65,8 @@ func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec S
 		tally(&p.Counts, sections, batch, false)
 		p.HiddenSectionProfiles += countHidden(batch, by.Sections)
 		for _, r := range batch {
-			if r.outcome == storage.OutcomeInvalid && len(p.InvalidSamples) < maxInvalidSamples {
-				p.InvalidSamples = append(p.InvalidSamples, outcomeOf(r, "", accountID))
+			if r.outcome == job.Invalid && len(p.InvalidSamples) < maxInvalidSamples {
+				p.InvalidSamples = append(p.InvalidSamples, outcomeOf(r))
 			}
 		}
 		if readErr != nil {
@@ -73,7 +74,7 @@ func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec S
 		}
 	}
 	p.Counts.TotalRows = p.Counts.Rows
-	p.Sections = sectionList(sections)
+	p.Sections = visibleSections(by, sectionList(sections))
 	return p, nil
 }
 
@@ -85,7 +86,7 @@ func countHidden(batch []row, visible []string) int64 {
 	}
 	var n int64
 	for _, r := range batch {
-		if r.outcome != storage.OutcomeDeleted || r.match == nil {
+		if r.outcome != job.Deleted || r.match == nil {
 			continue
 		}
 		if slices.ContainsFunc(r.match.Sections, func(sec string) bool { return !slices.Contains(visible, sec) }) {
@@ -95,10 +96,9 @@ func countHidden(batch []row, visible []string) int64 {
 	return n
 }
 
-func outcomeOf(r row, jobID, accountID string) storage.Outcome {
-	o := storage.Outcome{
-		AccountID:      accountID,
-		JobID:          jobID,
+// outcomeOf is the outcome of a decided row.
+func outcomeOf(r row) job.RowOutcome {
+	o := job.RowOutcome{
 		Row:            r.num,
 		Value:          r.value,
 		Normalized:     r.normalized,

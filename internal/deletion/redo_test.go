@@ -9,7 +9,8 @@ import (
 
 	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/internal/identifier"
-	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/internal/job"
+	"github.com/erasure-dev/erasure/internal/profile"
 )
 
 // A batch interrupted at any point — after its outcomes are stored, after
@@ -36,9 +37,12 @@ func TestInterruptedBatchesAreRedoneExactly(t *testing.T) {
 		var mu sync.Mutex
 		calls, failures := 0, 0
 		cfg := deletion.Config{BatchSize: 7, AuditKey: []byte("a fixed audit key of 32 bytes...")}
-		if point != "" {
-			// Every batch fails once at the point; its retry goes through.
-			cfg.Fault = func(p string) error {
+		// Every batch fails once at the point; its retry goes through.
+		fault := func(s *deletion.Service) {
+			if point == "" {
+				return
+			}
+			deletion.SetFault(s, func(p string) error {
 				mu.Lock()
 				defer mu.Unlock()
 				if p != point {
@@ -49,14 +53,14 @@ func TestInterruptedBatchesAreRedoneExactly(t *testing.T) {
 				}
 				failures++
 				return fmt.Errorf("injected at %s: %w", p, context.DeadlineExceeded)
-			}
+			})
 		}
-		svc, store := newService(t, cfg)
+		svc, store := newService(t, cfg, fault)
 		ctx := context.Background()
-		var ps []storage.Profile
+		var ps []profile.Profile
 		for i := range 60 {
-			ps = append(ps, storage.Profile{AccountID: "acme", Key: storage.Key{Type: "email", Value: fmt.Sprintf("p%d@example.com", i)},
-				Sections: []storage.Section{{SectionID: fmt.Sprintf("s%d", i%3)}}})
+			ps = append(ps, profile.Profile{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: fmt.Sprintf("p%d@example.com", i)},
+				Sections: []profile.Section{{SectionID: fmt.Sprintf("s%d", i%3)}}})
 		}
 		if err := store.InsertProfiles(ctx, ps); err != nil {
 			t.Fatal(err)
@@ -65,8 +69,8 @@ func TestInterruptedBatchesAreRedoneExactly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var last *storage.Job
-		if err := svc.Watch(ctx, "acme", j.ID.Hex(), func(j *storage.Job) error { last = j; return nil }); err != nil {
+		var last *job.Job
+		if err := svc.Watch(ctx, deletion.Caller{AccountID: "acme"}, j.ID, func(v job.View) error { last = &v.Job; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if point != "" && failures < 5 {
@@ -74,7 +78,7 @@ func TestInterruptedBatchesAreRedoneExactly(t *testing.T) {
 		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s %+v %+v\n", last.State, last.Counts, last.Sections)
-		if err := svc.ListOutcomes(ctx, "acme", j.ID.Hex(), nil, func(os []storage.Outcome) error {
+		if err := svc.ListOutcomes(ctx, "acme", j.ID, nil, func(os []job.RowOutcome) error {
 			for _, o := range os {
 				// Profile ids (and so their hashes) differ between runs.
 				fmt.Fprintf(&b, "%d %s %q %q %d %q %x %v %v\n", o.Row, o.Outcome, o.Normalized, o.Reason, o.DuplicateOfRow, o.Hint, o.KeyHash,
@@ -84,7 +88,7 @@ func TestInterruptedBatchesAreRedoneExactly(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		erasures, err = store.CountErasures(ctx, "acme", j.ID.Hex())
+		erasures, err = store.CountErasures(ctx, "acme", j.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,10 +99,10 @@ func TestInterruptedBatchesAreRedoneExactly(t *testing.T) {
 		return b.String(), erasures, left
 	}
 	ref, refErasures, refLeft := run(t, "")
-	if !strings.HasPrefix(ref, storage.JobSucceeded) || refErasures == 0 {
+	if !strings.HasPrefix(ref, job.Succeeded.String()) || refErasures == 0 {
 		t.Fatalf("reference run: %s (%d erasures)", ref, refErasures)
 	}
-	for _, point := range []string{deletion.FaultAfterOutcomes, deletion.FaultAfterDelete, deletion.FaultAfterErasures} {
+	for _, point := range []string{deletion.FaultAfterOutcomes, deletion.FaultAfterChange, deletion.FaultAfterRecord} {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
 			got, erasures, left := run(t, point)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/job"
 	"github.com/erasure-dev/erasure/internal/tabular"
 	"github.com/erasure-dev/erasure/storage"
 )
@@ -54,7 +55,7 @@ type FileSource struct {
 // openedFile is an upload copied to a temporary file and opened.
 type openedFile struct {
 	*tabular.File
-	upload *storage.Upload
+	upload *job.Upload
 	// path is the temporary file, removed by Close.
 	path string
 }
@@ -316,12 +317,13 @@ type rowSource interface {
 	close()
 }
 
-type sheetSource struct {
+// sheetColumn is one column of an open sheet.
+type sheetColumn struct {
 	sh  *sheet
 	col int
 }
 
-func (s *sheetSource) next() (int64, string, bool, error) {
+func (s *sheetColumn) next() (int64, string, bool, error) {
 	r, err := s.sh.next()
 	if err != nil {
 		return 0, "", false, err
@@ -332,7 +334,7 @@ func (s *sheetSource) next() (int64, string, bool, error) {
 	return r.Number, r.Cells[s.col], true, nil
 }
 
-func (s *sheetSource) close() { s.sh.close() }
+func (s *sheetColumn) close() { s.sh.close() }
 
 type listSource struct {
 	items []string
@@ -349,36 +351,50 @@ func (s *listSource) next() (int64, string, bool, error) {
 
 func (s *listSource) close() {}
 
-// fileSource is the identifier column of an open upload; close releases
-// both the sheet and the file.
-type fileSource struct {
-	sheetSource
-	file *openedFile
+// columnReader is the identifier column of an open upload. When it owns
+// the file (openFileColumn), close releases the file too.
+type columnReader struct {
+	sheetColumn
 	// label names the column in reports.
 	label string
+	// owned is the file closed with the column, if any.
+	owned *openedFile
 }
 
-func (f *fileSource) close() {
-	f.sheetSource.close()
-	f.file.Close()
+func (c *columnReader) close() {
+	c.sheetColumn.close()
+	if c.owned != nil {
+		c.owned.Close()
+	}
 }
 
-// openSource opens the file, sheet and column of src, for matching with m.
-func (s *Service) openSource(ctx context.Context, accountID string, src FileSource, m matcher) (*fileSource, error) {
+// openFileColumn copies the upload of src out of the store and opens its
+// sheet and column, for matching with m. Closing the column closes the file.
+func (s *Service) openFileColumn(ctx context.Context, accountID string, src FileSource, m matcher) (*columnReader, error) {
 	f, err := s.openUpload(ctx, accountID, src.UploadID)
 	if err != nil {
 		return nil, err
 	}
-	sh, err := f.openSheet(src.Options, headerTest(src, m))
+	c, err := f.openColumn(src, m)
 	if err != nil {
 		f.Close()
+		return nil, err
+	}
+	c.owned = f
+	return c, nil
+}
+
+// openColumn opens the sheet and column of src in f, from the sheet's top.
+// A file can be read this way any number of times.
+func (f *openedFile) openColumn(src FileSource, m matcher) (*columnReader, error) {
+	sh, err := f.openSheet(src.Options, headerTest(src, m))
+	if err != nil {
 		return nil, err
 	}
 	col, label, err := sh.column(src)
 	if err != nil {
 		sh.close()
-		f.Close()
 		return nil, err
 	}
-	return &fileSource{sheetSource: sheetSource{sh: sh, col: col}, file: f, label: label}, nil
+	return &columnReader{sheetColumn: sheetColumn{sh: sh, col: col}, label: label}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/erasure-dev/erasure/internal/job"
 	"github.com/erasure-dev/erasure/storage"
 )
 
@@ -39,7 +40,7 @@ func checkAccount(accountID string) error {
 }
 
 // CreateUpload starts a resumable upload.
-func (s *Service) CreateUpload(ctx context.Context, accountID, filename string) (*storage.Upload, error) {
+func (s *Service) CreateUpload(ctx context.Context, accountID, filename string) (*job.Upload, error) {
 	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
@@ -57,7 +58,7 @@ func (s *Service) CreateUpload(ctx context.Context, accountID, filename string) 
 
 // AppendUpload stores a chunk of a resumable upload (see
 // storage.Store.AppendUpload for the offset rules).
-func (s *Service) AppendUpload(ctx context.Context, accountID, uploadID string, offset int64, data []byte, last bool) (*storage.Upload, error) {
+func (s *Service) AppendUpload(ctx context.Context, accountID, uploadID string, offset int64, data []byte, last bool) (*job.Upload, error) {
 	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
@@ -79,7 +80,7 @@ func (s *Service) tooLarge() error {
 }
 
 // GetUpload returns an upload of the account.
-func (s *Service) GetUpload(ctx context.Context, accountID, uploadID string) (*storage.Upload, error) {
+func (s *Service) GetUpload(ctx context.Context, accountID, uploadID string) (*job.Upload, error) {
 	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
@@ -92,7 +93,7 @@ func (s *Service) GetUpload(ctx context.Context, accountID, uploadID string) (*s
 type UploadWriter struct {
 	s      *Service
 	ctx    context.Context
-	upload *storage.Upload
+	upload *job.Upload
 	buf    []byte
 	// flushed is how many bytes were handed to the store.
 	flushed int64
@@ -127,7 +128,7 @@ func (w *UploadWriter) Write(p []byte) (int, error) {
 }
 
 func (w *UploadWriter) flush(p []byte, last bool) error {
-	u, err := w.s.AppendUpload(w.ctx, w.upload.AccountID, w.upload.ID.Hex(), w.flushed, p, last)
+	u, err := w.s.AppendUpload(w.ctx, w.upload.AccountID, w.upload.ID, w.flushed, p, last)
 	if err != nil {
 		return err
 	}
@@ -137,7 +138,7 @@ func (w *UploadWriter) flush(p []byte, last bool) error {
 }
 
 // Close stores the rest and completes the upload.
-func (w *UploadWriter) Close() (*storage.Upload, error) {
+func (w *UploadWriter) Close() (*job.Upload, error) {
 	if w.flushed+int64(len(w.buf)) == 0 {
 		w.Abort()
 		return nil, invalidf("the file is empty; send a file with a header row and one identifier per row")
@@ -152,7 +153,7 @@ func (w *UploadWriter) Close() (*storage.Upload, error) {
 func (w *UploadWriter) Abort() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), 30*time.Second)
 	defer cancel()
-	if err := w.s.store.DeleteUpload(ctx, w.upload.AccountID, w.upload.ID.Hex()); err != nil {
-		w.s.logger.Warn("could not delete an aborted upload; the sweeper will", "upload_id", w.upload.ID.Hex(), "error", err)
+	if err := w.s.store.DeleteUpload(ctx, w.upload.AccountID, w.upload.ID); err != nil {
+		w.s.logger.Warn("could not delete an aborted upload; the sweeper will", "upload_id", w.upload.ID, "error", err)
 	}
 }

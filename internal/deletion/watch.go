@@ -2,9 +2,11 @@ package deletion
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/erasure-dev/erasure/internal/job"
 	"github.com/erasure-dev/erasure/storage"
 )
 
@@ -20,20 +22,24 @@ const watchOutage = 2 * time.Minute
 //
 // All watchers of one job on this instance share one poller (see feeds), so
 // a thousand browser tabs on one job cost the store one read per interval.
-func (s *Service) Watch(ctx context.Context, accountID, jobID string, send func(*storage.Job) error) error {
-	j, err := s.GetJob(ctx, accountID, jobID)
+func (s *Service) Watch(ctx context.Context, by Caller, jobID string, send func(job.View) error) error {
+	j, err := s.getJob(ctx, by.AccountID, jobID)
 	if err != nil {
 		return err
 	}
-	if err := send(j); err != nil {
+	pos, err := s.queuePosition(ctx, j)
+	if err != nil {
 		return err
 	}
-	if j.Terminal() {
+	last := snapshot{job: j, queuePosition: pos}
+	if err := send(s.viewOf(by, last)); err != nil {
+		return err
+	}
+	if j.State.Terminal() {
 		return nil
 	}
-	updates, unsubscribe := s.feeds.subscribe(s, accountID, jobID)
+	updates, unsubscribe := s.feeds.subscribe(s, by.AccountID, jobID)
 	defer unsubscribe()
-	last := j
 	// The heartbeat restarts with every message sent.
 	beat := time.NewTimer(heartbeat)
 	defer beat.Stop()
@@ -45,36 +51,74 @@ func (s *Service) Watch(ctx context.Context, accountID, jobID string, send func(
 			if u.err != nil {
 				return u.err
 			}
-			if !changed(last, u.job) && !u.job.Terminal() {
+			if !changed(last, u.snapshot) && !u.job.State.Terminal() {
 				continue
 			}
-			last = u.job
+			last = u.snapshot
 		case <-beat.C:
 		}
-		if err := send(last); err != nil {
+		if err := send(s.viewOf(by, last)); err != nil {
 			return err
 		}
-		if last.Terminal() {
+		if last.job.State.Terminal() {
 			return nil
 		}
 		beat.Reset(heartbeat)
 	}
 }
 
-// withQueuePosition fills in a queued job's place in the queue.
-func (s *Service) withQueuePosition(ctx context.Context, j *storage.Job) error {
-	if j.State != storage.JobQueued {
-		return nil
+// snapshot is a job as read at one moment, with its place in the queue.
+type snapshot struct {
+	job           *job.Job
+	queuePosition int64
+}
+
+// queuePosition returns a queued job's place in the queue (1 is next), or
+// zero when it is not queued.
+func (s *Service) queuePosition(ctx context.Context, j *job.Job) (int64, error) {
+	if j.State != job.Queued {
+		return 0, nil
 	}
-	n, err := s.store.QueuePosition(ctx, j)
-	j.QueuePosition = n
-	return err
+	return s.store.QueuePosition(ctx, j)
+}
+
+// view is the job as the caller sees it now.
+func (s *Service) view(ctx context.Context, by Caller, j *job.Job) (job.View, error) {
+	pos, err := s.queuePosition(ctx, j)
+	if err != nil {
+		return job.View{}, err
+	}
+	return s.viewOf(by, snapshot{job: j, queuePosition: pos}), nil
+}
+
+func (s *Service) viewOf(by Caller, sn snapshot) job.View {
+	return job.View{
+		Job:           *sn.job,
+		QueuePosition: sn.queuePosition,
+		Progress:      sn.job.ProgressAt(time.Now()),
+		Sections:      visibleSections(by, sn.job.Sections),
+	}
+}
+
+// visibleSections returns the section counts the caller may see: all of
+// them unless the caller's token lists its sections.
+func visibleSections(by Caller, all []job.SectionCount) []job.SectionCount {
+	if len(by.Sections) == 0 {
+		return all
+	}
+	var out []job.SectionCount
+	for _, c := range all {
+		if slices.Contains(by.Sections, c.SectionID) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // update is what a feed hands its watchers: a snapshot, or the error that
 // ended the feed.
 type update struct {
-	job *storage.Job
+	snapshot
 	err error
 }
 
@@ -128,14 +172,15 @@ func (fs *feeds) poll(s *Service, key string, f *feed, accountID, jobID string) 
 
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		j, err := s.store.GetJob(ctx, accountID, jobID)
+		var pos int64
 		if err == nil {
-			err = s.withQueuePosition(ctx, j)
+			pos, err = s.queuePosition(ctx, j)
 		}
 		cancel()
 		var u update
 		switch {
 		case err == nil:
-			u, reachable = update{job: j}, time.Now()
+			u, reachable = update{snapshot: snapshot{job: j, queuePosition: pos}}, time.Now()
 		case storage.IsTransient(err) && time.Since(reachable) < watchOutage:
 			continue // the store is away for a moment; keep the watchers
 		default:
@@ -149,7 +194,7 @@ func (fs *feeds) poll(s *Service, key string, f *feed, accountID, jobID string) 
 			}
 			ch <- u
 		}
-		done := u.err != nil || u.job.Terminal()
+		done := u.err != nil || u.job.State.Terminal()
 		if done {
 			delete(fs.jobs, key)
 		}
@@ -160,39 +205,7 @@ func (fs *feeds) poll(s *Service, key string, f *feed, accountID, jobID string) 
 	}
 }
 
-func changed(a, b *storage.Job) bool {
-	return a.State != b.State || a.Counts != b.Counts || a.CancelRequested != b.CancelRequested || a.QueuePosition != b.QueuePosition
-}
-
-// Progress is a running job's pace.
-type Progress struct {
-	Percent       float64
-	RowsPerSecond float64
-	// ETA is the estimated time left; zero when unknown.
-	ETA time.Duration
-}
-
-// ProgressOf computes a job's progress at time now.
-func ProgressOf(j *storage.Job, now time.Time) Progress {
-	var p Progress
-	c := j.Counts
-	if j.Terminal() && j.State == storage.JobSucceeded {
-		p.Percent = 100
-	} else if c.TotalRows > 0 {
-		p.Percent = 100 * float64(c.Rows) / float64(c.TotalRows)
-	}
-	if j.StartedAt == nil {
-		return p
-	}
-	end := now
-	if j.FinishedAt != nil {
-		end = *j.FinishedAt
-	}
-	if elapsed := end.Sub(*j.StartedAt).Seconds(); elapsed > 0 {
-		p.RowsPerSecond = float64(c.Rows) / elapsed
-	}
-	if !j.Terminal() && p.RowsPerSecond > 0 && c.TotalRows > c.Rows {
-		p.ETA = time.Duration(float64(c.TotalRows-c.Rows) / p.RowsPerSecond * float64(time.Second))
-	}
-	return p
+func changed(a, b snapshot) bool {
+	return a.job.State != b.job.State || a.job.Counts != b.job.Counts || a.job.CancelRequested != b.job.CancelRequested ||
+		a.queuePosition != b.queuePosition
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/storage"
 )
 
@@ -22,15 +24,15 @@ const Account = "demo"
 // (the help-centre example: two profiles share an address but not their
 // identifier type), otherwise customerNNNN@example.com, which no profile has
 // as its key.
-func Profile(account string, n int) storage.Profile {
+func Profile(account string, n int) profile.Profile {
 	t := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Minute)
-	p := storage.Profile{AccountID: account, CreatedAt: t, UpdatedAt: t}
+	p := profile.Profile{AccountID: account, CreatedAt: t, UpdatedAt: t}
 	switch n % 10 {
 	case 7, 8:
-		p.Key = storage.Key{Type: "phone", Value: fmt.Sprintf("+4670%07d", n)}
+		p.Key = profile.Key{Type: identifier.Phone, Value: fmt.Sprintf("+4670%07d", n)}
 		p.Phone = p.Key.Value
 	case 9:
-		p.Key = storage.Key{Type: "crm_id", Value: fmt.Sprintf("CRM-%06d", n)}
+		p.Key = profile.Key{Type: identifier.CRMID, Value: fmt.Sprintf("CRM-%06d", n)}
 		p.CRMID = p.Key.Value
 		if n%20 == 19 {
 			p.Email = fmt.Sprintf("person%04d@example.com", n-9)
@@ -38,7 +40,7 @@ func Profile(account string, n int) storage.Profile {
 			p.Email = fmt.Sprintf("customer%04d@example.com", n)
 		}
 	default:
-		p.Key = storage.Key{Type: "email", Value: fmt.Sprintf("person%04d@example.com", n)}
+		p.Key = profile.Key{Type: identifier.Email, Value: fmt.Sprintf("person%04d@example.com", n)}
 		p.Email = p.Key.Value
 	}
 	p.Sections = append(p.Sections, section("newsletter", n, t))
@@ -51,13 +53,13 @@ func Profile(account string, n int) storage.Profile {
 	return p
 }
 
-func section(id string, n int, t time.Time) storage.Section {
-	return storage.Section{
+func section(id string, n int, t time.Time) profile.Section {
+	return profile.Section{
 		SectionID:  id,
 		Attributes: map[string]any{"first_name": fmt.Sprintf("Person %d", n), "score": n % 100},
 		Tags:       []string{"demo", id},
-		Consents:   []storage.Consent{{Channel: "email", Topic: id, Status: "opt_in", At: t}},
-		Events:     []storage.Event{{Type: "email_open", At: t.Add(time.Hour), Data: map[string]any{"campaign": id}}},
+		Consents:   []profile.Consent{{Channel: "email", Topic: id, Status: "opt_in", At: t}},
+		Events:     []profile.Event{{Type: "email_open", At: t.Add(time.Hour), Data: map[string]any{"campaign": id}}},
 	}
 }
 
@@ -73,7 +75,7 @@ func Seed(ctx context.Context, store *storage.Store, account string, n int) (int
 	}
 	const batch = 1000
 	for start := 1; start <= n; start += batch {
-		var ps []storage.Profile
+		var ps []profile.Profile
 		for i := start; i < start+batch && i <= n; i++ {
 			ps = append(ps, Profile(account, i))
 		}

@@ -14,7 +14,10 @@ import (
 	"sync"
 	"testing"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/erasure-dev/erasure/internal/storageembed"
 	"github.com/erasure-dev/erasure/storage"
@@ -78,30 +81,69 @@ func DatabaseName(t testing.TB) string {
 }
 
 // New opens a store on a fresh database of the test's own, dropped first so
-// a rerun starts clean. monitor may be nil.
+// a rerun starts clean, and dropped again when the test ends. monitor may be
+// nil.
 func New(t testing.TB, monitor *event.CommandMonitor) *storage.Store {
 	t.Helper()
 	ctx := context.Background()
-	opts := storage.Options{URI: URI(t), Database: DatabaseName(t), Monitor: monitor}
-	s, err := storage.Open(ctx, opts)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	if err := s.DropDatabase(ctx); err != nil {
-		t.Fatalf("drop database: %v", err)
-	}
-	s.Close(ctx)
-	s, err = storage.Open(ctx, opts)
+	uri, name := URI(t), DatabaseName(t)
+	drop(t, uri, name)
+	s, err := storage.Open(ctx, storage.Options{URI: uri, Database: name, Monitor: monitor})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := s.DropDatabase(context.Background()); err != nil {
-			t.Logf("drop database: %v", err)
-		}
 		s.Close(context.Background())
+		drop(t, uri, name)
 	})
 	return s
+}
+
+// drop deletes a database with a connection of its own: the store has no
+// method that drops what it holds.
+func drop(t testing.TB, uri, name string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer c.Disconnect(ctx)
+	if err := c.Database(name).Drop(ctx); err != nil {
+		t.Logf("drop database: %v", err)
+	}
+}
+
+// Claims returns the owners of a job's claims in claim order, as the store
+// keeps them (deletion_job_claims): a takeover adds one.
+func Claims(t testing.TB, uri, database, accountID, jobID string) []string {
+	t.Helper()
+	ctx := context.Background()
+	oid, err := bson.ObjectIDFromHex(jobID)
+	if err != nil {
+		t.Fatalf("job id %q: %v", jobID, err)
+	}
+	c, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer c.Disconnect(ctx)
+	cur, err := c.Database(database).Collection("deletion_job_claims").Find(ctx,
+		bson.D{{"job_id", oid}, {"account_id", accountID}}, options.Find().SetSort(bson.D{{"attempt", 1}}))
+	if err != nil {
+		t.Fatalf("list claims: %v", err)
+	}
+	var docs []struct {
+		Owner string `bson:"owner"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		t.Fatalf("list claims: %v", err)
+	}
+	owners := make([]string, len(docs))
+	for i, d := range docs {
+		owners[i] = d.Owner
+	}
+	return owners
 }
 
 // Reopen opens another connection to the test's database, as New made it;

@@ -1,0 +1,111 @@
+package deletion
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/erasure-dev/erasure/internal/job"
+)
+
+// The points of a batch where Service.fault is called: after its outcomes
+// are stored, after its action changed the profiles, and after the action
+// recorded what it did (the batch is then done but not yet counted).
+const (
+	faultAfterOutcomes = "after-outcomes"
+	faultAfterChange   = "after-change"
+	faultAfterRecord   = "after-record"
+)
+
+func (s *Service) injectFault(point string) error {
+	if s.fault == nil {
+		return nil
+	}
+	return s.fault(point)
+}
+
+// An action is what a job does to the profiles its rows matched. It is the
+// one part of a job that depends on what the job is for: reading rows,
+// matching them, storing outcomes, leases, checkpoints, redo, cancel and the
+// audit trail's start and finish are the engine's, the same for every job.
+type action interface {
+	// apply changes the profiles a batch's rows matched, after every row's
+	// outcome is stored, and records what it did. It may be called again
+	// for the same rows (a batch redone after an interruption: redo is
+	// set) and must then finish what is missing without doing anything
+	// twice. An error after a change was made is wrapped with handBack.
+	apply(ctx context.Context, r *run, batch []row, redo bool) error
+}
+
+// doBatch resolves a batch, records every row's outcome, then applies the
+// job's action to the matched profiles, and adds the batch to the job's
+// counts. Outcomes go first: if the action is interrupted, the redo reads
+// back what the batch had decided (redo) instead of finding its profiles
+// already changed.
+func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	j := r.job
+	work := slices.Clone(batch)
+	if redo {
+		if err := r.readBack(ctx, work); err != nil {
+			return err
+		}
+	}
+	if err := r.match.resolve(ctx, j.AccountID, work, !r.s.cfg.DisableHints); err != nil {
+		return err
+	}
+	r.s.hashMatches(j.AccountID, work)
+	outcomes := make([]job.RowOutcome, len(work))
+	for i, w := range work {
+		outcomes[i] = outcomeOf(w)
+	}
+	if err := r.s.store.InsertOutcomes(ctx, j.AccountID, j.ID, outcomes); err != nil {
+		return err
+	}
+	if err := r.s.injectFault(faultAfterOutcomes); err != nil {
+		return err
+	}
+	// From here on the batch must be finished, not failed: its outcomes
+	// say what was done, and a failed job would leave them (and the trail)
+	// wrong. The action hands the job back on an error that retrying here
+	// cannot fix, to be redone from the stored outcomes.
+	if err := r.act.apply(ctx, r, work, redo); err != nil {
+		return err
+	}
+	tally(&j.Counts, r.sections, work, true)
+	j.Sections = sectionList(r.sections)
+	r.lastRow = work[len(work)-1].num
+	return nil
+}
+
+// readBack fills the rows of a batch that already have a stored outcome
+// with it, so that resolve leaves them as they were decided.
+func (r *run) readBack(ctx context.Context, batch []row) error {
+	j := r.job
+	first, last := batch[0].num, batch[len(batch)-1].num
+	stored, err := r.s.store.ListOutcomes(ctx, j.AccountID, j.ID, first-1, len(batch), nil)
+	if err != nil {
+		return fmt.Errorf("read back batch: %w", err)
+	}
+	byRow := make(map[int64]job.RowOutcome, len(stored))
+	for _, o := range stored {
+		if o.Row <= last {
+			byRow[o.Row] = o
+		}
+	}
+	for i := range batch {
+		o, ok := byRow[batch[i].num]
+		if !ok {
+			continue
+		}
+		w := &batch[i]
+		w.outcome, w.reason, w.dupOf, w.hint, w.normalized = o.Outcome, o.Reason, o.DuplicateOfRow, o.Hint, o.Normalized
+		if o.Outcome == job.Deleted {
+			w.match = matchOf(j, o)
+			w.keyHash, w.profileHash = o.KeyHash, o.ProfileHash
+		}
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+// Package profile is the model of the platform's profile documents, which
+// erasure finds and deletes (docs/data-model.md): a profile is keyed by one
+// Unique Identifier and holds data in any number of sections.
+package profile
+
+import (
+	"time"
+
+	"github.com/erasure-dev/erasure/internal/identifier"
+)
+
+// Profile is one profile of an account.
+type Profile struct {
+	// ID is the profile's id: 24 hexadecimal digits. Empty in a profile to
+	// be inserted means a new one.
+	ID        string
+	AccountID string
+	Key       Key
+	// Email, Phone and CRMID are identifier attributes: a profile keyed by
+	// one type may also hold the others.
+	Email     string
+	Phone     string
+	CRMID     string
+	Sections  []Section
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Key is a profile's Unique Identifier, normalized.
+type Key struct {
+	Type  identifier.Type
+	Value string
+}
+
+// Section is the data a profile holds in one section of the account.
+type Section struct {
+	SectionID  string
+	Attributes map[string]any
+	Tags       []string
+	Consents   []Consent
+	Events     []Event
+}
+
+// Consent is a subscription status for a channel and topic.
+type Consent struct {
+	Channel string
+	Topic   string
+	// Status is "opt_in" or "opt_out".
+	Status string
+	At     time.Time
+}
+
+// Event is something the profile did.
+type Event struct {
+	Type string
+	At   time.Time
+	Data map[string]any
+}
+
+// Match is a profile found by a lookup: just what a deletion needs.
+type Match struct {
+	ID  string
+	Key Key
+	// Sections lists the sections the profile holds data in.
+	Sections []string
+	// Email, Phone and CRMID are the profile's identifier attributes, set
+	// only by lookups that explain rows that matched nothing.
+	Email, Phone, CRMID string
+}
+
+// Attribute returns the profile's identifier attribute of type t.
+func (m Match) Attribute(t identifier.Type) string {
+	switch t {
+	case identifier.Email:
+		return m.Email
+	case identifier.Phone:
+		return m.Phone
+	case identifier.CRMID:
+		return m.CRMID
+	}
+	return ""
+}
