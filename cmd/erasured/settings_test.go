@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/erasure-dev/erasure/internal/deletion"
+)
+
+// env is a fixed environment for run.
+func env(vars ...string) func(string) (string, bool) {
+	m := map[string]string{}
+	for i := 0; i+1 < len(vars); i += 2 {
+		m[vars[i]] = vars[i+1]
+	}
+	return func(name string) (string, bool) {
+		v, ok := m[name]
+		return v, ok
+	}
+}
+
+// runFor runs erasured with args, failing the test if it has not returned
+// within a minute (a command that started a server would not).
+func runFor(t *testing.T, environ func(string) (string, bool), args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	err = run(ctx, args, environ, &out, &errOut)
+	if ctx.Err() != nil {
+		t.Fatalf("erasured %v ran until it was stopped", args)
+	}
+	return out.String(), errOut.String(), err
+}
+
+// token and features read the server's variables: with ERASURE_DATA_DIR
+// set, they use the key and store under it; a flag wins over a variable.
+func TestSubcommandsReadTheEnvironment(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	environ := env("ERASURE_DATA_DIR", dir, "ERASURE_DATABASE", "other", "ERASURE_WRITE_MAJORITY", "false", "USER", "tester")
+	if _, _, err := runFor(t, environ, "token"); err != nil {
+		t.Fatalf("erasured token: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dev-jwt-key.pem")); err != nil {
+		t.Fatalf("the key is not under $ERASURE_DATA_DIR: %v", err)
+	}
+
+	type shared struct {
+		dataDir, database, devKey string
+		writeMajority             bool
+	}
+	for _, tc := range []struct {
+		cmd  command
+		args []string
+		want shared
+	}{
+		{featuresCmd, nil, shared{dataDir: dir, database: "other"}},
+		{featuresCmd, []string{"-database", "flag", "-write-majority"}, shared{dataDir: dir, database: "flag", writeMajority: true}},
+		{tokenCmd, []string{"-dev-key", "k.pem"}, shared{dataDir: dir, devKey: "k.pem"}},
+		{serveCmd, []string{"-data-dir", "flag"}, shared{dataDir: "flag", database: "other"}},
+	} {
+		c := &config{}
+		if err := parse(newFlagSet(tc.cmd, c), tc.cmd, c, tc.args, environ, io.Discard); err != nil {
+			t.Fatalf("%s %v: %v", commandName(tc.cmd), tc.args, err)
+		}
+		got := shared{dataDir: c.dataDir, database: c.database, devKey: c.devKey, writeMajority: c.writeMajority}
+		if got != tc.want {
+			t.Errorf("%s %v: %+v, want %+v", commandName(tc.cmd), tc.args, got, tc.want)
+		}
+	}
+
+	// features opens the embedded store under $ERASURE_DATA_DIR.
+	out, _, err := runFor(t, environ, "features", "-account", "acme")
+	if err != nil || !strings.Contains(out, "acme: no features stored") {
+		t.Fatalf("erasured features: %q, %v", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "other.sqlite")); err != nil {
+		entries, _ := os.ReadDir(dir)
+		t.Fatalf("no store of database other under $ERASURE_DATA_DIR (%v): %v", entries, err)
+	}
+}
+
+// Each refused value says which setting, by flag and variable, and what to
+// set; every problem is reported at once.
+func TestValidationSaysWhatToSet(t *testing.T) {
+	t.Parallel()
+	mongo := []string{"-mongodb-uri", "mongodb://db.example", "-audit-key-file", "k", "-jwt-public-keys", "p.pem"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-batch-size", "0"}, "-batch-size (ERASURE_BATCH_SIZE) is 0: set a number from 1 to 10000"},
+		{[]string{"-batch-size", "10001"}, "-batch-size (ERASURE_BATCH_SIZE) is 10001: set a number from 1 to 10000"},
+		{[]string{"-max-upload-mb", "0"}, "-max-upload-mb (ERASURE_MAX_UPLOAD_MB) is 0: set a number from 1 to 4096"},
+		{[]string{"-workers", "0"}, "-workers (ERASURE_WORKERS) is 0: set 1 or more"},
+		{[]string{"-max-jobs-per-account", "-1"}, "-max-jobs-per-account (ERASURE_MAX_JOBS_PER_ACCOUNT) is -1: set 0 or more (0 for no bound)"},
+		{[]string{"-max-active-jobs-per-account", "-1"}, "-max-active-jobs-per-account (ERASURE_MAX_ACTIVE_JOBS_PER_ACCOUNT) is -1: set 0 or more (0 for no bound)"},
+		{[]string{"-max-uploads-per-account", "-1"}, "-max-uploads-per-account (ERASURE_MAX_UPLOADS_PER_ACCOUNT) is -1: set 0 or more (0 for no bound)"},
+		{[]string{"-demo-profiles", "-1"}, "-demo-profiles (ERASURE_DEMO_PROFILES) is -1: set 0 or more (0 seeds none)"},
+		{[]string{"-lease", "500ms"}, "-lease (ERASURE_LEASE) is 500ms: set 1s or more"},
+		{[]string{"-checkpoint-interval", "0"}, "-checkpoint-interval (ERASURE_CHECKPOINT_INTERVAL) is 0s: set a duration such as 1s, less than half of -lease"},
+		{[]string{"-checkpoint-interval", "15s"}, "-checkpoint-interval (ERASURE_CHECKPOINT_INTERVAL) is 15s, not less than half of -lease 30s: a job renews its lease at checkpoints and must do so before half of it has passed; set -checkpoint-interval below 15s, or -lease above 30s"},
+		{[]string{"-lease", "4s", "-checkpoint-interval", "3s"}, "set -checkpoint-interval below 2s, or -lease above 6s"},
+		{[]string{"-upload-ttl", "0"}, "-upload-ttl (ERASURE_UPLOAD_TTL) is 0s: set a duration above zero"},
+		{[]string{"-outcome-retention", "-1h"}, "-outcome-retention (ERASURE_OUTCOME_RETENTION) is -1h: set a duration above zero"},
+		{[]string{"-shutdown-grace", "0"}, "-shutdown-grace (ERASURE_SHUTDOWN_GRACE) is 0s: set a duration above zero"},
+		{[]string{"-addr", ""}, "-addr (ERASURE_ADDR) is empty: set a host:port"},
+		{[]string{"-database", ""}, "-database (ERASURE_DATABASE) is empty"},
+		{[]string{"-data-dir", ""}, "-data-dir (ERASURE_DATA_DIR) is empty: set a directory for the embedded store"},
+		{[]string{"-default-features", ""}, "-default-features (ERASURE_DEFAULT_FEATURES) is empty: set a comma-separated list of file_deletion,list_deletion,profile_deletion, or none"},
+		{[]string{"-default-features", "everything"}, `-default-features (ERASURE_DEFAULT_FEATURES) is "everything": unknown feature "everything"`},
+		{[]string{"-mongodb-uri", "mongodb://db.example", "-jwt-public-keys", "p.pem"}, "-audit-key-file (ERASURE_AUDIT_KEY_FILE) is required with -mongodb-uri: set it to a file holding 32 or more random bytes"},
+		{[]string{"-mongodb-uri", "mongodb://db.example", "-audit-key-file", "k", "-jwt-public-keys", " , "}, "-jwt-public-keys (ERASURE_JWT_PUBLIC_KEYS) is empty, and with -mongodb-uri no development key is trusted"},
+		{[]string{"-batch-size", "x"}, `invalid value "x" for flag -batch-size`},
+		{[]string{"serve", "extra"}, `unexpected argument "extra"`},
+		{[]string{"nonsense"}, `unknown command "nonsense"`},
+	} {
+		_, _, err := runFor(t, env(), tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, new(usageError)) {
+			t.Errorf("erasured %q: %v\nwant a usage error with %q", tc.args, err, tc.want)
+		}
+	}
+
+	// All problems at once, and a variable's bad value names the variable.
+	_, _, err := runFor(t, env("ERASURE_WORKERS", "0", "ERASURE_LEASE", "1s"), "-batch-size", "0")
+	for _, want := range []string{"-workers (ERASURE_WORKERS) is 0", "-batch-size (ERASURE_BATCH_SIZE) is 0", "-checkpoint-interval (ERASURE_CHECKPOINT_INTERVAL) is 1s"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("several problems: %v\nwant %q", err, want)
+		}
+	}
+	if _, _, err := runFor(t, env("ERASURE_BATCH_SIZE", "many"), mongo...); err == nil || !strings.Contains(err.Error(), `ERASURE_BATCH_SIZE="many": invalid value for -batch-size`) {
+		t.Errorf("a bad variable: %v", err)
+	}
+}
+
+// 0 means no bound for every per-account limit, none deactivates every
+// default feature, and no zero reaches deletion.Config to be replaced by a
+// default there.
+func TestZeroMeansNoBound(t *testing.T) {
+	t.Parallel()
+	c := &config{}
+	args := []string{"-max-jobs-per-account", "0", "-max-active-jobs-per-account", "0", "-max-uploads-per-account", "0", "-default-features", "none"}
+	if err := parse(newFlagSet(serveCmd, c), serveCmd, c, args, env(), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	d := c.deletionConfig([]byte("key"))
+	if d.MaxJobsPerAccount != 0 || d.MaxActiveJobsPerAccount != noBound || d.MaxUploadsPerAccount != noBound {
+		t.Fatalf("limits: %d %d %d", d.MaxJobsPerAccount, d.MaxActiveJobsPerAccount, d.MaxUploadsPerAccount)
+	}
+	if d.DefaultFeatures == nil || len(d.DefaultFeatures) != 0 {
+		t.Fatalf("-default-features none: %#v", d.DefaultFeatures)
+	}
+
+	// With the defaults, every field deletion would otherwise default is set
+	// to the documented value.
+	c = &config{}
+	if err := parse(newFlagSet(serveCmd, c), serveCmd, c, nil, env(), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	got, want := c.deletionConfig(nil), deletion.DefaultConfig()
+	want.DefaultFeatures = deletion.AllFeatures
+	for _, f := range []struct {
+		name      string
+		got, want any
+	}{
+		{"MaxUploadBytes", got.MaxUploadBytes, want.MaxUploadBytes},
+		{"UploadTTL", got.UploadTTL, want.UploadTTL},
+		{"OutcomeRetention", got.OutcomeRetention, want.OutcomeRetention},
+		{"BatchSize", got.BatchSize, want.BatchSize},
+		{"Workers", got.Workers, want.Workers},
+		{"MaxJobsPerAccount", got.MaxJobsPerAccount, want.MaxJobsPerAccount},
+		{"Lease", got.Lease, want.Lease},
+		{"CheckpointInterval", got.CheckpointInterval, want.CheckpointInterval},
+		{"ShutdownGrace", got.ShutdownGrace, want.ShutdownGrace},
+		{"MaxActiveJobsPerAccount", got.MaxActiveJobsPerAccount, want.MaxActiveJobsPerAccount},
+		{"MaxUploadsPerAccount", got.MaxUploadsPerAccount, want.MaxUploadsPerAccount},
+		{"DefaultFeatures", deletion.FeatureList(got.DefaultFeatures), deletion.FeatureList(want.DefaultFeatures)},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s = %v, want %v", f.name, f.got, f.want)
+		}
+	}
+}
