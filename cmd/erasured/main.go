@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -42,7 +44,7 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "erasured:", strings.ReplaceAll(err.Error(), "\n", "\nerasured: "))
 		if errors.As(err, new(usageError)) {
-			fmt.Fprintln(os.Stderr, "Run erasured -h (or erasured <command> -h) for the flags and their variables.")
+			fmt.Fprintln(os.Stderr, "Run erasured -h (or erasured help <command>) for the flags and their variables.")
 			os.Exit(2)
 		}
 		os.Exit(1)
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	name, rest := "serve", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, rest = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
+		name, rest = "version", args[1:]
 	}
 	switch name {
 	case "serve":
@@ -63,8 +67,56 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		return runToken(rest, env, stdout)
 	case "features":
 		return runFeatures(ctx, rest, env, stdout)
+	case "version":
+		if len(rest) > 0 {
+			return usageError{fmt.Errorf("unexpected argument %q: erasured version takes none", rest[0])}
+		}
+		_, err := fmt.Fprintln(stdout, "erasured", version())
+		return err
+	case "help":
+		if len(rest) > 1 {
+			return usageError{fmt.Errorf("unexpected argument %q: erasured help takes one command at most", rest[1])}
+		}
+		cmd := "serve"
+		if len(rest) == 1 && rest[0] != "help" && rest[0] != "version" {
+			cmd = rest[0]
+		}
+		// Every command prints its usage and stops at -h, before it reads
+		// the environment or starts anything.
+		if err := run(ctx, []string{cmd, "-h"}, env, stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return nil
 	}
-	return usageError{fmt.Errorf("unknown command %q: the commands are serve (the default), token and features", name)}
+	return usageError{fmt.Errorf("unknown command %q: the commands are serve (the default), token, features, help and version", name)}
+}
+
+// version describes this build: the module's version, the VCS revision it
+// was built from when known, and the Go version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(no build information) " + runtime.Version()
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		v += " (revision " + rev + modified + ")"
+	}
+	return v + " " + bi.GoVersion
 }
 
 // auditKey reads the audit key, creating it under the data directory for
@@ -210,9 +262,9 @@ func openStore(ctx context.Context, uri, database, dataDir string, writeMajority
 		}
 		closeEngine = engine.Close
 		uri, writeMajority = engine.URI(), false
-		logger.Info("using the embedded store (FerretDB on SQLite); set MONGODB_URI for production", "data_dir", dataDir)
+		logger.Info("using the embedded store (FerretDB on SQLite); set MONGODB_URI for production", "data_dir", dataDir, "version", version())
 	} else {
-		logger.Info("using MongoDB from MONGODB_URI", "database", database, "write_majority", writeMajority)
+		logger.Info("using MongoDB from MONGODB_URI", "database", database, "write_majority", writeMajority, "version", version())
 	}
 	store, err := storage.Open(ctx, storage.Options{URI: uri, Database: database, WriteMajority: writeMajority})
 	if err != nil {

@@ -409,7 +409,7 @@ func (c *config) deletionConfig(auditKey []byte) deletion.Config {
 
 // commandDoc describes a subcommand for usage.
 type commandDoc struct {
-	cmd                 command
+	cmd                 command // 0 for help and version, which read no settings
 	name, args, summary string
 }
 
@@ -419,6 +419,8 @@ func commands() []commandDoc {
 		{serveCmd, "serve", "[flags]", "start the server (the default: erasured [flags] does the same)"},
 		{tokenCmd, "token", "[flags]", "mint a development token signed with the development key the server trusts"},
 		{featuresCmd, "features", "[flags]", "show or set the features activated for an account"},
+		{0, "help", "[command]", "show this help, or a command's flags"},
+		{0, "version", "", "print the version and exit (also erasured -version)"},
 	}
 }
 
@@ -441,7 +443,7 @@ func printUsage(w io.Writer, cmd command, fs *flag.FlagSet) {
 		for _, c := range commands() {
 			fmt.Fprintf(w, "  %-28s %s\n", strings.TrimSpace("erasured "+c.name+" "+c.args), c.summary)
 		}
-		fmt.Fprint(w, "\nRun erasured <command> -h for a command's flags.\n")
+		fmt.Fprint(w, "\nRun erasured help <command> for a command's flags.\n")
 	} else {
 		for _, c := range commands() {
 			if c.cmd == cmd {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -38,6 +39,63 @@ func runFor(t *testing.T, environ func(string) (string, bool), args ...string) (
 		t.Fatalf("erasured %v ran until it was stopped", args)
 	}
 	return out.String(), errOut.String(), err
+}
+
+// help and -h print usage and return at once, for every command, without
+// reading the environment or creating the data directory.
+func TestHelpStartsNothing(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	environ := env("ERASURE_DATA_DIR", dir, "ERASURE_ADDR", "127.0.0.1:0", "ERASURE_BATCH_SIZE", "not a number")
+	top, _, err := runFor(t, environ, "help")
+	if err != nil {
+		t.Fatalf("erasured help: %v", err)
+	}
+	for _, want := range []string{"erasured token [flags]", "erasured features [flags]", "erasured help [command]", "erasured version", "-version", "-checkpoint-interval duration", "$ERASURE_CHECKPOINT_INTERVAL"} {
+		if !strings.Contains(top, want) {
+			t.Errorf("erasured help does not mention %q:\n%s", want, top)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		same string // the output equals that of this command's -h
+		want string
+	}{
+		{[]string{"-h"}, "help", "Commands:"},
+		{[]string{"serve", "-h"}, "help", "Commands:"},
+		{[]string{"help", "serve"}, "help", "Commands:"},
+		{[]string{"help", "token"}, "token", "-account string"},
+		{[]string{"token", "-h"}, "token", "$ERASURE_DATA_DIR"},
+		{[]string{"help", "features"}, "features", "-set string"},
+		{[]string{"features", "-help"}, "features", "$MONGODB_URI"},
+	} {
+		out, _, err := runFor(t, environ, tc.args...)
+		if err != nil && !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("erasured %v: %v", tc.args, err)
+		}
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("erasured %v does not mention %q:\n%s", tc.args, tc.want, out)
+		}
+		if tc.same == "help" && out != top {
+			t.Errorf("erasured %v prints another usage than erasured help:\n%s", tc.args, out)
+		}
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("help created the data directory: %v", err)
+	}
+	if _, _, err := runFor(t, environ, "help", "bogus"); err == nil || !strings.Contains(err.Error(), `unknown command "bogus"`) {
+		t.Fatalf("erasured help bogus: %v", err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"version"}, {"-version"}} {
+		out, _, err := runFor(t, env(), args...)
+		if err != nil || !strings.HasPrefix(out, "erasured ") || !strings.Contains(out, " go1.") {
+			t.Fatalf("erasured %v = %q, %v", args, out, err)
+		}
+	}
 }
 
 // token and features read the server's variables: with ERASURE_DATA_DIR
