@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	case "serve":
 		return serve(ctx, rest, env, stdout, stderr)
 	case "token":
-		return runToken(rest, env, stdout)
+		return runToken(rest, env, stdout, stderr)
 	case "features":
 		return runFeatures(ctx, rest, env, stdout)
 	case "version":

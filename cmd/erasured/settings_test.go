@@ -64,7 +64,7 @@ func TestHelpStartsNothing(t *testing.T) {
 		{[]string{"-h"}, "help", "Commands:"},
 		{[]string{"serve", "-h"}, "help", "Commands:"},
 		{[]string{"help", "serve"}, "help", "Commands:"},
-		{[]string{"help", "token"}, "token", "-account string"},
+		{[]string{"help", "token"}, "token", "-create-key"},
 		{[]string{"token", "-h"}, "token", "$ERASURE_DATA_DIR"},
 		{[]string{"help", "features"}, "features", "-set string"},
 		{[]string{"features", "-help"}, "features", "$MONGODB_URI"},
@@ -104,11 +104,14 @@ func TestSubcommandsReadTheEnvironment(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	environ := env("ERASURE_DATA_DIR", dir, "ERASURE_DATABASE", "other", "ERASURE_WRITE_MAJORITY", "false", "USER", "tester")
-	if _, _, err := runFor(t, environ, "token"); err != nil {
-		t.Fatalf("erasured token: %v", err)
+	if _, _, err := runFor(t, environ, "token", "-create-key"); err != nil {
+		t.Fatalf("erasured token -create-key: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "dev-jwt-key.pem")); err != nil {
 		t.Fatalf("the key is not under $ERASURE_DATA_DIR: %v", err)
+	}
+	if _, _, err := runFor(t, environ, "token", "-data-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no development key") {
+		t.Fatalf("-data-dir does not win over ERASURE_DATA_DIR: %v", err)
 	}
 
 	type shared struct {
@@ -143,6 +146,47 @@ func TestSubcommandsReadTheEnvironment(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "other.sqlite")); err != nil {
 		entries, _ := os.ReadDir(dir)
 		t.Fatalf("no store of database other under $ERASURE_DATA_DIR (%v): %v", entries, err)
+	}
+}
+
+// token signs only with a key a server trusts: the one the server resolves
+// from the same settings, which must exist unless -create-key is given.
+func TestTokenRefusesAKeyNoServerTrusts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_, _, err := runFor(t, env(), "token", "-data-dir", dir)
+	want := filepath.Join(dir, "dev-jwt-key.pem")
+	if err == nil || !strings.Contains(err.Error(), "no development key at "+want) || !strings.Contains(err.Error(), "-create-key") || !strings.Contains(err.Error(), "make run") {
+		t.Fatalf("token without a key: %v", err)
+	}
+	if _, err := os.Stat(want); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused token created the key: %v", err)
+	}
+	_, _, err = runFor(t, env("MONGODB_URI", "mongodb://db.example"), "token", "-data-dir", dir, "-create-key")
+	if err == nil || !strings.Contains(err.Error(), "the server trusts no development key") {
+		t.Fatalf("token with MONGODB_URI and no -dev-key: %v", err)
+	}
+
+	out, stderr, err := runFor(t, env(), "token", "-data-dir", dir, "-create-key", "-account", "acme", "-role", "admin")
+	if err != nil || !strings.Contains(stderr, "created the development key "+want) {
+		t.Fatalf("token -create-key: %v %s", err, stderr)
+	}
+	// The server's verifier for the same settings accepts the token.
+	server := &config{dataDir: dir}
+	v, err := server.verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := v.Verify(strings.TrimSpace(out))
+	if err != nil || p.Account != "acme" || p.Role != "ADMIN" {
+		t.Fatalf("the server's verifier: %+v, %v", p, err)
+	}
+	// Once the key exists, no flag is needed (make run, then erasured token).
+	if _, stderr, err := runFor(t, env(), "token", "-data-dir", dir); err != nil || stderr != "" {
+		t.Fatalf("token with the key: %v %s", err, stderr)
+	}
+	if _, _, err := runFor(t, env(), "token", "-data-dir", dir, "-role", "root"); err == nil || !strings.Contains(err.Error(), "-role is \"root\": set OWNER, ADMIN or USER") {
+		t.Fatalf("token -role root: %v", err)
 	}
 }
 
