@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +42,109 @@ func runFor(t *testing.T, environ func(string) (string, bool), args ...string) (
 		t.Fatalf("erasured %v ran until it was stopped", args)
 	}
 	return out.String(), errOut.String(), err
+}
+
+type helpRow struct{ name, env, def string }
+
+// helpSettings reads the settings `erasured -h` lists: each is a line
+// "  -name [type]" and then its usage ending in "($VARIABLE[, default D])".
+func helpSettings(t *testing.T, help string) []helpRow {
+	t.Helper()
+	lines := strings.Split(help, "\n")
+	flagLine := regexp.MustCompile(`^  -([a-z0-9-]+)( \S+)?$`)
+	var rows []helpRow
+	for i, line := range lines {
+		m := flagLine.FindStringSubmatch(line)
+		if m == nil || i+1 == len(lines) {
+			continue
+		}
+		usage := lines[i+1]
+		at := strings.LastIndex(usage, " ($")
+		if at < 0 || !strings.HasSuffix(usage, ")") {
+			t.Fatalf("-h: -%s has no ($VARIABLE) after its usage: %q", m[1], usage)
+		}
+		env, def, _ := strings.Cut(usage[at+3:len(usage)-1], ", default ")
+		rows = append(rows, helpRow{m[1], env, def})
+	}
+	return rows
+}
+
+// readmeSettings reads the README's Configuration table: flag, variable,
+// default (backquotes dropped), description.
+func readmeSettings(t *testing.T) []helpRow {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Configuration\n")
+	if !ok {
+		t.Fatal("README.md has no ## Configuration section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var rows []helpRow
+	for line := range strings.SplitSeq(section, "\n") {
+		if !strings.HasPrefix(line, "| `-") {
+			continue
+		}
+		cells := strings.Split(line, "|")
+		if len(cells) != 6 {
+			t.Fatalf("README.md Configuration: want | flag | variable | default | description |, got %q", line)
+		}
+		cell := func(i int) string { return strings.TrimSpace(strings.ReplaceAll(cells[i], "`", "")) }
+		rows = append(rows, helpRow{strings.TrimPrefix(cell(1), "-"), cell(2), cell(3)})
+	}
+	return rows
+}
+
+// The README's settings table says what `erasured -h` says: the same
+// flags, variables and defaults, in the same order.
+func TestREADMESettingsMatchHelp(t *testing.T) {
+	t.Parallel()
+	out, _, err := runFor(t, env(), "-h")
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("erasured -h: %v", err)
+	}
+	help, readme := helpSettings(t, out), readmeSettings(t)
+	if len(help) != len(settings()) {
+		t.Fatalf("-h lists %d settings, the table declares %d:\n%s", len(help), len(settings()), out)
+	}
+	if slices.Equal(help, readme) {
+		return
+	}
+	row := func(r helpRow) string { return fmt.Sprintf("| `-%s` | `%s` | %s |", r.name, r.env, r.def) }
+	byName := func(rows []helpRow) map[string]helpRow {
+		m := map[string]helpRow{}
+		for _, r := range rows {
+			m[r.name] = r
+		}
+		return m
+	}
+	inHelp, inREADME := byName(help), byName(readme)
+	var diff strings.Builder
+	for _, h := range help {
+		switch r, ok := inREADME[h.name]; {
+		case !ok:
+			fmt.Fprintf(&diff, "missing from the README:  %s\n", row(h))
+		case r != h:
+			fmt.Fprintf(&diff, "differs:\n  -h:      %s\n  README:  %s\n", row(h), row(r))
+		}
+	}
+	for _, r := range readme {
+		if _, ok := inHelp[r.name]; !ok {
+			fmt.Fprintf(&diff, "not in erasured -h:      %s\n", row(r))
+		}
+	}
+	if diff.Len() == 0 {
+		names := func(rows []helpRow) (s []string) {
+			for _, r := range rows {
+				s = append(s, "-"+r.name)
+			}
+			return s
+		}
+		fmt.Fprintf(&diff, "the order differs:\n  -h:      %s\n  README:  %s\n", strings.Join(names(help), " "), strings.Join(names(readme), " "))
+	}
+	t.Fatalf("README.md's Configuration table (flag, variable, default; backquotes ignored) does not match erasured -h:\n%s", diff.String())
 }
 
 // help and -h print usage and return at once, for every command, without
