@@ -209,8 +209,10 @@ func measure(ctx context.Context, bin, dir, uri, database, format string, file [
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return r, err
 	}
+	// The token comes first, so the key is created here and the server,
+	// given the same -dev-key, trusts it.
 	devKey := filepath.Join(dir, "dev-jwt-key.pem")
-	out, err := exec.Command(bin, "token", "-dev-key", devKey, "-account", "bench", "-role", "OWNER", "-kind", "service", "-subject", "bench").Output()
+	out, err := exec.Command(bin, "token", "-create-key", "-dev-key", devKey, "-account", "bench", "-role", "OWNER", "-kind", "service", "-subject", "bench").Output()
 	if err != nil {
 		return r, fmt.Errorf("erasured token: %w", err)
 	}

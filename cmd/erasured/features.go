@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,21 +16,22 @@ import (
 //
 //	erasured features -account acme
 //	erasured features -account acme -set file_deletion,profile_deletion
-func runFeatures(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("erasured features", flag.ContinueOnError)
-	account := fs.String("account", "", "the account")
+//
+// It reads the server's -mongodb-uri, -database and -data-dir (and their
+// variables); with the embedded store the server must be stopped first.
+func runFeatures(ctx context.Context, args []string, env func(string) (string, bool), stdout io.Writer) error {
+	c := &config{}
+	fs := newFlagSet(featuresCmd, c)
+	account := fs.String("account", "", "the account (required)")
 	set := fs.String("set", "", "comma-separated features to activate, replacing the account's; \"none\" deactivates all (features: "+deletion.FeatureList(deletion.AllFeatures)+")")
-	mongoURI := fs.String("mongodb-uri", os.Getenv("MONGODB_URI"), "MongoDB connection string; empty opens the embedded store under -data-dir (stop erasured first)")
-	database := fs.String("database", "erasure", "the server's -database")
-	dataDir := fs.String("data-dir", "./data", "the server's -data-dir")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, featuresCmd, c, args, env, stdout); err != nil {
 		return err
 	}
 	if strings.TrimSpace(*account) == "" {
-		return fmt.Errorf("-account is required")
+		return usageError{errors.New("-account is empty: set the account whose features to show or set")}
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, closeStore, err := openStore(ctx, *mongoURI, *database, *dataDir, true, quiet, os.Stderr)
+	store, closeStore, err := openStore(ctx, c.mongoURI, c.database, c.dataDir, c.writeMajority, quiet, os.Stderr)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,8 @@
 //
 // With no MONGODB_URI it embeds FerretDB with its data under ./data and
 // seeds a demo account; with MONGODB_URI it uses that MongoDB (production).
-// Every flag has an environment variable; see README (Configuration).
+// Every setting is a flag and an environment variable, declared once in
+// settings.go; erasured -h lists them and the commands.
 package main
 
 import (
@@ -20,9 +21,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
@@ -35,112 +37,93 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Stderr)
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "erasured:", err)
+		fmt.Fprintln(os.Stderr, "erasured:", strings.ReplaceAll(err.Error(), "\n", "\nerasured: "))
+		if errors.As(err, new(usageError)) {
+			fmt.Fprintln(os.Stderr, "Run erasured -h (or erasured help <command>) for the flags and their variables.")
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
-type config struct {
-	addr          string
-	publicKeys    string
-	hmacFile      string
-	devKey        string
-	auditKeyFile  string
-	features      string
-	reflection    bool
-	mongoURI      string
-	database      string
-	dataDir       string
-	demoProfiles  int
-	writeMajority bool
-	logLevel      slog.Level
-	shutdownGrace time.Duration
-	deletion      deletion.Config
+// run runs the command args name, serve when they name none. env looks up
+// environment variables.
+func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
+	name, rest := "serve", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, rest = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
+		name, rest = "version", args[1:]
+	}
+	switch name {
+	case "serve":
+		return serve(ctx, rest, env, stdout, stderr)
+	case "token":
+		return runToken(rest, env, stdout, stderr)
+	case "features":
+		return runFeatures(ctx, rest, env, stdout)
+	case "version":
+		if len(rest) > 0 {
+			return usageError{fmt.Errorf("unexpected argument %q: erasured version takes none", rest[0])}
+		}
+		_, err := fmt.Fprintln(stdout, "erasured", version())
+		return err
+	case "help":
+		if len(rest) > 1 {
+			return usageError{fmt.Errorf("unexpected argument %q: erasured help takes one command at most", rest[1])}
+		}
+		cmd := "serve"
+		if len(rest) == 1 && rest[0] != "help" && rest[0] != "version" {
+			cmd = rest[0]
+		}
+		// Every command prints its usage and stops at -h, before it reads
+		// the environment or starts anything.
+		if err := run(ctx, []string{cmd, "-h"}, env, stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return nil
+	}
+	return usageError{fmt.Errorf("unknown command %q: the commands are serve (the default), token, features, help and version", name)}
 }
 
-// parseConfig reads the flags. Each flag can also be set by an environment
-// variable, ERASURE_ and its name in capitals (-batch-size: ERASURE_BATCH_SIZE;
-// -mongodb-uri: MONGODB_URI); a flag on the command line wins.
-func parseConfig(args []string) (*config, error) {
-	d := deletion.DefaultConfig()
-	c := &config{}
-	fs := flag.NewFlagSet("erasured", flag.ContinueOnError)
-	fs.StringVar(&c.addr, "addr", ":8080", "listen address")
-	fs.StringVar(&c.mongoURI, "mongodb-uri", "", "MongoDB connection string; empty embeds FerretDB under -data-dir")
-	fs.StringVar(&c.database, "database", "erasure", "database holding profiles and the service's collections")
-	fs.StringVar(&c.dataDir, "data-dir", "./data", "embedded store directory, and the development token key's")
-	fs.StringVar(&c.publicKeys, "jwt-public-keys", "", "comma-separated PEM files of the Ed25519 or RSA public keys whose tokens are trusted")
-	fs.StringVar(&c.hmacFile, "jwt-hs256-secret-file", "", "file holding a shared secret; only when set are HS256 tokens trusted")
-	fs.StringVar(&c.devKey, "dev-key", "", "development signing key (PEM) to trust, created if missing; default <data-dir>/dev-jwt-key.pem with the embedded store, none with -mongodb-uri")
-	fs.StringVar(&c.auditKeyFile, "audit-key-file", "", "file holding the secret (32+ random bytes, raw or hex) the audit trail's identifier hashes are derived from; keep it for as long as the trail must be verifiable; default <data-dir>/audit-key (created) with the embedded store, required with -mongodb-uri")
-	fs.StringVar(&c.features, "default-features", deletion.FeatureList(deletion.AllFeatures), "comma-separated features of accounts that have none stored (see erasured features)")
-	fs.BoolVar(&c.reflection, "reflection", true, "serve gRPC server reflection (it exposes the API's schema, no data)")
-	fs.IntVar(&c.demoProfiles, "demo-profiles", 5000, "profiles seeded into the empty demo account of the embedded store; 0 seeds none")
-	fs.BoolVar(&c.writeMajority, "write-majority", true, "write concern majority (with -mongodb-uri)")
-	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
-	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "time open calls and running batches get to finish on shutdown")
-	maxMB := fs.Int64("max-upload-mb", d.MaxUploadBytes>>20, "largest accepted file in MiB")
-	fs.DurationVar(&c.deletion.UploadTTL, "upload-ttl", d.UploadTTL, "how long an upload no job took is kept")
-	fs.DurationVar(&c.deletion.OutcomeRetention, "outcome-retention", d.OutcomeRetention, "how long per-row outcomes are kept after a job ends")
-	fs.IntVar(&c.deletion.Workers, "workers", d.Workers, "jobs this instance runs at once")
-	fs.IntVar(&c.deletion.MaxJobsPerAccount, "max-jobs-per-account", d.MaxJobsPerAccount, "jobs of one account running at once over all instances; 0 for no bound")
-	fs.IntVar(&c.deletion.MaxActiveJobsPerAccount, "max-active-jobs-per-account", d.MaxActiveJobsPerAccount, "jobs of one account queued or running; a deletion beyond it is refused with RESOURCE_EXHAUSTED")
-	fs.IntVar(&c.deletion.MaxUploadsPerAccount, "max-uploads-per-account", d.MaxUploadsPerAccount, "uploads of one account in progress; an upload beyond it is refused with RESOURCE_EXHAUSTED")
-	fs.DurationVar(&c.deletion.Lease, "lease", d.Lease, "how long a job stays with an instance that stopped renewing it before another takes it over")
-	fs.DurationVar(&c.deletion.CheckpointInterval, "checkpoint-interval", d.CheckpointInterval, "how often a running job saves its progress, renews its lease and checks for a cancel request")
-	fs.IntVar(&c.deletion.BatchSize, "batch-size", d.BatchSize, "rows per lookup and delete")
-	fs.BoolVar(&c.deletion.DisableHints, "disable-hints", false, "skip the lookup that explains rows that matched nothing")
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := envName(f.Name)
-		f.Usage += " (" + name + ")"
-		if v, ok := os.LookupEnv(name); ok && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+// version describes this build: the module's version, the VCS revision it
+// was built from when known, and the Go version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(no build information) " + runtime.Version()
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
 			}
 		}
-	})
-	if envErr != nil {
-		return nil, envErr
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	if rev != "" {
+		v += " (revision " + rev + modified + ")"
 	}
-	if *maxMB <= 0 || *maxMB > 4096 {
-		return nil, errors.New("-max-upload-mb must be between 1 and 4096")
-	}
-	c.deletion.MaxUploadBytes = *maxMB << 20
-	if c.deletion.BatchSize < 1 || c.deletion.BatchSize > 10_000 {
-		return nil, errors.New("-batch-size must be between 1 and 10000")
-	}
-	if c.deletion.Workers < 1 {
-		return nil, errors.New("-workers must be at least 1")
-	}
-	if c.deletion.Lease < time.Second {
-		return nil, errors.New("-lease must be at least 1s")
-	}
-	c.deletion.ShutdownGrace = c.shutdownGrace
-	features, err := deletion.ParseFeatures(c.features)
-	if err != nil {
-		return nil, fmt.Errorf("-default-features: %w", err)
-	}
-	c.deletion.DefaultFeatures = features
-	return c, nil
+	return v + " " + bi.GoVersion
 }
 
 // auditKey reads the audit key, creating it under the data directory for
-// the embedded store.
+// the embedded store (validate requires -audit-key-file with MongoDB).
 func (c *config) auditKey() ([]byte, error) {
 	path := c.auditKeyFile
 	if path == "" {
-		if c.mongoURI != "" {
-			return nil, errors.New("set -audit-key-file to a file holding 32 or more random bytes (such as `openssl rand -hex 32`): the audit trail hashes identifiers with it, and past erasures can be verified only with the same key")
-		}
 		path = filepath.Join(c.dataDir, "audit-key")
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			b := make([]byte, 32)
@@ -168,22 +151,10 @@ func (c *config) auditKey() ([]byte, error) {
 	return key, nil
 }
 
-func envName(flagName string) string {
-	if flagName == "mongodb-uri" {
-		return "MONGODB_URI"
-	}
-	return "ERASURE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
-func run(ctx context.Context, args []string, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "token" {
-		return runToken(args[1:], os.Stdout)
-	}
-	if len(args) > 0 && args[0] == "features" {
-		return runFeatures(ctx, args[1:], os.Stdout)
-	}
-	c, err := parseConfig(args)
-	if err != nil {
+// serve runs the server until ctx ends.
+func serve(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
+	c := &config{}
+	if err := parse(newFlagSet(serveCmd, c), serveCmd, c, args, env, stdout); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.logLevel}))
@@ -191,7 +162,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if c.deletion.AuditKey, err = c.auditKey(); err != nil {
+	auditKey, err := c.auditKey()
+	if err != nil {
 		return err
 	}
 
@@ -211,7 +183,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 
-	svc := deletion.New(logger, store, c.deletion)
+	svc := deletion.New(logger, store, c.deletionConfig(auditKey))
 	l, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -246,10 +218,7 @@ func (c *config) devKeyPath() string {
 // verifier builds the token verifier from the configured keys.
 func (c *config) verifier() (*auth.Verifier, error) {
 	var keys []crypto.PublicKey
-	for _, path := range strings.Split(c.publicKeys, ",") {
-		if path = strings.TrimSpace(path); path == "" {
-			continue
-		}
+	for _, path := range c.publicKeyFiles() {
 		k, err := auth.LoadPublicKey(path)
 		if err != nil {
 			return nil, fmt.Errorf("-jwt-public-keys: %w", err)
@@ -276,53 +245,7 @@ func (c *config) verifier() (*auth.Verifier, error) {
 			return nil, errors.New("-jwt-hs256-secret-file: the secret must be at least 32 bytes")
 		}
 	}
-	if len(keys) == 0 && secret == nil {
-		return nil, errors.New("no token keys: set -jwt-public-keys (production), or -dev-key for a development key")
-	}
 	return auth.NewVerifier(keys, secret), nil
-}
-
-// runToken mints a development token: `erasured token -account demo -role OWNER`.
-func runToken(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("erasured token", flag.ContinueOnError)
-	account := fs.String("account", "demo", "account the token acts in")
-	role := fs.String("role", "OWNER", "OWNER, ADMIN or USER")
-	subject := fs.String("subject", "", "who the token is for (default: the local user name)")
-	kind := fs.String("kind", "operator", "user, service or operator")
-	sections := fs.String("sections", "", "comma-separated sections a user may see; empty for all")
-	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
-	dataDir := fs.String("data-dir", "./data", "the server's -data-dir, where its development key is")
-	devKey := fs.String("dev-key", "", "the development key file (default <data-dir>/dev-jwt-key.pem)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	path := *devKey
-	if path == "" {
-		path = filepath.Join(*dataDir, "dev-jwt-key.pem")
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	key, err := auth.DevKey(path)
-	if err != nil {
-		return err
-	}
-	if *subject == "" {
-		*subject = os.Getenv("USER")
-		if *subject == "" {
-			*subject = "operator"
-		}
-	}
-	p := auth.Principal{Account: *account, Subject: *subject, Kind: auth.Kind(*kind), Role: auth.Role(strings.ToUpper(*role))}
-	if *sections != "" {
-		p.Sections = strings.Split(*sections, ",")
-	}
-	token, err := auth.Sign(key, p, *ttl)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(stdout, token)
-	return err
 }
 
 // openStore connects to MongoDB at uri, or starts the embedded store under
@@ -339,9 +262,9 @@ func openStore(ctx context.Context, uri, database, dataDir string, writeMajority
 		}
 		closeEngine = engine.Close
 		uri, writeMajority = engine.URI(), false
-		logger.Info("using the embedded store (FerretDB on SQLite); set MONGODB_URI for production", "data_dir", dataDir)
+		logger.Info("using the embedded store (FerretDB on SQLite); set MONGODB_URI for production", "data_dir", dataDir, "version", version())
 	} else {
-		logger.Info("using MongoDB from MONGODB_URI", "database", database, "write_majority", writeMajority)
+		logger.Info("using MongoDB from MONGODB_URI", "database", database, "write_majority", writeMajority, "version", version())
 	}
 	store, err := storage.Open(ctx, storage.Options{URI: uri, Database: database, WriteMajority: writeMajority})
 	if err != nil {
