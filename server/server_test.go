@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ed25519"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/internal/storagetest"
+	"github.com/erasure-dev/erasure/internal/testkit"
 	"github.com/erasure-dev/erasure/server"
 	"github.com/erasure-dev/erasure/storage"
 )
@@ -45,25 +44,7 @@ type env struct {
 	key ed25519.PrivateKey
 	// logs holds everything the server and its workers logged, at debug
 	// level and up.
-	logs *syncBuffer
-}
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs *testkit.SyncBuffer
 }
 
 // token mints a token for the account and role.
@@ -110,7 +91,7 @@ func newEnv(t *testing.T, cfg deletion.Config) *env {
 	cfg.WatchPoll = 50 * time.Millisecond
 	cfg.TempDir = t.TempDir()
 	store := storagetest.New(t, nil)
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := deletion.New(logger, store, cfg)
 	pub, key, err := ed25519.GenerateKey(nil)

@@ -12,10 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/erasure-dev/erasure/internal/testkit"
 )
 
 // TestEndToEndWithGrpcurl starts the real erasured binary on a fresh
@@ -35,7 +36,7 @@ func TestEndToEndWithGrpcurl(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	addr := freeAddr(t)
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	dataDir := t.TempDir()
 	srv := exec.Command(bin, "-addr", addr, "-data-dir", dataDir, "-demo-profiles", "100")
 	srv.Stdout, srv.Stderr = &logs, &logs
@@ -221,22 +222,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// syncBuffer collects a child process's output safely.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

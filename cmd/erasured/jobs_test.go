@@ -24,6 +24,7 @@ import (
 	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/internal/storageembed"
 	"github.com/erasure-dev/erasure/internal/storagetest"
+	"github.com/erasure-dev/erasure/internal/testkit"
 	"github.com/erasure-dev/erasure/storage"
 )
 
@@ -113,14 +114,14 @@ type instance struct {
 	addr string
 	// uri and db are the store it uses.
 	uri, db string
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 	exited  chan error
 	client  erasurev1.ErasureServiceClient
 }
 
 func startInstance(t *testing.T, e *engine, uri, db string, extra ...string) *instance {
 	t.Helper()
-	i := &instance{addr: freeAddr(t), uri: uri, db: db, logs: &syncBuffer{}, exited: make(chan error, 1)}
+	i := &instance{addr: freeAddr(t), uri: uri, db: db, logs: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
 	args := append([]string{"-addr", i.addr, "-mongodb-uri", uri, "-database", db, "-write-majority=false", "-dev-key", e.keyPEM, "-audit-key-file", e.auditKey,
 		"-lease", "2s", "-batch-size", "10", "-shutdown-grace", "5s",
 		// Several batches per checkpoint, so a crash leaves batches to redo

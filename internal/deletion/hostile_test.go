@@ -24,6 +24,7 @@ import (
 	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/internal/job"
 	"github.com/erasure-dev/erasure/internal/profile"
+	"github.com/erasure-dev/erasure/internal/testkit"
 	"github.com/erasure-dev/erasure/storage"
 )
 
@@ -893,8 +894,8 @@ func TestHostileZipBombIsReal(t *testing.T) {
 
 // hostileWriteBomb writes the zip bomb with 1 MiB + repeats MiB of spaces.
 func hostileWriteBomb(w io.Writer, repeats int) error {
-	head := hostileSheetHead + hostileRow(1, "Email") + hostileRow(2, "ann@example.com") + "<!--"
-	tail := "-->" + hostileSheetTail
+	head := testkit.SheetHead + testkit.InlineRow(1, "Email") + testkit.InlineRow(2, "ann@example.com") + "<!--"
+	tail := "-->" + testkit.SheetTail
 	const mib = 1 << 20
 	spaces := bytes.Repeat([]byte{' '}, mib)
 	var out bytes.Buffer
@@ -956,11 +957,11 @@ func hostileGenManyParts(w io.Writer) error {
 	if err := hostileWorkbookParts(zw); err != nil {
 		return err
 	}
-	if err := hostileZipPart(zw, "xl/worksheets/sheet1.xml", hostileSheetHead+hostileRow(1, "Email")+hostileRow(2, "ann@example.com")+hostileSheetTail); err != nil {
+	if err := testkit.WritePart(zw, testkit.Part{Name: "xl/worksheets/sheet1.xml", Body: testkit.SheetHead + testkit.InlineRow(1, "Email") + testkit.InlineRow(2, "ann@example.com") + testkit.SheetTail}); err != nil {
 		return err
 	}
 	for i := range 10_000 {
-		if err := hostileZipPart(zw, fmt.Sprintf("xl/media/image%d.png", i), ""); err != nil {
+		if err := testkit.WritePart(zw, testkit.Part{Name: fmt.Sprintf("xl/media/image%d.png", i)}); err != nil {
 			return err
 		}
 	}
@@ -982,8 +983,8 @@ func hostileGenLongCellXLSX(w io.Writer) error {
 	if err := hostileWorkbookParts(zw); err != nil {
 		return err
 	}
-	sheet := hostileSheetHead + hostileRow(1, "Email") + hostileRow(2, strings.Repeat("x", 1<<20)) + hostileRow(3, "bob@example.com") + hostileSheetTail
-	if err := hostileZipPart(zw, "xl/worksheets/sheet1.xml", sheet); err != nil {
+	sheet := testkit.SheetHead + testkit.InlineRow(1, "Email") + testkit.InlineRow(2, strings.Repeat("x", 1<<20)) + testkit.InlineRow(3, "bob@example.com") + testkit.SheetTail
+	if err := testkit.WritePart(zw, testkit.Part{Name: "xl/worksheets/sheet1.xml", Body: sheet}); err != nil {
 		return err
 	}
 	return zw.Close()
@@ -1003,11 +1004,11 @@ func hostileGenMaxRowsXLSX(w io.Writer) error {
 		return err
 	}
 	bw := bufio.NewWriterSize(part, 64<<10)
-	_, _ = bw.WriteString(hostileSheetHead + hostileRow(1, "Email") + hostileRow(2, "ann@example.com"))
+	_, _ = bw.WriteString(testkit.SheetHead + testkit.InlineRow(1, "Email") + testkit.InlineRow(2, "ann@example.com"))
 	for r := 3; r < 1_048_576; r++ {
 		fmt.Fprintf(bw, `<row r="%d"/>`, r)
 	}
-	_, _ = bw.WriteString(hostileRow(1_048_576, "bob@example.com") + hostileSheetTail)
+	_, _ = bw.WriteString(testkit.InlineRow(1_048_576, "bob@example.com") + testkit.SheetTail)
 	if err := bw.Flush(); err != nil {
 		return err
 	}
@@ -1024,39 +1025,11 @@ func hostileGenDuplicates(w io.Writer) error {
 	return bw.Flush()
 }
 
-const (
-	hostileSheetHead = `<?xml version="1.0" encoding="UTF-8"?>
-<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>`
-	hostileSheetTail = `</sheetData></worksheet>`
-)
-
-func hostileRow(n int, value string) string {
-	return fmt.Sprintf(`<row r="%d"><c r="A%d" t="inlineStr"><is><t>%s</t></is></c></row>`, n, n, value)
-}
-
-func hostileZipPart(zw *zip.Writer, name, body string) error {
-	w, err := zw.Create(name)
-	if err != nil {
-		return err
-	}
-	_, err = io.WriteString(w, body)
-	return err
-}
-
 // hostileWorkbookParts writes every part of a one-sheet workbook but the
 // sheet.
 func hostileWorkbookParts(zw *zip.Writer) error {
-	for _, p := range [][2]string{
-		{"[Content_Types].xml", `<?xml version="1.0" encoding="UTF-8"?>
-<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>`},
-		{"_rels/.rels", `<?xml version="1.0" encoding="UTF-8"?>
-<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`},
-		{"xl/workbook.xml", `<?xml version="1.0" encoding="UTF-8"?>
-<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>`},
-		{"xl/_rels/workbook.xml.rels", `<?xml version="1.0" encoding="UTF-8"?>
-<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`},
-	} {
-		if err := hostileZipPart(zw, p[0], p[1]); err != nil {
+	for _, p := range testkit.WorkbookParts {
+		if err := testkit.WritePart(zw, p); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,6 @@
 package tabular
 
 import (
-	"archive/zip"
 	"bytes"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/erasure-dev/erasure/internal/testkit"
 )
 
 // row is a compact literal for expected rows.
@@ -112,67 +113,38 @@ func assertPlainMessage(t testing.TB, msg string) {
 	}
 }
 
-// zipPart is one file of a hand-built archive.
-type zipPart struct {
-	name string
-	body string
-}
+// The hand-built archives and workbooks of testkit, under short names.
+type zipPart = testkit.Part
+
+const (
+	ctXML        = testkit.ContentTypes
+	rootRels     = testkit.RootRels
+	workbookXML  = testkit.WorkbookXML
+	workbookRels = testkit.WorkbookRels
+	sheetHead    = testkit.SheetHead
+	sheetTail    = testkit.SheetTail
+)
+
+var zipBytes = testkit.Zip
 
 // buildZip writes parts into a zip archive (deflated).
 func buildZip(t testing.TB, parts ...zipPart) []byte {
 	t.Helper()
-	b, err := zipBytes(parts...)
+	b, err := testkit.Zip(parts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-func zipBytes(parts ...zipPart) ([]byte, error) {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, p := range parts {
-		w, err := zw.Create(p.name)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := io.WriteString(w, p.body); err != nil {
-			return nil, err
-		}
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// Minimal SpreadsheetML parts, written by hand (not by excelize) to produce
-// workbooks real writers produce but LibreOffice does not: inline strings,
-// rows without r attributes, namespace prefixes, damaged XML.
-const (
-	ctXML = `<?xml version="1.0" encoding="UTF-8"?>
-<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>`
-	rootRels = `<?xml version="1.0" encoding="UTF-8"?>
-<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`
-	workbookXML = `<?xml version="1.0" encoding="UTF-8"?>
-<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>`
-	workbookRels = `<?xml version="1.0" encoding="UTF-8"?>
-<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`
-	sheetHead = `<?xml version="1.0" encoding="UTF-8"?>
-<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>`
-	sheetTail = `</sheetData></worksheet>`
-)
-
 // minimalXLSX wraps sheetData content into a one-sheet workbook.
 func minimalXLSX(t testing.TB, sheetData string) []byte {
 	t.Helper()
-	return buildZip(t,
-		zipPart{"[Content_Types].xml", ctXML},
-		zipPart{"_rels/.rels", rootRels},
-		zipPart{"xl/workbook.xml", workbookXML},
-		zipPart{"xl/_rels/workbook.xml.rels", workbookRels},
-		zipPart{"xl/worksheets/sheet1.xml", sheetHead + sheetData + sheetTail},
-	)
+	b, err := testkit.XLSX(sheetData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // streamXLSX writes a one-sheet workbook whose sheetData is produced by fill,
@@ -180,33 +152,7 @@ func minimalXLSX(t testing.TB, sheetData string) []byte {
 func streamXLSX(t testing.TB, fill func(w io.Writer) error) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, p := range []zipPart{
-		{"[Content_Types].xml", ctXML},
-		{"_rels/.rels", rootRels},
-		{"xl/workbook.xml", workbookXML},
-		{"xl/_rels/workbook.xml.rels", workbookRels},
-	} {
-		w, err := zw.Create(p.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.WriteString(w, p.body)
-	}
-	w, err := zw.Create("xl/worksheets/sheet1.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(w, sheetHead); err != nil {
-		t.Fatal(err)
-	}
-	if err := fill(w); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(w, sheetTail); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
+	if err := testkit.StreamXLSX(&buf, fill); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/erasure-dev/erasure/internal/testkit"
 )
 
 func TestXLSXFixtures(t *testing.T) {
@@ -297,9 +299,8 @@ func TestZipBombLyingHeader(t *testing.T) {
 	_ = fw.Close()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	for _, p := range []zipPart{{"[Content_Types].xml", ctXML}, {"_rels/.rels", rootRels}, {"xl/workbook.xml", workbookXML}, {"xl/_rels/workbook.xml.rels", workbookRels}} {
-		w, _ := zw.Create(p.name)
-		_, _ = io.WriteString(w, p.body)
+	for _, p := range testkit.WorkbookParts {
+		_ = testkit.WritePart(zw, p)
 	}
 	w, err := zw.CreateRaw(&zip.FileHeader{
 		Name:               "xl/worksheets/sheet1.xml",
@@ -323,9 +324,8 @@ func TestXLSXCorruptSheet(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	for _, p := range []zipPart{{"[Content_Types].xml", ctXML}, {"_rels/.rels", rootRels}, {"xl/workbook.xml", workbookXML}, {"xl/_rels/workbook.xml.rels", workbookRels}} {
-		w, _ := zw.Create(p.name)
-		_, _ = io.WriteString(w, p.body)
+	for _, p := range testkit.WorkbookParts {
+		_ = testkit.WritePart(zw, p)
 	}
 	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "xl/worksheets/sheet1.xml", Method: zip.Store})
 	_, _ = io.WriteString(w, sheetHead+`<row r="1"><c r="A1" t="inlineStr"><is><t>anna@example.com</t></is></c></row>`+sheetTail)

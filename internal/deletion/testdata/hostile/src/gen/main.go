@@ -14,7 +14,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
-	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -26,6 +25,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/erasure-dev/erasure/internal/testkit"
 )
 
 // modified is the timestamp of every archive entry, so output is stable.
@@ -123,24 +124,18 @@ func zipOfCSV() []byte {
 	return archive(part{"list.csv", "Name,Email\nAnn,ann@example.com\nBob,bob@example.com\n", zip.Deflate})
 }
 
+// The parts of a minimal one-sheet workbook, shared with the tests.
 const (
-	contentTypes = `<?xml version="1.0" encoding="UTF-8"?>
-<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>`
-	rootRels = `<?xml version="1.0" encoding="UTF-8"?>
-<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`
-	workbookXML = `<?xml version="1.0" encoding="UTF-8"?>
-<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>`
-	workbookRels = `<?xml version="1.0" encoding="UTF-8"?>
-<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`
-	sheetHead = `<?xml version="1.0" encoding="UTF-8"?>
-<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>`
-	sheetTail = `</sheetData></worksheet>`
+	contentTypes = testkit.ContentTypes
+	rootRels     = testkit.RootRels
+	workbookXML  = testkit.WorkbookXML
+	workbookRels = testkit.WorkbookRels
+	sheetHead    = testkit.SheetHead
+	sheetTail    = testkit.SheetTail
 )
 
 // row is a one-cell row holding an inline string.
-func row(n int, value string) string {
-	return fmt.Sprintf(`<row r="%d"><c r="A%d" t="inlineStr"><is><t>%s</t></is></c></row>`, n, n, value)
-}
+var row = testkit.InlineRow
 
 func workbookParts(sheet string, method uint16) []part {
 	return []part{
