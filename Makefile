@@ -18,7 +18,7 @@ help: ## Describe the targets
 
 .PHONY: run
 run: ## Build and start erasured on :8080 (embedded store under ./data unless MONGODB_URI is set)
-	go build -o bin/erasured ./cmd/erasured
+	go build -buildvcs=auto -o bin/erasured ./cmd/erasured
 	./bin/erasured
 
 .PHONY: test
