@@ -310,7 +310,7 @@ func newFlagSet(cmd command, c *config) *flag.FlagSet {
 }
 
 // parse reads the command line, then, for every setting not given there,
-// its environment variable (an empty variable counts as unset), then
+// its environment variable (a variable set to nothing counts, as that value), then
 // validates the settings cmd reads. With -h it prints cmd's usage to stdout
 // and returns flag.ErrHelp.
 func parse(fs *flag.FlagSet, cmd command, c *config, args []string, env func(string) (string, bool), stdout io.Writer) error {
@@ -330,7 +330,9 @@ func parse(fs *flag.FlagSet, cmd command, c *config, args []string, env func(str
 		if s.cmds&cmd == 0 || given[s.name] {
 			continue
 		}
-		if v, ok := env(s.env()); ok && v != "" {
+		// A variable that is set counts, even empty: ERASURE_DEFAULT_FEATURES=""
+		// once meant "no features", and must not silently become all of them.
+		if v, ok := env(s.env()); ok {
 			if err := fs.Lookup(s.name).Value.Set(v); err != nil {
 				return usageError{fmt.Errorf("%s=%q: invalid value for -%s: %w", s.env(), v, s.name, err)}
 			}
@@ -483,9 +485,9 @@ func printUsage(w io.Writer, cmd command, fs *flag.FlagSet) {
 		}
 	}
 	if cmd == serveCmd {
-		fmt.Fprint(w, "\nSettings of the server, each a flag or the environment variable shown (a flag wins;\nan empty variable counts as unset):\n")
+		fmt.Fprint(w, "\nSettings of the server, each a flag or the environment variable shown (a flag wins;\na variable set to nothing counts, as that value):\n")
 	} else {
-		fmt.Fprint(w, "\nSettings shared with the server, each a flag or the environment variable shown (a flag\nwins; an empty variable counts as unset):\n")
+		fmt.Fprint(w, "\nSettings shared with the server, each a flag or the environment variable shown (a flag\nwins; a variable set to nothing counts, as that value):\n")
 	}
 	for _, s := range settings() {
 		if s.cmds&cmd == 0 {

@@ -344,6 +344,12 @@ func TestValidationSaysWhatToSet(t *testing.T) {
 			t.Errorf("several problems: %v\nwant %q", err, want)
 		}
 	}
+	// A variable set to nothing is a value, not an absence: an empty
+	// ERASURE_DEFAULT_FEATURES is refused rather than read as the default
+	// (all features), as an empty -default-features is.
+	if _, _, err := runFor(t, env("ERASURE_DEFAULT_FEATURES", "")); err == nil || !strings.Contains(err.Error(), "-default-features (ERASURE_DEFAULT_FEATURES) is empty") {
+		t.Errorf("an empty ERASURE_DEFAULT_FEATURES: %v", err)
+	}
 	if _, _, err := runFor(t, env("ERASURE_BATCH_SIZE", "many"), mongo...); err == nil || !strings.Contains(err.Error(), `ERASURE_BATCH_SIZE="many": invalid value for -batch-size`) {
 		t.Errorf("a bad variable: %v", err)
 	}
