@@ -70,9 +70,9 @@ func fileOptions(p *erasurev1.FileOptions) deletion.FileOptions {
 	o := deletion.FileOptions{Sheet: p.GetSheet()}
 	switch p.GetHeader() {
 	case erasurev1.HeaderMode_HEADER_MODE_PRESENT:
-		o.Header = deletion.HeaderPresent
+		o.Header = job.HeaderPresent
 	case erasurev1.HeaderMode_HEADER_MODE_ABSENT:
-		o.Header = deletion.HeaderAbsent
+		o.Header = job.HeaderAbsent
 	}
 	return o
 }

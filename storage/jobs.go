@@ -27,7 +27,8 @@ var (
 		job.Queued: stateQueued, job.Running: stateRunning, job.Succeeded: stateSucceeded,
 		job.Cancelled: stateCancelled, job.Failed: stateFailed,
 	}
-	kindNames = enumNames[job.Kind]{job.FromFile: "file", job.FromList: "list", job.FromProfile: "profile"}
+	kindNames   = enumNames[job.Kind]{job.FromFile: "file", job.FromList: "list", job.FromProfile: "profile"}
+	headerModes = enumNames[job.HeaderMode]{job.HeaderAuto: "auto", job.HeaderPresent: "present", job.HeaderAbsent: "absent"}
 )
 
 // jobDoc is a job as stored in deletion_jobs.
@@ -130,10 +131,7 @@ func toJobDoc(j *job.Job) (jobDoc, error) {
 		OutcomesPurged:   j.OutcomesPurged,
 	}
 	if j.Kind == job.FromFile {
-		d.HeaderMode = "absent"
-		if j.File.HasHeader {
-			d.HeaderMode = "present"
-		}
+		d.HeaderMode = headerModes.name(j.File.Header)
 	}
 	return d, nil
 }
@@ -150,7 +148,7 @@ func (d *jobDoc) job() *job.Job {
 			UploadID:     d.UploadID,
 			Filename:     d.Filename,
 			Sheet:        d.Sheet,
-			HasHeader:    d.HeaderMode == "present",
+			Header:       headerModes.value(d.HeaderMode),
 			ColumnName:   d.ColumnName,
 			ColumnNumber: d.ColumnNumber,
 		},

@@ -76,11 +76,14 @@ func toProfileDoc(p *profile.Profile) (profileDoc, error) {
 		Email:     p.Email,
 		Phone:     p.Phone,
 		CRMID:     p.CRMID,
-		Sections:  make([]sectionDoc, len(p.Sections)),
+		Sections:  make([]sectionDoc, 0, len(p.Sections)),
 		CreatedAt: p.CreatedAt,
 		UpdatedAt: p.UpdatedAt,
 	}
-	for i, sec := range p.Sections {
+	if p.Sections == nil {
+		d.Sections = nil // stored as null, as the platform's own documents without sections are
+	}
+	for _, sec := range p.Sections {
 		sd := sectionDoc{SectionID: sec.SectionID, Attributes: sec.Attributes, Tags: sec.Tags}
 		for _, c := range sec.Consents {
 			sd.Consents = append(sd.Consents, consentDoc(c))
@@ -88,7 +91,7 @@ func toProfileDoc(p *profile.Profile) (profileDoc, error) {
 		for _, e := range sec.Events {
 			sd.Events = append(sd.Events, eventDoc(e))
 		}
-		d.Sections[i] = sd
+		d.Sections = append(d.Sections, sd)
 	}
 	return d, nil
 }

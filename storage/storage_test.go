@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/internal/job"
 	"github.com/erasure-dev/erasure/internal/profile"
@@ -387,5 +391,67 @@ func TestClaimJobOrderAndPerAccountBound(t *testing.T) {
 	}
 	if got := claim(); got != ids[1] {
 		t.Fatalf("claim after acme's job ended %s, want %s", got, ids[1])
+	}
+}
+
+// Jobs stored by earlier versions read back as they were meant: a file job
+// whose header was left to detection ("auto") decides again, and a job
+// without an identifier type is a profile job's.
+func TestStoredJobsOfEarlierVersions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	id := bson.NewObjectID()
+	_, err = c.Database(storagetest.DatabaseName(t)).Collection("deletion_jobs").InsertOne(ctx, bson.D{
+		{"_id", id}, {"account_id", "acme"}, {"kind", "file"}, {"state", "queued"}, {"identifier_type", "email"},
+		{"upload_id", "u"}, {"header_mode", "auto"}, {"counts", bson.D{}}, {"attempt", 0}, {"created_at", time.Now()}, {"updated_at", time.Now()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.GetJob(ctx, "acme", id.Hex())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.File.Header != job.HeaderAuto || j.Kind != job.FromFile || j.State != job.Queued || j.IdentifierType != identifier.Email {
+		t.Fatalf("job read as %+v", j)
+	}
+	// Written back by a checkpoint, it keeps "auto".
+	if err := s.CreateJob(ctx, &job.Job{AccountID: "acme", Kind: job.FromFile, State: job.Queued, File: job.File{UploadID: "v", Header: job.HeaderPresent}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var raw bson.M
+	if err := c.Database(storagetest.DatabaseName(t)).Collection("deletion_jobs").FindOne(ctx, bson.D{{"upload_id", "v"}}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if raw["header_mode"] != "present" {
+		t.Fatalf("header_mode stored as %v, want present", raw["header_mode"])
+	}
+}
+
+// A profile without sections is stored with null sections, as before.
+func TestProfileWithoutSections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	if err := s.InsertProfiles(ctx, []profile.Profile{{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: "a@x.com"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	raw, err := c.Database(storagetest.DatabaseName(t)).Collection("profiles").FindOne(ctx, bson.D{}).Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := raw.Lookup("sections"); v.Type != bson.TypeNull {
+		t.Fatalf("sections stored as %v, want null", v)
 	}
 }

@@ -50,7 +50,7 @@ func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec
 			Filename: fs.owned.upload.Filename,
 			Sheet:    fs.sh.name,
 			// The decision, not the request: the worker reads the file the same way.
-			HasHeader:    fs.sh.hasHeader,
+			Header:       headerModeOf(fs.sh.hasHeader),
 			ColumnName:   src.ColumnName,
 			ColumnNumber: src.ColumnNumber,
 		},
@@ -101,11 +101,11 @@ func (s *Service) queue(ctx context.Context, j *job.Job, items []string) error {
 	return nil
 }
 
-func headerModeOf(hasHeader bool) HeaderMode {
+func headerModeOf(hasHeader bool) job.HeaderMode {
 	if hasHeader {
-		return HeaderPresent
+		return job.HeaderPresent
 	}
-	return HeaderAbsent
+	return job.HeaderAbsent
 }
 
 // StartList queues a deletion by an inline list of identifiers.
@@ -253,7 +253,13 @@ func (s *Service) Cancel(ctx context.Context, by Caller, jobID string) (job.View
 		}
 	}
 	s.logger.InfoContext(ctx, "job cancel requested", "job_id", jobID, "account_id", accountID, "state", j.State.String())
-	return s.view(ctx, by, j)
+	v, err := s.view(ctx, by, j)
+	if err != nil {
+		// The cancel is recorded; only its place in the queue is unknown.
+		s.logger.WarnContext(ctx, "could not read a cancelled job's place in the queue", "job_id", jobID, "error", err)
+		return s.viewOf(by, snapshot{job: j}), nil
+	}
+	return v, nil
 }
 
 // outcomePage is how many outcomes are read per round trip when streaming.

@@ -33,23 +33,21 @@ type run struct {
 	// redoUntil is the last row an earlier claim of the job stored an
 	// outcome for: up to it, the stored outcomes are the truth.
 	redoUntil int64
-	// checkCancel is set after a checkpoint: the next batch looks for a
-	// cancel request first.
+	// checkCancel is set before the first batch and after every checkpoint
+	// of the batch loop: the next batch looks for a cancel request first.
 	checkCancel    bool
 	lastCheckpoint time.Time
 }
 
 func (s *Service) newRun(stop, ops context.Context, j *job.Job) *run {
 	return &run{
-		s:              s,
-		stop:           stop,
-		ops:            ops,
-		job:            j,
-		log:            s.logger.With("job_id", j.ID, "account_id", j.AccountID, "attempt", j.Lease.Attempt),
-		act:            deleteAction{s},
-		sections:       sectionMap(j.Sections),
-		checkCancel:    true,
-		lastCheckpoint: time.Now(),
+		s:        s,
+		stop:     stop,
+		ops:      ops,
+		job:      j,
+		log:      s.logger.With("job_id", j.ID, "account_id", j.AccountID, "attempt", j.Lease.Attempt),
+		act:      deleteAction{s},
+		sections: sectionMap(j.Sections),
 	}
 }
 
@@ -86,6 +84,7 @@ func (r *run) process() (job.State, error) {
 		}
 	}
 	batch := make([]row, 0, r.s.cfg.BatchSize)
+	r.checkCancel, r.lastCheckpoint = true, time.Now()
 	for {
 		if r.stop.Err() != nil {
 			return 0, errInterrupted
@@ -129,6 +128,7 @@ func (r *run) process() (job.State, error) {
 			if err := r.checkpoint(); err != nil {
 				return 0, err
 			}
+			r.checkCancel, r.lastCheckpoint = true, time.Now()
 		}
 	}
 }
@@ -186,7 +186,7 @@ func (r *run) openRows() (rowSource, error) {
 		}
 		src := FileSource{
 			UploadID:     j.File.UploadID,
-			Options:      FileOptions{Sheet: j.File.Sheet, Header: headerModeOf(j.File.HasHeader)},
+			Options:      FileOptions{Sheet: j.File.Sheet, Header: j.File.Header},
 			ColumnName:   j.File.ColumnName,
 			ColumnNumber: j.File.ColumnNumber,
 		}

@@ -14,33 +14,10 @@ import (
 	"github.com/erasure-dev/erasure/storage"
 )
 
-// HeaderMode says whether a sheet's first row holds column names.
-type HeaderMode int8
-
-const (
-	// HeaderAuto takes the first row as a header unless one of its cells is
-	// a valid e-mail address or international phone number.
-	HeaderAuto HeaderMode = iota
-	HeaderPresent
-	HeaderAbsent
-)
-
-// String is the stored form of the mode.
-func (m HeaderMode) String() string {
-	switch m {
-	case HeaderPresent:
-		return "present"
-	case HeaderAbsent:
-		return "absent"
-	default:
-		return "auto"
-	}
-}
-
 // FileOptions say how to read an uploaded file.
 type FileOptions struct {
 	Sheet  string
-	Header HeaderMode
+	Header job.HeaderMode
 }
 
 // FileSource names the upload, sheet and column that hold identifiers.
@@ -124,7 +101,7 @@ type sheet struct {
 	first *tabular.Row
 }
 
-// openSheet opens a sheet and reads its first row. In HeaderAuto mode,
+// openSheet opens a sheet and reads its first row. In job.HeaderAuto mode,
 // isHeader decides whether that row holds column names.
 func (f *openedFile) openSheet(opts FileOptions, isHeader func(first []string) bool) (*sheet, error) {
 	rows, err := f.Rows(opts.Sheet)
@@ -148,9 +125,9 @@ func (f *openedFile) openSheet(opts FileOptions, isHeader func(first []string) b
 	}
 	cells := append([]string(nil), row.Cells...)
 	switch opts.Header {
-	case HeaderPresent:
+	case job.HeaderPresent:
 		sh.hasHeader = true
-	case HeaderAbsent:
+	case job.HeaderAbsent:
 		sh.hasHeader = false
 	default:
 		sh.hasHeader = isHeader(cells)

@@ -121,12 +121,25 @@ type File struct {
 	UploadID string
 	Filename string
 	Sheet    string
-	// HasHeader is whether the sheet's first row holds column names.
-	HasHeader bool
+	// Header says whether the sheet's first row holds column names: as
+	// decided when the job was queued (jobs queued by early versions may
+	// hold HeaderAuto, and decide again the same way).
+	Header HeaderMode
 	// ColumnName or ColumnNumber (1-based) is the column asked for.
 	ColumnName   string
 	ColumnNumber int
 }
+
+// HeaderMode says whether a sheet's first row holds column names.
+type HeaderMode int8
+
+// The header modes.
+const (
+	// HeaderAuto decides from the first row (see deletion's header tests).
+	HeaderAuto HeaderMode = iota
+	HeaderPresent
+	HeaderAbsent
+)
 
 // Lease is a worker's hold on a running job.
 type Lease struct {
