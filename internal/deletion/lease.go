@@ -89,11 +89,7 @@ func (r *run) keepLease() error {
 // checkpoint saves the job's counts and renews its lease, retrying while
 // the lease lasts.
 func (r *run) checkpoint() error {
-	err := r.withRetry(func(ctx context.Context) error {
+	return r.withRetry(func(ctx context.Context) error {
 		return r.s.store.SaveProgress(ctx, r.job, r.s.cfg.Lease)
 	})
-	if err == nil {
-		r.lastCheckpoint, r.checkCancel = time.Now(), true
-	}
-	return err
 }

@@ -87,8 +87,17 @@ func New(t testing.TB, monitor *event.CommandMonitor) *storage.Store {
 	t.Helper()
 	ctx := context.Background()
 	uri, name := URI(t), DatabaseName(t)
+	opts := storage.Options{URI: uri, Database: name, Monitor: monitor}
+	// Opened once and dropped before the store the test gets is opened:
+	// the first open of a database on the engine is slow, and tests with
+	// tight windows (watchers) must not pay for it.
+	s, err := storage.Open(ctx, opts)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
 	drop(t, uri, name)
-	s, err := storage.Open(ctx, storage.Options{URI: uri, Database: name, Monitor: monitor})
+	s.Close(ctx)
+	s, err = storage.Open(ctx, opts)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
