@@ -23,7 +23,9 @@ const Account = "demo"
 // attribute: for n ending in 19, 39, … the address of e-mail profile n-9
 // (the help-centre example: two profiles share an address but not their
 // identifier type), otherwise customerNNNN@example.com, which no profile has
-// as its key.
+// as its key. Each section has an e-mail consent to a topic named after the
+// section (opted out for n ending in 5); profiles keyed by phone also have
+// an SMS consent to "offers" in their first section.
 func Profile(account string, n int) profile.Profile {
 	t := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Minute)
 	p := profile.Profile{AccountID: account, CreatedAt: t, UpdatedAt: t}
@@ -50,6 +52,10 @@ func Profile(account string, n int) profile.Profile {
 	if n%3 == 0 {
 		p.Sections = append(p.Sections, section("events", n, t))
 	}
+	if p.Key.Type == identifier.Phone {
+		c := &p.Sections[0].Consents
+		*c = append(*c, profile.Consent{Channel: "sms", Topic: "offers", Status: profile.OptIn, At: t})
+	}
 	return p
 }
 
@@ -58,9 +64,18 @@ func section(id string, n int, t time.Time) profile.Section {
 		SectionID:  id,
 		Attributes: map[string]any{"first_name": fmt.Sprintf("Person %d", n), "score": n % 100},
 		Tags:       []string{"demo", id},
-		Consents:   []profile.Consent{{Channel: "email", Topic: id, Status: "opt_in", At: t}},
+		Consents:   []profile.Consent{{Channel: "email", Topic: id, Status: consentStatus(n), At: t}},
 		Events:     []profile.Event{{Type: "email_open", At: t.Add(time.Hour), Data: map[string]any{"campaign": id}}},
 	}
+}
+
+// consentStatus is the status of profile n's e-mail consents: opted out for
+// n ending in 5 (they unsubscribed earlier), opted in otherwise.
+func consentStatus(n int) string {
+	if n%10 == 5 {
+		return profile.OptOut
+	}
+	return profile.OptIn
 }
 
 // Seed inserts profiles 1..n into the account when it has no profiles, and
