@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -57,16 +58,20 @@ func (i *authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc
 }
 
 // authorize returns who makes the call — always in the caller's own
-// account — after checking that its role has perm. A request naming another
-// account is answered as if that account did not exist.
-func authorize(ctx context.Context, requested string, perm auth.Permission) (deletion.Caller, error) {
+// account — after checking that its role has one of perms. A request
+// naming another account is answered as if that account did not exist.
+func authorize(ctx context.Context, requested string, perms ...auth.Permission) (deletion.Caller, error) {
 	p := auth.FromContext(ctx)
 	if p == nil {
 		return deletion.Caller{}, connect.NewError(connect.CodeUnauthenticated, errors.New("no caller"))
 	}
-	if !p.Can(perm) {
+	if !slices.ContainsFunc(perms, p.Can) {
+		names := make([]string, len(perms))
+		for i, perm := range perms {
+			names[i] = string(perm)
+		}
 		return deletion.Caller{}, connect.NewError(connect.CodePermissionDenied, fmt.Errorf(
-			"role %s lacks the permission %s; ask an owner or admin of the account", p.Role, perm))
+			"role %s lacks the permission %s; ask an owner or admin of the account", p.Role, strings.Join(names, " or ")))
 	}
 	if requested != "" && requested != p.Account {
 		return deletion.Caller{}, connect.NewError(connect.CodeNotFound, fmt.Errorf("account %q not found", requested))

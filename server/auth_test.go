@@ -41,13 +41,20 @@ func calls(ctx context.Context, c erasurev1connect.ErasureServiceClient, account
 	_, errs["ListAuditEvents"] = c.ListAuditEvents(ctx, connect.NewRequest(&erasurev1.ListAuditEventsRequest{AccountId: account, JobId: jobID}))
 	_, errs["VerifyErasure"] = c.VerifyErasure(ctx, connect.NewRequest(&erasurev1.VerifyErasureRequest{AccountId: account, Spec: emailSpec(),
 		Target: &erasurev1.VerifyErasureRequest_Value{Value: "carl@example.com"}}))
+	optOut := &erasurev1.UnsubscribeSpec{Channel: "email"}
+	_, errs["PreviewUnsubscribe"] = c.PreviewUnsubscribe(ctx, connect.NewRequest(&erasurev1.PreviewUnsubscribeRequest{AccountId: account, Source: src, Spec: emailSpec(), Unsubscribe: optOut}))
+	s5, err := c.ExecuteUnsubscribe(ctx, connect.NewRequest(&erasurev1.ExecuteUnsubscribeRequest{AccountId: account, Source: src, Spec: emailSpec(), Unsubscribe: optOut}))
+	errs["ExecuteUnsubscribe"] = streamErr(s5, err)
+	s6, err := c.UnsubscribeIdentifiers(ctx, connect.NewRequest(&erasurev1.UnsubscribeIdentifiersRequest{AccountId: account, Spec: emailSpec(), Unsubscribe: optOut, Values: []string{"ann@example.com"}}))
+	errs["UnsubscribeIdentifiers"] = streamErr(s6, err)
+	_, errs["UnsubscribeProfile"] = c.UnsubscribeProfile(ctx, connect.NewRequest(&erasurev1.UnsubscribeProfileRequest{AccountId: account, ProfileId: profileID, Unsubscribe: optOut}))
 	us := c.UploadFile(ctx)
 	_ = us.Send(&erasurev1.UploadFileRequest{Payload: &erasurev1.UploadFileRequest_Metadata{Metadata: &erasurev1.UploadMetadata{AccountId: account, Filename: "a.csv"}}})
 	_, errs["UploadFile"] = us.CloseAndReceive()
 	return errs
 }
 
-const rpcCount = 16
+const rpcCount = 20
 
 // acmeState makes an upload, a finished job and a live profile in acme.
 func acmeState(t *testing.T, e *env) (uploadID, jobID, profileID string) {
@@ -113,7 +120,7 @@ func TestAnotherAccountReachesNothing(t *testing.T) {
 	}
 	// In its own account, acme's ids name nothing.
 	errs := calls(ctx, intruder, "", uploadID, jobID, profileID)
-	for _, rpc := range []string{"UploadChunk", "GetUpload", "InspectUpload", "PreviewDeletion", "ExecuteDeletion", "WatchJob", "ListRowOutcomes", "GetJob", "CancelJob"} {
+	for _, rpc := range []string{"UploadChunk", "GetUpload", "InspectUpload", "PreviewDeletion", "ExecuteDeletion", "PreviewUnsubscribe", "ExecuteUnsubscribe", "WatchJob", "ListRowOutcomes", "GetJob", "CancelJob"} {
 		if connect.CodeOf(errs[rpc]) != connect.CodeNotFound {
 			t.Errorf("own account, acme's ids: %s = %v, want NotFound", rpc, errs[rpc])
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/internal/job"
+	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/internal/tabular"
 )
 
@@ -33,11 +34,17 @@ var (
 		job.FromList:    erasurev1.JobKind_JOB_KIND_LIST,
 		job.FromProfile: erasurev1.JobKind_JOB_KIND_PROFILE,
 	}
+	jobActions = map[job.Action]erasurev1.JobAction{
+		job.Delete:      erasurev1.JobAction_JOB_ACTION_DELETE,
+		job.Unsubscribe: erasurev1.JobAction_JOB_ACTION_UNSUBSCRIBE,
+	}
 	outcomes = map[job.Outcome]erasurev1.Outcome{
-		job.Deleted:   erasurev1.Outcome_OUTCOME_DELETED,
-		job.NotFound:  erasurev1.Outcome_OUTCOME_NOT_FOUND,
-		job.Invalid:   erasurev1.Outcome_OUTCOME_INVALID,
-		job.Duplicate: erasurev1.Outcome_OUTCOME_DUPLICATE,
+		job.Deleted:             erasurev1.Outcome_OUTCOME_DELETED,
+		job.NotFound:            erasurev1.Outcome_OUTCOME_NOT_FOUND,
+		job.Invalid:             erasurev1.Outcome_OUTCOME_INVALID,
+		job.Duplicate:           erasurev1.Outcome_OUTCOME_DUPLICATE,
+		job.Unsubscribed:        erasurev1.Outcome_OUTCOME_UNSUBSCRIBED,
+		job.AlreadyUnsubscribed: erasurev1.Outcome_OUTCOME_ALREADY_UNSUBSCRIBED,
 	}
 	auditActions = map[job.AuditAction]erasurev1.AuditAction{
 		job.Started:         erasurev1.AuditAction_AUDIT_ACTION_JOB_STARTED,
@@ -108,13 +115,16 @@ func countsProto(c job.Counts) *erasurev1.Counts {
 		Matched:   c.Matched,
 		NotFound:  c.NotFound,
 		Deleted:   c.Deleted,
+
+		Unsubscribed:        c.Unsubscribed,
+		AlreadyUnsubscribed: c.AlreadyUnsubscribed,
 	}
 }
 
 func sectionsProto(list []job.SectionCount) []*erasurev1.SectionCount {
 	out := make([]*erasurev1.SectionCount, len(list))
 	for i, s := range list {
-		out[i] = &erasurev1.SectionCount{SectionId: s.SectionID, Profiles: s.Profiles}
+		out[i] = &erasurev1.SectionCount{SectionId: s.SectionID, Profiles: s.Profiles, Unsubscribed: s.Unsubscribed}
 	}
 	return out
 }
@@ -150,6 +160,11 @@ func jobProto(v job.View) *erasurev1.Job {
 		OutcomesExpireTime: timeProto(j.OutcomesExpireAt),
 		QueuePosition:      v.QueuePosition,
 		CreatedBy:          actorProto(j.CreatedBy),
+		Action:             jobActions[j.Action],
+	}
+	if j.Action == job.Unsubscribe {
+		f := j.Unsubscribe
+		out.Unsubscribe = &erasurev1.UnsubscribeSpec{Channel: f.Channel, Topics: f.Topics, Sections: f.Sections}
 	}
 	if p.ETA > 0 {
 		out.Progress.Eta = durationpb.New(p.ETA.Round(time.Second))
@@ -170,7 +185,16 @@ func outcomeProto(o job.RowOutcome) *erasurev1.RowOutcome {
 		DuplicateOfRow: o.DuplicateOfRow,
 		ProfileId:      o.ProfileID,
 		Hint:           o.Hint,
+		Consents:       consentRefsProto(o.Consents),
 	}
+}
+
+func consentRefsProto(refs []profile.ConsentRef) []*erasurev1.ConsentRef {
+	var out []*erasurev1.ConsentRef
+	for _, r := range refs {
+		out = append(out, &erasurev1.ConsentRef{SectionId: r.SectionID, Channel: r.Channel, Topic: r.Topic})
+	}
+	return out
 }
 
 func actorProto(a job.Actor) *erasurev1.Actor {
@@ -185,6 +209,7 @@ func auditEventProto(e job.AuditEvent) *erasurev1.AuditEvent {
 		Actor:          actorProto(e.Actor),
 		JobId:          e.JobID,
 		JobKind:        jobKinds[e.JobKind],
+		JobAction:      jobActions[e.JobAction],
 		JobState:       jobStates[e.State],
 		Counts:         countsProto(e.Counts),
 		IdentifierType: identifierTypes[e.IdentifierType],

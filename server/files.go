@@ -7,12 +7,13 @@ import (
 
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/internal/auth"
+	"github.com/erasure-dev/erasure/internal/deletion"
 )
 
 // InspectUpload implements erasure.v1.ErasureService.InspectUpload.
 func (s *Server) InspectUpload(ctx context.Context, req *connect.Request[erasurev1.InspectUploadRequest]) (*connect.Response[erasurev1.InspectUploadResponse], error) {
 	m := req.Msg
-	by, err := authorize(ctx, m.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, m.GetAccountId(), auth.DeleteBulk, auth.UnsubscribeBulk)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +57,7 @@ func (s *Server) PreviewDeletion(ctx context.Context, req *connect.Request[erasu
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.svc.Preview(ctx, by, fileSource(m.GetSource()), spec(m.GetSpec()))
+	p, err := s.svc.Preview(ctx, by, fileSource(m.GetSource()), spec(m.GetSpec()), deletion.Delete)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

@@ -20,7 +20,7 @@ func (s *Server) ExecuteDeletion(ctx context.Context, req *connect.Request[erasu
 	if err != nil {
 		return err
 	}
-	j, err := s.svc.StartFile(ctx, by, fileSource(m.GetSource()), spec(m.GetSpec()))
+	j, err := s.svc.StartFile(ctx, by, fileSource(m.GetSource()), spec(m.GetSpec()), deletion.Delete)
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
@@ -36,7 +36,7 @@ func (s *Server) DeleteIdentifiers(ctx context.Context, req *connect.Request[era
 	if err != nil {
 		return err
 	}
-	j, err := s.svc.StartList(ctx, by, m.GetValues(), spec(m.GetSpec()))
+	j, err := s.svc.StartList(ctx, by, m.GetValues(), spec(m.GetSpec()), deletion.Delete)
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
@@ -80,7 +80,7 @@ func (s *Server) DeleteProfile(ctx context.Context, req *connect.Request[erasure
 	if err != nil {
 		return nil, err
 	}
-	j, err := s.svc.DeleteProfile(ctx, by, req.Msg.GetProfileId())
+	j, err := s.svc.RunProfile(ctx, by, req.Msg.GetProfileId(), deletion.Delete)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -89,7 +89,7 @@ func (s *Server) DeleteProfile(ctx context.Context, req *connect.Request[erasure
 
 // CancelJob implements erasure.v1.ErasureService.CancelJob.
 func (s *Server) CancelJob(ctx context.Context, req *connect.Request[erasurev1.CancelJobRequest]) (*connect.Response[erasurev1.CancelJobResponse], error) {
-	by, err := authorize(ctx, req.Msg.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, req.Msg.GetAccountId(), auth.DeleteBulk, auth.UnsubscribeBulk)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (s *Server) ListRowOutcomes(ctx context.Context, req *connect.Request[erasu
 	for _, o := range m.GetOutcomes() {
 		name := fromProto(outcomes, o)
 		if name == 0 {
-			return invalid("outcomes may hold OUTCOME_DELETED, OUTCOME_NOT_FOUND, OUTCOME_INVALID and OUTCOME_DUPLICATE only")
+			return invalid("outcomes may hold OUTCOME_DELETED, OUTCOME_NOT_FOUND, OUTCOME_INVALID, OUTCOME_DUPLICATE, OUTCOME_UNSUBSCRIBED and OUTCOME_ALREADY_UNSUBSCRIBED only")
 		}
 		only = append(only, name)
 	}

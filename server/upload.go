@@ -23,7 +23,7 @@ func (s *Server) UploadFile(ctx context.Context, stream *connect.ClientStream[er
 	if md == nil {
 		return nil, invalid("the first message must carry metadata (account_id and filename); the file's bytes follow in chunk messages")
 	}
-	by, err := authorize(ctx, md.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, md.GetAccountId(), auth.DeleteBulk, auth.UnsubscribeBulk)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (s *Server) UploadFile(ctx context.Context, stream *connect.ClientStream[er
 // CreateUpload implements erasure.v1.ErasureService.CreateUpload.
 func (s *Server) CreateUpload(ctx context.Context, req *connect.Request[erasurev1.CreateUploadRequest]) (*connect.Response[erasurev1.CreateUploadResponse], error) {
 	md := req.Msg.GetMetadata()
-	by, err := authorize(ctx, md.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, md.GetAccountId(), auth.DeleteBulk, auth.UnsubscribeBulk)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (s *Server) CreateUpload(ctx context.Context, req *connect.Request[erasurev
 // UploadChunk implements erasure.v1.ErasureService.UploadChunk.
 func (s *Server) UploadChunk(ctx context.Context, req *connect.Request[erasurev1.UploadChunkRequest]) (*connect.Response[erasurev1.UploadChunkResponse], error) {
 	m := req.Msg
-	by, err := authorize(ctx, m.GetAccountId(), auth.DeleteBulk)
+	by, err := authorize(ctx, m.GetAccountId(), auth.DeleteBulk, auth.UnsubscribeBulk)
 	if err != nil {
 		return nil, err
 	}

@@ -13,8 +13,9 @@ import (
 )
 
 const (
-	auditEventsCollection = "audit_events"
-	erasuresCollection    = "audit_erasures"
+	auditEventsCollection    = "audit_events"
+	erasuresCollection       = "audit_erasures"
+	unsubscriptionCollection = "audit_unsubscriptions"
 )
 
 var auditActions = enumNames[job.AuditAction]{
@@ -31,6 +32,7 @@ type auditEventDoc struct {
 	Actor          actorDoc  `bson:"actor"`
 	JobID          string    `bson:"job_id"`
 	JobKind        string    `bson:"job_kind"`
+	JobAction      string    `bson:"job_action,omitempty"`
 	IdentifierType string    `bson:"identifier_type,omitempty"`
 	State          string    `bson:"state"`
 	Counts         countsDoc `bson:"counts"`
@@ -54,6 +56,9 @@ type erasureDoc struct {
 	At          time.Time `bson:"at"`
 	KeyHash     []byte    `bson:"key_hash"`
 	ProfileHash []byte    `bson:"profile_hash"`
+	// Consents are the consents an unsubscription opted out (not set for
+	// an erasure).
+	Consents []consentRefDoc `bson:"consents,omitempty"`
 }
 
 // RecordAudit stores an event. With replace false an event with the same id
@@ -72,6 +77,7 @@ func (s *Store) RecordAudit(ctx context.Context, e *job.AuditEvent, replace bool
 		Actor:          actorDoc(e.Actor),
 		JobID:          e.JobID,
 		JobKind:        kindNames.name(e.JobKind),
+		JobAction:      actionNames.name(e.JobAction),
 		IdentifierType: keyTypes.name(e.IdentifierType),
 		State:          stateNames.name(e.State),
 		Counts:         countsDoc(e.Counts),
@@ -122,6 +128,7 @@ func (s *Store) ListAudit(ctx context.Context, accountID, jobID string, limit in
 			Actor:          job.Actor(d.Actor),
 			JobID:          d.JobID,
 			JobKind:        kindNames.value(d.JobKind),
+			JobAction:      actionOf(d.JobAction),
 			IdentifierType: keyTypes.value(d.IdentifierType),
 			State:          stateNames.value(d.State),
 			Counts:         job.Counts(d.Counts),
@@ -182,6 +189,40 @@ func (s *Store) CountErasures(ctx context.Context, accountID, jobID string) (int
 	n, err := s.erasures.CountDocuments(ctx, bson.D{{"_id", bson.D{{"$gt", jobID + ":"}, {"$lt", jobID + ";"}}}, {"account_id", accountID}})
 	if err != nil {
 		return 0, fmt.Errorf("count erasures: %w", err)
+	}
+	return n, nil
+}
+
+// RecordUnsubscriptions stores the records of a batch's unsubscribed rows
+// (audit_unsubscriptions, shaped like erasure records) in one command;
+// records already stored (a redone batch) are left as they are.
+func (s *Store) RecordUnsubscriptions(ctx context.Context, accountID string, records []job.Unsubscription) error {
+	docs := make([]erasureDoc, len(records))
+	for i, u := range records {
+		docs[i] = erasureDoc{
+			ID:          outcomeID(u.JobID, u.Row),
+			AccountID:   accountID,
+			JobID:       u.JobID,
+			JobKind:     kindNames.name(u.JobKind),
+			Row:         u.Row,
+			At:          u.At,
+			KeyHash:     u.KeyHash,
+			ProfileHash: u.ProfileHash,
+			Consents:    toConsentRefDocs(u.Consents),
+		}
+	}
+	if err := insertNew(ctx, s.unsubscriptions, docs); err != nil {
+		return fmt.Errorf("record unsubscriptions: %w", err)
+	}
+	return nil
+}
+
+// CountUnsubscriptions returns how many unsubscription records a job of the
+// account has.
+func (s *Store) CountUnsubscriptions(ctx context.Context, accountID, jobID string) (int64, error) {
+	n, err := s.unsubscriptions.CountDocuments(ctx, bson.D{{"_id", bson.D{{"$gt", jobID + ":"}, {"$lt", jobID + ";"}}}, {"account_id", accountID}})
+	if err != nil {
+		return 0, fmt.Errorf("count unsubscriptions: %w", err)
 	}
 	return n, nil
 }

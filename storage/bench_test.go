@@ -3,10 +3,14 @@ package storage_test
 import (
 	"context"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/erasure-dev/erasure/internal/storagetest"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // BenchmarkUpload50MB stores a 50 MB upload in 1 MiB appends, as the web
@@ -64,4 +68,48 @@ func BenchmarkUpload50MB(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkEngineLostUpdates measures what the store itself loses when two
+// writers update one document at once, with nothing of erasure involved:
+// each of two raw-driver clients sends 200 updates ($inc and $push) to the
+// same document. MongoDB applies each update atomically (lost/op 0); the
+// embedded engine reads and rewrites the whole document, so concurrent
+// updates overwrite each other (docs/design.md, Unsubscribing).
+func BenchmarkEngineLostUpdates(b *testing.B) {
+	ctx := context.Background()
+	storagetest.New(b, nil)
+	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	coll := c.Database(storagetest.DatabaseName(b)).Collection("lost_updates")
+	const writers, updates = 2, 200
+	var lost int64
+	for i := 0; i < b.N; i++ {
+		if _, err := coll.InsertOne(ctx, bson.D{{"_id", i}, {"n", 0}, {"a", bson.A{}}}); err != nil {
+			b.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range writers {
+			wg.Go(func() {
+				for range updates {
+					if _, err := coll.UpdateOne(ctx, bson.D{{"_id", i}}, bson.D{{"$inc", bson.D{{"n", 1}}}, {"$push", bson.D{{"a", 1}}}}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		var doc struct {
+			N int64 `bson:"n"`
+		}
+		if err := coll.FindOne(ctx, bson.D{{"_id", i}}).Decode(&doc); err != nil {
+			b.Fatal(err)
+		}
+		lost += writers*updates - doc.N
+	}
+	b.ReportMetric(float64(lost)/float64(b.N*writers*updates), "lost/op")
 }

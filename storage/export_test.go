@@ -80,3 +80,7 @@ func (s *Store) DeleteChunk(ctx context.Context, uploadID string, n int64) error
 	_, err = s.bucket.GetChunksCollection().DeleteOne(ctx, bson.D{{"files_id", oid}, {"n", n}})
 	return err
 }
+
+// BeforeOptOutWrite makes f run between OptOutConsents' read of the
+// profiles and its write, every time.
+func (s *Store) BeforeOptOutWrite(f func()) { s.beforeOptOutWrite = f }

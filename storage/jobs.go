@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/erasure-dev/erasure/internal/job"
+	"github.com/erasure-dev/erasure/internal/profile"
 )
 
 // Job states as stored.
@@ -29,6 +30,7 @@ var (
 	}
 	kindNames   = enumNames[job.Kind]{job.FromFile: "file", job.FromList: "list", job.FromProfile: "profile"}
 	headerModes = enumNames[job.HeaderMode]{job.HeaderAuto: "auto", job.HeaderPresent: "present", job.HeaderAbsent: "absent"}
+	actionNames = enumNames[job.Action]{job.Delete: "delete", job.Unsubscribe: "unsubscribe"}
 )
 
 // jobDoc is a job as stored in deletion_jobs.
@@ -36,7 +38,11 @@ type jobDoc struct {
 	ID        bson.ObjectID `bson:"_id"`
 	AccountID string        `bson:"account_id"`
 	Kind      string        `bson:"kind"`
-	State     string        `bson:"state"`
+	// Action is absent from jobs stored before there was more than one:
+	// those deleted.
+	Action      string            `bson:"action,omitempty"`
+	Unsubscribe *consentFilterDoc `bson:"unsubscribe,omitempty"`
+	State       string            `bson:"state"`
 
 	IdentifierType string `bson:"identifier_type"`
 	DefaultRegion  string `bson:"default_region,omitempty"`
@@ -81,13 +87,23 @@ type countsDoc struct {
 	Matched   int64 `bson:"matched"`
 	NotFound  int64 `bson:"not_found"`
 	Deleted   int64 `bson:"deleted"`
+	// Unsubscribe jobs only.
+	Unsubscribed        int64 `bson:"unsubscribed,omitempty"`
+	AlreadyUnsubscribed int64 `bson:"already_unsubscribed,omitempty"`
+}
+
+type consentFilterDoc struct {
+	Channel  string   `bson:"channel"`
+	Topics   []string `bson:"topics,omitempty"`
+	Sections []string `bson:"sections,omitempty"`
 }
 
 // sectionCountDoc is stored in a list, not a map: section ids are user data
 // and may hold characters that field names may not.
 type sectionCountDoc struct {
-	SectionID string `bson:"section_id"`
-	Profiles  int64  `bson:"profiles"`
+	SectionID    string `bson:"section_id"`
+	Profiles     int64  `bson:"profiles"`
+	Unsubscribed int64  `bson:"unsubscribed,omitempty"`
 }
 
 type actorDoc struct {
@@ -105,6 +121,7 @@ func toJobDoc(j *job.Job) (jobDoc, error) {
 		ID:               oid,
 		AccountID:        j.AccountID,
 		Kind:             kindNames.name(j.Kind),
+		Action:           actionNames.name(j.Action),
 		State:            stateNames.name(j.State),
 		IdentifierType:   keyTypes.name(j.IdentifierType),
 		DefaultRegion:    j.DefaultRegion,
@@ -130,6 +147,10 @@ func toJobDoc(j *job.Job) (jobDoc, error) {
 		OutcomesExpireAt: j.OutcomesExpireAt,
 		OutcomesPurged:   j.OutcomesPurged,
 	}
+	if j.Action == job.Unsubscribe {
+		f := j.Unsubscribe
+		d.Unsubscribe = &consentFilterDoc{Channel: f.Channel, Topics: f.Topics, Sections: f.Sections}
+	}
 	if j.Kind == job.FromFile {
 		d.HeaderMode = headerModes.name(j.File.Header)
 	}
@@ -137,7 +158,7 @@ func toJobDoc(j *job.Job) (jobDoc, error) {
 }
 
 func (d *jobDoc) job() *job.Job {
-	return &job.Job{
+	j := &job.Job{
 		ID:             d.ID.Hex(),
 		AccountID:      d.AccountID,
 		Kind:           kindNames.value(d.Kind),
@@ -166,7 +187,20 @@ func (d *jobDoc) job() *job.Job {
 		FinishedAt:       d.FinishedAt,
 		OutcomesExpireAt: d.OutcomesExpireAt,
 		OutcomesPurged:   d.OutcomesPurged,
+		Action:           actionOf(d.Action),
 	}
+	if u := d.Unsubscribe; u != nil {
+		j.Unsubscribe = profile.ConsentFilter{Channel: u.Channel, Topics: u.Topics, Sections: u.Sections}
+	}
+	return j
+}
+
+// actionOf reads a stored action; jobs stored without one deleted.
+func actionOf(name string) job.Action {
+	if name == "" {
+		return job.Delete
+	}
+	return actionNames.value(name)
 }
 
 func toSectionDocs(list []job.SectionCount) []sectionCountDoc {

@@ -10,10 +10,12 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/erasure-dev/erasure/internal/job"
+	"github.com/erasure-dev/erasure/internal/profile"
 )
 
 var outcomeNames = enumNames[job.Outcome]{
 	job.Deleted: "deleted", job.NotFound: "not_found", job.Invalid: "invalid", job.Duplicate: "duplicate",
+	job.Unsubscribed: "unsubscribed", job.AlreadyUnsubscribed: "already_unsubscribed",
 }
 
 // outcomeDoc is a row outcome as stored in deletion_job_rows.
@@ -35,6 +37,36 @@ type outcomeDoc struct {
 	Hint           string   `bson:"hint,omitempty"`
 	KeyHash        []byte   `bson:"key_hash,omitempty"`
 	ProfileHash    []byte   `bson:"profile_hash,omitempty"`
+	// Consents are the consents an unsubscribed row opted out.
+	Consents []consentRefDoc `bson:"consents,omitempty"`
+}
+
+type consentRefDoc struct {
+	SectionID string `bson:"section_id"`
+	Channel   string `bson:"channel"`
+	Topic     string `bson:"topic"`
+}
+
+func toConsentRefDocs(refs []profile.ConsentRef) []consentRefDoc {
+	if refs == nil {
+		return nil
+	}
+	out := make([]consentRefDoc, len(refs))
+	for i, r := range refs {
+		out[i] = consentRefDoc(r)
+	}
+	return out
+}
+
+func fromConsentRefDocs(docs []consentRefDoc) []profile.ConsentRef {
+	if docs == nil {
+		return nil
+	}
+	out := make([]profile.ConsentRef, len(docs))
+	for i, d := range docs {
+		out[i] = profile.ConsentRef(d)
+	}
+	return out
 }
 
 func (d *outcomeDoc) outcome() job.RowOutcome {
@@ -50,6 +82,7 @@ func (d *outcomeDoc) outcome() job.RowOutcome {
 		Hint:           d.Hint,
 		KeyHash:        d.KeyHash,
 		ProfileHash:    d.ProfileHash,
+		Consents:       fromConsentRefDocs(d.Consents),
 	}
 }
 
@@ -79,6 +112,7 @@ func (s *Store) InsertOutcomes(ctx context.Context, accountID, jobID string, out
 			Hint:           o.Hint,
 			KeyHash:        o.KeyHash,
 			ProfileHash:    o.ProfileHash,
+			Consents:       toConsentRefDocs(o.Consents),
 		}
 	}
 	if err := insertNew(ctx, s.outcomes, docs); err != nil {

@@ -105,6 +105,8 @@ type matchDoc struct {
 	CRMID    string        `bson:"crm_id"`
 	Sections []struct {
 		SectionID string `bson:"section_id"`
+		// Consents are read only when asked for.
+		Consents []consentDoc `bson:"consents"`
 	} `bson:"sections"`
 }
 
@@ -116,22 +118,38 @@ func (d *matchDoc) match() profile.Match {
 	}
 	for _, s := range d.Sections {
 		m.Sections = append(m.Sections, s.SectionID)
+		for _, c := range s.Consents {
+			m.Consents = append(m.Consents, profile.SectionConsent{
+				ConsentRef: profile.ConsentRef{SectionID: s.SectionID, Channel: c.Channel, Topic: c.Topic},
+				Status:     c.Status,
+			})
+		}
 	}
 	return m
 }
 
-// Only the section ids are read: a profile's events can be large and the
-// deletion never needs them.
-var matchProjection = bson.D{{"key", 1}, {"sections.section_id", 1}}
+// matchProjection reads of a profile its key and section ids, and its
+// consents when asked: never its events, which can be large.
+func matchProjection(consents bool, more ...string) bson.D {
+	p := bson.D{{"key", 1}, {"sections.section_id", 1}}
+	if consents {
+		p = append(p, bson.E{"sections.consents", 1})
+	}
+	for _, f := range more {
+		p = append(p, bson.E{f, 1})
+	}
+	return p
+}
 
 // FindByKeys returns the profiles of the account whose key has the given type
-// and one of the given values, in one query on the unique key index.
-func (s *Store) FindByKeys(ctx context.Context, accountID string, t identifier.Type, values []string) ([]profile.Match, error) {
+// and one of the given values, in one query on the unique key index; with
+// consents, each profile's consents too.
+func (s *Store) FindByKeys(ctx context.Context, accountID string, t identifier.Type, values []string, consents bool) ([]profile.Match, error) {
 	if len(values) == 0 {
 		return nil, nil
 	}
 	filter := bson.D{{"account_id", accountID}, {"key.type", keyTypes.name(t)}, {"key.value", bson.D{{"$in", values}}}}
-	return s.findMatches(ctx, filter, matchProjection, len(values))
+	return s.findMatches(ctx, filter, matchProjection(consents), len(values))
 }
 
 // FindWithRelated returns, in one query, the profiles of the account keyed
@@ -141,7 +159,7 @@ func (s *Store) FindByKeys(ctx context.Context, accountID string, t identifier.T
 // type t. Callers tell them apart by their Key. One round trip instead of FindByKeys and then FindRelated;
 // on a sharded cluster the attribute clause makes it go to every shard that
 // holds the account.
-func (s *Store) FindWithRelated(ctx context.Context, accountID string, t identifier.Type, values []string) ([]profile.Match, error) {
+func (s *Store) FindWithRelated(ctx context.Context, accountID string, t identifier.Type, values []string, consents bool) ([]profile.Match, error) {
 	if len(values) == 0 {
 		return nil, nil
 	}
@@ -150,19 +168,20 @@ func (s *Store) FindWithRelated(ctx context.Context, accountID string, t identif
 		bson.D{{"key.type", bson.D{{"$in", bson.A{keyTypes[identifier.Email], keyTypes[identifier.Phone], keyTypes[identifier.CRMID]}}}}, {"key.value", bson.D{{"$in", values}}}},
 		bson.D{{attributeFields[t], bson.D{{"$in", values}}}},
 	}}}
-	proj := bson.D{{"key", 1}, {"sections.section_id", 1}, {"email", 1}, {"phone", 1}, {"crm_id", 1}}
+	proj := matchProjection(consents, "email", "phone", "crm_id")
 	return s.findMatches(ctx, filter, proj, 2*len(values))
 }
 
-// FindByID returns one profile of the account.
-func (s *Store) FindByID(ctx context.Context, accountID, id string) (profile.Match, error) {
+// FindByID returns one profile of the account; with consents, its consents
+// too.
+func (s *Store) FindByID(ctx context.Context, accountID, id string, consents bool) (profile.Match, error) {
 	oid, err := parseID(id)
 	if err != nil {
 		return profile.Match{}, err
 	}
 	var d matchDoc
 	err = s.profiles.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}},
-		options.FindOne().SetProjection(matchProjection)).Decode(&d)
+		options.FindOne().SetProjection(matchProjection(consents))).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return profile.Match{}, ErrNotFound
 	}

@@ -89,6 +89,13 @@ type Store struct {
 	auditEvents *mongo.Collection
 	erasures    *mongo.Collection
 	accounts    *mongo.Collection
+	// unsubscriptions are the audit records of unsubscribed rows.
+	unsubscriptions *mongo.Collection
+
+	// beforeOptOutWrite, when set, runs between OptOutConsents' read and its
+	// write (export_test.go): tests change a profile there, as the platform
+	// may at that moment.
+	beforeOptOutWrite func()
 }
 
 // Open connects, checks the connection and creates the indexes the service
@@ -127,6 +134,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		auditEvents: db.Collection(auditEventsCollection),
 		erasures:    db.Collection(erasuresCollection),
 		accounts:    db.Collection(accountsCollection),
+
+		unsubscriptions: db.Collection(unsubscriptionCollection),
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())

@@ -256,7 +256,7 @@ func TestProfilesAreAccountScoped(t *testing.T) {
 	if err := s.InsertProfiles(ctx, []profile.Profile{mk("acme", identifier.Email, "a@x.com")}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := s.FindByKeys(ctx, "acme", identifier.Email, []string{"a@x.com", "b@x.com"})
+	m, err := s.FindByKeys(ctx, "acme", identifier.Email, []string{"a@x.com", "b@x.com"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestProfilesAreAccountScoped(t *testing.T) {
 	}
 	// With hints: the match and the profile keyed by CRM ID holding the
 	// address as an attribute, in one query; never the other account's.
-	rel, err := s.FindWithRelated(ctx, "acme", identifier.Email, []string{"a@x.com"})
+	rel, err := s.FindWithRelated(ctx, "acme", identifier.Email, []string{"a@x.com"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -167,6 +170,8 @@ func (i *instance) kill(t *testing.T) {
 // The data of every job test: 240 profiles of account acme keyed by e-mail,
 // the same addresses in account other, and a file of 300 rows naming 200 of
 // acme's profiles plus rows that are invalid, duplicate or match nothing.
+// Each profile has an e-mail consent (opted out already for every fourth)
+// and an SMS consent, for the unsubscribe.
 const (
 	profilesPerAccount = 240
 	fileRows           = 300
@@ -184,8 +189,16 @@ func seed(t *testing.T, uri, db string) *storage.Store {
 	for _, account := range []string{"acme", "other"} {
 		for n := range profilesPerAccount {
 			id := fmt.Sprintf("%08x%016x", len(account), n+1)
+			email := profile.OptIn
+			if n%4 == 3 {
+				email = profile.OptOut
+			}
+			at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 			ps = append(ps, profile.Profile{ID: id, AccountID: account, Key: profile.Key{Type: identifier.Email, Value: fmt.Sprintf("k%04d@example.com", n)},
-				Sections: []profile.Section{{SectionID: fmt.Sprintf("s%d", n%3)}}})
+				Sections: []profile.Section{{SectionID: fmt.Sprintf("s%d", n%3), Consents: []profile.Consent{
+					{Channel: "email", Topic: "news", Status: email, At: at},
+					{Channel: "sms", Topic: "news", Status: profile.OptIn, At: at},
+				}}}})
 		}
 	}
 	if err := store.InsertProfiles(ctx, ps); err != nil {
@@ -212,8 +225,17 @@ func fileData() []byte {
 	return []byte(b.String())
 }
 
-// startJob uploads the file and starts its deletion; it returns the stream.
-func startJob(t *testing.T, i *instance) erasurev1.ErasureService_ExecuteDeletionClient {
+// action is what a crash test's job does: delete, or unsubscribe e-mail.
+type action string
+
+const (
+	deleting      action = "delete"
+	unsubscribing action = "unsubscribe"
+)
+
+// startJob uploads the file and starts a job of act by it; it returns the
+// job's progress stream.
+func startJob(t *testing.T, i *instance, act action) func() (*erasurev1.Job, error) {
 	t.Helper()
 	ctx := context.Background()
 	up, err := i.client.UploadFile(ctx)
@@ -230,15 +252,27 @@ func startJob(t *testing.T, i *instance) erasurev1.ErasureService_ExecuteDeletio
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream, err := i.client.ExecuteDeletion(ctx, &erasurev1.ExecuteDeletionRequest{
-		AccountId: "acme",
-		Source:    &erasurev1.FileSource{UploadId: res.GetUpload().GetUploadId(), Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}},
-		Spec:      &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL},
-	})
+	source := &erasurev1.FileSource{UploadId: res.GetUpload().GetUploadId(), Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}
+	spec := &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL}
+	if act == unsubscribing {
+		stream, err := i.client.ExecuteUnsubscribe(ctx, &erasurev1.ExecuteUnsubscribeRequest{
+			AccountId: "acme", Source: source, Spec: spec, Unsubscribe: &erasurev1.UnsubscribeSpec{Channel: "email"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func() (*erasurev1.Job, error) {
+			res, err := stream.Recv()
+			return res.GetJob(), err
+		}
+	}
+	stream, err := i.client.ExecuteDeletion(ctx, &erasurev1.ExecuteDeletionRequest{AccountId: "acme", Source: source, Spec: spec})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return stream
+	return func() (*erasurev1.Job, error) {
+		res, err := stream.Recv()
+		return res.GetJob(), err
+	}
 }
 
 // follow reads snapshots until the job has processed at least rows rows
@@ -283,6 +317,7 @@ func finish(t *testing.T, i *instance, jobID string) report {
 	}
 	var outcomes []string
 	var deleted []*erasurev1.RowOutcome
+	unsubscribed := 0
 	for {
 		res, err := rows.Recv()
 		if err == io.EOF {
@@ -292,10 +327,13 @@ func finish(t *testing.T, i *instance, jobID string) report {
 			t.Fatal(err)
 		}
 		for _, r := range res.GetRows() {
-			outcomes = append(outcomes, fmt.Sprintf("%d %v %q %q %q %d %s %q", r.GetRow(), r.GetOutcome(), r.GetValue(), r.GetNormalized(),
-				r.GetReason(), r.GetDuplicateOfRow(), r.GetProfileId(), r.GetHint()))
-			if r.GetOutcome() == erasurev1.Outcome_OUTCOME_DELETED {
+			outcomes = append(outcomes, fmt.Sprintf("%d %v %q %q %q %d %s %q %v", r.GetRow(), r.GetOutcome(), r.GetValue(), r.GetNormalized(),
+				r.GetReason(), r.GetDuplicateOfRow(), r.GetProfileId(), r.GetHint(), r.GetConsents()))
+			switch r.GetOutcome() {
+			case erasurev1.Outcome_OUTCOME_DELETED:
 				deleted = append(deleted, r)
+			case erasurev1.Outcome_OUTCOME_UNSUBSCRIBED:
+				unsubscribed++
 			}
 		}
 	}
@@ -305,14 +343,53 @@ func finish(t *testing.T, i *instance, jobID string) report {
 		counts:   fmt.Sprint(last.GetCounts()),
 		sections: fmt.Sprint(last.GetSections()),
 		outcomes: outcomes,
-		audit:    auditOf(ctx, t, i, jobID, deleted),
+		audit:    auditOf(ctx, t, i, jobID, deleted, unsubscribed),
+		profiles: profilesOf(t, i.uri, i.db),
 	}
+}
+
+// profilesOf describes acme's profiles as stored, less the dates and job ids
+// that differ between runs: key, consents and consent history.
+func profilesOf(t *testing.T, uri, db string) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	cur, err := c.Database(db).Collection("profiles").Find(ctx, bson.D{{"account_id", "acme"}}, options.Find().SetSort(bson.D{{"_id", 1}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []struct {
+		Key      struct{ Value string } `bson:"key"`
+		Sections []struct {
+			SectionID string `bson:"section_id"`
+			Consents  []struct {
+				Channel, Topic, Status string
+			} `bson:"consents"`
+			ConsentHistory []struct {
+				Channel, Topic, Status string
+				PreviousStatus         string `bson:"previous_status"`
+				Source                 string `bson:"source"`
+			} `bson:"consent_history"`
+		} `bson:"sections"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, d := range docs {
+		fmt.Fprintf(&b, "%s %+v\n", d.Key.Value, d.Sections)
+	}
+	return b.String()
 }
 
 // auditOf describes what the audit trail holds about a job: its events and,
 // for some of its deleted rows, the erasures VerifyErasure finds (each must
 // be recorded exactly once, however often the job was interrupted).
-func auditOf(ctx context.Context, t *testing.T, i *instance, jobID string, deleted []*erasurev1.RowOutcome) []string {
+func auditOf(ctx context.Context, t *testing.T, i *instance, jobID string, deleted []*erasurev1.RowOutcome, unsubscribed int) []string {
 	t.Helper()
 	events, err := i.client.ListAuditEvents(ctx, &erasurev1.ListAuditEventsRequest{JobId: jobID})
 	if err != nil {
@@ -328,9 +405,13 @@ func auditOf(ctx context.Context, t *testing.T, i *instance, jobID string, delet
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := []string{fmt.Sprintf("%d erasures recorded", recorded)}
-	if recorded != int64(len(deleted)) {
-		t.Errorf("%d erasure records for %d deleted rows", recorded, len(deleted))
+	records, err := store.CountUnsubscriptions(ctx, "acme", jobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{fmt.Sprintf("%d erasures and %d unsubscriptions recorded", recorded, records)}
+	if recorded != int64(len(deleted)) || records != int64(unsubscribed) {
+		t.Errorf("%d erasure records for %d deleted rows, %d unsubscription records for %d unsubscribed rows", recorded, len(deleted), records, unsubscribed)
 	}
 	for _, e := range events.GetEvents() {
 		out = append(out, fmt.Sprintf("%v %v %v", e.GetAction(), e.GetJobState(), e.GetCounts()))
@@ -361,6 +442,8 @@ type report struct {
 	counts, sections string
 	outcomes         []string
 	audit            []string
+	// profiles are acme's profiles as stored after the job (profilesOf).
+	profiles string
 }
 
 func (r report) diff(ref report) string {
@@ -384,33 +467,45 @@ func (r report) diff(ref report) string {
 	if a, b := strings.Join(r.audit, "\n"), strings.Join(ref.audit, "\n"); a != b {
 		return fmt.Sprintf("audit trail:\n%s\nwant:\n%s", a, b)
 	}
+	if r.profiles != ref.profiles {
+		return fmt.Sprintf("profiles as stored:\n%s\nwant:\n%s", r.profiles, ref.profiles)
+	}
 	return ""
 }
 
-// referenceReport runs the job once without interruption.
-var (
-	refOnce sync.Once
-	ref     report
-)
+// reference runs a job of act once without interruption, for all the
+// tests of one engine.
+var references = map[action]*struct {
+	once sync.Once
+	r    report
+}{deleting: {}, unsubscribing: {}}
 
-func reference(t *testing.T, e *engine) report {
+func reference(t *testing.T, e *engine, act action) report {
 	t.Helper()
-	refOnce.Do(func() {
-		db := "ref"
+	ent := references[act]
+	ent.once.Do(func() {
+		db := "ref_" + string(act)
 		seed(t, e.srv.URI(), db)
 		i := startInstance(t, e, e.srv.URI(), db)
-		stream := startJob(t, i)
-		first, err := stream.Recv()
+		first, err := startJob(t, i, act)()
 		if err != nil {
 			t.Fatal(err)
 		}
-		ref = finish(t, i, first.GetJob().GetJobId())
+		ent.r = finish(t, i, first.GetJobId())
 	})
+	ref := ent.r
 	if ref.state != erasurev1.JobState_JOB_STATE_SUCCEEDED {
 		t.Fatalf("reference job did not succeed: %+v", ref)
 	}
 	// The trail of the uninterrupted run: started, then finished with the
 	// report's counts; each sampled row erased once, by itself.
+	if act == unsubscribing {
+		if len(ref.audit) != 3 || !strings.HasPrefix(ref.audit[1], "AUDIT_ACTION_JOB_FINISHED JOB_STATE_SUCCEEDED") || ref.c.GetUnsubscribed() == 0 ||
+			ref.c.GetAlreadyUnsubscribed() == 0 || !strings.Contains(ref.profiles, "opt_out") {
+			t.Fatalf("reference unsubscribe: %s\n%q", ref.counts, ref.audit)
+		}
+		return ref
+	}
 	if len(ref.audit) < 5 || !strings.HasPrefix(ref.audit[1], "AUDIT_ACTION_JOB_FINISHED JOB_STATE_SUCCEEDED") ||
 		!strings.HasPrefix(ref.audit[2], "AUDIT_ACTION_JOB_STARTED") {
 		t.Fatalf("reference audit trail: %q", ref.audit)
@@ -425,7 +520,8 @@ func reference(t *testing.T, e *engine) report {
 }
 
 // checkStore asserts that exactly the profiles the file matched are gone
-// from acme, and that account other is untouched.
+// from acme, and that account other is untouched. (For an unsubscribe
+// every profile stays: the report's profiles say how they changed.)
 func checkStore(t *testing.T, store *storage.Store, ref report) {
 	t.Helper()
 	ctx := context.Background()
@@ -440,13 +536,6 @@ func checkStore(t *testing.T, store *storage.Store, ref report) {
 	}
 	if n, _ := store.CountProfiles(ctx, "other"); n != profilesPerAccount {
 		t.Errorf("other has %d profiles, want all %d", n, profilesPerAccount)
-	}
-}
-
-func recvExecute(s erasurev1.ErasureService_ExecuteDeletionClient) func() (*erasurev1.Job, error) {
-	return func() (*erasurev1.Job, error) {
-		res, err := s.Recv()
-		return res.GetJob(), err
 	}
 }
 
@@ -467,17 +556,21 @@ func claimPIDs(t *testing.T, uri, db, jobID string) []string {
 
 // A SIGKILL at any point of a job loses nothing: the restarted instance
 // takes the job over when its lease expires and ends with the report of a
-// run that was never interrupted, having deleted exactly the same profiles.
+// run that was never interrupted, having deleted (or unsubscribed) exactly
+// the same profiles.
 func TestKill9ResumesExactly(t *testing.T) {
 	e := startEngine(t)
-	ref := reference(t, e)
-	for _, at := range []int64{0, 40, 120, 200} {
-		t.Run(fmt.Sprintf("after %d rows", at), func(t *testing.T) {
-			db := fmt.Sprintf("kill_%d", at)
+	for _, c := range []struct {
+		act action
+		at  int64
+	}{{deleting, 0}, {deleting, 40}, {deleting, 120}, {deleting, 200}, {unsubscribing, 40}, {unsubscribing, 200}} {
+		ref := reference(t, e, c.act)
+		at := c.at
+		t.Run(fmt.Sprintf("%s after %d rows", c.act, at), func(t *testing.T) {
+			db := fmt.Sprintf("kill_%s_%d", c.act, at)
 			store := seed(t, e.srv.URI(), db)
 			a := startInstance(t, e, e.srv.URI(), db)
-			stream := startJob(t, a)
-			seen := follow(t, recvExecute(stream), at)
+			seen := follow(t, startJob(t, a, c.act), at)
 			if seen.GetState() >= erasurev1.JobState_JOB_STATE_SUCCEEDED {
 				t.Fatalf("the job ended before the kill; make it longer: %v", seen)
 			}
@@ -504,11 +597,17 @@ func TestKill9ResumesExactly(t *testing.T) {
 // to the other, which finishes it exactly.
 func TestSecondInstanceTakesOver(t *testing.T) {
 	e := startEngine(t)
-	ref := reference(t, e)
-	db := "takeover"
+	for _, act := range []action{deleting, unsubscribing} {
+		t.Run(string(act), func(t *testing.T) { secondInstanceTakesOver(t, e, act) })
+	}
+}
+
+func secondInstanceTakesOver(t *testing.T, e *engine, act action) {
+	ref := reference(t, e, act)
+	db := "takeover_" + string(act)
 	store := seed(t, e.srv.URI(), db)
 	instances := []*instance{startInstance(t, e, e.srv.URI(), db), startInstance(t, e, e.srv.URI(), db)}
-	seen := follow(t, recvExecute(startJob(t, instances[0])), 60)
+	seen := follow(t, startJob(t, instances[0], act), 60)
 	pids := claimPIDs(t, e.srv.URI(), db, seen.GetJobId())
 	var owner, other *instance
 	for _, i := range instances {
@@ -593,17 +692,17 @@ func TestTwoInstancesShareTheQueue(t *testing.T) {
 // the job up at once (well before the 30 s lease would expire).
 func TestSIGTERMHandsTheJobBack(t *testing.T) {
 	e := startEngine(t)
-	ref := reference(t, e)
+	ref := reference(t, e, deleting)
 	db := "sigterm"
 	store := seed(t, e.srv.URI(), db)
 	a := startInstance(t, e, e.srv.URI(), db, "-lease", "30s")
-	stream := startJob(t, a)
-	seen := follow(t, recvExecute(stream), 60)
+	recv := startJob(t, a, deleting)
+	seen := follow(t, recv, 60)
 	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	for {
-		_, err := stream.Recv()
+		_, err := recv()
 		if err == nil {
 			continue
 		}
@@ -636,8 +735,14 @@ func TestSIGTERMHandsTheJobBack(t *testing.T) {
 // job ends with the exact report.
 func TestStoreOutageMidJob(t *testing.T) {
 	e := startEngine(t)
-	ref := reference(t, e)
-	db := "outage"
+	for _, act := range []action{deleting, unsubscribing} {
+		t.Run(string(act), func(t *testing.T) { storeOutageMidJob(t, e, act) })
+	}
+}
+
+func storeOutageMidJob(t *testing.T, e *engine, act action) {
+	ref := reference(t, e, act)
+	db := "outage_" + string(act)
 	store := seed(t, e.srv.URI(), db)
 	// A short server selection timeout makes store calls fail during the
 	// outage instead of waiting it out inside the driver, so the worker's
@@ -646,7 +751,7 @@ func TestStoreOutageMidJob(t *testing.T) {
 	// lets requests in flight finish for a few seconds; the report does not
 	// depend on the batch size.
 	a := startInstance(t, e, e.srv.URI()+"?serverSelectionTimeoutMS=500", db, "-lease", "30s", "-batch-size", "2")
-	seen := follow(t, recvExecute(startJob(t, a)), 20)
+	seen := follow(t, startJob(t, a, act), 20)
 	e.stop()
 	time.Sleep(3 * time.Second)
 	e.start(t)
@@ -667,7 +772,7 @@ func TestCancelReachesAnotherInstance(t *testing.T) {
 	db := "cancel"
 	store := seed(t, e.srv.URI(), db)
 	instances := []*instance{startInstance(t, e, e.srv.URI(), db), startInstance(t, e, e.srv.URI(), db)}
-	seen := follow(t, recvExecute(startJob(t, instances[0])), 40)
+	seen := follow(t, startJob(t, instances[0], deleting), 40)
 	pids := claimPIDs(t, e.srv.URI(), db, seen.GetJobId())
 	other := instances[0]
 	if fmt.Sprint(other.cmd.Process.Pid) == pids[0] {

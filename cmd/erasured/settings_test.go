@@ -323,7 +323,7 @@ func TestValidationSaysWhatToSet(t *testing.T) {
 		{[]string{"-addr", ""}, "-addr (ERASURE_ADDR) is empty: set a host:port"},
 		{[]string{"-database", ""}, "-database (ERASURE_DATABASE) is empty"},
 		{[]string{"-data-dir", ""}, "-data-dir (ERASURE_DATA_DIR) is empty: set a directory for the embedded store"},
-		{[]string{"-default-features", ""}, "-default-features (ERASURE_DEFAULT_FEATURES) is empty: set a comma-separated list of file_deletion,list_deletion,profile_deletion, or none"},
+		{[]string{"-default-features", ""}, "-default-features (ERASURE_DEFAULT_FEATURES) is empty: set a comma-separated list of " + deletion.FeatureList(deletion.AllFeatures) + ", or none"},
 		{[]string{"-default-features", "everything"}, `-default-features (ERASURE_DEFAULT_FEATURES) is "everything": unknown feature "everything"`},
 		{[]string{"-mongodb-uri", "mongodb://db.example", "-jwt-public-keys", "p.pem"}, "-audit-key-file (ERASURE_AUDIT_KEY_FILE) is required with -mongodb-uri: set it to a file holding 32 or more random bytes"},
 		{[]string{"-mongodb-uri", "mongodb://db.example", "-audit-key-file", "k", "-jwt-public-keys", " , "}, "-jwt-public-keys (ERASURE_JWT_PUBLIC_KEYS) is empty, and with -mongodb-uri no development key is trusted"},

@@ -59,16 +59,19 @@ const (
 	ReadReports Permission = "read_reports"
 	// ReadAudit: read the audit trail.
 	ReadAudit Permission = "read_audit_trail"
+	// UnsubscribeBulk: upload, inspect, preview and run unsubscribes by
+	// file, by list or by profile id, and cancel them.
+	UnsubscribeBulk Permission = "unsubscribe_by_file_or_list"
 )
 
 // rolePermissions is the role table. Bulk deletion is open to every role,
 // as file imports are; single-profile erasure and the audit trail are kept
 // to admins and owners, as the platform keeps destructive account-wide
-// tools.
+// tools. Unsubscribing, which keeps the profile, is open to every role.
 var rolePermissions = map[Role][]Permission{
-	Owner: {DeleteBulk, DeleteProfile, ReadReports, ReadAudit},
-	Admin: {DeleteBulk, DeleteProfile, ReadReports, ReadAudit},
-	User:  {DeleteBulk, ReadReports},
+	Owner: {DeleteBulk, DeleteProfile, UnsubscribeBulk, ReadReports, ReadAudit},
+	Admin: {DeleteBulk, DeleteProfile, UnsubscribeBulk, ReadReports, ReadAudit},
+	User:  {DeleteBulk, UnsubscribeBulk, ReadReports},
 }
 
 // Principal is a verified caller.

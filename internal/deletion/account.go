@@ -23,10 +23,13 @@ const (
 	ListDeletion Feature = "list_deletion"
 	// ProfileDeletion: delete one profile by id (a GDPR erasure).
 	ProfileDeletion Feature = "profile_deletion"
+	// Unsubscribing: opt out profiles' consents instead of deleting them,
+	// by file, list or profile id.
+	Unsubscribing Feature = "unsubscribe"
 )
 
 // AllFeatures lists every feature.
-var AllFeatures = []Feature{FileDeletion, ListDeletion, ProfileDeletion}
+var AllFeatures = []Feature{FileDeletion, ListDeletion, ProfileDeletion, Unsubscribing}
 
 // ParseFeatures reads a comma-separated list of feature names.
 func ParseFeatures(s string) ([]Feature, error) {
@@ -48,12 +51,14 @@ func ParseFeatures(s string) ([]Feature, error) {
 
 // FeatureList writes features as the comma-separated list ParseFeatures
 // reads.
-func FeatureList(fs []Feature) string {
+func FeatureList(fs []Feature) string { return joinFeatures(fs, ",") }
+
+func joinFeatures(fs []Feature, sep string) string {
 	names := make([]string, len(fs))
 	for i, f := range fs {
 		names[i] = string(f)
 	}
-	return strings.Join(names, ",")
+	return strings.Join(names, sep)
 }
 
 func checkFeature(f Feature) error {
@@ -93,17 +98,20 @@ func (s *Service) SetFeatures(ctx context.Context, accountID string, features []
 	return s.store.SetAccountFeatures(ctx, accountID, names)
 }
 
-// requireFeature fails with Denied unless f is activated for the account.
-func (s *Service) requireFeature(ctx context.Context, accountID string, f Feature) error {
+// requireFeature fails with Denied unless one of fs is activated for the
+// account.
+func (s *Service) requireFeature(ctx context.Context, accountID string, fs ...Feature) error {
 	features, _, err := s.Features(ctx, accountID)
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(features, f) {
-		return &Error{Kind: Denied, Msg: fmt.Sprintf(
-			"the feature %s is not activated for this account; ask your account manager or support to activate it", f)}
+	for _, f := range fs {
+		if slices.Contains(features, f) {
+			return nil
+		}
 	}
-	return nil
+	return &Error{Kind: Denied, Msg: fmt.Sprintf(
+		"the feature %s is not activated for this account; ask your account manager or support to activate it", joinFeatures(fs, " or "))}
 }
 
 // checkJobLimit fails with TooLarge when the account already has as many

@@ -69,6 +69,7 @@ func (s *Service) record(ctx context.Context, action job.AuditAction, by job.Act
 		Actor:          by,
 		JobID:          j.ID,
 		JobKind:        j.Kind,
+		JobAction:      j.Action,
 		IdentifierType: j.IdentifierType,
 		State:          j.State,
 		Counts:         j.Counts,

@@ -29,6 +29,11 @@ func (s *Service) injectFault(point string) error {
 // matching them, storing outcomes, leases, checkpoints, redo, cancel and the
 // audit trail's start and finish are the engine's, the same for every job.
 type action interface {
+	// consents reports whether decide needs the matched profiles' consents.
+	consents() bool
+	// decide gives every undecided row that matched a profile its
+	// outcome, and the sections (and consents) it concerns.
+	decide(batch []row)
 	// apply changes the profiles a batch's rows matched, after every row's
 	// outcome is stored, and records what it did. It may be called again
 	// for the same rows (a batch redone after an interruption: redo is
@@ -53,9 +58,10 @@ func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
 			return err
 		}
 	}
-	if err := r.match.resolve(ctx, j.AccountID, work, !r.s.cfg.DisableHints); err != nil {
+	if err := r.match.resolve(ctx, j.AccountID, work, !r.s.cfg.DisableHints, r.act.consents()); err != nil {
 		return err
 	}
+	r.act.decide(work)
 	r.s.hashMatches(j.AccountID, work)
 	outcomes := make([]job.RowOutcome, len(work))
 	for i, w := range work {
@@ -75,7 +81,7 @@ func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
 		return err
 	}
 	tally(&j.Counts, r.sections, work, true)
-	j.Sections = sectionList(r.sections)
+	j.Sections = r.sections.list()
 	r.lastRow = work[len(work)-1].num
 	return nil
 }
@@ -102,8 +108,9 @@ func (r *run) readBack(ctx context.Context, batch []row) error {
 		}
 		w := &batch[i]
 		w.outcome, w.reason, w.dupOf, w.hint, w.normalized = o.Outcome, o.Reason, o.DuplicateOfRow, o.Hint, o.Normalized
-		if o.Outcome == job.Deleted {
+		if o.ProfileID != "" {
 			w.match = matchOf(j, o)
+			w.sections, w.consents = o.Sections, o.Consents
 			w.keyHash, w.profileHash = o.KeyHash, o.ProfileHash
 		}
 	}

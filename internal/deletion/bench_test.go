@@ -85,7 +85,7 @@ func benchListJob(b *testing.B, disableHints bool) {
 		commands.Store(0)
 		start := time.Now()
 		b.StartTimer()
-		j, err := svc.StartList(ctx, deletion.Caller{AccountID: "bench"}, rows, deletion.Spec{Type: identifier.Email})
+		j, err := svc.StartList(ctx, deletion.Caller{AccountID: "bench"}, rows, deletion.Spec{Type: identifier.Email}, deletion.Delete)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -13,6 +13,16 @@ import (
 // profile's data in every section) and records an erasure per deleted row.
 type deleteAction struct{ s *Service }
 
+func (deleteAction) consents() bool { return false }
+
+func (deleteAction) decide(batch []row) {
+	for i := range batch {
+		if w := &batch[i]; w.outcome == 0 && w.match != nil {
+			w.outcome, w.sections = job.Deleted, w.match.Sections
+		}
+	}
+}
+
 func (a deleteAction) apply(ctx context.Context, r *run, batch []row, redo bool) error {
 	var targets []profile.Match
 	for _, w := range batch {
@@ -86,8 +96,8 @@ func erasures(j *job.Job, batch []row, now time.Time) []job.Erasure {
 	return out
 }
 
-// matchOf is the profile a stored DELETED outcome matched, as a redone
-// batch needs it.
+// matchOf is the profile a stored outcome matched, as a redone batch needs
+// it.
 func matchOf(j *job.Job, o job.RowOutcome) *profile.Match {
 	m := &profile.Match{ID: o.ProfileID, Sections: o.Sections}
 	if j.Kind != job.FromProfile {

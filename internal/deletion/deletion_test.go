@@ -30,7 +30,14 @@ func TestMain(m *testing.M) { storagetest.Main(m) }
 // each setup (a test seam of export_test.go) is applied before it runs.
 func newService(t *testing.T, cfg deletion.Config, setup ...func(*deletion.Service)) (*deletion.Service, *storage.Store) {
 	t.Helper()
-	store := storagetest.New(t, nil)
+	return newMonitoredService(t, cfg, nil, setup...)
+}
+
+// newMonitoredService is newService with a monitor of the service's store
+// commands.
+func newMonitoredService(t *testing.T, cfg deletion.Config, mon *event.CommandMonitor, setup ...func(*deletion.Service)) (*deletion.Service, *storage.Store) {
+	t.Helper()
+	store := storagetest.New(t, mon)
 	cfg.TempDir = t.TempDir()
 	cfg.QueuePoll = 50 * time.Millisecond
 	cfg.WatchPoll = 20 * time.Millisecond
@@ -98,7 +105,7 @@ func TestPreviewReadsWhatSpreadsheetsWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 			id := upload(t, svc, f.file, f.data)
-			p, err := svc.Preview(context.Background(), deletion.Caller{AccountID: "acme"}, deletion.FileSource{UploadID: id, ColumnNumber: 2}, deletion.Spec{Type: identifier.Email})
+			p, err := svc.Preview(context.Background(), deletion.Caller{AccountID: "acme"}, deletion.FileSource{UploadID: id, ColumnNumber: 2}, deletion.Spec{Type: identifier.Email}, deletion.Delete)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +136,7 @@ func TestSweepDeletesExpiredOutcomesAndUploads(t *testing.T) {
 	if err := store.InsertProfiles(ctx, []profile.Profile{{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: "ann@example.com"}}}); err != nil {
 		t.Fatal(err)
 	}
-	j, err := svc.DeleteProfile(ctx, deletion.Caller{AccountID: "acme"}, "0123456789abcdef01234567")
+	j, err := svc.RunProfile(ctx, deletion.Caller{AccountID: "acme"}, "0123456789abcdef01234567", deletion.Delete)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,11 +186,11 @@ func TestWatchersSharePollsAndSeeQueuePosition(t *testing.T) {
 	svc := deletion.New(slog.New(slog.NewTextHandler(io.Discard, nil)), store, deletion.Config{WatchPoll: 20 * time.Millisecond})
 	ctx := context.Background()
 	spec := deletion.Spec{Type: identifier.Email}
-	first, err := svc.StartList(ctx, deletion.Caller{AccountID: "acme"}, []string{"a@example.com"}, spec)
+	first, err := svc.StartList(ctx, deletion.Caller{AccountID: "acme"}, []string{"a@example.com"}, spec, deletion.Delete)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := svc.StartList(ctx, deletion.Caller{AccountID: "acme"}, []string{"b@example.com"}, spec)
+	second, err := svc.StartList(ctx, deletion.Caller{AccountID: "acme"}, []string{"b@example.com"}, spec, deletion.Delete)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,7 +122,7 @@ func hostilePresent(t *testing.T, store *storage.Store, keys []hostileKey) map[h
 	}
 	present := map[hostileKey]bool{}
 	for q, values := range byQuery {
-		ms, err := store.FindByKeys(context.Background(), q.account, q.typ, values)
+		ms, err := store.FindByKeys(context.Background(), q.account, q.typ, values, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -491,7 +491,7 @@ func hostileRun(t *testing.T, svc *deletion.Service, store *storage.Store, c hos
 
 	src := c.src
 	src.UploadID = uploadID
-	p, err := svc.Preview(ctx, deletion.Caller{AccountID: "acme"}, src, c.spec)
+	p, err := svc.Preview(ctx, deletion.Caller{AccountID: "acme"}, src, c.spec, deletion.Delete)
 	want := hostileCounts(t, c)
 	if c.previewErr != "" {
 		hostileAssertError(t, "preview", err, c.previewErr, deletion.Invalid, secrets)
@@ -510,7 +510,7 @@ func hostileRun(t *testing.T, svc *deletion.Service, store *storage.Store, c hos
 		}
 	}
 
-	j, err := svc.StartFile(ctx, deletion.Caller{AccountID: "acme"}, src, c.spec)
+	j, err := svc.StartFile(ctx, deletion.Caller{AccountID: "acme"}, src, c.spec, deletion.Delete)
 	if c.startErr != "" {
 		hostileAssertError(t, "start", err, c.startErr, deletion.Invalid, secrets)
 		jobs, _, err := svc.ListJobs(ctx, deletion.Caller{AccountID: "acme"}, 500, "")
@@ -816,7 +816,7 @@ func hostileCheckProfiles(t *testing.T, store *storage.Store, keys []hostileKey,
 func hostileCanary(t *testing.T, svc *deletion.Service, store *storage.Store) {
 	t.Helper()
 	id := upload(t, svc, "canary.csv", []byte("Email\nnobody@example.net\n"))
-	p, err := svc.Preview(context.Background(), deletion.Caller{AccountID: "acme"}, deletion.FileSource{UploadID: id}, deletion.Spec{Type: identifier.Email})
+	p, err := svc.Preview(context.Background(), deletion.Caller{AccountID: "acme"}, deletion.FileSource{UploadID: id}, deletion.Spec{Type: identifier.Email}, deletion.Delete)
 	if err != nil {
 		t.Fatalf("the service no longer previews a sane file: %v", err)
 	}

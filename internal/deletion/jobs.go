@@ -10,12 +10,13 @@ import (
 	"github.com/erasure-dev/erasure/storage"
 )
 
-// StartFile validates a deletion by a file and queues it. The file, sheet
-// and column are checked here, so a mistake is an error now rather than a
+// StartFile validates a job by a file and queues it. The file, sheet and
+// column are checked here, so a mistake is an error now rather than a
 // failed job later.
-func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec Spec) (*job.Job, error) {
+func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec Spec, task Task) (*job.Job, error) {
 	accountID := by.AccountID
-	if err := s.admit(ctx, accountID, FileDeletion); err != nil {
+	task, err := s.admit(ctx, by, task, job.FromFile)
+	if err != nil {
 		return nil, err
 	}
 	m, err := s.keyMatcher(spec)
@@ -42,6 +43,8 @@ func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec
 		ID:             storage.NewID(),
 		AccountID:      accountID,
 		Kind:           job.FromFile,
+		Action:         task.Action,
+		Unsubscribe:    task.Unsubscribe,
 		State:          job.Queued,
 		IdentifierType: spec.Type,
 		DefaultRegion:  spec.DefaultRegion,
@@ -73,15 +76,20 @@ func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec
 	return j, nil
 }
 
-// admit checks that the account may start a job of this feature now.
-func (s *Service) admit(ctx context.Context, accountID string, f Feature) error {
-	if err := checkAccount(accountID); err != nil {
-		return err
+// admit checks that the caller may start a job of this task and kind now,
+// and returns the task checked.
+func (s *Service) admit(ctx context.Context, by Caller, task Task, kind job.Kind) (Task, error) {
+	if err := checkAccount(by.AccountID); err != nil {
+		return Task{}, err
 	}
-	if err := s.requireFeature(ctx, accountID, f); err != nil {
-		return err
+	task, err := task.check(by)
+	if err != nil {
+		return Task{}, err
 	}
-	return s.checkJobLimit(ctx, accountID)
+	if err := s.requireFeature(ctx, by.AccountID, task.feature(kind)); err != nil {
+		return Task{}, err
+	}
+	return task, s.checkJobLimit(ctx, by.AccountID)
 }
 
 // queue stores a new job, records its start in the audit trail and wakes
@@ -95,7 +103,7 @@ func (s *Service) queue(ctx context.Context, j *job.Job, items []string) error {
 	if err := s.record(ctx, job.Started, j.CreatedBy, j); err != nil {
 		s.logger.WarnContext(ctx, "could not record the job's start; its worker will", "job_id", j.ID, "error", err)
 	}
-	s.logger.InfoContext(ctx, "job queued", "job_id", j.ID, "account_id", j.AccountID, "kind", j.Kind.String(),
+	s.logger.InfoContext(ctx, "job queued", "job_id", j.ID, "account_id", j.AccountID, "kind", j.Kind.String(), "action", j.Action.String(),
 		"identifier_type", j.IdentifierType.String(), "rows", j.Counts.TotalRows)
 	s.notify()
 	return nil
@@ -108,10 +116,11 @@ func headerModeOf(hasHeader bool) job.HeaderMode {
 	return job.HeaderAbsent
 }
 
-// StartList queues a deletion by an inline list of identifiers.
-func (s *Service) StartList(ctx context.Context, by Caller, values []string, spec Spec) (*job.Job, error) {
+// StartList queues a job by an inline list of identifiers.
+func (s *Service) StartList(ctx context.Context, by Caller, values []string, spec Spec, task Task) (*job.Job, error) {
 	accountID := by.AccountID
-	if err := s.admit(ctx, accountID, ListDeletion); err != nil {
+	task, err := s.admit(ctx, by, task, job.FromList)
+	if err != nil {
 		return nil, err
 	}
 	if _, err := spec.normalizer(); err != nil {
@@ -127,6 +136,8 @@ func (s *Service) StartList(ctx context.Context, by Caller, values []string, spe
 		ID:             storage.NewID(),
 		AccountID:      accountID,
 		Kind:           job.FromList,
+		Action:         task.Action,
+		Unsubscribe:    task.Unsubscribe,
 		State:          job.Queued,
 		IdentifierType: spec.Type,
 		DefaultRegion:  spec.DefaultRegion,
@@ -140,13 +151,14 @@ func (s *Service) StartList(ctx context.Context, by Caller, values []string, spe
 	return j, nil
 }
 
-// DeleteProfile deletes one profile by id (a GDPR erasure) and returns the
-// finished job. The job is queued and run by a worker like any other, so it
-// is recorded, resumed after a crash and reported the same way; this call
-// waits for it.
-func (s *Service) DeleteProfile(ctx context.Context, by Caller, profileID string) (job.View, error) {
+// RunProfile runs a task on one profile by id (deleting it is a GDPR
+// erasure) and returns the finished job. The job is queued and run by a
+// worker like any other, so it is recorded, resumed after a crash and
+// reported the same way; this call waits for it.
+func (s *Service) RunProfile(ctx context.Context, by Caller, profileID string, task Task) (job.View, error) {
 	accountID := by.AccountID
-	if err := s.admit(ctx, accountID, ProfileDeletion); err != nil {
+	task, err := s.admit(ctx, by, task, job.FromProfile)
+	if err != nil {
 		return job.View{}, err
 	}
 	if _, err := (profileIDs{}).Normalize(profileID); err != nil {
@@ -154,20 +166,22 @@ func (s *Service) DeleteProfile(ctx context.Context, by Caller, profileID string
 		return job.View{}, invalidf("profile_id is not a profile id: it has 24 hexadecimal digits, as shown on the profile")
 	}
 	j := &job.Job{
-		ID:        storage.NewID(),
-		AccountID: accountID,
-		Kind:      job.FromProfile,
-		State:     job.Queued,
-		ProfileID: profileID,
-		Column:    "profile id",
-		Counts:    job.Counts{TotalRows: 1},
-		CreatedBy: by.Actor,
+		ID:          storage.NewID(),
+		AccountID:   accountID,
+		Kind:        job.FromProfile,
+		Action:      task.Action,
+		Unsubscribe: task.Unsubscribe,
+		State:       job.Queued,
+		ProfileID:   profileID,
+		Column:      "profile id",
+		Counts:      job.Counts{TotalRows: 1},
+		CreatedBy:   by.Actor,
 	}
 	if err := s.queue(ctx, j, nil); err != nil {
 		return job.View{}, err
 	}
 	var last job.View
-	err := s.Watch(ctx, by, j.ID, func(v job.View) error { last = v; return nil })
+	err = s.Watch(ctx, by, j.ID, func(v job.View) error { last = v; return nil })
 	return last, err
 }
 

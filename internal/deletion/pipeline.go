@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"slices"
 	"strings"
 
 	"github.com/erasure-dev/erasure/internal/identifier"
@@ -51,12 +50,19 @@ type row struct {
 	num        int64
 	value      string
 	normalized string
-	// outcome is zero until the row is decided.
+	// outcome is zero until the row is decided; a row that matched a
+	// profile is decided by the job's action (action.decide).
 	outcome job.Outcome
 	reason  string
 	dupOf   int64
 	match   *profile.Match
-	hint    string
+	// sections are the matched profile's sections the row's outcome
+	// concerns: all of them for a deletion, those holding a selected
+	// consent for an unsubscribe.
+	sections []string
+	// consents are the consents an unsubscribed row opts out.
+	consents []profile.ConsentRef
+	hint     string
 	// keyHash and profileHash are the audit trail's hashes of a matched
 	// profile's Unique Identifier and id (see audit.go).
 	keyHash, profileHash []byte
@@ -71,8 +77,11 @@ type normalizer interface {
 // matcher is how a job's rows are read and found: by Unique Identifier for
 // files and lists, by profile id for a single-profile deletion.
 type matcher struct {
-	norm    normalizer
-	resolve func(ctx context.Context, accountID string, batch []row, hints bool) error
+	norm normalizer
+	// resolve sets the match of every undecided row that matches a
+	// profile (reading its consents too when asked) and decides the rows
+	// that match none.
+	resolve func(ctx context.Context, accountID string, batch []row, hints, consents bool) error
 	// crm is set for CRM IDs, where any text is a valid value.
 	crm bool
 }
@@ -91,8 +100,8 @@ func (s *Service) keyMatcher(sp Spec) (matcher, error) {
 	}
 	return matcher{
 		norm: norm,
-		resolve: func(ctx context.Context, accountID string, batch []row, hints bool) error {
-			return s.resolveKeys(ctx, accountID, sp.Type, batch, hints)
+		resolve: func(ctx context.Context, accountID string, batch []row, hints, consents bool) error {
+			return s.resolveKeys(ctx, accountID, sp.Type, batch, hints, consents)
 		},
 		crm: sp.Type == identifier.CRMID,
 	}, nil
@@ -110,16 +119,16 @@ func (profileIDs) Normalize(raw string) (string, error) {
 }
 
 // resolveIDs marks each valid row as matched or not found by profile id.
-func (s *Service) resolveIDs(ctx context.Context, accountID string, batch []row, _ bool) error {
+func (s *Service) resolveIDs(ctx context.Context, accountID string, batch []row, _, consents bool) error {
 	for i := range batch {
 		r := &batch[i]
 		if r.outcome != 0 {
 			continue
 		}
-		m, err := s.store.FindByID(ctx, accountID, r.normalized)
+		m, err := s.store.FindByID(ctx, accountID, r.normalized, consents)
 		switch {
 		case err == nil:
-			r.match, r.outcome = &m, job.Deleted
+			r.match = &m
 		case errors.Is(err, storage.ErrNotFound):
 			r.outcome = job.NotFound
 		default:
@@ -188,10 +197,10 @@ func (c *classifier) classify(num int64, value string, present bool) row {
 // profiles that explain rows not found (keyed by another type, or holding
 // the value as an attribute). Only a profile keyed by t with the row's
 // value is a match. Rows that already have an outcome are left as they are.
-func (s *Service) resolveKeys(ctx context.Context, accountID string, t identifier.Type, batch []row, hints bool) error {
+func (s *Service) resolveKeys(ctx context.Context, accountID string, t identifier.Type, batch []row, hints, consents bool) error {
 	var values []string
 	for _, r := range batch {
-		if r.outcome == 0 {
+		if r.outcome == 0 && r.match == nil {
 			values = append(values, r.normalized)
 		}
 	}
@@ -201,9 +210,9 @@ func (s *Service) resolveKeys(ctx context.Context, accountID string, t identifie
 	var found []profile.Match
 	var err error
 	if hints {
-		found, err = s.store.FindWithRelated(ctx, accountID, t, values)
+		found, err = s.store.FindWithRelated(ctx, accountID, t, values, consents)
 	} else {
-		found, err = s.store.FindByKeys(ctx, accountID, t, values)
+		found, err = s.store.FindByKeys(ctx, accountID, t, values, consents)
 	}
 	if err != nil {
 		return fmt.Errorf("resolve batch: %w", err)
@@ -223,11 +232,11 @@ func (s *Service) resolveKeys(ctx context.Context, accountID string, t identifie
 	}
 	for i := range batch {
 		r := &batch[i]
-		if r.outcome != 0 {
+		if r.outcome != 0 || r.match != nil {
 			continue
 		}
 		if m, ok := byValue[r.normalized]; ok {
-			r.match, r.outcome = m, job.Deleted
+			r.match = m
 		} else {
 			r.outcome, r.hint = job.NotFound, hint[r.normalized]
 		}
@@ -247,51 +256,6 @@ func explain(p profile.Match, t identifier.Type, value string) string {
 			displayName(p.Key.Type), want, displayName(p.Key.Type))
 	}
 	return fmt.Sprintf("a profile identified by another %s has this one as an attribute", want)
-}
-
-// tally adds a processed batch to the counts and the section totals. In a
-// job (deleting) every matched row's profile is deleted by the batch, so
-// deleted counts them: a batch redone after an interruption counts the same.
-func tally(c *job.Counts, sections map[string]int64, batch []row, deleting bool) {
-	for _, r := range batch {
-		c.Rows++
-		switch r.outcome {
-		case job.Invalid:
-			c.Invalid++
-		case job.Duplicate:
-			c.Duplicate++
-		case job.NotFound:
-			c.Valid++
-			c.NotFound++
-		case job.Deleted:
-			c.Valid++
-			c.Matched++
-			if deleting {
-				c.Deleted++
-			}
-			for _, sec := range r.match.Sections {
-				sections[sec]++
-			}
-		}
-	}
-}
-
-// sectionList orders section totals by section id for stable reports.
-func sectionList(m map[string]int64) []job.SectionCount {
-	out := make([]job.SectionCount, 0, len(m))
-	for id, n := range m {
-		out = append(out, job.SectionCount{SectionID: id, Profiles: n})
-	}
-	slices.SortFunc(out, func(a, b job.SectionCount) int { return strings.Compare(a.SectionID, b.SectionID) })
-	return out
-}
-
-func sectionMap(list []job.SectionCount) map[string]int64 {
-	m := make(map[string]int64, len(list))
-	for _, s := range list {
-		m[s.SectionID] = s.Profiles
-	}
-	return m
 }
 
 // readBatch fills batch with up to size classified rows; it returns io.EOF

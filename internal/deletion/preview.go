@@ -9,7 +9,7 @@ import (
 	"github.com/erasure-dev/erasure/internal/job"
 )
 
-// Preview is what a deletion by a file would do. Nothing was deleted.
+// Preview is what a job by a file would do. Nothing was changed.
 type Preview struct {
 	Counts job.Counts
 	// Sections are the per-section counts of the sections the caller may
@@ -27,15 +27,20 @@ type Preview struct {
 const maxInvalidSamples = 10
 
 // Preview reads the whole file and resolves every row against the account's
-// profiles, without deleting anything.
-func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec Spec) (*Preview, error) {
+// profiles, deciding each as the task would, without changing anything.
+func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec Spec, task Task) (*Preview, error) {
 	accountID := by.AccountID
 	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
-	if err := s.requireFeature(ctx, accountID, FileDeletion); err != nil {
+	task, err := task.check(by)
+	if err != nil {
 		return nil, err
 	}
+	if err := s.requireFeature(ctx, accountID, task.feature(job.FromFile)); err != nil {
+		return nil, err
+	}
+	act := s.actionFor(&job.Job{Action: task.Action, Unsubscribe: task.Unsubscribe})
 	m, err := s.keyMatcher(spec)
 	if err != nil {
 		return nil, err
@@ -47,7 +52,7 @@ func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec S
 	defer rows.close()
 
 	p := &Preview{HasHeader: rows.sh.hasHeader}
-	sections := make(map[string]int64)
+	sections := sectionTotals{}
 	c := newClassifier(m.norm, rows.label, 0)
 	batch := make([]row, 0, s.cfg.BatchSize)
 	for {
@@ -59,11 +64,14 @@ func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec S
 		if readErr != nil && !errors.Is(readErr, io.EOF) {
 			return nil, readErr
 		}
-		if err := m.resolve(ctx, accountID, batch, false); err != nil {
+		if err := m.resolve(ctx, accountID, batch, false, act.consents()); err != nil {
 			return nil, err
 		}
+		act.decide(batch)
 		tally(&p.Counts, sections, batch, false)
-		p.HiddenSectionProfiles += countHidden(batch, by.Sections)
+		if task.Action == job.Delete {
+			p.HiddenSectionProfiles += countHidden(batch, by.Sections)
+		}
 		for _, r := range batch {
 			if r.outcome == job.Invalid && len(p.InvalidSamples) < maxInvalidSamples {
 				p.InvalidSamples = append(p.InvalidSamples, outcomeOf(r))
@@ -74,7 +82,7 @@ func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec S
 		}
 	}
 	p.Counts.TotalRows = p.Counts.Rows
-	p.Sections = visibleSections(by, sectionList(sections))
+	p.Sections = visibleSections(by, sections.list())
 	return p, nil
 }
 
@@ -108,7 +116,7 @@ func outcomeOf(r row) job.RowOutcome {
 		Hint:           r.hint,
 	}
 	if r.match != nil {
-		o.ProfileID, o.Sections = r.match.ID, r.match.Sections
+		o.ProfileID, o.Sections, o.Consents = r.match.ID, r.sections, r.consents
 		o.KeyHash, o.ProfileHash = r.keyHash, r.profileHash
 	}
 	return o

@@ -65,7 +65,7 @@ func TestInterruptedBatchesAreRedoneExactly(t *testing.T) {
 		if err := store.InsertProfiles(ctx, ps); err != nil {
 			t.Fatal(err)
 		}
-		j, err := svc.StartList(ctx, deletion.Caller{AccountID: "acme"}, values, deletion.Spec{Type: identifier.Email})
+		j, err := svc.StartList(ctx, deletion.Caller{AccountID: "acme"}, values, deletion.Spec{Type: identifier.Email}, deletion.Delete)
 		if err != nil {
 			t.Fatal(err)
 		}

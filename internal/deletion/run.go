@@ -25,9 +25,8 @@ type run struct {
 	match matcher
 	// act is what the job does to the profiles its rows match.
 	act action
-	// sections are the job's per-section totals, kept as a map while it
-	// runs.
-	sections map[string]int64
+	// sections are the job's per-section totals while it runs.
+	sections sectionTotals
 	// lastRow is the row number of the last row processed.
 	lastRow int64
 	// redoUntil is the last row an earlier claim of the job stored an
@@ -46,9 +45,17 @@ func (s *Service) newRun(stop, ops context.Context, j *job.Job) *run {
 		ops:      ops,
 		job:      j,
 		log:      s.logger.With("job_id", j.ID, "account_id", j.AccountID, "attempt", j.Lease.Attempt),
-		act:      deleteAction{s},
-		sections: sectionMap(j.Sections),
+		act:      s.actionFor(j),
+		sections: sectionTotalsOf(j.Sections),
 	}
+}
+
+// actionFor returns what job j does to the profiles it matches.
+func (s *Service) actionFor(j *job.Job) action {
+	if j.Action == job.Unsubscribe {
+		return unsubscribeAction{s: s, filter: j.Unsubscribe}
+	}
+	return deleteAction{s}
 }
 
 // process runs a job's rows from its last checkpoint and returns the state

@@ -44,7 +44,7 @@ func (s *Service) CreateUpload(ctx context.Context, accountID, filename string) 
 	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
-	if err := s.requireFeature(ctx, accountID, FileDeletion); err != nil {
+	if err := s.requireFeature(ctx, accountID, FileDeletion, Unsubscribing); err != nil {
 		return nil, err
 	}
 	if err := s.checkUploadMetadata(accountID, filename); err != nil {

@@ -70,7 +70,7 @@ func (s *Service) work(stop, ops context.Context, owner string) {
 // its lease, and records how it ended.
 func (s *Service) runJob(stop, ops context.Context, j *job.Job) {
 	r := s.newRun(stop, ops, j)
-	r.log.InfoContext(ops, "job started", "kind", j.Kind.String(), "identifier_type", j.IdentifierType.String(), "resume_after_rows", j.Counts.Rows)
+	r.log.InfoContext(ops, "job started", "kind", j.Kind.String(), "action", j.Action.String(), "identifier_type", j.IdentifierType.String(), "resume_after_rows", j.Counts.Rows)
 	// Nothing is deleted before the start is in the audit trail (stored
 	// once, whoever records it first).
 	err := r.withRetry(func(ctx context.Context) error {
@@ -137,6 +137,6 @@ func (s *Service) finish(r *run, state job.State, reason string) {
 		}
 	}
 	c := done.Counts
-	r.log.InfoContext(r.ops, "job finished", "state", done.State.String(), "rows", c.Rows, "deleted", c.Deleted,
-		"not_found", c.NotFound, "invalid", c.Invalid, "duplicate", c.Duplicate)
+	r.log.InfoContext(r.ops, "job finished", "state", done.State.String(), "action", done.Action.String(), "rows", c.Rows, "deleted", c.Deleted,
+		"unsubscribed", c.Unsubscribed, "already_unsubscribed", c.AlreadyUnsubscribed, "not_found", c.NotFound, "invalid", c.Invalid, "duplicate", c.Duplicate)
 }

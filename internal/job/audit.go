@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/profile"
 )
 
 // AuditAction is what an audit event records.
@@ -46,6 +47,7 @@ type AuditEvent struct {
 	Actor          Actor
 	JobID          string
 	JobKind        Kind
+	JobAction      Action
 	IdentifierType identifier.Type
 	// State and Counts are the job's when the event was recorded.
 	State  State
@@ -63,4 +65,17 @@ type Erasure struct {
 	At          time.Time
 	KeyHash     []byte
 	ProfileHash []byte
+}
+
+// Unsubscription records that a job opted out consents of the profile a row
+// matched, with the profile's identifiers only as keyed hashes, as for an
+// Erasure.
+type Unsubscription struct {
+	JobID       string
+	JobKind     Kind
+	Row         int64
+	At          time.Time
+	KeyHash     []byte
+	ProfileHash []byte
+	Consents    []profile.ConsentRef
 }

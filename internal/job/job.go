@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/profile"
 )
 
 // State is where a job is in its life.
@@ -71,12 +72,40 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int8(k))
 }
 
-// Job is a deletion job: what was asked, where it is, and its report.
+// Action is what a job does to the profiles its rows match.
+type Action int8
+
+// The actions.
+const (
+	// Delete deletes the profile: its document, with its data in every
+	// section.
+	Delete Action = iota + 1
+	// Unsubscribe opts out the consents an Unsubscribe spec selects; the
+	// profile and its history stay.
+	Unsubscribe
+)
+
+func (a Action) String() string {
+	switch a {
+	case Delete:
+		return "delete"
+	case Unsubscribe:
+		return "unsubscribe"
+	}
+	return fmt.Sprintf("Action(%d)", int8(a))
+}
+
+// Job is a deletion or unsubscribe job: what was asked, where it is, and
+// its report.
 type Job struct {
 	ID        string
 	AccountID string
 	Kind      Kind
+	Action    Action
 	State     State
+
+	// Unsubscribe says which consents an Unsubscribe job opts out.
+	Unsubscribe profile.ConsentFilter
 
 	// IdentifierType is the Unique Identifier type rows are matched by;
 	// zero for a FromProfile job, which matches by profile id.
@@ -164,12 +193,19 @@ type Counts struct {
 	Matched   int64
 	NotFound  int64
 	Deleted   int64
+	// Unsubscribed and AlreadyUnsubscribed split Matched for an
+	// unsubscribe.
+	Unsubscribed        int64
+	AlreadyUnsubscribed int64
 }
 
-// SectionCount is how many matched profiles held data in a section.
+// SectionCount is how many matched profiles held data in a section; for an
+// unsubscribe, how many held a selected consent there, and of them how many
+// had one opted out.
 type SectionCount struct {
-	SectionID string
-	Profiles  int64
+	SectionID    string
+	Profiles     int64
+	Unsubscribed int64
 }
 
 // Actor is who asked for something: the subject, kind and role of the

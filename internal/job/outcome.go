@@ -1,6 +1,10 @@
 package job
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/erasure-dev/erasure/internal/profile"
+)
 
 // Outcome is what happened to one row.
 type Outcome int8
@@ -15,6 +19,12 @@ const (
 	Invalid
 	// Duplicate: an earlier row of the job holds the same identifier.
 	Duplicate
+	// Unsubscribed: the row matched a profile whose selected consents the
+	// job opted out.
+	Unsubscribed
+	// AlreadyUnsubscribed: the row matched a profile with no opted-in
+	// consent the job selects; nothing changed.
+	AlreadyUnsubscribed
 )
 
 func (o Outcome) String() string {
@@ -27,6 +37,10 @@ func (o Outcome) String() string {
 		return "invalid"
 	case Duplicate:
 		return "duplicate"
+	case Unsubscribed:
+		return "unsubscribed"
+	case AlreadyUnsubscribed:
+		return "already_unsubscribed"
 	}
 	return fmt.Sprintf("Outcome(%d)", int8(o))
 }
@@ -45,6 +59,8 @@ type RowOutcome struct {
 	// Sections are the deleted profile's sections, kept so that a batch
 	// redone after an interruption reports them as its first try did.
 	Sections []string
+	// Consents are the consents an unsubscribed row opted out.
+	Consents []profile.ConsentRef
 	Hint     string
 	// KeyHash and ProfileHash are the audit hashes of a deleted row's
 	// profile, kept so that a redone batch records the erasure as its first

@@ -4,6 +4,7 @@
 package profile
 
 import (
+	"slices"
 	"time"
 
 	"github.com/erasure-dev/erasure/internal/identifier"
@@ -66,6 +67,9 @@ type Match struct {
 	// Email, Phone and CRMID are the profile's identifier attributes, set
 	// only by lookups that explain rows that matched nothing.
 	Email, Phone, CRMID string
+	// Consents are the profile's consents, set only by lookups that ask
+	// for them.
+	Consents []SectionConsent
 }
 
 // Attribute returns the profile's identifier attribute of type t.
@@ -79,4 +83,38 @@ func (m Match) Attribute(t identifier.Type) string {
 		return m.CRMID
 	}
 	return ""
+}
+
+// The consent statuses.
+const (
+	OptIn  = "opt_in"
+	OptOut = "opt_out"
+)
+
+// ConsentRef names one consent of a profile.
+type ConsentRef struct {
+	SectionID string
+	Channel   string
+	Topic     string
+}
+
+// SectionConsent is one consent of a profile, with the section it is in.
+type SectionConsent struct {
+	ConsentRef
+	Status string
+}
+
+// ConsentFilter selects consents: those of Channel, with one of Topics
+// (any when empty), in one of Sections (any when empty).
+type ConsentFilter struct {
+	Channel  string
+	Topics   []string
+	Sections []string
+}
+
+// Selects reports whether the filter selects the consent c.
+func (f ConsentFilter) Selects(c ConsentRef) bool {
+	return c.Channel == f.Channel &&
+		(len(f.Topics) == 0 || slices.Contains(f.Topics, c.Topic)) &&
+		(len(f.Sections) == 0 || slices.Contains(f.Sections, c.SectionID))
 }

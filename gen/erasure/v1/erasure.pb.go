@@ -247,6 +247,58 @@ func (JobKind) EnumDescriptor() ([]byte, []int) {
 	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{3}
 }
 
+// JobAction is what a job does to the profiles its rows match.
+type JobAction int32
+
+const (
+	JobAction_JOB_ACTION_UNSPECIFIED JobAction = 0
+	// Delete the profile with all its data, in every section.
+	JobAction_JOB_ACTION_DELETE JobAction = 1
+	// Opt out the consents an UnsubscribeSpec selects; the profile stays.
+	JobAction_JOB_ACTION_UNSUBSCRIBE JobAction = 2
+)
+
+// Enum value maps for JobAction.
+var (
+	JobAction_name = map[int32]string{
+		0: "JOB_ACTION_UNSPECIFIED",
+		1: "JOB_ACTION_DELETE",
+		2: "JOB_ACTION_UNSUBSCRIBE",
+	}
+	JobAction_value = map[string]int32{
+		"JOB_ACTION_UNSPECIFIED": 0,
+		"JOB_ACTION_DELETE":      1,
+		"JOB_ACTION_UNSUBSCRIBE": 2,
+	}
+)
+
+func (x JobAction) Enum() *JobAction {
+	p := new(JobAction)
+	*p = x
+	return p
+}
+
+func (x JobAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (JobAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_erasure_v1_erasure_proto_enumTypes[4].Descriptor()
+}
+
+func (JobAction) Type() protoreflect.EnumType {
+	return &file_erasure_v1_erasure_proto_enumTypes[4]
+}
+
+func (x JobAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use JobAction.Descriptor instead.
+func (JobAction) EnumDescriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{4}
+}
+
 // JobState is where a job is in its life.
 type JobState int32
 
@@ -295,11 +347,11 @@ func (x JobState) String() string {
 }
 
 func (JobState) Descriptor() protoreflect.EnumDescriptor {
-	return file_erasure_v1_erasure_proto_enumTypes[4].Descriptor()
+	return file_erasure_v1_erasure_proto_enumTypes[5].Descriptor()
 }
 
 func (JobState) Type() protoreflect.EnumType {
-	return &file_erasure_v1_erasure_proto_enumTypes[4]
+	return &file_erasure_v1_erasure_proto_enumTypes[5]
 }
 
 func (x JobState) Number() protoreflect.EnumNumber {
@@ -308,7 +360,7 @@ func (x JobState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobState.Descriptor instead.
 func (JobState) EnumDescriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{4}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{5}
 }
 
 // Outcome is what happened to one row.
@@ -324,6 +376,12 @@ const (
 	Outcome_OUTCOME_INVALID Outcome = 3
 	// The same identifier appeared on an earlier row (see duplicate_of_row).
 	Outcome_OUTCOME_DUPLICATE Outcome = 4
+	// The row matched a profile, whose selected consents the job opted out
+	// (see RowOutcome.consents).
+	Outcome_OUTCOME_UNSUBSCRIBED Outcome = 5
+	// The row matched a profile that had no opted-in consent the spec selects:
+	// nothing changed.
+	Outcome_OUTCOME_ALREADY_UNSUBSCRIBED Outcome = 6
 )
 
 // Enum value maps for Outcome.
@@ -334,13 +392,17 @@ var (
 		2: "OUTCOME_NOT_FOUND",
 		3: "OUTCOME_INVALID",
 		4: "OUTCOME_DUPLICATE",
+		5: "OUTCOME_UNSUBSCRIBED",
+		6: "OUTCOME_ALREADY_UNSUBSCRIBED",
 	}
 	Outcome_value = map[string]int32{
-		"OUTCOME_UNSPECIFIED": 0,
-		"OUTCOME_DELETED":     1,
-		"OUTCOME_NOT_FOUND":   2,
-		"OUTCOME_INVALID":     3,
-		"OUTCOME_DUPLICATE":   4,
+		"OUTCOME_UNSPECIFIED":          0,
+		"OUTCOME_DELETED":              1,
+		"OUTCOME_NOT_FOUND":            2,
+		"OUTCOME_INVALID":              3,
+		"OUTCOME_DUPLICATE":            4,
+		"OUTCOME_UNSUBSCRIBED":         5,
+		"OUTCOME_ALREADY_UNSUBSCRIBED": 6,
 	}
 )
 
@@ -355,11 +417,11 @@ func (x Outcome) String() string {
 }
 
 func (Outcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_erasure_v1_erasure_proto_enumTypes[5].Descriptor()
+	return file_erasure_v1_erasure_proto_enumTypes[6].Descriptor()
 }
 
 func (Outcome) Type() protoreflect.EnumType {
-	return &file_erasure_v1_erasure_proto_enumTypes[5]
+	return &file_erasure_v1_erasure_proto_enumTypes[6]
 }
 
 func (x Outcome) Number() protoreflect.EnumNumber {
@@ -368,7 +430,7 @@ func (x Outcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Outcome.Descriptor instead.
 func (Outcome) EnumDescriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{5}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{6}
 }
 
 // AuditAction is what an audit event records.
@@ -411,11 +473,11 @@ func (x AuditAction) String() string {
 }
 
 func (AuditAction) Descriptor() protoreflect.EnumDescriptor {
-	return file_erasure_v1_erasure_proto_enumTypes[6].Descriptor()
+	return file_erasure_v1_erasure_proto_enumTypes[7].Descriptor()
 }
 
 func (AuditAction) Type() protoreflect.EnumType {
-	return &file_erasure_v1_erasure_proto_enumTypes[6]
+	return &file_erasure_v1_erasure_proto_enumTypes[7]
 }
 
 func (x AuditAction) Number() protoreflect.EnumNumber {
@@ -424,7 +486,7 @@ func (x AuditAction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AuditAction.Descriptor instead.
 func (AuditAction) EnumDescriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{6}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{7}
 }
 
 // UploadMetadata describes a file before its bytes are sent.
@@ -1546,6 +1608,557 @@ func (x *DeletionSpec) GetDefaultRegion() string {
 	return ""
 }
 
+// UnsubscribeSpec says which consents of a matched profile an unsubscribe
+// opts out: those of one channel, of the topics listed (all when none), in
+// the sections listed (when none: every section the caller may see).
+type UnsubscribeSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The channel, as profiles store it in their consents: "email", "sms", ...
+	// Required.
+	Channel string `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	// Only consents to these topics; every topic of the channel when empty.
+	Topics []string `protobuf:"bytes,2,rep,name=topics,proto3" json:"topics,omitempty"`
+	// Only consents in these sections; when empty, every section the caller
+	// may see. Naming a section the caller may not see is refused.
+	Sections      []string `protobuf:"bytes,3,rep,name=sections,proto3" json:"sections,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeSpec) Reset() {
+	*x = UnsubscribeSpec{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeSpec) ProtoMessage() {}
+
+func (x *UnsubscribeSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeSpec.ProtoReflect.Descriptor instead.
+func (*UnsubscribeSpec) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UnsubscribeSpec) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *UnsubscribeSpec) GetTopics() []string {
+	if x != nil {
+		return x.Topics
+	}
+	return nil
+}
+
+func (x *UnsubscribeSpec) GetSections() []string {
+	if x != nil {
+		return x.Sections
+	}
+	return nil
+}
+
+// PreviewUnsubscribeRequest asks what unsubscribing by a file would do.
+type PreviewUnsubscribeRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Source    *FileSource            `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// How rows are matched to profiles: as for a deletion.
+	Spec          *DeletionSpec    `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	Unsubscribe   *UnsubscribeSpec `protobuf:"bytes,4,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewUnsubscribeRequest) Reset() {
+	*x = PreviewUnsubscribeRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewUnsubscribeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewUnsubscribeRequest) ProtoMessage() {}
+
+func (x *PreviewUnsubscribeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewUnsubscribeRequest.ProtoReflect.Descriptor instead.
+func (*PreviewUnsubscribeRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PreviewUnsubscribeRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *PreviewUnsubscribeRequest) GetSource() *FileSource {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *PreviewUnsubscribeRequest) GetSpec() *DeletionSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *PreviewUnsubscribeRequest) GetUnsubscribe() *UnsubscribeSpec {
+	if x != nil {
+		return x.Unsubscribe
+	}
+	return nil
+}
+
+// PreviewUnsubscribeResponse is the unsubscribe wizard's overview step.
+// Nothing was changed.
+type PreviewUnsubscribeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// unsubscribed and already_unsubscribed count what the job would find
+	// now.
+	Counts *Counts `protobuf:"bytes,1,opt,name=counts,proto3" json:"counts,omitempty"`
+	// Per section: how many matched profiles hold a selected consent there,
+	// and of them how many would be opted out.
+	Sections []*SectionCount `protobuf:"bytes,2,rep,name=sections,proto3" json:"sections,omitempty"`
+	// The first invalid rows with their reasons.
+	InvalidSamples []*RowOutcome `protobuf:"bytes,3,rep,name=invalid_samples,json=invalidSamples,proto3" json:"invalid_samples,omitempty"`
+	HasHeader      bool          `protobuf:"varint,4,opt,name=has_header,json=hasHeader,proto3" json:"has_header,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PreviewUnsubscribeResponse) Reset() {
+	*x = PreviewUnsubscribeResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewUnsubscribeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewUnsubscribeResponse) ProtoMessage() {}
+
+func (x *PreviewUnsubscribeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewUnsubscribeResponse.ProtoReflect.Descriptor instead.
+func (*PreviewUnsubscribeResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PreviewUnsubscribeResponse) GetCounts() *Counts {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *PreviewUnsubscribeResponse) GetSections() []*SectionCount {
+	if x != nil {
+		return x.Sections
+	}
+	return nil
+}
+
+func (x *PreviewUnsubscribeResponse) GetInvalidSamples() []*RowOutcome {
+	if x != nil {
+		return x.InvalidSamples
+	}
+	return nil
+}
+
+func (x *PreviewUnsubscribeResponse) GetHasHeader() bool {
+	if x != nil {
+		return x.HasHeader
+	}
+	return false
+}
+
+// ExecuteUnsubscribeRequest starts an unsubscribe by a file, with the same
+// source and specs as the preview the user confirmed.
+type ExecuteUnsubscribeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Source        *FileSource            `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	Spec          *DeletionSpec          `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	Unsubscribe   *UnsubscribeSpec       `protobuf:"bytes,4,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecuteUnsubscribeRequest) Reset() {
+	*x = ExecuteUnsubscribeRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecuteUnsubscribeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecuteUnsubscribeRequest) ProtoMessage() {}
+
+func (x *ExecuteUnsubscribeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecuteUnsubscribeRequest.ProtoReflect.Descriptor instead.
+func (*ExecuteUnsubscribeRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ExecuteUnsubscribeRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ExecuteUnsubscribeRequest) GetSource() *FileSource {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *ExecuteUnsubscribeRequest) GetSpec() *DeletionSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *ExecuteUnsubscribeRequest) GetUnsubscribe() *UnsubscribeSpec {
+	if x != nil {
+		return x.Unsubscribe
+	}
+	return nil
+}
+
+// ExecuteUnsubscribeResponse is a snapshot of the job.
+type ExecuteUnsubscribeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecuteUnsubscribeResponse) Reset() {
+	*x = ExecuteUnsubscribeResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecuteUnsubscribeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecuteUnsubscribeResponse) ProtoMessage() {}
+
+func (x *ExecuteUnsubscribeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecuteUnsubscribeResponse.ProtoReflect.Descriptor instead.
+func (*ExecuteUnsubscribeResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ExecuteUnsubscribeResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+// UnsubscribeIdentifiersRequest starts an unsubscribe by an inline list.
+type UnsubscribeIdentifiersRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	AccountId   string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Spec        *DeletionSpec          `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Unsubscribe *UnsubscribeSpec       `protobuf:"bytes,3,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	// The identifier values, at most 10,000.
+	Values        []string `protobuf:"bytes,4,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeIdentifiersRequest) Reset() {
+	*x = UnsubscribeIdentifiersRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeIdentifiersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeIdentifiersRequest) ProtoMessage() {}
+
+func (x *UnsubscribeIdentifiersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeIdentifiersRequest.ProtoReflect.Descriptor instead.
+func (*UnsubscribeIdentifiersRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UnsubscribeIdentifiersRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *UnsubscribeIdentifiersRequest) GetSpec() *DeletionSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *UnsubscribeIdentifiersRequest) GetUnsubscribe() *UnsubscribeSpec {
+	if x != nil {
+		return x.Unsubscribe
+	}
+	return nil
+}
+
+func (x *UnsubscribeIdentifiersRequest) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// UnsubscribeIdentifiersResponse is a snapshot of the job.
+type UnsubscribeIdentifiersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeIdentifiersResponse) Reset() {
+	*x = UnsubscribeIdentifiersResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeIdentifiersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeIdentifiersResponse) ProtoMessage() {}
+
+func (x *UnsubscribeIdentifiersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeIdentifiersResponse.ProtoReflect.Descriptor instead.
+func (*UnsubscribeIdentifiersResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UnsubscribeIdentifiersResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+// UnsubscribeProfileRequest names one profile.
+type UnsubscribeProfileRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// The profile's id (24 hexadecimal digits).
+	ProfileId     string           `protobuf:"bytes,2,opt,name=profile_id,json=profileId,proto3" json:"profile_id,omitempty"`
+	Unsubscribe   *UnsubscribeSpec `protobuf:"bytes,3,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeProfileRequest) Reset() {
+	*x = UnsubscribeProfileRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeProfileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeProfileRequest) ProtoMessage() {}
+
+func (x *UnsubscribeProfileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeProfileRequest.ProtoReflect.Descriptor instead.
+func (*UnsubscribeProfileRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UnsubscribeProfileRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *UnsubscribeProfileRequest) GetProfileId() string {
+	if x != nil {
+		return x.ProfileId
+	}
+	return ""
+}
+
+func (x *UnsubscribeProfileRequest) GetUnsubscribe() *UnsubscribeSpec {
+	if x != nil {
+		return x.Unsubscribe
+	}
+	return nil
+}
+
+// UnsubscribeProfileResponse holds the finished job: unsubscribed = 1,
+// already_unsubscribed = 1 or not_found = 1.
+type UnsubscribeProfileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeProfileResponse) Reset() {
+	*x = UnsubscribeProfileResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeProfileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeProfileResponse) ProtoMessage() {}
+
+func (x *UnsubscribeProfileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeProfileResponse.ProtoReflect.Descriptor instead.
+func (*UnsubscribeProfileResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *UnsubscribeProfileResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
 // PreviewDeletionRequest asks what deleting by a file would do.
 type PreviewDeletionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1558,7 +2171,7 @@ type PreviewDeletionRequest struct {
 
 func (x *PreviewDeletionRequest) Reset() {
 	*x = PreviewDeletionRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[17]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +2183,7 @@ func (x *PreviewDeletionRequest) String() string {
 func (*PreviewDeletionRequest) ProtoMessage() {}
 
 func (x *PreviewDeletionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[17]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +2196,7 @@ func (x *PreviewDeletionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewDeletionRequest.ProtoReflect.Descriptor instead.
 func (*PreviewDeletionRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{17}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PreviewDeletionRequest) GetAccountId() string {
@@ -1629,7 +2242,7 @@ type PreviewDeletionResponse struct {
 
 func (x *PreviewDeletionResponse) Reset() {
 	*x = PreviewDeletionResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[18]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +2254,7 @@ func (x *PreviewDeletionResponse) String() string {
 func (*PreviewDeletionResponse) ProtoMessage() {}
 
 func (x *PreviewDeletionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[18]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +2267,7 @@ func (x *PreviewDeletionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewDeletionResponse.ProtoReflect.Descriptor instead.
 func (*PreviewDeletionResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{18}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PreviewDeletionResponse) GetCounts() *Counts {
@@ -1705,7 +2318,7 @@ type ExecuteDeletionRequest struct {
 
 func (x *ExecuteDeletionRequest) Reset() {
 	*x = ExecuteDeletionRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[19]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +2330,7 @@ func (x *ExecuteDeletionRequest) String() string {
 func (*ExecuteDeletionRequest) ProtoMessage() {}
 
 func (x *ExecuteDeletionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[19]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +2343,7 @@ func (x *ExecuteDeletionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteDeletionRequest.ProtoReflect.Descriptor instead.
 func (*ExecuteDeletionRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{19}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ExecuteDeletionRequest) GetAccountId() string {
@@ -1764,7 +2377,7 @@ type ExecuteDeletionResponse struct {
 
 func (x *ExecuteDeletionResponse) Reset() {
 	*x = ExecuteDeletionResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[20]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1776,7 +2389,7 @@ func (x *ExecuteDeletionResponse) String() string {
 func (*ExecuteDeletionResponse) ProtoMessage() {}
 
 func (x *ExecuteDeletionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[20]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1789,7 +2402,7 @@ func (x *ExecuteDeletionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteDeletionResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteDeletionResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{20}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ExecuteDeletionResponse) GetJob() *Job {
@@ -1813,7 +2426,7 @@ type DeleteIdentifiersRequest struct {
 
 func (x *DeleteIdentifiersRequest) Reset() {
 	*x = DeleteIdentifiersRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[21]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +2438,7 @@ func (x *DeleteIdentifiersRequest) String() string {
 func (*DeleteIdentifiersRequest) ProtoMessage() {}
 
 func (x *DeleteIdentifiersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[21]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +2451,7 @@ func (x *DeleteIdentifiersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteIdentifiersRequest.ProtoReflect.Descriptor instead.
 func (*DeleteIdentifiersRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{21}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteIdentifiersRequest) GetAccountId() string {
@@ -1872,7 +2485,7 @@ type DeleteIdentifiersResponse struct {
 
 func (x *DeleteIdentifiersResponse) Reset() {
 	*x = DeleteIdentifiersResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[22]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2497,7 @@ func (x *DeleteIdentifiersResponse) String() string {
 func (*DeleteIdentifiersResponse) ProtoMessage() {}
 
 func (x *DeleteIdentifiersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[22]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2510,7 @@ func (x *DeleteIdentifiersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteIdentifiersResponse.ProtoReflect.Descriptor instead.
 func (*DeleteIdentifiersResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{22}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteIdentifiersResponse) GetJob() *Job {
@@ -1919,7 +2532,7 @@ type DeleteProfileRequest struct {
 
 func (x *DeleteProfileRequest) Reset() {
 	*x = DeleteProfileRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[23]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2544,7 @@ func (x *DeleteProfileRequest) String() string {
 func (*DeleteProfileRequest) ProtoMessage() {}
 
 func (x *DeleteProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[23]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2557,7 @@ func (x *DeleteProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProfileRequest.ProtoReflect.Descriptor instead.
 func (*DeleteProfileRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{23}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteProfileRequest) GetAccountId() string {
@@ -1972,7 +2585,7 @@ type DeleteProfileResponse struct {
 
 func (x *DeleteProfileResponse) Reset() {
 	*x = DeleteProfileResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[24]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +2597,7 @@ func (x *DeleteProfileResponse) String() string {
 func (*DeleteProfileResponse) ProtoMessage() {}
 
 func (x *DeleteProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[24]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +2610,7 @@ func (x *DeleteProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProfileResponse.ProtoReflect.Descriptor instead.
 func (*DeleteProfileResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{24}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeleteProfileResponse) GetJob() *Job {
@@ -2018,7 +2631,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[25]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2030,7 +2643,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[25]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2043,7 +2656,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{25}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WatchJobRequest) GetAccountId() string {
@@ -2070,7 +2683,7 @@ type WatchJobResponse struct {
 
 func (x *WatchJobResponse) Reset() {
 	*x = WatchJobResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[26]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2082,7 +2695,7 @@ func (x *WatchJobResponse) String() string {
 func (*WatchJobResponse) ProtoMessage() {}
 
 func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[26]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2095,7 +2708,7 @@ func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobResponse.ProtoReflect.Descriptor instead.
 func (*WatchJobResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{26}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *WatchJobResponse) GetJob() *Job {
@@ -2116,7 +2729,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[27]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2128,7 +2741,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[27]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2141,7 +2754,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{27}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CancelJobRequest) GetAccountId() string {
@@ -2168,7 +2781,7 @@ type CancelJobResponse struct {
 
 func (x *CancelJobResponse) Reset() {
 	*x = CancelJobResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[28]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2793,7 @@ func (x *CancelJobResponse) String() string {
 func (*CancelJobResponse) ProtoMessage() {}
 
 func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[28]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2806,7 @@ func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobResponse.ProtoReflect.Descriptor instead.
 func (*CancelJobResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{28}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CancelJobResponse) GetJob() *Job {
@@ -2214,7 +2827,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[29]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2226,7 +2839,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[29]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2239,7 +2852,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{29}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetJobRequest) GetAccountId() string {
@@ -2266,7 +2879,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[30]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2278,7 +2891,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[30]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2291,7 +2904,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{30}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetJobResponse) GetJob() *Job {
@@ -2315,7 +2928,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[31]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2327,7 +2940,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[31]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2340,7 +2953,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{31}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListJobsRequest) GetAccountId() string {
@@ -2376,7 +2989,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[32]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2388,7 +3001,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[32]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2401,7 +3014,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{32}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -2431,7 +3044,7 @@ type ListRowOutcomesRequest struct {
 
 func (x *ListRowOutcomesRequest) Reset() {
 	*x = ListRowOutcomesRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[33]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2443,7 +3056,7 @@ func (x *ListRowOutcomesRequest) String() string {
 func (*ListRowOutcomesRequest) ProtoMessage() {}
 
 func (x *ListRowOutcomesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[33]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2456,7 +3069,7 @@ func (x *ListRowOutcomesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRowOutcomesRequest.ProtoReflect.Descriptor instead.
 func (*ListRowOutcomesRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{33}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListRowOutcomesRequest) GetAccountId() string {
@@ -2490,7 +3103,7 @@ type ListRowOutcomesResponse struct {
 
 func (x *ListRowOutcomesResponse) Reset() {
 	*x = ListRowOutcomesResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[34]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2502,7 +3115,7 @@ func (x *ListRowOutcomesResponse) String() string {
 func (*ListRowOutcomesResponse) ProtoMessage() {}
 
 func (x *ListRowOutcomesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[34]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2515,7 +3128,7 @@ func (x *ListRowOutcomesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRowOutcomesResponse.ProtoReflect.Descriptor instead.
 func (*ListRowOutcomesResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{34}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListRowOutcomesResponse) GetRows() []*RowOutcome {
@@ -2541,15 +3154,19 @@ type Counts struct {
 	Matched  int64 `protobuf:"varint,6,opt,name=matched,proto3" json:"matched,omitempty"`
 	NotFound int64 `protobuf:"varint,7,opt,name=not_found,json=notFound,proto3" json:"not_found,omitempty"`
 	// Profiles deleted by the job: every matched row's profile is gone when
-	// its batch ends. Equals matched for a job; zero in a preview.
-	Deleted       int64 `protobuf:"varint,8,opt,name=deleted,proto3" json:"deleted,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// its batch ends. Equals matched for a deletion job; zero in a preview.
+	Deleted int64 `protobuf:"varint,8,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// For an unsubscribe: matched profiles whose selected consents were opted
+	// out, and matched profiles that had none opted in. Their sum is matched.
+	Unsubscribed        int64 `protobuf:"varint,9,opt,name=unsubscribed,proto3" json:"unsubscribed,omitempty"`
+	AlreadyUnsubscribed int64 `protobuf:"varint,10,opt,name=already_unsubscribed,json=alreadyUnsubscribed,proto3" json:"already_unsubscribed,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Counts) Reset() {
 	*x = Counts{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[35]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2561,7 +3178,7 @@ func (x *Counts) String() string {
 func (*Counts) ProtoMessage() {}
 
 func (x *Counts) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[35]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2574,7 +3191,7 @@ func (x *Counts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counts.ProtoReflect.Descriptor instead.
 func (*Counts) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{35}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Counts) GetTotalRows() int64 {
@@ -2633,18 +3250,35 @@ func (x *Counts) GetDeleted() int64 {
 	return 0
 }
 
-// SectionCount is how many profiles hold data in one section.
+func (x *Counts) GetUnsubscribed() int64 {
+	if x != nil {
+		return x.Unsubscribed
+	}
+	return 0
+}
+
+func (x *Counts) GetAlreadyUnsubscribed() int64 {
+	if x != nil {
+		return x.AlreadyUnsubscribed
+	}
+	return 0
+}
+
+// SectionCount is how many profiles hold data in one section. For an
+// unsubscribe: how many matched profiles hold a selected consent there.
 type SectionCount struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SectionId     string                 `protobuf:"bytes,1,opt,name=section_id,json=sectionId,proto3" json:"section_id,omitempty"`
-	Profiles      int64                  `protobuf:"varint,2,opt,name=profiles,proto3" json:"profiles,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SectionId string                 `protobuf:"bytes,1,opt,name=section_id,json=sectionId,proto3" json:"section_id,omitempty"`
+	Profiles  int64                  `protobuf:"varint,2,opt,name=profiles,proto3" json:"profiles,omitempty"`
+	// For an unsubscribe: of those, how many had one opted out.
+	Unsubscribed  int64 `protobuf:"varint,3,opt,name=unsubscribed,proto3" json:"unsubscribed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SectionCount) Reset() {
 	*x = SectionCount{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[36]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2656,7 +3290,7 @@ func (x *SectionCount) String() string {
 func (*SectionCount) ProtoMessage() {}
 
 func (x *SectionCount) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[36]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2669,7 +3303,7 @@ func (x *SectionCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionCount.ProtoReflect.Descriptor instead.
 func (*SectionCount) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{36}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SectionCount) GetSectionId() string {
@@ -2682,6 +3316,13 @@ func (x *SectionCount) GetSectionId() string {
 func (x *SectionCount) GetProfiles() int64 {
 	if x != nil {
 		return x.Profiles
+	}
+	return 0
+}
+
+func (x *SectionCount) GetUnsubscribed() int64 {
+	if x != nil {
+		return x.Unsubscribed
 	}
 	return 0
 }
@@ -2701,7 +3342,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[37]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2713,7 +3354,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[37]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2726,7 +3367,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{37}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Progress) GetPercent() float64 {
@@ -2750,7 +3391,8 @@ func (x *Progress) GetEta() *durationpb.Duration {
 	return nil
 }
 
-// Job is a deletion: its request, state, progress and report.
+// Job is a deletion or an unsubscribe: its request, state, progress and
+// report.
 type Job struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	JobId     string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
@@ -2779,14 +3421,18 @@ type Job struct {
 	// the order they were created. Zero once the job has started.
 	QueuePosition int64 `protobuf:"varint,18,opt,name=queue_position,json=queuePosition,proto3" json:"queue_position,omitempty"`
 	// Who started the job.
-	CreatedBy     *Actor `protobuf:"bytes,19,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	CreatedBy *Actor `protobuf:"bytes,19,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// What the job does to the profiles it matches.
+	Action JobAction `protobuf:"varint,20,opt,name=action,proto3,enum=erasure.v1.JobAction" json:"action,omitempty"`
+	// For an unsubscribe: which consents it opts out.
+	Unsubscribe   *UnsubscribeSpec `protobuf:"bytes,21,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[38]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2798,7 +3444,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[38]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2811,7 +3457,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{38}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Job) GetJobId() string {
@@ -2947,6 +3593,20 @@ func (x *Job) GetCreatedBy() *Actor {
 	return nil
 }
 
+func (x *Job) GetAction() JobAction {
+	if x != nil {
+		return x.Action
+	}
+	return JobAction_JOB_ACTION_UNSPECIFIED
+}
+
+func (x *Job) GetUnsubscribe() *UnsubscribeSpec {
+	if x != nil {
+		return x.Unsubscribe
+	}
+	return nil
+}
+
 // Actor is who asked for something, as their token says.
 type Actor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2962,7 +3622,7 @@ type Actor struct {
 
 func (x *Actor) Reset() {
 	*x = Actor{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2974,7 +3634,7 @@ func (x *Actor) String() string {
 func (*Actor) ProtoMessage() {}
 
 func (x *Actor) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2987,7 +3647,7 @@ func (x *Actor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Actor.ProtoReflect.Descriptor instead.
 func (*Actor) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{39}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Actor) GetSubject() string {
@@ -3027,7 +3687,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3039,7 +3699,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3052,7 +3712,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{40}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListAuditEventsRequest) GetAccountId() string {
@@ -3095,7 +3755,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3107,7 +3767,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3120,7 +3780,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{41}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -3150,15 +3810,17 @@ type AuditEvent struct {
 	JobKind        JobKind        `protobuf:"varint,6,opt,name=job_kind,json=jobKind,proto3,enum=erasure.v1.JobKind" json:"job_kind,omitempty"`
 	IdentifierType IdentifierType `protobuf:"varint,7,opt,name=identifier_type,json=identifierType,proto3,enum=erasure.v1.IdentifierType" json:"identifier_type,omitempty"`
 	// The job's state and counts when the event was recorded.
-	JobState      JobState `protobuf:"varint,8,opt,name=job_state,json=jobState,proto3,enum=erasure.v1.JobState" json:"job_state,omitempty"`
-	Counts        *Counts  `protobuf:"bytes,9,opt,name=counts,proto3" json:"counts,omitempty"`
+	JobState JobState `protobuf:"varint,8,opt,name=job_state,json=jobState,proto3,enum=erasure.v1.JobState" json:"job_state,omitempty"`
+	Counts   *Counts  `protobuf:"bytes,9,opt,name=counts,proto3" json:"counts,omitempty"`
+	// What the job does: delete or unsubscribe.
+	JobAction     JobAction `protobuf:"varint,10,opt,name=job_action,json=jobAction,proto3,enum=erasure.v1.JobAction" json:"job_action,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3832,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3845,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{42}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *AuditEvent) GetEventId() string {
@@ -3249,6 +3911,13 @@ func (x *AuditEvent) GetCounts() *Counts {
 	return nil
 }
 
+func (x *AuditEvent) GetJobAction() JobAction {
+	if x != nil {
+		return x.JobAction
+	}
+	return JobAction_JOB_ACTION_UNSPECIFIED
+}
+
 // VerifyErasureRequest names a person by one identifier.
 type VerifyErasureRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -3266,7 +3935,7 @@ type VerifyErasureRequest struct {
 
 func (x *VerifyErasureRequest) Reset() {
 	*x = VerifyErasureRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3278,7 +3947,7 @@ func (x *VerifyErasureRequest) String() string {
 func (*VerifyErasureRequest) ProtoMessage() {}
 
 func (x *VerifyErasureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3291,7 +3960,7 @@ func (x *VerifyErasureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyErasureRequest.ProtoReflect.Descriptor instead.
 func (*VerifyErasureRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{43}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *VerifyErasureRequest) GetAccountId() string {
@@ -3364,7 +4033,7 @@ type VerifyErasureResponse struct {
 
 func (x *VerifyErasureResponse) Reset() {
 	*x = VerifyErasureResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3376,7 +4045,7 @@ func (x *VerifyErasureResponse) String() string {
 func (*VerifyErasureResponse) ProtoMessage() {}
 
 func (x *VerifyErasureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3389,7 +4058,7 @@ func (x *VerifyErasureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyErasureResponse.ProtoReflect.Descriptor instead.
 func (*VerifyErasureResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{44}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *VerifyErasureResponse) GetErasures() []*Erasure {
@@ -3414,7 +4083,7 @@ type Erasure struct {
 
 func (x *Erasure) Reset() {
 	*x = Erasure{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3426,7 +4095,7 @@ func (x *Erasure) String() string {
 func (*Erasure) ProtoMessage() {}
 
 func (x *Erasure) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3439,7 +4108,7 @@ func (x *Erasure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Erasure.ProtoReflect.Descriptor instead.
 func (*Erasure) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{45}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *Erasure) GetJobId() string {
@@ -3485,17 +4154,19 @@ type RowOutcome struct {
 	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	// For a duplicate: the row where the identifier first appeared.
 	DuplicateOfRow int64 `protobuf:"varint,6,opt,name=duplicate_of_row,json=duplicateOfRow,proto3" json:"duplicate_of_row,omitempty"`
-	// For a deleted row: the id of the deleted profile.
+	// For a deleted or unsubscribed row: the id of the matched profile.
 	ProfileId string `protobuf:"bytes,7,opt,name=profile_id,json=profileId,proto3" json:"profile_id,omitempty"`
 	// For a row that matched nothing: a likely reason, when one was found.
-	Hint          string `protobuf:"bytes,8,opt,name=hint,proto3" json:"hint,omitempty"`
+	Hint string `protobuf:"bytes,8,opt,name=hint,proto3" json:"hint,omitempty"`
+	// For an unsubscribed row: the consents opted out.
+	Consents      []*ConsentRef `protobuf:"bytes,9,rep,name=consents,proto3" json:"consents,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RowOutcome) Reset() {
 	*x = RowOutcome{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3507,7 +4178,7 @@ func (x *RowOutcome) String() string {
 func (*RowOutcome) ProtoMessage() {}
 
 func (x *RowOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3520,7 +4191,7 @@ func (x *RowOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowOutcome.ProtoReflect.Descriptor instead.
 func (*RowOutcome) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{46}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RowOutcome) GetRow() int64 {
@@ -3575,6 +4246,74 @@ func (x *RowOutcome) GetProfileId() string {
 func (x *RowOutcome) GetHint() string {
 	if x != nil {
 		return x.Hint
+	}
+	return ""
+}
+
+func (x *RowOutcome) GetConsents() []*ConsentRef {
+	if x != nil {
+		return x.Consents
+	}
+	return nil
+}
+
+// ConsentRef names one consent of a profile.
+type ConsentRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SectionId     string                 `protobuf:"bytes,1,opt,name=section_id,json=sectionId,proto3" json:"section_id,omitempty"`
+	Channel       string                 `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	Topic         string                 `protobuf:"bytes,3,opt,name=topic,proto3" json:"topic,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsentRef) Reset() {
+	*x = ConsentRef{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsentRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsentRef) ProtoMessage() {}
+
+func (x *ConsentRef) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsentRef.ProtoReflect.Descriptor instead.
+func (*ConsentRef) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ConsentRef) GetSectionId() string {
+	if x != nil {
+		return x.SectionId
+	}
+	return ""
+}
+
+func (x *ConsentRef) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *ConsentRef) GetTopic() string {
+	if x != nil {
+		return x.Topic
 	}
 	return ""
 }
@@ -3663,7 +4402,47 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x06column\"z\n" +
 	"\fDeletionSpec\x12C\n" +
 	"\x0fidentifier_type\x18\x01 \x01(\x0e2\x1a.erasure.v1.IdentifierTypeR\x0eidentifierType\x12%\n" +
-	"\x0edefault_region\x18\x02 \x01(\tR\rdefaultRegion\"\x95\x01\n" +
+	"\x0edefault_region\x18\x02 \x01(\tR\rdefaultRegion\"_\n" +
+	"\x0fUnsubscribeSpec\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\tR\achannel\x12\x16\n" +
+	"\x06topics\x18\x02 \x03(\tR\x06topics\x12\x1a\n" +
+	"\bsections\x18\x03 \x03(\tR\bsections\"\xd7\x01\n" +
+	"\x19PreviewUnsubscribeRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
+	"\x06source\x18\x02 \x01(\v2\x16.erasure.v1.FileSourceR\x06source\x12,\n" +
+	"\x04spec\x18\x03 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\x12=\n" +
+	"\vunsubscribe\x18\x04 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\"\xde\x01\n" +
+	"\x1aPreviewUnsubscribeResponse\x12*\n" +
+	"\x06counts\x18\x01 \x01(\v2\x12.erasure.v1.CountsR\x06counts\x124\n" +
+	"\bsections\x18\x02 \x03(\v2\x18.erasure.v1.SectionCountR\bsections\x12?\n" +
+	"\x0finvalid_samples\x18\x03 \x03(\v2\x16.erasure.v1.RowOutcomeR\x0einvalidSamples\x12\x1d\n" +
+	"\n" +
+	"has_header\x18\x04 \x01(\bR\thasHeader\"\xd7\x01\n" +
+	"\x19ExecuteUnsubscribeRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
+	"\x06source\x18\x02 \x01(\v2\x16.erasure.v1.FileSourceR\x06source\x12,\n" +
+	"\x04spec\x18\x03 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\x12=\n" +
+	"\vunsubscribe\x18\x04 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\"?\n" +
+	"\x1aExecuteUnsubscribeResponse\x12!\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"\xc3\x01\n" +
+	"\x1dUnsubscribeIdentifiersRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12,\n" +
+	"\x04spec\x18\x02 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\x12=\n" +
+	"\vunsubscribe\x18\x03 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\x12\x16\n" +
+	"\x06values\x18\x04 \x03(\tR\x06values\"C\n" +
+	"\x1eUnsubscribeIdentifiersResponse\x12!\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"\x98\x01\n" +
+	"\x19UnsubscribeProfileRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1d\n" +
+	"\n" +
+	"profile_id\x18\x02 \x01(\tR\tprofileId\x12=\n" +
+	"\vunsubscribe\x18\x03 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\"?\n" +
+	"\x1aUnsubscribeProfileResponse\x12!\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"\x95\x01\n" +
 	"\x16PreviewDeletionRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
@@ -3730,7 +4509,7 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12/\n" +
 	"\boutcomes\x18\x03 \x03(\x0e2\x13.erasure.v1.OutcomeR\boutcomes\"E\n" +
 	"\x17ListRowOutcomesResponse\x12*\n" +
-	"\x04rows\x18\x01 \x03(\v2\x16.erasure.v1.RowOutcomeR\x04rows\"\xda\x01\n" +
+	"\x04rows\x18\x01 \x03(\v2\x16.erasure.v1.RowOutcomeR\x04rows\"\xb1\x02\n" +
 	"\x06Counts\x12\x1d\n" +
 	"\n" +
 	"total_rows\x18\x01 \x01(\x03R\ttotalRows\x12\x12\n" +
@@ -3740,15 +4519,19 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\tduplicate\x18\x05 \x01(\x03R\tduplicate\x12\x18\n" +
 	"\amatched\x18\x06 \x01(\x03R\amatched\x12\x1b\n" +
 	"\tnot_found\x18\a \x01(\x03R\bnotFound\x12\x18\n" +
-	"\adeleted\x18\b \x01(\x03R\adeleted\"I\n" +
+	"\adeleted\x18\b \x01(\x03R\adeleted\x12\"\n" +
+	"\funsubscribed\x18\t \x01(\x03R\funsubscribed\x121\n" +
+	"\x14already_unsubscribed\x18\n" +
+	" \x01(\x03R\x13alreadyUnsubscribed\"m\n" +
 	"\fSectionCount\x12\x1d\n" +
 	"\n" +
 	"section_id\x18\x01 \x01(\tR\tsectionId\x12\x1a\n" +
-	"\bprofiles\x18\x02 \x01(\x03R\bprofiles\"y\n" +
+	"\bprofiles\x18\x02 \x01(\x03R\bprofiles\x12\"\n" +
+	"\funsubscribed\x18\x03 \x01(\x03R\funsubscribed\"y\n" +
 	"\bProgress\x12\x18\n" +
 	"\apercent\x18\x01 \x01(\x01R\apercent\x12&\n" +
 	"\x0frows_per_second\x18\x02 \x01(\x01R\rrowsPerSecond\x12+\n" +
-	"\x03eta\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03eta\"\xb9\x06\n" +
+	"\x03eta\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03eta\"\xa7\a\n" +
 	"\x03Job\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1d\n" +
 	"\n" +
@@ -3774,7 +4557,9 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x14outcomes_expire_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x12outcomesExpireTime\x12%\n" +
 	"\x0equeue_position\x18\x12 \x01(\x03R\rqueuePosition\x120\n" +
 	"\n" +
-	"created_by\x18\x13 \x01(\v2\x11.erasure.v1.ActorR\tcreatedBy\"I\n" +
+	"created_by\x18\x13 \x01(\v2\x11.erasure.v1.ActorR\tcreatedBy\x12-\n" +
+	"\x06action\x18\x14 \x01(\x0e2\x15.erasure.v1.JobActionR\x06action\x12=\n" +
+	"\vunsubscribe\x18\x15 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\"I\n" +
 	"\x05Actor\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -3788,7 +4573,7 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x06job_id\x18\x04 \x01(\tR\x05jobId\"q\n" +
 	"\x17ListAuditEventsResponse\x12.\n" +
 	"\x06events\x18\x01 \x03(\v2\x16.erasure.v1.AuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9c\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd2\x03\n" +
 	"\n" +
 	"AuditEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12.\n" +
@@ -3799,7 +4584,10 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\bjob_kind\x18\x06 \x01(\x0e2\x13.erasure.v1.JobKindR\ajobKind\x12C\n" +
 	"\x0fidentifier_type\x18\a \x01(\x0e2\x1a.erasure.v1.IdentifierTypeR\x0eidentifierType\x121\n" +
 	"\tjob_state\x18\b \x01(\x0e2\x14.erasure.v1.JobStateR\bjobState\x12*\n" +
-	"\x06counts\x18\t \x01(\v2\x12.erasure.v1.CountsR\x06counts\"\xa6\x01\n" +
+	"\x06counts\x18\t \x01(\v2\x12.erasure.v1.CountsR\x06counts\x124\n" +
+	"\n" +
+	"job_action\x18\n" +
+	" \x01(\x0e2\x15.erasure.v1.JobActionR\tjobAction\"\xa6\x01\n" +
 	"\x14VerifyErasureRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x16\n" +
@@ -3814,7 +4602,7 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x10\n" +
 	"\x03row\x18\x02 \x01(\x03R\x03row\x12.\n" +
 	"\bjob_kind\x18\x03 \x01(\x0e2\x13.erasure.v1.JobKindR\ajobKind\x12.\n" +
-	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xf8\x01\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xac\x02\n" +
 	"\n" +
 	"RowOutcome\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x14\n" +
@@ -3827,7 +4615,14 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x10duplicate_of_row\x18\x06 \x01(\x03R\x0eduplicateOfRow\x12\x1d\n" +
 	"\n" +
 	"profile_id\x18\a \x01(\tR\tprofileId\x12\x12\n" +
-	"\x04hint\x18\b \x01(\tR\x04hint*\x83\x01\n" +
+	"\x04hint\x18\b \x01(\tR\x04hint\x122\n" +
+	"\bconsents\x18\t \x03(\v2\x16.erasure.v1.ConsentRefR\bconsents\"[\n" +
+	"\n" +
+	"ConsentRef\x12\x1d\n" +
+	"\n" +
+	"section_id\x18\x01 \x01(\tR\tsectionId\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\tR\achannel\x12\x14\n" +
+	"\x05topic\x18\x03 \x01(\tR\x05topic*\x83\x01\n" +
 	"\x0eIdentifierType\x12\x1f\n" +
 	"\x1bIDENTIFIER_TYPE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15IDENTIFIER_TYPE_EMAIL\x10\x01\x12\x19\n" +
@@ -3847,26 +4642,31 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rJOB_KIND_FILE\x10\x01\x12\x11\n" +
 	"\rJOB_KIND_LIST\x10\x02\x12\x14\n" +
-	"\x10JOB_KIND_PROFILE\x10\x03*\x9a\x01\n" +
+	"\x10JOB_KIND_PROFILE\x10\x03*Z\n" +
+	"\tJobAction\x12\x1a\n" +
+	"\x16JOB_ACTION_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11JOB_ACTION_DELETE\x10\x01\x12\x1a\n" +
+	"\x16JOB_ACTION_UNSUBSCRIBE\x10\x02*\x9a\x01\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x17\n" +
 	"\x13JOB_STATE_CANCELLED\x10\x04\x12\x14\n" +
-	"\x10JOB_STATE_FAILED\x10\x05*z\n" +
+	"\x10JOB_STATE_FAILED\x10\x05*\xb6\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOUTCOME_DELETED\x10\x01\x12\x15\n" +
 	"\x11OUTCOME_NOT_FOUND\x10\x02\x12\x13\n" +
 	"\x0fOUTCOME_INVALID\x10\x03\x12\x15\n" +
-	"\x11OUTCOME_DUPLICATE\x10\x04*\x8f\x01\n" +
+	"\x11OUTCOME_DUPLICATE\x10\x04\x12\x18\n" +
+	"\x14OUTCOME_UNSUBSCRIBED\x10\x05\x12 \n" +
+	"\x1cOUTCOME_ALREADY_UNSUBSCRIBED\x10\x06*\x8f\x01\n" +
 	"\vAuditAction\x12\x1c\n" +
 	"\x18AUDIT_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18AUDIT_ACTION_JOB_STARTED\x10\x01\x12%\n" +
 	"!AUDIT_ACTION_JOB_CANCEL_REQUESTED\x10\x02\x12\x1d\n" +
-	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x032\xee\n" +
-	"\n" +
+	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x032\x97\x0e\n" +
 	"\x0eErasureService\x12M\n" +
 	"\n" +
 	"UploadFile\x12\x1d.erasure.v1.UploadFileRequest\x1a\x1e.erasure.v1.UploadFileResponse(\x01\x12Q\n" +
@@ -3877,7 +4677,11 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x0fPreviewDeletion\x12\".erasure.v1.PreviewDeletionRequest\x1a#.erasure.v1.PreviewDeletionResponse\"\x03\x90\x02\x01\x12\\\n" +
 	"\x0fExecuteDeletion\x12\".erasure.v1.ExecuteDeletionRequest\x1a#.erasure.v1.ExecuteDeletionResponse0\x01\x12b\n" +
 	"\x11DeleteIdentifiers\x12$.erasure.v1.DeleteIdentifiersRequest\x1a%.erasure.v1.DeleteIdentifiersResponse0\x01\x12T\n" +
-	"\rDeleteProfile\x12 .erasure.v1.DeleteProfileRequest\x1a!.erasure.v1.DeleteProfileResponse\x12L\n" +
+	"\rDeleteProfile\x12 .erasure.v1.DeleteProfileRequest\x1a!.erasure.v1.DeleteProfileResponse\x12h\n" +
+	"\x12PreviewUnsubscribe\x12%.erasure.v1.PreviewUnsubscribeRequest\x1a&.erasure.v1.PreviewUnsubscribeResponse\"\x03\x90\x02\x01\x12e\n" +
+	"\x12ExecuteUnsubscribe\x12%.erasure.v1.ExecuteUnsubscribeRequest\x1a&.erasure.v1.ExecuteUnsubscribeResponse0\x01\x12q\n" +
+	"\x16UnsubscribeIdentifiers\x12).erasure.v1.UnsubscribeIdentifiersRequest\x1a*.erasure.v1.UnsubscribeIdentifiersResponse0\x01\x12c\n" +
+	"\x12UnsubscribeProfile\x12%.erasure.v1.UnsubscribeProfileRequest\x1a&.erasure.v1.UnsubscribeProfileResponse\x12L\n" +
 	"\bWatchJob\x12\x1b.erasure.v1.WatchJobRequest\x1a\x1c.erasure.v1.WatchJobResponse\"\x03\x90\x02\x010\x01\x12H\n" +
 	"\tCancelJob\x12\x1c.erasure.v1.CancelJobRequest\x1a\x1d.erasure.v1.CancelJobResponse\x12D\n" +
 	"\x06GetJob\x12\x19.erasure.v1.GetJobRequest\x1a\x1a.erasure.v1.GetJobResponse\"\x03\x90\x02\x01\x12J\n" +
@@ -3901,162 +4705,200 @@ func file_erasure_v1_erasure_proto_rawDescGZIP() []byte {
 	return file_erasure_v1_erasure_proto_rawDescData
 }
 
-var file_erasure_v1_erasure_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_erasure_v1_erasure_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_erasure_v1_erasure_proto_goTypes = []any{
-	(IdentifierType)(0),               // 0: erasure.v1.IdentifierType
-	(FileFormat)(0),                   // 1: erasure.v1.FileFormat
-	(HeaderMode)(0),                   // 2: erasure.v1.HeaderMode
-	(JobKind)(0),                      // 3: erasure.v1.JobKind
-	(JobState)(0),                     // 4: erasure.v1.JobState
-	(Outcome)(0),                      // 5: erasure.v1.Outcome
-	(AuditAction)(0),                  // 6: erasure.v1.AuditAction
-	(*UploadMetadata)(nil),            // 7: erasure.v1.UploadMetadata
-	(*UploadFileRequest)(nil),         // 8: erasure.v1.UploadFileRequest
-	(*UploadFileResponse)(nil),        // 9: erasure.v1.UploadFileResponse
-	(*CreateUploadRequest)(nil),       // 10: erasure.v1.CreateUploadRequest
-	(*CreateUploadResponse)(nil),      // 11: erasure.v1.CreateUploadResponse
-	(*UploadChunkRequest)(nil),        // 12: erasure.v1.UploadChunkRequest
-	(*UploadChunkResponse)(nil),       // 13: erasure.v1.UploadChunkResponse
-	(*GetUploadRequest)(nil),          // 14: erasure.v1.GetUploadRequest
-	(*GetUploadResponse)(nil),         // 15: erasure.v1.GetUploadResponse
-	(*Upload)(nil),                    // 16: erasure.v1.Upload
-	(*FileOptions)(nil),               // 17: erasure.v1.FileOptions
-	(*InspectUploadRequest)(nil),      // 18: erasure.v1.InspectUploadRequest
-	(*InspectUploadResponse)(nil),     // 19: erasure.v1.InspectUploadResponse
-	(*Column)(nil),                    // 20: erasure.v1.Column
-	(*ColumnSuggestion)(nil),          // 21: erasure.v1.ColumnSuggestion
-	(*FileSource)(nil),                // 22: erasure.v1.FileSource
-	(*DeletionSpec)(nil),              // 23: erasure.v1.DeletionSpec
-	(*PreviewDeletionRequest)(nil),    // 24: erasure.v1.PreviewDeletionRequest
-	(*PreviewDeletionResponse)(nil),   // 25: erasure.v1.PreviewDeletionResponse
-	(*ExecuteDeletionRequest)(nil),    // 26: erasure.v1.ExecuteDeletionRequest
-	(*ExecuteDeletionResponse)(nil),   // 27: erasure.v1.ExecuteDeletionResponse
-	(*DeleteIdentifiersRequest)(nil),  // 28: erasure.v1.DeleteIdentifiersRequest
-	(*DeleteIdentifiersResponse)(nil), // 29: erasure.v1.DeleteIdentifiersResponse
-	(*DeleteProfileRequest)(nil),      // 30: erasure.v1.DeleteProfileRequest
-	(*DeleteProfileResponse)(nil),     // 31: erasure.v1.DeleteProfileResponse
-	(*WatchJobRequest)(nil),           // 32: erasure.v1.WatchJobRequest
-	(*WatchJobResponse)(nil),          // 33: erasure.v1.WatchJobResponse
-	(*CancelJobRequest)(nil),          // 34: erasure.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),         // 35: erasure.v1.CancelJobResponse
-	(*GetJobRequest)(nil),             // 36: erasure.v1.GetJobRequest
-	(*GetJobResponse)(nil),            // 37: erasure.v1.GetJobResponse
-	(*ListJobsRequest)(nil),           // 38: erasure.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),          // 39: erasure.v1.ListJobsResponse
-	(*ListRowOutcomesRequest)(nil),    // 40: erasure.v1.ListRowOutcomesRequest
-	(*ListRowOutcomesResponse)(nil),   // 41: erasure.v1.ListRowOutcomesResponse
-	(*Counts)(nil),                    // 42: erasure.v1.Counts
-	(*SectionCount)(nil),              // 43: erasure.v1.SectionCount
-	(*Progress)(nil),                  // 44: erasure.v1.Progress
-	(*Job)(nil),                       // 45: erasure.v1.Job
-	(*Actor)(nil),                     // 46: erasure.v1.Actor
-	(*ListAuditEventsRequest)(nil),    // 47: erasure.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),   // 48: erasure.v1.ListAuditEventsResponse
-	(*AuditEvent)(nil),                // 49: erasure.v1.AuditEvent
-	(*VerifyErasureRequest)(nil),      // 50: erasure.v1.VerifyErasureRequest
-	(*VerifyErasureResponse)(nil),     // 51: erasure.v1.VerifyErasureResponse
-	(*Erasure)(nil),                   // 52: erasure.v1.Erasure
-	(*RowOutcome)(nil),                // 53: erasure.v1.RowOutcome
-	(*timestamppb.Timestamp)(nil),     // 54: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),       // 55: google.protobuf.Duration
+	(IdentifierType)(0),                    // 0: erasure.v1.IdentifierType
+	(FileFormat)(0),                        // 1: erasure.v1.FileFormat
+	(HeaderMode)(0),                        // 2: erasure.v1.HeaderMode
+	(JobKind)(0),                           // 3: erasure.v1.JobKind
+	(JobAction)(0),                         // 4: erasure.v1.JobAction
+	(JobState)(0),                          // 5: erasure.v1.JobState
+	(Outcome)(0),                           // 6: erasure.v1.Outcome
+	(AuditAction)(0),                       // 7: erasure.v1.AuditAction
+	(*UploadMetadata)(nil),                 // 8: erasure.v1.UploadMetadata
+	(*UploadFileRequest)(nil),              // 9: erasure.v1.UploadFileRequest
+	(*UploadFileResponse)(nil),             // 10: erasure.v1.UploadFileResponse
+	(*CreateUploadRequest)(nil),            // 11: erasure.v1.CreateUploadRequest
+	(*CreateUploadResponse)(nil),           // 12: erasure.v1.CreateUploadResponse
+	(*UploadChunkRequest)(nil),             // 13: erasure.v1.UploadChunkRequest
+	(*UploadChunkResponse)(nil),            // 14: erasure.v1.UploadChunkResponse
+	(*GetUploadRequest)(nil),               // 15: erasure.v1.GetUploadRequest
+	(*GetUploadResponse)(nil),              // 16: erasure.v1.GetUploadResponse
+	(*Upload)(nil),                         // 17: erasure.v1.Upload
+	(*FileOptions)(nil),                    // 18: erasure.v1.FileOptions
+	(*InspectUploadRequest)(nil),           // 19: erasure.v1.InspectUploadRequest
+	(*InspectUploadResponse)(nil),          // 20: erasure.v1.InspectUploadResponse
+	(*Column)(nil),                         // 21: erasure.v1.Column
+	(*ColumnSuggestion)(nil),               // 22: erasure.v1.ColumnSuggestion
+	(*FileSource)(nil),                     // 23: erasure.v1.FileSource
+	(*DeletionSpec)(nil),                   // 24: erasure.v1.DeletionSpec
+	(*UnsubscribeSpec)(nil),                // 25: erasure.v1.UnsubscribeSpec
+	(*PreviewUnsubscribeRequest)(nil),      // 26: erasure.v1.PreviewUnsubscribeRequest
+	(*PreviewUnsubscribeResponse)(nil),     // 27: erasure.v1.PreviewUnsubscribeResponse
+	(*ExecuteUnsubscribeRequest)(nil),      // 28: erasure.v1.ExecuteUnsubscribeRequest
+	(*ExecuteUnsubscribeResponse)(nil),     // 29: erasure.v1.ExecuteUnsubscribeResponse
+	(*UnsubscribeIdentifiersRequest)(nil),  // 30: erasure.v1.UnsubscribeIdentifiersRequest
+	(*UnsubscribeIdentifiersResponse)(nil), // 31: erasure.v1.UnsubscribeIdentifiersResponse
+	(*UnsubscribeProfileRequest)(nil),      // 32: erasure.v1.UnsubscribeProfileRequest
+	(*UnsubscribeProfileResponse)(nil),     // 33: erasure.v1.UnsubscribeProfileResponse
+	(*PreviewDeletionRequest)(nil),         // 34: erasure.v1.PreviewDeletionRequest
+	(*PreviewDeletionResponse)(nil),        // 35: erasure.v1.PreviewDeletionResponse
+	(*ExecuteDeletionRequest)(nil),         // 36: erasure.v1.ExecuteDeletionRequest
+	(*ExecuteDeletionResponse)(nil),        // 37: erasure.v1.ExecuteDeletionResponse
+	(*DeleteIdentifiersRequest)(nil),       // 38: erasure.v1.DeleteIdentifiersRequest
+	(*DeleteIdentifiersResponse)(nil),      // 39: erasure.v1.DeleteIdentifiersResponse
+	(*DeleteProfileRequest)(nil),           // 40: erasure.v1.DeleteProfileRequest
+	(*DeleteProfileResponse)(nil),          // 41: erasure.v1.DeleteProfileResponse
+	(*WatchJobRequest)(nil),                // 42: erasure.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),               // 43: erasure.v1.WatchJobResponse
+	(*CancelJobRequest)(nil),               // 44: erasure.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),              // 45: erasure.v1.CancelJobResponse
+	(*GetJobRequest)(nil),                  // 46: erasure.v1.GetJobRequest
+	(*GetJobResponse)(nil),                 // 47: erasure.v1.GetJobResponse
+	(*ListJobsRequest)(nil),                // 48: erasure.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),               // 49: erasure.v1.ListJobsResponse
+	(*ListRowOutcomesRequest)(nil),         // 50: erasure.v1.ListRowOutcomesRequest
+	(*ListRowOutcomesResponse)(nil),        // 51: erasure.v1.ListRowOutcomesResponse
+	(*Counts)(nil),                         // 52: erasure.v1.Counts
+	(*SectionCount)(nil),                   // 53: erasure.v1.SectionCount
+	(*Progress)(nil),                       // 54: erasure.v1.Progress
+	(*Job)(nil),                            // 55: erasure.v1.Job
+	(*Actor)(nil),                          // 56: erasure.v1.Actor
+	(*ListAuditEventsRequest)(nil),         // 57: erasure.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),        // 58: erasure.v1.ListAuditEventsResponse
+	(*AuditEvent)(nil),                     // 59: erasure.v1.AuditEvent
+	(*VerifyErasureRequest)(nil),           // 60: erasure.v1.VerifyErasureRequest
+	(*VerifyErasureResponse)(nil),          // 61: erasure.v1.VerifyErasureResponse
+	(*Erasure)(nil),                        // 62: erasure.v1.Erasure
+	(*RowOutcome)(nil),                     // 63: erasure.v1.RowOutcome
+	(*ConsentRef)(nil),                     // 64: erasure.v1.ConsentRef
+	(*timestamppb.Timestamp)(nil),          // 65: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 66: google.protobuf.Duration
 }
 var file_erasure_v1_erasure_proto_depIdxs = []int32{
-	7,  // 0: erasure.v1.UploadFileRequest.metadata:type_name -> erasure.v1.UploadMetadata
-	16, // 1: erasure.v1.UploadFileResponse.upload:type_name -> erasure.v1.Upload
-	7,  // 2: erasure.v1.CreateUploadRequest.metadata:type_name -> erasure.v1.UploadMetadata
-	16, // 3: erasure.v1.CreateUploadResponse.upload:type_name -> erasure.v1.Upload
-	16, // 4: erasure.v1.UploadChunkResponse.upload:type_name -> erasure.v1.Upload
-	16, // 5: erasure.v1.GetUploadResponse.upload:type_name -> erasure.v1.Upload
-	54, // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
-	54, // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
+	8,  // 0: erasure.v1.UploadFileRequest.metadata:type_name -> erasure.v1.UploadMetadata
+	17, // 1: erasure.v1.UploadFileResponse.upload:type_name -> erasure.v1.Upload
+	8,  // 2: erasure.v1.CreateUploadRequest.metadata:type_name -> erasure.v1.UploadMetadata
+	17, // 3: erasure.v1.CreateUploadResponse.upload:type_name -> erasure.v1.Upload
+	17, // 4: erasure.v1.UploadChunkResponse.upload:type_name -> erasure.v1.Upload
+	17, // 5: erasure.v1.GetUploadResponse.upload:type_name -> erasure.v1.Upload
+	65, // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
+	65, // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
 	2,  // 8: erasure.v1.FileOptions.header:type_name -> erasure.v1.HeaderMode
-	17, // 9: erasure.v1.InspectUploadRequest.options:type_name -> erasure.v1.FileOptions
+	18, // 9: erasure.v1.InspectUploadRequest.options:type_name -> erasure.v1.FileOptions
 	1,  // 10: erasure.v1.InspectUploadResponse.format:type_name -> erasure.v1.FileFormat
-	20, // 11: erasure.v1.InspectUploadResponse.columns:type_name -> erasure.v1.Column
-	21, // 12: erasure.v1.InspectUploadResponse.suggestions:type_name -> erasure.v1.ColumnSuggestion
+	21, // 11: erasure.v1.InspectUploadResponse.columns:type_name -> erasure.v1.Column
+	22, // 12: erasure.v1.InspectUploadResponse.suggestions:type_name -> erasure.v1.ColumnSuggestion
 	0,  // 13: erasure.v1.ColumnSuggestion.identifier_type:type_name -> erasure.v1.IdentifierType
-	17, // 14: erasure.v1.FileSource.options:type_name -> erasure.v1.FileOptions
+	18, // 14: erasure.v1.FileSource.options:type_name -> erasure.v1.FileOptions
 	0,  // 15: erasure.v1.DeletionSpec.identifier_type:type_name -> erasure.v1.IdentifierType
-	22, // 16: erasure.v1.PreviewDeletionRequest.source:type_name -> erasure.v1.FileSource
-	23, // 17: erasure.v1.PreviewDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	42, // 18: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
-	43, // 19: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
-	53, // 20: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
-	22, // 21: erasure.v1.ExecuteDeletionRequest.source:type_name -> erasure.v1.FileSource
-	23, // 22: erasure.v1.ExecuteDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	45, // 23: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
-	23, // 24: erasure.v1.DeleteIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
-	45, // 25: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
-	45, // 26: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
-	45, // 27: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
-	45, // 28: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
-	45, // 29: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
-	45, // 30: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
-	5,  // 31: erasure.v1.ListRowOutcomesRequest.outcomes:type_name -> erasure.v1.Outcome
-	53, // 32: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
-	55, // 33: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
-	3,  // 34: erasure.v1.Job.kind:type_name -> erasure.v1.JobKind
-	4,  // 35: erasure.v1.Job.state:type_name -> erasure.v1.JobState
-	23, // 36: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
-	42, // 37: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
-	44, // 38: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
-	43, // 39: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
-	54, // 40: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	54, // 41: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	54, // 42: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
-	54, // 43: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
-	46, // 44: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
-	49, // 45: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
-	54, // 46: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	6,  // 47: erasure.v1.AuditEvent.action:type_name -> erasure.v1.AuditAction
-	46, // 48: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
-	3,  // 49: erasure.v1.AuditEvent.job_kind:type_name -> erasure.v1.JobKind
-	0,  // 50: erasure.v1.AuditEvent.identifier_type:type_name -> erasure.v1.IdentifierType
-	4,  // 51: erasure.v1.AuditEvent.job_state:type_name -> erasure.v1.JobState
-	42, // 52: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
-	23, // 53: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
-	52, // 54: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
-	3,  // 55: erasure.v1.Erasure.job_kind:type_name -> erasure.v1.JobKind
-	54, // 56: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
-	5,  // 57: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
-	8,  // 58: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
-	10, // 59: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
-	12, // 60: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
-	14, // 61: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
-	18, // 62: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
-	24, // 63: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
-	26, // 64: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
-	28, // 65: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
-	30, // 66: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
-	32, // 67: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
-	34, // 68: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
-	36, // 69: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
-	38, // 70: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
-	40, // 71: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
-	47, // 72: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
-	50, // 73: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
-	9,  // 74: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
-	11, // 75: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
-	13, // 76: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
-	15, // 77: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
-	19, // 78: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
-	25, // 79: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
-	27, // 80: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
-	29, // 81: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
-	31, // 82: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
-	33, // 83: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
-	35, // 84: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
-	37, // 85: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
-	39, // 86: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
-	41, // 87: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
-	48, // 88: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
-	51, // 89: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
-	74, // [74:90] is the sub-list for method output_type
-	58, // [58:74] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	23, // 16: erasure.v1.PreviewUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
+	24, // 17: erasure.v1.PreviewUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
+	25, // 18: erasure.v1.PreviewUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	52, // 19: erasure.v1.PreviewUnsubscribeResponse.counts:type_name -> erasure.v1.Counts
+	53, // 20: erasure.v1.PreviewUnsubscribeResponse.sections:type_name -> erasure.v1.SectionCount
+	63, // 21: erasure.v1.PreviewUnsubscribeResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	23, // 22: erasure.v1.ExecuteUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
+	24, // 23: erasure.v1.ExecuteUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
+	25, // 24: erasure.v1.ExecuteUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	55, // 25: erasure.v1.ExecuteUnsubscribeResponse.job:type_name -> erasure.v1.Job
+	24, // 26: erasure.v1.UnsubscribeIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
+	25, // 27: erasure.v1.UnsubscribeIdentifiersRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	55, // 28: erasure.v1.UnsubscribeIdentifiersResponse.job:type_name -> erasure.v1.Job
+	25, // 29: erasure.v1.UnsubscribeProfileRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	55, // 30: erasure.v1.UnsubscribeProfileResponse.job:type_name -> erasure.v1.Job
+	23, // 31: erasure.v1.PreviewDeletionRequest.source:type_name -> erasure.v1.FileSource
+	24, // 32: erasure.v1.PreviewDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
+	52, // 33: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
+	53, // 34: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
+	63, // 35: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	23, // 36: erasure.v1.ExecuteDeletionRequest.source:type_name -> erasure.v1.FileSource
+	24, // 37: erasure.v1.ExecuteDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
+	55, // 38: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
+	24, // 39: erasure.v1.DeleteIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
+	55, // 40: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
+	55, // 41: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
+	55, // 42: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
+	55, // 43: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
+	55, // 44: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
+	55, // 45: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
+	6,  // 46: erasure.v1.ListRowOutcomesRequest.outcomes:type_name -> erasure.v1.Outcome
+	63, // 47: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
+	66, // 48: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
+	3,  // 49: erasure.v1.Job.kind:type_name -> erasure.v1.JobKind
+	5,  // 50: erasure.v1.Job.state:type_name -> erasure.v1.JobState
+	24, // 51: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
+	52, // 52: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
+	54, // 53: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
+	53, // 54: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
+	65, // 55: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	65, // 56: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	65, // 57: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
+	65, // 58: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
+	56, // 59: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
+	4,  // 60: erasure.v1.Job.action:type_name -> erasure.v1.JobAction
+	25, // 61: erasure.v1.Job.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	59, // 62: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
+	65, // 63: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	7,  // 64: erasure.v1.AuditEvent.action:type_name -> erasure.v1.AuditAction
+	56, // 65: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
+	3,  // 66: erasure.v1.AuditEvent.job_kind:type_name -> erasure.v1.JobKind
+	0,  // 67: erasure.v1.AuditEvent.identifier_type:type_name -> erasure.v1.IdentifierType
+	5,  // 68: erasure.v1.AuditEvent.job_state:type_name -> erasure.v1.JobState
+	52, // 69: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
+	4,  // 70: erasure.v1.AuditEvent.job_action:type_name -> erasure.v1.JobAction
+	24, // 71: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
+	62, // 72: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
+	3,  // 73: erasure.v1.Erasure.job_kind:type_name -> erasure.v1.JobKind
+	65, // 74: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
+	6,  // 75: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
+	64, // 76: erasure.v1.RowOutcome.consents:type_name -> erasure.v1.ConsentRef
+	9,  // 77: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
+	11, // 78: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
+	13, // 79: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
+	15, // 80: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
+	19, // 81: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
+	34, // 82: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
+	36, // 83: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
+	38, // 84: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
+	40, // 85: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
+	26, // 86: erasure.v1.ErasureService.PreviewUnsubscribe:input_type -> erasure.v1.PreviewUnsubscribeRequest
+	28, // 87: erasure.v1.ErasureService.ExecuteUnsubscribe:input_type -> erasure.v1.ExecuteUnsubscribeRequest
+	30, // 88: erasure.v1.ErasureService.UnsubscribeIdentifiers:input_type -> erasure.v1.UnsubscribeIdentifiersRequest
+	32, // 89: erasure.v1.ErasureService.UnsubscribeProfile:input_type -> erasure.v1.UnsubscribeProfileRequest
+	42, // 90: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
+	44, // 91: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
+	46, // 92: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
+	48, // 93: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
+	50, // 94: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
+	57, // 95: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
+	60, // 96: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
+	10, // 97: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
+	12, // 98: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
+	14, // 99: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
+	16, // 100: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
+	20, // 101: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
+	35, // 102: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
+	37, // 103: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
+	39, // 104: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
+	41, // 105: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
+	27, // 106: erasure.v1.ErasureService.PreviewUnsubscribe:output_type -> erasure.v1.PreviewUnsubscribeResponse
+	29, // 107: erasure.v1.ErasureService.ExecuteUnsubscribe:output_type -> erasure.v1.ExecuteUnsubscribeResponse
+	31, // 108: erasure.v1.ErasureService.UnsubscribeIdentifiers:output_type -> erasure.v1.UnsubscribeIdentifiersResponse
+	33, // 109: erasure.v1.ErasureService.UnsubscribeProfile:output_type -> erasure.v1.UnsubscribeProfileResponse
+	43, // 110: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
+	45, // 111: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
+	47, // 112: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
+	49, // 113: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
+	51, // 114: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
+	58, // 115: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
+	61, // 116: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
+	97, // [97:117] is the sub-list for method output_type
+	77, // [77:97] is the sub-list for method input_type
+	77, // [77:77] is the sub-list for extension type_name
+	77, // [77:77] is the sub-list for extension extendee
+	0,  // [0:77] is the sub-list for field type_name
 }
 
 func init() { file_erasure_v1_erasure_proto_init() }
@@ -4072,7 +4914,7 @@ func file_erasure_v1_erasure_proto_init() {
 		(*FileSource_ColumnName)(nil),
 		(*FileSource_ColumnNumber)(nil),
 	}
-	file_erasure_v1_erasure_proto_msgTypes[43].OneofWrappers = []any{
+	file_erasure_v1_erasure_proto_msgTypes[52].OneofWrappers = []any{
 		(*VerifyErasureRequest_Value)(nil),
 		(*VerifyErasureRequest_ProfileId)(nil),
 	}
@@ -4081,8 +4923,8 @@ func file_erasure_v1_erasure_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_erasure_v1_erasure_proto_rawDesc), len(file_erasure_v1_erasure_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   47,
+			NumEnums:      8,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

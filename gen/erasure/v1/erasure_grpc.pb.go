@@ -19,22 +19,26 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ErasureService_UploadFile_FullMethodName        = "/erasure.v1.ErasureService/UploadFile"
-	ErasureService_CreateUpload_FullMethodName      = "/erasure.v1.ErasureService/CreateUpload"
-	ErasureService_UploadChunk_FullMethodName       = "/erasure.v1.ErasureService/UploadChunk"
-	ErasureService_GetUpload_FullMethodName         = "/erasure.v1.ErasureService/GetUpload"
-	ErasureService_InspectUpload_FullMethodName     = "/erasure.v1.ErasureService/InspectUpload"
-	ErasureService_PreviewDeletion_FullMethodName   = "/erasure.v1.ErasureService/PreviewDeletion"
-	ErasureService_ExecuteDeletion_FullMethodName   = "/erasure.v1.ErasureService/ExecuteDeletion"
-	ErasureService_DeleteIdentifiers_FullMethodName = "/erasure.v1.ErasureService/DeleteIdentifiers"
-	ErasureService_DeleteProfile_FullMethodName     = "/erasure.v1.ErasureService/DeleteProfile"
-	ErasureService_WatchJob_FullMethodName          = "/erasure.v1.ErasureService/WatchJob"
-	ErasureService_CancelJob_FullMethodName         = "/erasure.v1.ErasureService/CancelJob"
-	ErasureService_GetJob_FullMethodName            = "/erasure.v1.ErasureService/GetJob"
-	ErasureService_ListJobs_FullMethodName          = "/erasure.v1.ErasureService/ListJobs"
-	ErasureService_ListRowOutcomes_FullMethodName   = "/erasure.v1.ErasureService/ListRowOutcomes"
-	ErasureService_ListAuditEvents_FullMethodName   = "/erasure.v1.ErasureService/ListAuditEvents"
-	ErasureService_VerifyErasure_FullMethodName     = "/erasure.v1.ErasureService/VerifyErasure"
+	ErasureService_UploadFile_FullMethodName             = "/erasure.v1.ErasureService/UploadFile"
+	ErasureService_CreateUpload_FullMethodName           = "/erasure.v1.ErasureService/CreateUpload"
+	ErasureService_UploadChunk_FullMethodName            = "/erasure.v1.ErasureService/UploadChunk"
+	ErasureService_GetUpload_FullMethodName              = "/erasure.v1.ErasureService/GetUpload"
+	ErasureService_InspectUpload_FullMethodName          = "/erasure.v1.ErasureService/InspectUpload"
+	ErasureService_PreviewDeletion_FullMethodName        = "/erasure.v1.ErasureService/PreviewDeletion"
+	ErasureService_ExecuteDeletion_FullMethodName        = "/erasure.v1.ErasureService/ExecuteDeletion"
+	ErasureService_DeleteIdentifiers_FullMethodName      = "/erasure.v1.ErasureService/DeleteIdentifiers"
+	ErasureService_DeleteProfile_FullMethodName          = "/erasure.v1.ErasureService/DeleteProfile"
+	ErasureService_PreviewUnsubscribe_FullMethodName     = "/erasure.v1.ErasureService/PreviewUnsubscribe"
+	ErasureService_ExecuteUnsubscribe_FullMethodName     = "/erasure.v1.ErasureService/ExecuteUnsubscribe"
+	ErasureService_UnsubscribeIdentifiers_FullMethodName = "/erasure.v1.ErasureService/UnsubscribeIdentifiers"
+	ErasureService_UnsubscribeProfile_FullMethodName     = "/erasure.v1.ErasureService/UnsubscribeProfile"
+	ErasureService_WatchJob_FullMethodName               = "/erasure.v1.ErasureService/WatchJob"
+	ErasureService_CancelJob_FullMethodName              = "/erasure.v1.ErasureService/CancelJob"
+	ErasureService_GetJob_FullMethodName                 = "/erasure.v1.ErasureService/GetJob"
+	ErasureService_ListJobs_FullMethodName               = "/erasure.v1.ErasureService/ListJobs"
+	ErasureService_ListRowOutcomes_FullMethodName        = "/erasure.v1.ErasureService/ListRowOutcomes"
+	ErasureService_ListAuditEvents_FullMethodName        = "/erasure.v1.ErasureService/ListAuditEvents"
+	ErasureService_VerifyErasure_FullMethodName          = "/erasure.v1.ErasureService/VerifyErasure"
 )
 
 // ErasureServiceClient is the client API for ErasureService service.
@@ -97,6 +101,22 @@ type ErasureServiceClient interface {
 	// DeleteProfile deletes one profile by its id (a GDPR erasure request) and
 	// returns the finished job, which appears in the job history like any other.
 	DeleteProfile(ctx context.Context, in *DeleteProfileRequest, opts ...grpc.CallOption) (*DeleteProfileResponse, error)
+	// PreviewUnsubscribe reads the whole file and reports what unsubscribing by
+	// it would do, without changing anything: per row whether the profile would
+	// be unsubscribed (it has an opted-in consent the spec selects) or is
+	// already unsubscribed, and per section how many profiles.
+	PreviewUnsubscribe(ctx context.Context, in *PreviewUnsubscribeRequest, opts ...grpc.CallOption) (*PreviewUnsubscribeResponse, error)
+	// ExecuteUnsubscribe starts an unsubscribe job for a complete upload and
+	// streams it like ExecuteDeletion. Matched profiles stay, with their data
+	// and history: only the consents the spec selects are opted out, and the
+	// change is added to the section's consent history.
+	ExecuteUnsubscribe(ctx context.Context, in *ExecuteUnsubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecuteUnsubscribeResponse], error)
+	// UnsubscribeIdentifiers starts an unsubscribe job for an inline list of
+	// identifier values (at most 10,000) and streams it like ExecuteDeletion.
+	UnsubscribeIdentifiers(ctx context.Context, in *UnsubscribeIdentifiersRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[UnsubscribeIdentifiersResponse], error)
+	// UnsubscribeProfile opts out one profile's consents, by profile id, and
+	// returns the finished job.
+	UnsubscribeProfile(ctx context.Context, in *UnsubscribeProfileRequest, opts ...grpc.CallOption) (*UnsubscribeProfileResponse, error)
 	// WatchJob streams the state of a queued, running or finished job until it
 	// ends; for a finished job it sends the final report once.
 	WatchJob(ctx context.Context, in *WatchJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchJobResponse], error)
@@ -250,9 +270,67 @@ func (c *erasureServiceClient) DeleteProfile(ctx context.Context, in *DeleteProf
 	return out, nil
 }
 
+func (c *erasureServiceClient) PreviewUnsubscribe(ctx context.Context, in *PreviewUnsubscribeRequest, opts ...grpc.CallOption) (*PreviewUnsubscribeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewUnsubscribeResponse)
+	err := c.cc.Invoke(ctx, ErasureService_PreviewUnsubscribe_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *erasureServiceClient) ExecuteUnsubscribe(ctx context.Context, in *ExecuteUnsubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecuteUnsubscribeResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[3], ErasureService_ExecuteUnsubscribe_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExecuteUnsubscribeRequest, ExecuteUnsubscribeResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_ExecuteUnsubscribeClient = grpc.ServerStreamingClient[ExecuteUnsubscribeResponse]
+
+func (c *erasureServiceClient) UnsubscribeIdentifiers(ctx context.Context, in *UnsubscribeIdentifiersRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[UnsubscribeIdentifiersResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[4], ErasureService_UnsubscribeIdentifiers_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UnsubscribeIdentifiersRequest, UnsubscribeIdentifiersResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_UnsubscribeIdentifiersClient = grpc.ServerStreamingClient[UnsubscribeIdentifiersResponse]
+
+func (c *erasureServiceClient) UnsubscribeProfile(ctx context.Context, in *UnsubscribeProfileRequest, opts ...grpc.CallOption) (*UnsubscribeProfileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnsubscribeProfileResponse)
+	err := c.cc.Invoke(ctx, ErasureService_UnsubscribeProfile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *erasureServiceClient) WatchJob(ctx context.Context, in *WatchJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchJobResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[3], ErasureService_WatchJob_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[5], ErasureService_WatchJob_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +379,7 @@ func (c *erasureServiceClient) ListJobs(ctx context.Context, in *ListJobsRequest
 
 func (c *erasureServiceClient) ListRowOutcomes(ctx context.Context, in *ListRowOutcomesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListRowOutcomesResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[4], ErasureService_ListRowOutcomes_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[6], ErasureService_ListRowOutcomes_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -398,6 +476,22 @@ type ErasureServiceServer interface {
 	// DeleteProfile deletes one profile by its id (a GDPR erasure request) and
 	// returns the finished job, which appears in the job history like any other.
 	DeleteProfile(context.Context, *DeleteProfileRequest) (*DeleteProfileResponse, error)
+	// PreviewUnsubscribe reads the whole file and reports what unsubscribing by
+	// it would do, without changing anything: per row whether the profile would
+	// be unsubscribed (it has an opted-in consent the spec selects) or is
+	// already unsubscribed, and per section how many profiles.
+	PreviewUnsubscribe(context.Context, *PreviewUnsubscribeRequest) (*PreviewUnsubscribeResponse, error)
+	// ExecuteUnsubscribe starts an unsubscribe job for a complete upload and
+	// streams it like ExecuteDeletion. Matched profiles stay, with their data
+	// and history: only the consents the spec selects are opted out, and the
+	// change is added to the section's consent history.
+	ExecuteUnsubscribe(*ExecuteUnsubscribeRequest, grpc.ServerStreamingServer[ExecuteUnsubscribeResponse]) error
+	// UnsubscribeIdentifiers starts an unsubscribe job for an inline list of
+	// identifier values (at most 10,000) and streams it like ExecuteDeletion.
+	UnsubscribeIdentifiers(*UnsubscribeIdentifiersRequest, grpc.ServerStreamingServer[UnsubscribeIdentifiersResponse]) error
+	// UnsubscribeProfile opts out one profile's consents, by profile id, and
+	// returns the finished job.
+	UnsubscribeProfile(context.Context, *UnsubscribeProfileRequest) (*UnsubscribeProfileResponse, error)
 	// WatchJob streams the state of a queued, running or finished job until it
 	// ends; for a finished job it sends the final report once.
 	WatchJob(*WatchJobRequest, grpc.ServerStreamingServer[WatchJobResponse]) error
@@ -466,6 +560,18 @@ func (UnimplementedErasureServiceServer) DeleteIdentifiers(*DeleteIdentifiersReq
 }
 func (UnimplementedErasureServiceServer) DeleteProfile(context.Context, *DeleteProfileRequest) (*DeleteProfileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteProfile not implemented")
+}
+func (UnimplementedErasureServiceServer) PreviewUnsubscribe(context.Context, *PreviewUnsubscribeRequest) (*PreviewUnsubscribeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewUnsubscribe not implemented")
+}
+func (UnimplementedErasureServiceServer) ExecuteUnsubscribe(*ExecuteUnsubscribeRequest, grpc.ServerStreamingServer[ExecuteUnsubscribeResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExecuteUnsubscribe not implemented")
+}
+func (UnimplementedErasureServiceServer) UnsubscribeIdentifiers(*UnsubscribeIdentifiersRequest, grpc.ServerStreamingServer[UnsubscribeIdentifiersResponse]) error {
+	return status.Error(codes.Unimplemented, "method UnsubscribeIdentifiers not implemented")
+}
+func (UnimplementedErasureServiceServer) UnsubscribeProfile(context.Context, *UnsubscribeProfileRequest) (*UnsubscribeProfileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnsubscribeProfile not implemented")
 }
 func (UnimplementedErasureServiceServer) WatchJob(*WatchJobRequest, grpc.ServerStreamingServer[WatchJobResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchJob not implemented")
@@ -646,6 +752,64 @@ func _ErasureService_DeleteProfile_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ErasureService_PreviewUnsubscribe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewUnsubscribeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ErasureServiceServer).PreviewUnsubscribe(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ErasureService_PreviewUnsubscribe_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ErasureServiceServer).PreviewUnsubscribe(ctx, req.(*PreviewUnsubscribeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ErasureService_ExecuteUnsubscribe_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExecuteUnsubscribeRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ErasureServiceServer).ExecuteUnsubscribe(m, &grpc.GenericServerStream[ExecuteUnsubscribeRequest, ExecuteUnsubscribeResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_ExecuteUnsubscribeServer = grpc.ServerStreamingServer[ExecuteUnsubscribeResponse]
+
+func _ErasureService_UnsubscribeIdentifiers_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(UnsubscribeIdentifiersRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ErasureServiceServer).UnsubscribeIdentifiers(m, &grpc.GenericServerStream[UnsubscribeIdentifiersRequest, UnsubscribeIdentifiersResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_UnsubscribeIdentifiersServer = grpc.ServerStreamingServer[UnsubscribeIdentifiersResponse]
+
+func _ErasureService_UnsubscribeProfile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnsubscribeProfileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ErasureServiceServer).UnsubscribeProfile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ErasureService_UnsubscribeProfile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ErasureServiceServer).UnsubscribeProfile(ctx, req.(*UnsubscribeProfileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ErasureService_WatchJob_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchJobRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -790,6 +954,14 @@ var ErasureService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ErasureService_DeleteProfile_Handler,
 		},
 		{
+			MethodName: "PreviewUnsubscribe",
+			Handler:    _ErasureService_PreviewUnsubscribe_Handler,
+		},
+		{
+			MethodName: "UnsubscribeProfile",
+			Handler:    _ErasureService_UnsubscribeProfile_Handler,
+		},
+		{
 			MethodName: "CancelJob",
 			Handler:    _ErasureService_CancelJob_Handler,
 		},
@@ -824,6 +996,16 @@ var ErasureService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "DeleteIdentifiers",
 			Handler:       _ErasureService_DeleteIdentifiers_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ExecuteUnsubscribe",
+			Handler:       _ErasureService_ExecuteUnsubscribe_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "UnsubscribeIdentifiers",
+			Handler:       _ErasureService_UnsubscribeIdentifiers_Handler,
 			ServerStreams: true,
 		},
 		{

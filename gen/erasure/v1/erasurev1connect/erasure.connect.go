@@ -60,6 +60,18 @@ const (
 	// ErasureServiceDeleteProfileProcedure is the fully-qualified name of the ErasureService's
 	// DeleteProfile RPC.
 	ErasureServiceDeleteProfileProcedure = "/erasure.v1.ErasureService/DeleteProfile"
+	// ErasureServicePreviewUnsubscribeProcedure is the fully-qualified name of the ErasureService's
+	// PreviewUnsubscribe RPC.
+	ErasureServicePreviewUnsubscribeProcedure = "/erasure.v1.ErasureService/PreviewUnsubscribe"
+	// ErasureServiceExecuteUnsubscribeProcedure is the fully-qualified name of the ErasureService's
+	// ExecuteUnsubscribe RPC.
+	ErasureServiceExecuteUnsubscribeProcedure = "/erasure.v1.ErasureService/ExecuteUnsubscribe"
+	// ErasureServiceUnsubscribeIdentifiersProcedure is the fully-qualified name of the ErasureService's
+	// UnsubscribeIdentifiers RPC.
+	ErasureServiceUnsubscribeIdentifiersProcedure = "/erasure.v1.ErasureService/UnsubscribeIdentifiers"
+	// ErasureServiceUnsubscribeProfileProcedure is the fully-qualified name of the ErasureService's
+	// UnsubscribeProfile RPC.
+	ErasureServiceUnsubscribeProfileProcedure = "/erasure.v1.ErasureService/UnsubscribeProfile"
 	// ErasureServiceWatchJobProcedure is the fully-qualified name of the ErasureService's WatchJob RPC.
 	ErasureServiceWatchJobProcedure = "/erasure.v1.ErasureService/WatchJob"
 	// ErasureServiceCancelJobProcedure is the fully-qualified name of the ErasureService's CancelJob
@@ -118,6 +130,22 @@ type ErasureServiceClient interface {
 	// DeleteProfile deletes one profile by its id (a GDPR erasure request) and
 	// returns the finished job, which appears in the job history like any other.
 	DeleteProfile(context.Context, *connect.Request[v1.DeleteProfileRequest]) (*connect.Response[v1.DeleteProfileResponse], error)
+	// PreviewUnsubscribe reads the whole file and reports what unsubscribing by
+	// it would do, without changing anything: per row whether the profile would
+	// be unsubscribed (it has an opted-in consent the spec selects) or is
+	// already unsubscribed, and per section how many profiles.
+	PreviewUnsubscribe(context.Context, *connect.Request[v1.PreviewUnsubscribeRequest]) (*connect.Response[v1.PreviewUnsubscribeResponse], error)
+	// ExecuteUnsubscribe starts an unsubscribe job for a complete upload and
+	// streams it like ExecuteDeletion. Matched profiles stay, with their data
+	// and history: only the consents the spec selects are opted out, and the
+	// change is added to the section's consent history.
+	ExecuteUnsubscribe(context.Context, *connect.Request[v1.ExecuteUnsubscribeRequest]) (*connect.ServerStreamForClient[v1.ExecuteUnsubscribeResponse], error)
+	// UnsubscribeIdentifiers starts an unsubscribe job for an inline list of
+	// identifier values (at most 10,000) and streams it like ExecuteDeletion.
+	UnsubscribeIdentifiers(context.Context, *connect.Request[v1.UnsubscribeIdentifiersRequest]) (*connect.ServerStreamForClient[v1.UnsubscribeIdentifiersResponse], error)
+	// UnsubscribeProfile opts out one profile's consents, by profile id, and
+	// returns the finished job.
+	UnsubscribeProfile(context.Context, *connect.Request[v1.UnsubscribeProfileRequest]) (*connect.Response[v1.UnsubscribeProfileResponse], error)
 	// WatchJob streams the state of a queued, running or finished job until it
 	// ends; for a finished job it sends the final report once.
 	WatchJob(context.Context, *connect.Request[v1.WatchJobRequest]) (*connect.ServerStreamForClient[v1.WatchJobResponse], error)
@@ -220,6 +248,31 @@ func NewErasureServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(erasureServiceMethods.ByName("DeleteProfile")),
 			connect.WithClientOptions(opts...),
 		),
+		previewUnsubscribe: connect.NewClient[v1.PreviewUnsubscribeRequest, v1.PreviewUnsubscribeResponse](
+			httpClient,
+			baseURL+ErasureServicePreviewUnsubscribeProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("PreviewUnsubscribe")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		executeUnsubscribe: connect.NewClient[v1.ExecuteUnsubscribeRequest, v1.ExecuteUnsubscribeResponse](
+			httpClient,
+			baseURL+ErasureServiceExecuteUnsubscribeProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("ExecuteUnsubscribe")),
+			connect.WithClientOptions(opts...),
+		),
+		unsubscribeIdentifiers: connect.NewClient[v1.UnsubscribeIdentifiersRequest, v1.UnsubscribeIdentifiersResponse](
+			httpClient,
+			baseURL+ErasureServiceUnsubscribeIdentifiersProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("UnsubscribeIdentifiers")),
+			connect.WithClientOptions(opts...),
+		),
+		unsubscribeProfile: connect.NewClient[v1.UnsubscribeProfileRequest, v1.UnsubscribeProfileResponse](
+			httpClient,
+			baseURL+ErasureServiceUnsubscribeProfileProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("UnsubscribeProfile")),
+			connect.WithClientOptions(opts...),
+		),
 		watchJob: connect.NewClient[v1.WatchJobRequest, v1.WatchJobResponse](
 			httpClient,
 			baseURL+ErasureServiceWatchJobProcedure,
@@ -273,22 +326,26 @@ func NewErasureServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // erasureServiceClient implements ErasureServiceClient.
 type erasureServiceClient struct {
-	uploadFile        *connect.Client[v1.UploadFileRequest, v1.UploadFileResponse]
-	createUpload      *connect.Client[v1.CreateUploadRequest, v1.CreateUploadResponse]
-	uploadChunk       *connect.Client[v1.UploadChunkRequest, v1.UploadChunkResponse]
-	getUpload         *connect.Client[v1.GetUploadRequest, v1.GetUploadResponse]
-	inspectUpload     *connect.Client[v1.InspectUploadRequest, v1.InspectUploadResponse]
-	previewDeletion   *connect.Client[v1.PreviewDeletionRequest, v1.PreviewDeletionResponse]
-	executeDeletion   *connect.Client[v1.ExecuteDeletionRequest, v1.ExecuteDeletionResponse]
-	deleteIdentifiers *connect.Client[v1.DeleteIdentifiersRequest, v1.DeleteIdentifiersResponse]
-	deleteProfile     *connect.Client[v1.DeleteProfileRequest, v1.DeleteProfileResponse]
-	watchJob          *connect.Client[v1.WatchJobRequest, v1.WatchJobResponse]
-	cancelJob         *connect.Client[v1.CancelJobRequest, v1.CancelJobResponse]
-	getJob            *connect.Client[v1.GetJobRequest, v1.GetJobResponse]
-	listJobs          *connect.Client[v1.ListJobsRequest, v1.ListJobsResponse]
-	listRowOutcomes   *connect.Client[v1.ListRowOutcomesRequest, v1.ListRowOutcomesResponse]
-	listAuditEvents   *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
-	verifyErasure     *connect.Client[v1.VerifyErasureRequest, v1.VerifyErasureResponse]
+	uploadFile             *connect.Client[v1.UploadFileRequest, v1.UploadFileResponse]
+	createUpload           *connect.Client[v1.CreateUploadRequest, v1.CreateUploadResponse]
+	uploadChunk            *connect.Client[v1.UploadChunkRequest, v1.UploadChunkResponse]
+	getUpload              *connect.Client[v1.GetUploadRequest, v1.GetUploadResponse]
+	inspectUpload          *connect.Client[v1.InspectUploadRequest, v1.InspectUploadResponse]
+	previewDeletion        *connect.Client[v1.PreviewDeletionRequest, v1.PreviewDeletionResponse]
+	executeDeletion        *connect.Client[v1.ExecuteDeletionRequest, v1.ExecuteDeletionResponse]
+	deleteIdentifiers      *connect.Client[v1.DeleteIdentifiersRequest, v1.DeleteIdentifiersResponse]
+	deleteProfile          *connect.Client[v1.DeleteProfileRequest, v1.DeleteProfileResponse]
+	previewUnsubscribe     *connect.Client[v1.PreviewUnsubscribeRequest, v1.PreviewUnsubscribeResponse]
+	executeUnsubscribe     *connect.Client[v1.ExecuteUnsubscribeRequest, v1.ExecuteUnsubscribeResponse]
+	unsubscribeIdentifiers *connect.Client[v1.UnsubscribeIdentifiersRequest, v1.UnsubscribeIdentifiersResponse]
+	unsubscribeProfile     *connect.Client[v1.UnsubscribeProfileRequest, v1.UnsubscribeProfileResponse]
+	watchJob               *connect.Client[v1.WatchJobRequest, v1.WatchJobResponse]
+	cancelJob              *connect.Client[v1.CancelJobRequest, v1.CancelJobResponse]
+	getJob                 *connect.Client[v1.GetJobRequest, v1.GetJobResponse]
+	listJobs               *connect.Client[v1.ListJobsRequest, v1.ListJobsResponse]
+	listRowOutcomes        *connect.Client[v1.ListRowOutcomesRequest, v1.ListRowOutcomesResponse]
+	listAuditEvents        *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
+	verifyErasure          *connect.Client[v1.VerifyErasureRequest, v1.VerifyErasureResponse]
 }
 
 // UploadFile calls erasure.v1.ErasureService.UploadFile.
@@ -334,6 +391,26 @@ func (c *erasureServiceClient) DeleteIdentifiers(ctx context.Context, req *conne
 // DeleteProfile calls erasure.v1.ErasureService.DeleteProfile.
 func (c *erasureServiceClient) DeleteProfile(ctx context.Context, req *connect.Request[v1.DeleteProfileRequest]) (*connect.Response[v1.DeleteProfileResponse], error) {
 	return c.deleteProfile.CallUnary(ctx, req)
+}
+
+// PreviewUnsubscribe calls erasure.v1.ErasureService.PreviewUnsubscribe.
+func (c *erasureServiceClient) PreviewUnsubscribe(ctx context.Context, req *connect.Request[v1.PreviewUnsubscribeRequest]) (*connect.Response[v1.PreviewUnsubscribeResponse], error) {
+	return c.previewUnsubscribe.CallUnary(ctx, req)
+}
+
+// ExecuteUnsubscribe calls erasure.v1.ErasureService.ExecuteUnsubscribe.
+func (c *erasureServiceClient) ExecuteUnsubscribe(ctx context.Context, req *connect.Request[v1.ExecuteUnsubscribeRequest]) (*connect.ServerStreamForClient[v1.ExecuteUnsubscribeResponse], error) {
+	return c.executeUnsubscribe.CallServerStream(ctx, req)
+}
+
+// UnsubscribeIdentifiers calls erasure.v1.ErasureService.UnsubscribeIdentifiers.
+func (c *erasureServiceClient) UnsubscribeIdentifiers(ctx context.Context, req *connect.Request[v1.UnsubscribeIdentifiersRequest]) (*connect.ServerStreamForClient[v1.UnsubscribeIdentifiersResponse], error) {
+	return c.unsubscribeIdentifiers.CallServerStream(ctx, req)
+}
+
+// UnsubscribeProfile calls erasure.v1.ErasureService.UnsubscribeProfile.
+func (c *erasureServiceClient) UnsubscribeProfile(ctx context.Context, req *connect.Request[v1.UnsubscribeProfileRequest]) (*connect.Response[v1.UnsubscribeProfileResponse], error) {
+	return c.unsubscribeProfile.CallUnary(ctx, req)
 }
 
 // WatchJob calls erasure.v1.ErasureService.WatchJob.
@@ -409,6 +486,22 @@ type ErasureServiceHandler interface {
 	// DeleteProfile deletes one profile by its id (a GDPR erasure request) and
 	// returns the finished job, which appears in the job history like any other.
 	DeleteProfile(context.Context, *connect.Request[v1.DeleteProfileRequest]) (*connect.Response[v1.DeleteProfileResponse], error)
+	// PreviewUnsubscribe reads the whole file and reports what unsubscribing by
+	// it would do, without changing anything: per row whether the profile would
+	// be unsubscribed (it has an opted-in consent the spec selects) or is
+	// already unsubscribed, and per section how many profiles.
+	PreviewUnsubscribe(context.Context, *connect.Request[v1.PreviewUnsubscribeRequest]) (*connect.Response[v1.PreviewUnsubscribeResponse], error)
+	// ExecuteUnsubscribe starts an unsubscribe job for a complete upload and
+	// streams it like ExecuteDeletion. Matched profiles stay, with their data
+	// and history: only the consents the spec selects are opted out, and the
+	// change is added to the section's consent history.
+	ExecuteUnsubscribe(context.Context, *connect.Request[v1.ExecuteUnsubscribeRequest], *connect.ServerStream[v1.ExecuteUnsubscribeResponse]) error
+	// UnsubscribeIdentifiers starts an unsubscribe job for an inline list of
+	// identifier values (at most 10,000) and streams it like ExecuteDeletion.
+	UnsubscribeIdentifiers(context.Context, *connect.Request[v1.UnsubscribeIdentifiersRequest], *connect.ServerStream[v1.UnsubscribeIdentifiersResponse]) error
+	// UnsubscribeProfile opts out one profile's consents, by profile id, and
+	// returns the finished job.
+	UnsubscribeProfile(context.Context, *connect.Request[v1.UnsubscribeProfileRequest]) (*connect.Response[v1.UnsubscribeProfileResponse], error)
 	// WatchJob streams the state of a queued, running or finished job until it
 	// ends; for a finished job it sends the final report once.
 	WatchJob(context.Context, *connect.Request[v1.WatchJobRequest], *connect.ServerStream[v1.WatchJobResponse]) error
@@ -507,6 +600,31 @@ func NewErasureServiceHandler(svc ErasureServiceHandler, opts ...connect.Handler
 		connect.WithSchema(erasureServiceMethods.ByName("DeleteProfile")),
 		connect.WithHandlerOptions(opts...),
 	)
+	erasureServicePreviewUnsubscribeHandler := connect.NewUnaryHandler(
+		ErasureServicePreviewUnsubscribeProcedure,
+		svc.PreviewUnsubscribe,
+		connect.WithSchema(erasureServiceMethods.ByName("PreviewUnsubscribe")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	erasureServiceExecuteUnsubscribeHandler := connect.NewServerStreamHandler(
+		ErasureServiceExecuteUnsubscribeProcedure,
+		svc.ExecuteUnsubscribe,
+		connect.WithSchema(erasureServiceMethods.ByName("ExecuteUnsubscribe")),
+		connect.WithHandlerOptions(opts...),
+	)
+	erasureServiceUnsubscribeIdentifiersHandler := connect.NewServerStreamHandler(
+		ErasureServiceUnsubscribeIdentifiersProcedure,
+		svc.UnsubscribeIdentifiers,
+		connect.WithSchema(erasureServiceMethods.ByName("UnsubscribeIdentifiers")),
+		connect.WithHandlerOptions(opts...),
+	)
+	erasureServiceUnsubscribeProfileHandler := connect.NewUnaryHandler(
+		ErasureServiceUnsubscribeProfileProcedure,
+		svc.UnsubscribeProfile,
+		connect.WithSchema(erasureServiceMethods.ByName("UnsubscribeProfile")),
+		connect.WithHandlerOptions(opts...),
+	)
 	erasureServiceWatchJobHandler := connect.NewServerStreamHandler(
 		ErasureServiceWatchJobProcedure,
 		svc.WatchJob,
@@ -575,6 +693,14 @@ func NewErasureServiceHandler(svc ErasureServiceHandler, opts ...connect.Handler
 			erasureServiceDeleteIdentifiersHandler.ServeHTTP(w, r)
 		case ErasureServiceDeleteProfileProcedure:
 			erasureServiceDeleteProfileHandler.ServeHTTP(w, r)
+		case ErasureServicePreviewUnsubscribeProcedure:
+			erasureServicePreviewUnsubscribeHandler.ServeHTTP(w, r)
+		case ErasureServiceExecuteUnsubscribeProcedure:
+			erasureServiceExecuteUnsubscribeHandler.ServeHTTP(w, r)
+		case ErasureServiceUnsubscribeIdentifiersProcedure:
+			erasureServiceUnsubscribeIdentifiersHandler.ServeHTTP(w, r)
+		case ErasureServiceUnsubscribeProfileProcedure:
+			erasureServiceUnsubscribeProfileHandler.ServeHTTP(w, r)
 		case ErasureServiceWatchJobProcedure:
 			erasureServiceWatchJobHandler.ServeHTTP(w, r)
 		case ErasureServiceCancelJobProcedure:
@@ -632,6 +758,22 @@ func (UnimplementedErasureServiceHandler) DeleteIdentifiers(context.Context, *co
 
 func (UnimplementedErasureServiceHandler) DeleteProfile(context.Context, *connect.Request[v1.DeleteProfileRequest]) (*connect.Response[v1.DeleteProfileResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.DeleteProfile is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) PreviewUnsubscribe(context.Context, *connect.Request[v1.PreviewUnsubscribeRequest]) (*connect.Response[v1.PreviewUnsubscribeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.PreviewUnsubscribe is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) ExecuteUnsubscribe(context.Context, *connect.Request[v1.ExecuteUnsubscribeRequest], *connect.ServerStream[v1.ExecuteUnsubscribeResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.ExecuteUnsubscribe is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) UnsubscribeIdentifiers(context.Context, *connect.Request[v1.UnsubscribeIdentifiersRequest], *connect.ServerStream[v1.UnsubscribeIdentifiersResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.UnsubscribeIdentifiers is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) UnsubscribeProfile(context.Context, *connect.Request[v1.UnsubscribeProfileRequest]) (*connect.Response[v1.UnsubscribeProfileResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.UnsubscribeProfile is not implemented"))
 }
 
 func (UnimplementedErasureServiceHandler) WatchJob(context.Context, *connect.Request[v1.WatchJobRequest], *connect.ServerStream[v1.WatchJobResponse]) error {

@@ -1,0 +1,287 @@
+package deletion_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/identifier"
+	"github.com/erasure-dev/erasure/internal/job"
+	"github.com/erasure-dev/erasure/internal/profile"
+	"github.com/erasure-dev/erasure/internal/storagetest"
+)
+
+// The platform writes the profiles an unsubscribe is changing, all through
+// the job: it records events, counts visits and flips a consent the job
+// does not select. Every one of its writes must survive, and every
+// selected consent end opted out.
+//
+// It runs against MongoDB only (MONGODB_URI): the embedded engine applies
+// an update as a read and then a write of the whole document, so two
+// writers of one document lose each other's updates whatever they send —
+// two raw-driver writers doing $inc on one document lose about 45% of them
+// there (go test -run '^$' -bench EngineLostUpdates -benchtime 1x
+// ./storage). TestUnsubscribeKeepsPlatformWrites shows on the engine what
+// it can: writes between the job's steps; the storage tests show a write
+// between the opt-out's read and its update.
+func TestUnsubscribeLosesNoConcurrentWrite(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("MONGODB_URI") == "" {
+		t.Skip("needs MongoDB (MONGODB_URI): the embedded engine loses concurrent updates of one document by itself")
+	}
+	ctx := context.Background()
+	// The job's updates of profiles, counted: more than one per batch means
+	// some were retried after the platform changed a profile in between.
+	var updates atomic.Int64
+	mon := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if e.CommandName == "update" && strings.Contains(e.Command.String(), `"profiles"`) {
+			updates.Add(1)
+		}
+	}}
+	svc, store := newMonitoredService(t, deletion.Config{BatchSize: 6}, mon)
+	const n = 60
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	var ps []profile.Profile
+	var values []string
+	for i := range n {
+		email := fmt.Sprintf("p%02d@example.com", i)
+		values = append(values, email)
+		ps = append(ps, profile.Profile{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: email}, Sections: []profile.Section{
+			{SectionID: "s1", Consents: []profile.Consent{
+				{Channel: "email", Topic: "news", Status: profile.OptIn, At: at},
+				{Channel: "sms", Topic: "news", Status: profile.OptIn, At: at},
+			}},
+			{SectionID: "s2", Consents: []profile.Consent{{Channel: "email", Topic: "offers", Status: profile.OptIn, At: at}}},
+		}})
+	}
+	if err := store.InsertProfiles(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	profiles := c.Database(storagetest.DatabaseName(t)).Collection("profiles")
+
+	// The platform's writers: until the job ends, each visits its profiles
+	// in turn; acknowledged writes are counted per profile.
+	const writers = 4
+	visits := make([]atomic.Int64, n)
+	smsStatus := make([]string, n)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for round := 0; ; round++ {
+				for i := w; i < n; i += writers {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					status := []string{profile.OptOut, profile.OptIn}[round%2]
+					_, err := profiles.UpdateOne(ctx, bson.D{{"account_id", "acme"}, {"key.value", values[i]}}, bson.D{
+						{"$inc", bson.D{{"visits", 1}}},
+						{"$push", bson.D{{"sections.0.events", bson.D{{"type", "visit"}, {"round", round}}}}},
+						{"$set", bson.D{{"sections.0.consents.1.status", status}}},
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					visits[i].Add(1)
+					smsStatus[i] = status
+				}
+			}
+		})
+	}
+	j, err := svc.StartList(ctx, deletion.Caller{AccountID: "acme"}, values, deletion.Spec{Type: identifier.Email},
+		deletion.Task{Action: job.Unsubscribe, Unsubscribe: profile.ConsentFilter{Channel: "email"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last job.View
+	if err := svc.Watch(ctx, deletion.Caller{AccountID: "acme"}, j.ID, func(v job.View) error { last = v; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	close(done)
+	wg.Wait()
+	if last.Job.State != job.Succeeded || last.Job.Counts.Unsubscribed != n {
+		t.Fatalf("job %v %+v, want all %d unsubscribed", last.Job.State, last.Job.Counts, n)
+	}
+	var lost []string
+	for i := range n {
+		var doc struct {
+			Visits   int64 `bson:"visits"`
+			Sections []struct {
+				Consents []struct {
+					Channel, Topic, Status string
+				} `bson:"consents"`
+				Events         []bson.M `bson:"events"`
+				ConsentHistory []bson.M `bson:"consent_history"`
+			} `bson:"sections"`
+		}
+		if err := profiles.FindOne(ctx, bson.D{{"account_id", "acme"}, {"key.value", values[i]}}).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.Visits != visits[i].Load() || int64(len(doc.Sections[0].Events)) != visits[i].Load() {
+			lost = append(lost, fmt.Sprintf("%s: %d visits and %d events stored, %d written", values[i], doc.Visits, len(doc.Sections[0].Events), visits[i].Load()))
+		}
+		if got := doc.Sections[0].Consents[1].Status; smsStatus[i] != "" && got != smsStatus[i] {
+			lost = append(lost, fmt.Sprintf("%s: sms consent %s, last written %s", values[i], got, smsStatus[i]))
+		}
+		for _, sec := range doc.Sections {
+			for _, c := range sec.Consents {
+				if c.Channel == "email" && c.Status != profile.OptOut {
+					lost = append(lost, fmt.Sprintf("%s: email/%s still %s", values[i], c.Topic, c.Status))
+				}
+			}
+			if len(sec.ConsentHistory) != 1 {
+				lost = append(lost, fmt.Sprintf("%s: %d history entries in a section, want 1", values[i], len(sec.ConsentHistory)))
+			}
+		}
+	}
+	var total int64
+	for i := range n {
+		total += visits[i].Load()
+	}
+	t.Logf("the platform wrote %d times during the job; the job sent %d profile updates for %d batches", total, updates.Load(), (n+5)/6)
+	if total < n {
+		t.Fatalf("the platform wrote only %d times during the job: the test exercised little", total)
+	}
+	for _, l := range lost {
+		t.Error(l)
+	}
+}
+
+// platformWrites changes profiles as the platform would: an event, a visit
+// counted, a consent the job does not select opted out, a selected consent
+// opted in again (a newer date) and a new selected consent added.
+func platformWrites(ctx context.Context, profiles *mongo.Collection, round int, values []string) error {
+	for _, v := range values {
+		later := time.Date(2025, 6, 1, 0, 0, round, 0, time.UTC)
+		_, err := profiles.UpdateOne(ctx, bson.D{{"account_id", "acme"}, {"key.value", v}}, bson.D{
+			{"$inc", bson.D{{"visits", 1}}},
+			{"$push", bson.D{
+				{"sections.0.events", bson.D{{"type", "visit"}, {"round", round}}},
+				{"sections.1.consents", bson.D{{"channel", "email"}, {"topic", fmt.Sprintf("welcome%d", round)}, {"status", profile.OptIn}, {"at", later}}},
+			}},
+			{"$set", bson.D{
+				{"sections.0.consents.1.status", profile.OptOut},
+				{"sections.0.consents.0.status", profile.OptIn},
+				{"sections.0.consents.0.at", later},
+			}},
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// The platform changes every profile of each batch after the batch has
+// read them and stored its outcomes, before it opts them out: the opt-out
+// works from the profiles as they are then, keeps every platform write,
+// and opts out what the platform opted in or added meanwhile.
+func TestUnsubscribeKeepsPlatformWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	profiles := c.Database(storagetest.DatabaseName(t)).Collection("profiles")
+	const n = 20
+	var values []string
+	for i := range n {
+		values = append(values, fmt.Sprintf("p%02d@example.com", i))
+	}
+	var mu sync.Mutex
+	rounds := 0
+	var batches [][]string
+	svc, store := newService(t, deletion.Config{BatchSize: 6}, func(s *deletion.Service) {
+		deletion.SetFault(s, func(point string) error {
+			if point != deletion.FaultAfterOutcomes {
+				return nil
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			// The batch's rows are the next six values.
+			b := values[min(len(batches)*6, n):min(len(batches)*6+6, n)]
+			batches = append(batches, b)
+			rounds++
+			return platformWrites(ctx, profiles, rounds, b)
+		})
+	})
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	var ps []profile.Profile
+	for _, v := range values {
+		ps = append(ps, profile.Profile{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: v}, Sections: []profile.Section{
+			{SectionID: "s1", Consents: []profile.Consent{
+				{Channel: "email", Topic: "news", Status: profile.OptIn, At: at},
+				{Channel: "sms", Topic: "news", Status: profile.OptIn, At: at},
+			}},
+			{SectionID: "s2", Consents: []profile.Consent{{Channel: "email", Topic: "offers", Status: profile.OptIn, At: at}}},
+		}})
+	}
+	if err := store.InsertProfiles(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	j, err := svc.StartList(ctx, deletion.Caller{AccountID: "acme"}, values, deletion.Spec{Type: identifier.Email},
+		deletion.Task{Action: job.Unsubscribe, Unsubscribe: profile.ConsentFilter{Channel: "email"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last job.View
+	if err := svc.Watch(ctx, deletion.Caller{AccountID: "acme"}, j.ID, func(v job.View) error { last = v; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if last.Job.State != job.Succeeded || last.Job.Counts.Unsubscribed != n || rounds != (n+5)/6 {
+		t.Fatalf("job %v %+v after %d platform rounds, want all %d unsubscribed in %d", last.Job.State, last.Job.Counts, rounds, n, (n+5)/6)
+	}
+	for _, v := range values {
+		var doc struct {
+			Visits   int64 `bson:"visits"`
+			Sections []struct {
+				Consents []struct {
+					Channel, Topic, Status string
+				} `bson:"consents"`
+				Events         []bson.M `bson:"events"`
+				ConsentHistory []bson.M `bson:"consent_history"`
+			} `bson:"sections"`
+		}
+		if err := profiles.FindOne(ctx, bson.D{{"account_id", "acme"}, {"key.value", v}}).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.Visits != 1 || len(doc.Sections[0].Events) != 1 || doc.Sections[0].Consents[1].Status != profile.OptOut {
+			t.Errorf("%s: the platform's writes were lost: %d visits, %d events, sms %s", v, doc.Visits, len(doc.Sections[0].Events), doc.Sections[0].Consents[1].Status)
+		}
+		var states []string
+		for _, sec := range doc.Sections {
+			for _, c := range sec.Consents {
+				if c.Channel == "email" {
+					states = append(states, c.Topic+" "+c.Status)
+					if c.Status != profile.OptOut {
+						t.Errorf("%s: email/%s is %s, want opted out", v, c.Topic, c.Status)
+					}
+				}
+			}
+		}
+		if len(states) != 3 || len(doc.Sections[0].ConsentHistory) != 1 || len(doc.Sections[1].ConsentHistory) != 2 {
+			t.Errorf("%s: consents %v, history %d and %d entries; want 3 opted out, 1 and 2", v, states, len(doc.Sections[0].ConsentHistory), len(doc.Sections[1].ConsentHistory))
+		}
+	}
+}
