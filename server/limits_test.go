@@ -109,7 +109,7 @@ func TestPerAccountLimits(t *testing.T) {
 	// A job of acme's that runs elsewhere (its lease is far from expiry, so
 	// no worker here takes it) fills acme's one place.
 	lease := time.Now().Add(time.Hour)
-	busy := &job.Job{AccountID: "acme", Kind: job.FromList, State: job.Running, IdentifierType: identifier.Email,
+	busy := &job.Job{AccountID: "acme", Kind: job.FromList, Action: job.Delete, State: job.Running, IdentifierType: identifier.Email,
 		Lease: job.Lease{Owner: "elsewhere", Attempt: 1, ExpiresAt: &lease}}
 	if err := e.store.CreateJob(ctx, busy, []string{"x@example.com"}); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -113,6 +114,10 @@ type actorDoc struct {
 }
 
 func toJobDoc(j *job.Job) (jobDoc, error) {
+	if actionNames.name(j.Action) == "" {
+		// Stored without an action, a job would read back as a deletion.
+		return jobDoc{}, fmt.Errorf("job %q has no action", j.ID)
+	}
 	oid, err := bson.ObjectIDFromHex(j.ID)
 	if err != nil {
 		return jobDoc{}, fmt.Errorf("job id %q: %w", j.ID, err)
@@ -120,7 +125,7 @@ func toJobDoc(j *job.Job) (jobDoc, error) {
 	d := jobDoc{
 		ID:               oid,
 		AccountID:        j.AccountID,
-		Kind:             kindNames.name(j.Kind),
+		Kind:             storedKind(j.Kind, j.Action),
 		Action:           actionNames.name(j.Action),
 		State:            stateNames.name(j.State),
 		IdentifierType:   keyTypes.name(j.IdentifierType),
@@ -161,7 +166,7 @@ func (d *jobDoc) job() *job.Job {
 	j := &job.Job{
 		ID:             d.ID.Hex(),
 		AccountID:      d.AccountID,
-		Kind:           kindNames.value(d.Kind),
+		Kind:           kindNames.value(strings.TrimPrefix(d.Kind, unsubscribeKindPrefix)),
 		State:          stateNames.value(d.State),
 		IdentifierType: keyTypes.value(d.IdentifierType),
 		DefaultRegion:  d.DefaultRegion,
@@ -187,7 +192,7 @@ func (d *jobDoc) job() *job.Job {
 		FinishedAt:       d.FinishedAt,
 		OutcomesExpireAt: d.OutcomesExpireAt,
 		OutcomesPurged:   d.OutcomesPurged,
-		Action:           actionOf(d.Action),
+		Action:           jobActionOf(d.Kind, d.Action),
 	}
 	if u := d.Unsubscribe; u != nil {
 		j.Unsubscribe = profile.ConsentFilter{Channel: u.Channel, Topics: u.Topics, Sections: u.Sections}
@@ -195,7 +200,39 @@ func (d *jobDoc) job() *job.Job {
 	return j
 }
 
-// actionOf reads a stored action; jobs stored without one deleted.
+// unsubscribeKindPrefix marks the stored kind of an unsubscribe job
+// ("unsubscribe_file"). Versions before unsubscribing read a job's action
+// from nothing but its kind, and would have run an unsubscribe job of kind
+// "file" as a deletion; a kind they do not know, they fail instead.
+const unsubscribeKindPrefix = "unsubscribe_"
+
+func storedKind(k job.Kind, a job.Action) string {
+	if a == job.Unsubscribe {
+		return unsubscribeKindPrefix + kindNames.name(k)
+	}
+	return kindNames.name(k)
+}
+
+// jobActionOf reads a job's action from its stored kind and action: a job
+// is a deletion only when it says so or was stored before there were
+// actions (a plain kind, no action); anything else that is not an
+// unsubscribe is unknown (zero), which no worker runs.
+func jobActionOf(kind, action string) job.Action {
+	a := actionOf(action)
+	if strings.HasPrefix(kind, unsubscribeKindPrefix) {
+		if a != job.Unsubscribe {
+			return 0
+		}
+		return a
+	}
+	if a == job.Unsubscribe {
+		return 0 // an unsubscribe must carry its kind's mark
+	}
+	return a
+}
+
+// actionOf reads a stored action; events and jobs stored without one are
+// deletions.
 func actionOf(name string) job.Action {
 	if name == "" {
 		return job.Delete

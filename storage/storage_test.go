@@ -357,7 +357,7 @@ func TestClaimJobOrderAndPerAccountBound(t *testing.T) {
 	s := storagetest.New(t, nil)
 	var ids []string
 	for _, account := range []string{"acme", "acme", "beta"} {
-		j := &job.Job{AccountID: account, Kind: job.FromList, State: job.Queued, IdentifierType: identifier.Email}
+		j := &job.Job{AccountID: account, Kind: job.FromList, Action: job.Delete, State: job.Queued, IdentifierType: identifier.Email}
 		if err := s.CreateJob(ctx, j, []string{"x@example.com"}); err != nil {
 			t.Fatal(err)
 		}
@@ -422,7 +422,7 @@ func TestStoredJobsOfEarlierVersions(t *testing.T) {
 		t.Fatalf("job read as %+v", j)
 	}
 	// Written back by a checkpoint, it keeps "auto".
-	if err := s.CreateJob(ctx, &job.Job{AccountID: "acme", Kind: job.FromFile, State: job.Queued, File: job.File{UploadID: "v", Header: job.HeaderPresent}}, nil); err != nil {
+	if err := s.CreateJob(ctx, &job.Job{AccountID: "acme", Kind: job.FromFile, Action: job.Delete, State: job.Queued, File: job.File{UploadID: "v", Header: job.HeaderPresent}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var raw bson.M
@@ -453,5 +453,59 @@ func TestProfileWithoutSections(t *testing.T) {
 	}
 	if v := raw.Lookup("sections"); v.Type != bson.TypeNull {
 		t.Fatalf("sections stored as %v, want null", v)
+	}
+}
+
+// An unsubscribe job is stored with a kind that versions before actions do
+// not know (they fail such a job instead of running it as a deletion), and
+// a job is read as a deletion only when it says so or predates actions.
+func TestJobActionsAsStored(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	jobs := rawCollection(t, "deletion_jobs")
+	u := &job.Job{AccountID: "acme", Kind: job.FromList, Action: job.Unsubscribe, State: job.Queued,
+		Unsubscribe: profile.ConsentFilter{Channel: "email"}}
+	if err := s.CreateJob(ctx, u, []string{"a@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	oid, _ := bson.ObjectIDFromHex(u.ID)
+	var raw struct{ Kind, Action string }
+	if err := jobs.FindOne(ctx, bson.D{{"_id", oid}}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if raw.Kind != "unsubscribe_list" || raw.Action != "unsubscribe" {
+		t.Fatalf("stored as kind %q action %q", raw.Kind, raw.Action)
+	}
+	if err := s.CreateJob(ctx, &job.Job{AccountID: "acme", Kind: job.FromList, State: job.Queued}, nil); err == nil {
+		t.Fatal("a job without an action was stored")
+	}
+	for _, c := range []struct {
+		kind, action string
+		want         job.Action
+	}{
+		{"list", "", job.Delete},
+		{"list", "delete", job.Delete},
+		{"unsubscribe_list", "unsubscribe", job.Unsubscribe},
+		{"list", "unsubscribe", 0},
+		{"unsubscribe_list", "", 0},
+		{"unsubscribe_list", "delete", 0},
+		{"list", "frobnicate", 0},
+	} {
+		id := bson.NewObjectID()
+		doc := bson.D{{"_id", id}, {"account_id", "acme"}, {"kind", c.kind}, {"state", "queued"}, {"counts", bson.D{}}, {"attempt", 0}}
+		if c.action != "" {
+			doc = append(doc, bson.E{"action", c.action})
+		}
+		if _, err := jobs.InsertOne(ctx, doc); err != nil {
+			t.Fatal(err)
+		}
+		j, err := s.GetJob(ctx, "acme", id.Hex())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Action != c.want || j.Kind != job.FromList {
+			t.Errorf("kind %q action %q read as %v %v, want %v", c.kind, c.action, j.Kind, j.Action, c.want)
+		}
 	}
 }

@@ -40,7 +40,10 @@ func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec S
 	if err := s.requireFeature(ctx, accountID, task.feature(job.FromFile)); err != nil {
 		return nil, err
 	}
-	act := s.actionFor(&job.Job{Action: task.Action, Unsubscribe: task.Unsubscribe})
+	act, err := s.actionFor(&job.Job{Action: task.Action, Unsubscribe: task.Unsubscribe})
+	if err != nil {
+		return nil, err
+	}
 	m, err := s.keyMatcher(spec)
 	if err != nil {
 		return nil, err

@@ -45,17 +45,21 @@ func (s *Service) newRun(stop, ops context.Context, j *job.Job) *run {
 		ops:      ops,
 		job:      j,
 		log:      s.logger.With("job_id", j.ID, "account_id", j.AccountID, "attempt", j.Lease.Attempt),
-		act:      s.actionFor(j),
 		sections: sectionTotalsOf(j.Sections),
 	}
 }
 
-// actionFor returns what job j does to the profiles it matches.
-func (s *Service) actionFor(j *job.Job) action {
-	if j.Action == job.Unsubscribe {
-		return unsubscribeAction{s: s, filter: j.Unsubscribe}
+// actionFor returns what job j does to the profiles it matches. Only a job
+// that says it deletes is run as a deletion: an action this version does
+// not know fails the job rather than guessing.
+func (s *Service) actionFor(j *job.Job) (action, error) {
+	switch j.Action {
+	case job.Delete:
+		return deleteAction{s}, nil
+	case job.Unsubscribe:
+		return unsubscribeAction{s: s, filter: j.Unsubscribe}, nil
 	}
-	return deleteAction{s}
+	return nil, &Error{Kind: Invalid, Msg: "this job's action is not one this version of erasured runs; run it on a newer version"}
 }
 
 // process runs a job's rows from its last checkpoint and returns the state
@@ -67,6 +71,10 @@ func (s *Service) actionFor(j *job.Job) action {
 // what it had decided and ends with the same outcomes and counts as a run
 // without the interruption.
 func (r *run) process() (job.State, error) {
+	var err error
+	if r.act, err = r.s.actionFor(r.job); err != nil {
+		return 0, err
+	}
 	m, err := r.s.matcherFor(r.job)
 	if err != nil {
 		return 0, err
