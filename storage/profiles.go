@@ -105,8 +105,11 @@ type matchDoc struct {
 	CRMID    string        `bson:"crm_id"`
 	Sections []struct {
 		SectionID string `bson:"section_id"`
-		// Consents are read only when asked for.
-		Consents []consentDoc `bson:"consents"`
+		// Consents are read only when asked for, as stored: the platform
+		// is not bound to write strings where this service would.
+		Consents []struct {
+			Channel, Topic, Status bson.RawValue
+		} `bson:"consents"`
 	} `bson:"sections"`
 }
 
@@ -119,9 +122,12 @@ func (d *matchDoc) match() profile.Match {
 	for _, s := range d.Sections {
 		m.Sections = append(m.Sections, s.SectionID)
 		for _, c := range s.Consents {
+			channel, _ := c.Channel.StringValueOK()
+			topic, _ := c.Topic.StringValueOK()
+			status, _ := c.Status.StringValueOK()
 			m.Consents = append(m.Consents, profile.SectionConsent{
-				ConsentRef: profile.ConsentRef{SectionID: s.SectionID, Channel: c.Channel, Topic: c.Topic},
-				Status:     c.Status,
+				ConsentRef: profile.ConsentRef{SectionID: s.SectionID, Channel: channel, Topic: topic},
+				Status:     status,
 			})
 		}
 	}

@@ -2,11 +2,15 @@ package deletion
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/erasure-dev/erasure/internal/job"
 	"github.com/erasure-dev/erasure/internal/profile"
+	"github.com/erasure-dev/erasure/storage"
 )
 
 // unsubscribeAction opts out the matched profiles' consents that filter
@@ -49,20 +53,34 @@ func (a unsubscribeAction) decide(batch []row) {
 }
 
 func (a unsubscribeAction) apply(ctx context.Context, r *run, batch []row, _ bool) error {
-	var targets []profile.Match
+	var targets []storage.OptOut
 	for _, w := range batch {
 		if w.outcome == job.Unsubscribed {
-			targets = append(targets, *w.match)
+			targets = append(targets, storage.OptOut{Profile: *w.match, Consents: w.consents})
 		}
 	}
-	now := a.s.now()
-	err := a.s.store.OptOutConsents(ctx, r.job.AccountID, targets, a.filter, now, r.job.ID)
+	err := a.s.store.OptOutConsents(ctx, r.job.AccountID, targets, r.job.ID, a.s.now)
+	var ue *storage.UnchangeableError
+	if errors.As(err, &ue) {
+		// Redoing cannot help: the job stops, saying which rows' profiles
+		// to fix (by row: the job's error is kept for good, profile ids
+		// are not).
+		var problems []string
+		for _, w := range batch {
+			if p, ok := ue.Problems[profileID(w)]; ok && w.outcome == job.Unsubscribed {
+				problems = append(problems, fmt.Sprintf("row %d: %s", w.num, p))
+			}
+		}
+		return &Error{Kind: Invalid, Msg: "the profiles of some rows cannot be unsubscribed without rewriting the platform's data (" +
+			strings.Join(problems, "; ") + "); the other rows of their batch were unsubscribed"}
+	}
 	if err == nil {
 		err = a.s.injectFault(faultAfterChange)
 	}
 	if err != nil {
 		return handBack(err)
 	}
+	now := a.s.now()
 	err = a.s.store.RecordUnsubscriptions(ctx, r.job.AccountID, unsubscriptions(r.job, batch, now))
 	if err == nil {
 		err = a.s.injectFault(faultAfterRecord)
@@ -92,4 +110,12 @@ func unsubscriptions(j *job.Job, batch []row, now time.Time) []job.Unsubscriptio
 		})
 	}
 	return out
+}
+
+// profileID is the id of the profile a row matched, or "".
+func profileID(w row) string {
+	if w.match == nil {
+		return ""
+	}
+	return w.match.ID
 }

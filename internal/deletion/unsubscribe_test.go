@@ -95,7 +95,9 @@ func TestUnsubscribeLosesNoConcurrentWrite(t *testing.T) {
 					_, err := profiles.UpdateOne(ctx, bson.D{{"account_id", "acme"}, {"key.value", values[i]}}, bson.D{
 						{"$inc", bson.D{{"visits", 1}}},
 						{"$push", bson.D{{"sections.0.events", bson.D{{"type", "visit"}, {"round", round}}}}},
-						{"$set", bson.D{{"sections.0.consents.1.status", status}}},
+						// The selected e-mail consent is refreshed (its date only):
+					// an opt-out that read it before must miss and retry.
+					{"$set", bson.D{{"sections.0.consents.1.status", status}, {"sections.0.consents.0.at", time.Now()}}},
 					})
 					if err != nil {
 						t.Error(err)
@@ -194,7 +196,9 @@ func platformWrites(ctx context.Context, profiles *mongo.Collection, round int, 
 // The platform changes every profile of each batch after the batch has
 // read them and stored its outcomes, before it opts them out: the opt-out
 // works from the profiles as they are then, keeps every platform write,
-// and opts out what the platform opted in or added meanwhile.
+// opts out the consents it decided on even when the platform gave one again
+// meanwhile, and leaves alone a consent the platform added after the
+// decision (a new sign-up is not the job's to undo).
 func TestUnsubscribeKeepsPlatformWrites(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -274,14 +278,59 @@ func TestUnsubscribeKeepsPlatformWrites(t *testing.T) {
 			for _, c := range sec.Consents {
 				if c.Channel == "email" {
 					states = append(states, c.Topic+" "+c.Status)
-					if c.Status != profile.OptOut {
-						t.Errorf("%s: email/%s is %s, want opted out", v, c.Topic, c.Status)
+					want := profile.OptOut
+					if strings.HasPrefix(c.Topic, "welcome") {
+						want = profile.OptIn
+					}
+					if c.Status != want {
+						t.Errorf("%s: email/%s is %s, want %s", v, c.Topic, c.Status, want)
 					}
 				}
 			}
 		}
-		if len(states) != 3 || len(doc.Sections[0].ConsentHistory) != 1 || len(doc.Sections[1].ConsentHistory) != 2 {
-			t.Errorf("%s: consents %v, history %d and %d entries; want 3 opted out, 1 and 2", v, states, len(doc.Sections[0].ConsentHistory), len(doc.Sections[1].ConsentHistory))
+		if len(states) != 3 || len(doc.Sections[0].ConsentHistory) != 1 || len(doc.Sections[1].ConsentHistory) != 1 {
+			t.Errorf("%s: consents %v, history %d and %d entries; want 3, 1 and 1", v, states, len(doc.Sections[0].ConsentHistory), len(doc.Sections[1].ConsentHistory))
 		}
+		// The news consent was given again (a later date) before the
+		// opt-out; the history says so.
+		if prev := doc.Sections[0].ConsentHistory[0]["previous_at"]; prev == nil || prev.(bson.DateTime).Time().Before(time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("%s: history %v, want the opt-out from the consent as given again", v, doc.Sections[0].ConsentHistory)
+		}
+	}
+}
+
+// A job whose action this version does not know fails, saying so, and
+// changes nothing: it is never run as a deletion.
+func TestUnknownActionFailsTheJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, store := newService(t, deletion.Config{})
+	if err := store.InsertProfiles(ctx, []profile.Profile{{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: "ann@example.com"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	db := c.Database(storagetest.DatabaseName(t))
+	id := bson.NewObjectID()
+	if _, err := db.Collection("deletion_job_items").InsertOne(ctx, bson.D{{"_id", id}, {"account_id", "acme"}, {"at", time.Now()}, {"items", bson.A{"ann@example.com"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Collection("deletion_jobs").InsertOne(ctx, bson.D{{"_id", id}, {"account_id", "acme"}, {"kind", "unsubscribe_list"},
+		{"action", "frobnicate"}, {"state", "queued"}, {"identifier_type", "email"}, {"column", "list"},
+		{"counts", bson.D{{"total_rows", 1}}}, {"attempt", 0}, {"created_at", time.Now()}, {"updated_at", time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	var last job.View
+	if err := svc.Watch(ctx, deletion.Caller{AccountID: "acme"}, id.Hex(), func(v job.View) error { last = v; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if last.Job.State != job.Failed || !strings.Contains(last.Job.Error, "not one this version of erasured runs") {
+		t.Fatalf("job %v %q, want failed naming the unknown action", last.Job.State, last.Job.Error)
+	}
+	if n, _ := store.CountProfiles(ctx, "acme"); n != 1 {
+		t.Fatal("a job of an unknown action deleted a profile")
 	}
 }
