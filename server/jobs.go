@@ -93,6 +93,18 @@ func (s *Server) CancelJob(ctx context.Context, req *connect.Request[erasurev1.C
 	if err != nil {
 		return nil, err
 	}
+	// Cancelling a job needs the permission to run jobs of its action.
+	v, err := s.svc.GetJob(ctx, by, req.Msg.GetJobId())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	perm := auth.DeleteBulk
+	if v.Job.Action == job.Unsubscribe {
+		perm = auth.UnsubscribeBulk
+	}
+	if _, err := authorize(ctx, req.Msg.GetAccountId(), perm); err != nil {
+		return nil, err
+	}
 	j, err := s.svc.Cancel(ctx, by, req.Msg.GetJobId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
@@ -146,7 +158,7 @@ func (s *Server) ListRowOutcomes(ctx context.Context, req *connect.Request[erasu
 	if err != nil {
 		return err
 	}
-	err = s.svc.ListOutcomes(ctx, by.AccountID, m.GetJobId(), only, func(page []job.RowOutcome) error {
+	err = s.svc.ListOutcomes(ctx, by, m.GetJobId(), only, func(page []job.RowOutcome) error {
 		res := &erasurev1.ListRowOutcomesResponse{Rows: make([]*erasurev1.RowOutcome, len(page))}
 		for i, o := range page {
 			res.Rows[i] = outcomeProto(o)

@@ -308,6 +308,40 @@ func TestUnsubscribeRefusals(t *testing.T) {
 		t.Fatal("a refused unsubscribe changed the profile")
 	}
 
+	// A job an owner ran in s1 and s2, read by the caller who sees only
+	// s1: neither its spec nor its rows name s2.
+	bob := consented("acme", "bob@example.com", "s1", "s2")
+	e.seed(t, bob)
+	ownerStream, err := e.connect.UnsubscribeIdentifiers(ctx, connect.NewRequest(&erasurev1.UnsubscribeIdentifiersRequest{
+		Spec: emailSpec(), Unsubscribe: &erasurev1.UnsubscribeSpec{Channel: "email", Sections: []string{"s1", "s2"}}, Values: []string{"bob@example.com"}}))
+	ownerJob := collect(t, ownerStream, err)
+	seen, err := limited.GetJob(ctx, connect.NewRequest(&erasurev1.GetJobRequest{JobId: ownerJob.GetJobId()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seen.Msg.GetJob().GetUnsubscribe().GetSections(); !slices.Equal(got, []string{"s1"}) {
+		t.Errorf("the s1 caller sees the job's sections %v", got)
+	}
+	rows, err := limited.ListRowOutcomes(ctx, connect.NewRequest(&erasurev1.ListRowOutcomesRequest{JobId: ownerJob.GetJobId()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Receive() {
+		for _, r := range rows.Msg().GetRows() {
+			for _, c := range r.GetConsents() {
+				if c.GetSectionId() != "s1" {
+					t.Errorf("the s1 caller sees a consent in %s", c.GetSectionId())
+				}
+			}
+			if len(r.GetConsents()) != 2 {
+				t.Errorf("the s1 caller sees %d consents of row %d, want s1's two", len(r.GetConsents()), r.GetRow())
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+
 	// "Every section" for a caller who sees only s1 is s1.
 	s, err := limited.UnsubscribeIdentifiers(ctx, connect.NewRequest(&erasurev1.UnsubscribeIdentifiersRequest{
 		Spec: emailSpec(), Unsubscribe: emailOptOut(), Values: []string{"ann@example.com"}}))

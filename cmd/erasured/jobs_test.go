@@ -348,8 +348,9 @@ func finish(t *testing.T, i *instance, jobID string) report {
 	}
 }
 
-// profilesOf describes acme's profiles as stored, less the dates and job ids
-// that differ between runs: key, consents and consent history.
+// profilesOf describes the profiles of both accounts as stored, less the
+// dates and job ids that differ between runs: key, consents and consent
+// history.
 func profilesOf(t *testing.T, uri, db string) string {
 	t.Helper()
 	ctx := context.Background()
@@ -358,12 +359,13 @@ func profilesOf(t *testing.T, uri, db string) string {
 		t.Fatal(err)
 	}
 	defer c.Disconnect(ctx)
-	cur, err := c.Database(db).Collection("profiles").Find(ctx, bson.D{{"account_id", "acme"}}, options.Find().SetSort(bson.D{{"_id", 1}}))
+	cur, err := c.Database(db).Collection("profiles").Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{"account_id", 1}, {"_id", 1}}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var docs []struct {
-		Key      struct{ Value string } `bson:"key"`
+		AccountID string                 `bson:"account_id"`
+		Key       struct{ Value string } `bson:"key"`
 		Sections []struct {
 			SectionID string `bson:"section_id"`
 			Consents  []struct {
@@ -381,7 +383,7 @@ func profilesOf(t *testing.T, uri, db string) string {
 	}
 	var b strings.Builder
 	for _, d := range docs {
-		fmt.Fprintf(&b, "%s %+v\n", d.Key.Value, d.Sections)
+		fmt.Fprintf(&b, "%s %s %+v\n", d.AccountID, d.Key.Value, d.Sections)
 	}
 	return b.String()
 }

@@ -280,7 +280,8 @@ func (s *Service) Cancel(ctx context.Context, by Caller, jobID string) (job.View
 const outcomePage = 1000
 
 // ListOutcomes sends the job's outcomes in row order, a page at a time.
-func (s *Service) ListOutcomes(ctx context.Context, accountID, jobID string, only []job.Outcome, send func([]job.RowOutcome) error) error {
+func (s *Service) ListOutcomes(ctx context.Context, by Caller, jobID string, only []job.Outcome, send func([]job.RowOutcome) error) error {
+	accountID := by.AccountID
 	j, err := s.getJob(ctx, accountID, jobID)
 	if err != nil {
 		return err
@@ -297,6 +298,10 @@ func (s *Service) ListOutcomes(ctx context.Context, accountID, jobID string, onl
 		}
 		if len(page) == 0 {
 			return nil
+		}
+		for i := range page {
+			// The consents of sections the caller may not see stay unseen.
+			page[i].Consents = visibleConsents(by, page[i].Consents)
 		}
 		if err := send(page); err != nil {
 			return err

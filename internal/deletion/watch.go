@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/internal/job"
+	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/storage"
 )
 
@@ -92,8 +93,12 @@ func (s *Service) view(ctx context.Context, by Caller, j *job.Job) (job.View, er
 }
 
 func (s *Service) viewOf(by Caller, sn snapshot) job.View {
+	j := *sn.job
+	if len(by.Sections) > 0 && len(j.Unsubscribe.Sections) > 0 {
+		j.Unsubscribe.Sections = slices.DeleteFunc(slices.Clone(j.Unsubscribe.Sections), func(sec string) bool { return !slices.Contains(by.Sections, sec) })
+	}
 	return job.View{
-		Job:           *sn.job,
+		Job:           j,
 		QueuePosition: sn.queuePosition,
 		Progress:      sn.job.ProgressAt(time.Now()),
 		Sections:      visibleSections(by, sn.job.Sections),
@@ -113,6 +118,15 @@ func visibleSections(by Caller, all []job.SectionCount) []job.SectionCount {
 		}
 	}
 	return out
+}
+
+// visibleConsents returns the consents the caller may see: all of them
+// unless the caller's token lists its sections.
+func visibleConsents(by Caller, all []profile.ConsentRef) []profile.ConsentRef {
+	if len(by.Sections) == 0 {
+		return all
+	}
+	return slices.DeleteFunc(slices.Clone(all), func(c profile.ConsentRef) bool { return !slices.Contains(by.Sections, c.SectionID) })
 }
 
 // update is what a feed hands its watchers: a snapshot, or the error that
