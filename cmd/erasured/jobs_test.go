@@ -366,7 +366,7 @@ func profilesOf(t *testing.T, uri, db string) string {
 	var docs []struct {
 		AccountID string                 `bson:"account_id"`
 		Key       struct{ Value string } `bson:"key"`
-		Sections []struct {
+		Sections  []struct {
 			SectionID string `bson:"section_id"`
 			Consents  []struct {
 				Channel, Topic, Status string

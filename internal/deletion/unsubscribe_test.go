@@ -96,8 +96,8 @@ func TestUnsubscribeLosesNoConcurrentWrite(t *testing.T) {
 						{"$inc", bson.D{{"visits", 1}}},
 						{"$push", bson.D{{"sections.0.events", bson.D{{"type", "visit"}, {"round", round}}}}},
 						// The selected e-mail consent is refreshed (its date only):
-					// an opt-out that read it before must miss and retry.
-					{"$set", bson.D{{"sections.0.consents.1.status", status}, {"sections.0.consents.0.at", time.Now()}}},
+						// an opt-out that read it before must miss and retry.
+						{"$set", bson.D{{"sections.0.consents.1.status", status}, {"sections.0.consents.0.at", time.Now()}}},
 					})
 					if err != nil {
 						t.Error(err)
