@@ -41,6 +41,7 @@ func calls(ctx context.Context, c erasurev1connect.ErasureServiceClient, account
 	_, errs["ListAuditEvents"] = c.ListAuditEvents(ctx, connect.NewRequest(&erasurev1.ListAuditEventsRequest{AccountId: account, JobId: jobID}))
 	_, errs["VerifyErasure"] = c.VerifyErasure(ctx, connect.NewRequest(&erasurev1.VerifyErasureRequest{AccountId: account, Spec: emailSpec(),
 		Target: &erasurev1.VerifyErasureRequest_Value{Value: "carl@example.com"}}))
+	_, errs["DeleteUpload"] = c.DeleteUpload(ctx, connect.NewRequest(&erasurev1.DeleteUploadRequest{AccountId: account, UploadId: uploadID}))
 	optOut := &erasurev1.UnsubscribeSpec{Channel: "email"}
 	_, errs["PreviewUnsubscribe"] = c.PreviewUnsubscribe(ctx, connect.NewRequest(&erasurev1.PreviewUnsubscribeRequest{AccountId: account, Source: src, Spec: emailSpec(), Unsubscribe: optOut}))
 	s5, err := c.ExecuteUnsubscribe(ctx, connect.NewRequest(&erasurev1.ExecuteUnsubscribeRequest{AccountId: account, Source: src, Spec: emailSpec(), Unsubscribe: optOut}))
@@ -54,7 +55,7 @@ func calls(ctx context.Context, c erasurev1connect.ErasureServiceClient, account
 	return errs
 }
 
-const rpcCount = 20
+const rpcCount = 21
 
 // acmeState makes an upload, a finished job and a live profile in acme.
 func acmeState(t *testing.T, e *env) (uploadID, jobID, profileID string) {
@@ -120,7 +121,7 @@ func TestAnotherAccountReachesNothing(t *testing.T) {
 	}
 	// In its own account, acme's ids name nothing.
 	errs := calls(ctx, intruder, "", uploadID, jobID, profileID)
-	for _, rpc := range []string{"UploadChunk", "GetUpload", "InspectUpload", "PreviewDeletion", "ExecuteDeletion", "PreviewUnsubscribe", "ExecuteUnsubscribe", "WatchJob", "ListRowOutcomes", "GetJob", "CancelJob"} {
+	for _, rpc := range []string{"UploadChunk", "GetUpload", "InspectUpload", "PreviewDeletion", "ExecuteDeletion", "PreviewUnsubscribe", "ExecuteUnsubscribe", "DeleteUpload", "WatchJob", "ListRowOutcomes", "GetJob", "CancelJob"} {
 		if connect.CodeOf(errs[rpc]) != connect.CodeNotFound {
 			t.Errorf("own account, acme's ids: %s = %v, want NotFound", rpc, errs[rpc])
 		}
@@ -193,12 +194,14 @@ func TestRoleTable(t *testing.T) {
 	if _, err := user.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{})); err != nil {
 		t.Fatalf("USER reads reports: %v", err)
 	}
-	for _, role := range []auth.Role{auth.Admin, auth.Owner} {
-		res, err := e.as(t, "acme", role).DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID}))
-		if err != nil {
+	for k, role := range []auth.Role{auth.Admin, auth.Owner} {
+		_, err := e.as(t, "acme", role).DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{ProfileId: ps[0].ID}))
+		switch {
+		case k == 0 && err != nil:
 			t.Fatalf("%s DeleteProfile: %v", role, err)
+		case k == 1 && connect.CodeOf(err) != connect.CodeNotFound:
+			t.Fatalf("%s DeleteProfile of a profile already erased: %v, want NOT_FOUND", role, err)
 		}
-		_ = res
 	}
 	if e.exists(t, "acme", identifier.Email, "ann@example.com") {
 		t.Fatal("an admin's DeleteProfile did not delete")

@@ -189,6 +189,22 @@ func outcomeProto(o job.RowOutcome) *erasurev1.RowOutcome {
 	}
 }
 
+func outcomesProto(list []job.RowOutcome) []*erasurev1.RowOutcome {
+	var out []*erasurev1.RowOutcome
+	for _, o := range list {
+		out = append(out, outcomeProto(o))
+	}
+	return out
+}
+
+func warningsProto(list []deletion.Warning) []*erasurev1.PreviewWarning {
+	var out []*erasurev1.PreviewWarning
+	for _, w := range list {
+		out = append(out, &erasurev1.PreviewWarning{Reason: w.Reason, Message: w.Message})
+	}
+	return out
+}
+
 func consentRefsProto(refs []profile.ConsentRef) []*erasurev1.ConsentRef {
 	var out []*erasurev1.ConsentRef
 	for _, r := range refs {

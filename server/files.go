@@ -57,19 +57,37 @@ func (s *Server) PreviewDeletion(ctx context.Context, req *connect.Request[erasu
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.svc.Preview(ctx, by, fileSource(m.GetSource()), spec(m.GetSpec()), deletion.Delete)
+	p, err := s.preview(ctx, by, m.GetSource(), m.GetValues(), m.GetSpec(), deletion.Delete)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&erasurev1.PreviewDeletionResponse{
+		Counts:                countsProto(p.Counts),
+		Sections:              sectionsProto(p.Sections),
+		HasHeader:             p.HasHeader,
+		HiddenSectionProfiles: p.HiddenSectionProfiles,
+		InvalidSamples:        outcomesProto(p.InvalidSamples),
+		HintSamples:           outcomesProto(p.HintSamples),
+		OtherKeyTypeRows:      p.OtherKeyTypeRows,
+		AlreadyErasedRows:     p.AlreadyErasedRows,
+		Warnings:              warningsProto(p.Warnings),
+	}), nil
+}
+
+// preview previews a file or a list, whichever the request gives.
+func (s *Server) preview(ctx context.Context, by deletion.Caller, src *erasurev1.FileSource, values []string, sp *erasurev1.DeletionSpec, task deletion.Task) (*deletion.Preview, error) {
+	var p *deletion.Preview
+	var err error
+	switch {
+	case src != nil && len(values) > 0:
+		return nil, invalid("give source (a file) or values (a list), not both")
+	case len(values) > 0:
+		p, err = s.svc.PreviewList(ctx, by, values, spec(sp), task)
+	default:
+		p, err = s.svc.Preview(ctx, by, fileSource(src), spec(sp), task)
+	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	res := &erasurev1.PreviewDeletionResponse{
-		Counts:    countsProto(p.Counts),
-		Sections:  sectionsProto(p.Sections),
-		HasHeader: p.HasHeader,
-
-		HiddenSectionProfiles: p.HiddenSectionProfiles,
-	}
-	for _, o := range p.InvalidSamples {
-		res.InvalidSamples = append(res.InvalidSamples, outcomeProto(o))
-	}
-	return connect.NewResponse(res), nil
+	return p, nil
 }

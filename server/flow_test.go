@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
@@ -217,9 +219,12 @@ func TestFileFlowCSV(t *testing.T) {
 		t.Fatalf("another account reads outcomes: %v", os.Msg())
 	}
 	wantCode(t, os.Err(), connect.CodeNotFound, "not found")
-	// The upload went with the job.
+	// The upload went with the job, and asking for it says so.
 	_, err = e.connect.GetUpload(ctx, connect.NewRequest(&erasurev1.GetUploadRequest{AccountId: "acme", UploadId: id}))
-	wantCode(t, err, connect.CodeNotFound, "upload")
+	wantCode(t, err, connect.CodeFailedPrecondition, "was already used by job "+final.GetJobId())
+	stream, err := e.connect.ExecuteDeletion(ctx, connect.NewRequest(&erasurev1.ExecuteDeletionRequest{Spec: emailSpec(),
+		Source: &erasurev1.FileSource{UploadId: id, Column: &erasurev1.FileSource_ColumnName{ColumnName: "E-mail"}}}))
+	wantCode(t, streamErr(stream, err), connect.CodeFailedPrecondition, "upload the file again")
 }
 
 func TestXLSXFromSpreadsheetWithChunkedUpload(t *testing.T) {
@@ -362,21 +367,29 @@ func TestDeleteProfile(t *testing.T) {
 	if j := res.GetJob(); j.GetState() != erasurev1.JobState_JOB_STATE_SUCCEEDED || j.GetCounts().GetDeleted() != 1 || sections(j.GetSections()) != "s1=1 s2=1" {
 		t.Fatalf("job = %v, want 1 deleted with sections s1, s2", j)
 	}
-	// Again: nothing left to delete, and the report says so.
-	res, err = e.grpc.DeleteProfile(ctx, &erasurev1.DeleteProfileRequest{AccountId: "acme", ProfileId: id})
+	// Again: nothing left to delete. No job is queued for it; the answer
+	// says when it was erased.
+	before, err := e.connect.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := res.GetJob().GetCounts(); c.GetDeleted() != 0 || c.GetNotFound() != 1 {
-		t.Fatalf("second delete counts = %v, want not_found 1", c)
+	_, err = e.grpc.DeleteProfile(ctx, &erasurev1.DeleteProfileRequest{AccountId: "acme", ProfileId: id})
+	if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), "was already erased by job "+res.GetJob().GetJobId()) ||
+		!strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("second delete: %v, want NOT_FOUND saying which job erased it", err)
 	}
-	// Another account's profile id deletes nothing.
-	res, err = e.grpc.DeleteProfile(ctx, &erasurev1.DeleteProfileRequest{AccountId: "acme", ProfileId: ps[1].ID})
+	// Another account's profile id deletes nothing, and is not found here.
+	_, err = e.grpc.DeleteProfile(ctx, &erasurev1.DeleteProfileRequest{AccountId: "acme", ProfileId: ps[1].ID})
+	if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), "not found in this account: nothing was changed") ||
+		!e.exists(t, "other", identifier.Email, "ann@example.com") {
+		t.Fatalf("a profile id of another account: %v", err)
+	}
+	after, err := e.connect.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.GetJob().GetCounts().GetNotFound() != 1 || !e.exists(t, "other", identifier.Email, "ann@example.com") {
-		t.Fatal("a profile id of another account deleted something")
+	if len(after.Msg.GetJobs()) != len(before.Msg.GetJobs()) {
+		t.Fatalf("%d jobs after two refused deletes, want %d: nothing is queued for a profile that does not exist", len(after.Msg.GetJobs()), len(before.Msg.GetJobs()))
 	}
 	_, err = e.connect.DeleteProfile(ctx, connect.NewRequest(&erasurev1.DeleteProfileRequest{AccountId: "acme", ProfileId: "ann@example.com"}))
 	wantCode(t, err, connect.CodeInvalidArgument, "24 hexadecimal digits")

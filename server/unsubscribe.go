@@ -28,19 +28,20 @@ func (s *Server) PreviewUnsubscribe(ctx context.Context, req *connect.Request[er
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.svc.Preview(ctx, by, fileSource(m.GetSource()), spec(m.GetSpec()), unsubscribeTask(m.GetUnsubscribe()))
+	p, err := s.preview(ctx, by, m.GetSource(), m.GetValues(), m.GetSpec(), unsubscribeTask(m.GetUnsubscribe()))
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, err
 	}
-	res := &erasurev1.PreviewUnsubscribeResponse{
-		Counts:    countsProto(p.Counts),
-		Sections:  sectionsProto(p.Sections),
-		HasHeader: p.HasHeader,
-	}
-	for _, o := range p.InvalidSamples {
-		res.InvalidSamples = append(res.InvalidSamples, outcomeProto(o))
-	}
-	return connect.NewResponse(res), nil
+	return connect.NewResponse(&erasurev1.PreviewUnsubscribeResponse{
+		Counts:            countsProto(p.Counts),
+		Sections:          sectionsProto(p.Sections),
+		HasHeader:         p.HasHeader,
+		InvalidSamples:    outcomesProto(p.InvalidSamples),
+		HintSamples:       outcomesProto(p.HintSamples),
+		OtherKeyTypeRows:  p.OtherKeyTypeRows,
+		AlreadyErasedRows: p.AlreadyErasedRows,
+		Warnings:          warningsProto(p.Warnings),
+	}), nil
 }
 
 // ExecuteUnsubscribe implements erasure.v1.ErasureService.ExecuteUnsubscribe.

@@ -85,6 +85,18 @@ func (s *Server) UploadChunk(ctx context.Context, req *connect.Request[erasurev1
 	return connect.NewResponse(&erasurev1.UploadChunkResponse{Upload: uploadProto(u)}), nil
 }
 
+// DeleteUpload implements erasure.v1.ErasureService.DeleteUpload.
+func (s *Server) DeleteUpload(ctx context.Context, req *connect.Request[erasurev1.DeleteUploadRequest]) (*connect.Response[erasurev1.DeleteUploadResponse], error) {
+	by, err := authorize(ctx, req.Msg.GetAccountId(), auth.DeleteBulk, auth.UnsubscribeBulk)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.DeleteUpload(ctx, by.AccountID, req.Msg.GetUploadId()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return connect.NewResponse(&erasurev1.DeleteUploadResponse{}), nil
+}
+
 // GetUpload implements erasure.v1.ErasureService.GetUpload.
 func (s *Server) GetUpload(ctx context.Context, req *connect.Request[erasurev1.GetUploadRequest]) (*connect.Response[erasurev1.GetUploadResponse], error) {
 	by, err := authorize(ctx, req.Msg.GetAccountId(), auth.ReadReports)

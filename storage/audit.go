@@ -226,3 +226,42 @@ func (s *Store) CountUnsubscriptions(ctx context.Context, accountID, jobID strin
 	}
 	return n, nil
 }
+
+// LastErasures returns, for each of the hashes that the account's erasure
+// records hold (of identifiers, or of profile ids when byProfile), the most
+// recent erasure, keyed by the hash as a string. One query on the hash
+// index for a batch of rows.
+func (s *Store) LastErasures(ctx context.Context, accountID string, hashes [][]byte, byProfile bool) (map[string]job.Erasure, error) {
+	if len(hashes) == 0 {
+		return nil, nil
+	}
+	field := "key_hash"
+	if byProfile {
+		field = "profile_hash"
+	}
+	in := make(bson.A, len(hashes))
+	for i, h := range hashes {
+		in[i] = h
+	}
+	cur, err := s.erasures.Find(ctx, bson.D{{"account_id", accountID}, {field, bson.D{{"$in", in}}}},
+		options.Find().SetProjection(bson.D{{"job_id", 1}, {"job_kind", 1}, {"row", 1}, {"at", 1}, {"key_hash", 1}, {"profile_hash", 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("find erasures: %w", err)
+	}
+	var docs []erasureDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("find erasures: %w", err)
+	}
+	out := make(map[string]job.Erasure, len(docs))
+	for _, d := range docs {
+		h := d.KeyHash
+		if byProfile {
+			h = d.ProfileHash
+		}
+		if prev, ok := out[string(h)]; ok && !d.At.After(prev.At) {
+			continue
+		}
+		out[string(h)] = job.Erasure{JobID: d.JobID, JobKind: kindNames.value(d.JobKind), Row: d.Row, At: d.At, KeyHash: d.KeyHash, ProfileHash: d.ProfileHash}
+	}
+	return out, nil
+}

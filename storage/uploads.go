@@ -425,3 +425,25 @@ func (s *Store) DeleteExpiredUploads(ctx context.Context, at time.Time) (int, er
 	}
 	return n, nil
 }
+
+// UploadUsedBy returns the job that took the account's upload and when,
+// read from the upload's claim, which outlives the upload: ErrNotFound when
+// no job ever took it.
+func (s *Store) UploadUsedBy(ctx context.Context, accountID, id string) (jobID string, at time.Time, err error) {
+	oid, err := parseID(id)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	var claim struct {
+		Job string    `bson:"job"`
+		At  time.Time `bson:"at"`
+	}
+	err = s.claims.FindOne(ctx, bson.D{{"_id", "upload:" + oid.Hex()}, {"account_id", accountID}}).Decode(&claim)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return "", time.Time{}, ErrNotFound
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("find upload claim: %w", err)
+	}
+	return claim.Job, claim.At, nil
+}

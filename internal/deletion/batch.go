@@ -61,6 +61,11 @@ func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
 	if err := r.match.resolve(ctx, j.AccountID, work, !r.s.cfg.DisableHints, r.act.consents()); err != nil {
 		return err
 	}
+	if !r.s.cfg.DisableHints {
+		if err := r.s.hintErased(ctx, j.AccountID, r.match, work); err != nil {
+			return err
+		}
+	}
 	r.act.decide(work)
 	r.s.hashMatches(j.AccountID, work)
 	outcomes := make([]job.RowOutcome, len(work))
@@ -108,6 +113,7 @@ func (r *run) readBack(ctx context.Context, batch []row) error {
 		}
 		w := &batch[i]
 		w.outcome, w.reason, w.dupOf, w.hint, w.normalized = o.Outcome, o.Reason, o.DuplicateOfRow, o.Hint, o.Normalized
+		w.stored = true
 		if o.ProfileID != "" {
 			w.match = matchOf(j, o)
 			w.sections, w.consents = o.Sections, o.Consents

@@ -136,8 +136,12 @@ func TestSweepDeletesExpiredOutcomesAndUploads(t *testing.T) {
 	if err := store.InsertProfiles(ctx, []profile.Profile{{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: "ann@example.com"}}}); err != nil {
 		t.Fatal(err)
 	}
-	j, err := svc.RunProfile(ctx, deletion.Caller{AccountID: "acme"}, "0123456789abcdef01234567", deletion.Delete)
+	started, err := svc.StartList(ctx, deletion.Caller{AccountID: "acme"}, []string{"nobody@example.com"}, deletion.Spec{Type: identifier.Email}, deletion.Delete)
 	if err != nil {
+		t.Fatal(err)
+	}
+	var j job.View
+	if err := svc.Watch(ctx, deletion.Caller{AccountID: "acme"}, started.ID, func(v job.View) error { j = v; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	unused := upload(t, svc, "left-behind.csv", []byte("Email\nann@example.com\n"))

@@ -226,7 +226,8 @@ func hostileCases() []hostileCase {
 		hostileCase{name: "BOM only", file: "bom_only.csv", src: byEmail, spec: emailSpec}.fails("the file is empty"),
 		hostileCase{name: "blank lines only", file: "blank_lines_only.csv", src: byEmail, spec: emailSpec}.fails("the sheet has no rows"),
 		{name: "spaces only", file: "whitespace_only.csv", src: first, spec: emailSpec, rows: []string{"2 invalid empty value"}},
-		{name: "header only", file: "header_only.csv", src: byEmail, spec: emailSpec, startErr: "the file has a header row but no rows below it"},
+		{name: "header only", file: "header_only.csv", src: byEmail, spec: emailSpec, previewErr: "the file has a header row but no rows below it",
+			startErr: "the file has a header row but no rows below it"},
 
 		// Not a spreadsheet, whatever the name says.
 		hostileCase{name: "binary named .csv", file: "binary.csv", src: byEmail, spec: emailSpec}.fails(notTabular),

@@ -33,10 +33,7 @@ func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec
 	_, _, _, err = fs.next()
 	fs.close()
 	if errors.Is(err, io.EOF) {
-		if fs.sh.hasHeader {
-			return nil, invalidf("the file has a header row but no rows below it; put one identifier per row under the header")
-		}
-		return nil, invalidf("the file has no rows; put one identifier per row")
+		return nil, noRows(fs.sh.hasHeader)
 	}
 
 	j := &job.Job{
@@ -126,11 +123,8 @@ func (s *Service) StartList(ctx context.Context, by Caller, values []string, spe
 	if _, err := spec.normalizer(); err != nil {
 		return nil, err
 	}
-	if len(values) == 0 {
-		return nil, invalidf("values is empty: give at least one identifier")
-	}
-	if len(values) > s.cfg.MaxListItems {
-		return nil, tooLargef("%d values is more than the %d a list may hold; upload a file instead", len(values), s.cfg.MaxListItems)
+	if err := s.checkList(values); err != nil {
+		return nil, err
 	}
 	j := &job.Job{
 		ID:             storage.NewID(),
@@ -151,6 +145,17 @@ func (s *Service) StartList(ctx context.Context, by Caller, values []string, spe
 	return j, nil
 }
 
+// checkList checks an inline list's size.
+func (s *Service) checkList(values []string) error {
+	if len(values) == 0 {
+		return invalidf("values is empty: give at least one identifier")
+	}
+	if len(values) > s.cfg.MaxListItems {
+		return tooLargef("%d values is more than the %d a list may hold; upload a file instead", len(values), s.cfg.MaxListItems)
+	}
+	return nil
+}
+
 // RunProfile runs a task on one profile by id (deleting it is a GDPR
 // erasure) and returns the finished job. The job is queued and run by a
 // worker like any other, so it is recorded, resumed after a crash and
@@ -164,6 +169,11 @@ func (s *Service) RunProfile(ctx context.Context, by Caller, profileID string, t
 	if _, err := (profileIDs{}).Normalize(profileID); err != nil {
 		// The value is not echoed: callers paste e-mail addresses here.
 		return job.View{}, invalidf("profile_id is not a profile id: it has 24 hexadecimal digits, as shown on the profile")
+	}
+	// A profile that does not exist is an answer, not a job: nothing is
+	// queued, run or recorded as a deletion.
+	if err := s.requireProfile(ctx, accountID, profileID); err != nil {
+		return job.View{}, err
 	}
 	j := &job.Job{
 		ID:          storage.NewID(),

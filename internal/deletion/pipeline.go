@@ -62,6 +62,15 @@ type row struct {
 	sections []string
 	// consents are the consents an unsubscribed row opts out.
 	consents []profile.ConsentRef
+	// erased is set on a row not found because an earlier job erased its
+	// profile (its hint says which).
+	erased bool
+	// stored is set on a row whose outcome was read back from an earlier
+	// try of its batch: that outcome is the truth.
+	stored bool
+	// otherKey is set on a row not found whose value is the Unique
+	// Identifier of a profile of another type.
+	otherKey bool
 	hint     string
 	// keyHash and profileHash are the audit trail's hashes of a matched
 	// profile's Unique Identifier and id (see audit.go).
@@ -84,6 +93,9 @@ type matcher struct {
 	resolve func(ctx context.Context, accountID string, batch []row, hints, consents bool) error
 	// crm is set for CRM IDs, where any text is a valid value.
 	crm bool
+	// typ is the Unique Identifier type rows are matched by; zero when they
+	// are profile ids.
+	typ identifier.Type
 }
 
 func (s *Service) matcherFor(j *job.Job) (matcher, error) {
@@ -104,6 +116,7 @@ func (s *Service) keyMatcher(sp Spec) (matcher, error) {
 			return s.resolveKeys(ctx, accountID, sp.Type, batch, hints, consents)
 		},
 		crm: sp.Type == identifier.CRMID,
+		typ: sp.Type,
 	}, nil
 }
 
@@ -219,13 +232,19 @@ func (s *Service) resolveKeys(ctx context.Context, accountID string, t identifie
 	}
 	byValue := make(map[string]*profile.Match, len(found))
 	hint := make(map[string]string)
+	// otherKey holds the values that are another type's key: rows with them
+	// would match under that type.
+	otherKey := make(map[string]bool)
 	for i := range found {
 		p := &found[i]
 		if p.Key.Type == t {
 			byValue[p.Key.Value] = p
+		} else {
+			otherKey[p.Key.Value] = true
 		}
 		for _, v := range []string{p.Key.Value, p.Attribute(t)} {
-			if v != "" && hint[v] == "" {
+			// A value that is another profile's key says most: it wins.
+			if v != "" && (hint[v] == "" || (v == p.Key.Value && p.Key.Type != t)) {
 				hint[v] = explain(*p, t, v)
 			}
 		}
@@ -238,7 +257,7 @@ func (s *Service) resolveKeys(ctx context.Context, accountID string, t identifie
 		if m, ok := byValue[r.normalized]; ok {
 			r.match = m
 		} else {
-			r.outcome, r.hint = job.NotFound, hint[r.normalized]
+			r.outcome, r.hint, r.otherKey = job.NotFound, hint[r.normalized], otherKey[r.normalized]
 		}
 	}
 	return nil

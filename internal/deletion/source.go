@@ -58,7 +58,7 @@ func (s *Service) openUpload(ctx context.Context, accountID, uploadID string) (*
 		return nil, preconditionf("upload %q is not complete: send its remaining chunks (the last with last=true) first", uploadID)
 	}
 	if err != nil {
-		return nil, notFound(err, "upload", uploadID)
+		return nil, s.uploadNotFound(ctx, accountID, uploadID, err)
 	}
 	defer r.Close()
 	tmp, err := os.CreateTemp(s.cfg.TempDir, "erasure-upload-*")

@@ -85,7 +85,59 @@ func (s *Service) GetUpload(ctx context.Context, accountID, uploadID string) (*j
 		return nil, err
 	}
 	u, err := s.store.GetUpload(ctx, accountID, uploadID)
-	return u, notFound(err, "upload", uploadID)
+	if err != nil {
+		return nil, s.uploadNotFound(ctx, accountID, uploadID, err)
+	}
+	if u.JobID != "" {
+		// Its job deletes it when it ends; an ended job's upload is gone
+		// for the caller even while the deletion is under way.
+		if j, err := s.store.GetJob(ctx, accountID, u.JobID); err == nil && j.State.Terminal() {
+			return nil, s.uploadNotFound(ctx, accountID, uploadID, storage.ErrNotFound)
+		}
+	}
+	return u, nil
+}
+
+// uploadNotFound explains an upload the store does not have: when a job
+// took it (the job deleted it when it ended), which job; otherwise err as
+// NotFound.
+func (s *Service) uploadNotFound(ctx context.Context, accountID, uploadID string, err error) error {
+	if !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	jobID, at, uerr := s.store.UploadUsedBy(ctx, accountID, uploadID)
+	if uerr == nil {
+		return preconditionf("upload %q was already used by job %s on %s and deleted with it; upload the file again to run another job",
+			uploadID, jobID, at.UTC().Format(time.DateOnly))
+	}
+	return notFound(err, "upload", uploadID)
+}
+
+// DeleteUpload discards an upload no running job reads (a wizard's
+// Cancel): its bytes, and the personal data in them, go at once instead
+// of after the upload's time to live.
+func (s *Service) DeleteUpload(ctx context.Context, accountID, uploadID string) error {
+	if err := checkAccount(accountID); err != nil {
+		return err
+	}
+	u, err := s.store.GetUpload(ctx, accountID, uploadID)
+	if err != nil {
+		return s.uploadNotFound(ctx, accountID, uploadID, err)
+	}
+	if u.JobID != "" {
+		j, err := s.store.GetJob(ctx, accountID, u.JobID)
+		if err == nil && !j.State.Terminal() {
+			return preconditionf("upload %q is being read by job %s; cancel the job (CancelJob) and the upload is deleted with it", uploadID, u.JobID)
+		}
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+	}
+	if err := s.store.DeleteUpload(ctx, accountID, uploadID); err != nil {
+		return err
+	}
+	s.logger.InfoContext(ctx, "upload discarded", "upload_id", uploadID, "account_id", accountID)
+	return nil
 }
 
 // UploadWriter receives a file sent as a stream. Write refuses bytes past the

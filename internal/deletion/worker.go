@@ -74,7 +74,7 @@ func (s *Service) runJob(stop, ops context.Context, j *job.Job) {
 	// Nothing is deleted before the start is in the audit trail (stored
 	// once, whoever records it first).
 	err := r.withRetry(func(ctx context.Context) error {
-		return s.record(ctx, job.Started, j.CreatedBy, j)
+		return s.record(ctx, job.Started, j.CreatedBy, startOf(j))
 	})
 	var state job.State
 	var reason string
@@ -108,6 +108,18 @@ func (s *Service) runJob(stop, ops context.Context, j *job.Job) {
 		state = job.Failed
 	}
 	s.finish(r, state, reason)
+}
+
+// startOf is the job as it was queued, which its start record shows
+// whoever writes it first: the call that queued it, or this worker.
+func startOf(j *job.Job) *job.Job {
+	s := *j
+	s.State = job.Queued
+	s.Counts = job.Counts{}
+	if j.Kind != job.FromFile {
+		s.Counts.TotalRows = j.Counts.TotalRows // a list's length is known when it is queued
+	}
+	return &s
 }
 
 // finish ends a run's job in state. Finishing is a write like any other:

@@ -1680,10 +1680,13 @@ func (x *UnsubscribeSpec) GetSections() []string {
 type PreviewUnsubscribeRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
-	Source    *FileSource            `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// The file to preview; or give values instead.
+	Source *FileSource `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
 	// How rows are matched to profiles: as for a deletion.
-	Spec          *DeletionSpec    `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
-	Unsubscribe   *UnsubscribeSpec `protobuf:"bytes,4,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	Spec        *DeletionSpec    `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	Unsubscribe *UnsubscribeSpec `protobuf:"bytes,4,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	// An inline list to preview (at most 10,000 values); or give source.
+	Values        []string `protobuf:"bytes,5,rep,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1746,6 +1749,13 @@ func (x *PreviewUnsubscribeRequest) GetUnsubscribe() *UnsubscribeSpec {
 	return nil
 }
 
+func (x *PreviewUnsubscribeRequest) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 // PreviewUnsubscribeResponse is the unsubscribe wizard's overview step.
 // Nothing was changed.
 type PreviewUnsubscribeResponse struct {
@@ -1759,8 +1769,13 @@ type PreviewUnsubscribeResponse struct {
 	// The first invalid rows with their reasons.
 	InvalidSamples []*RowOutcome `protobuf:"bytes,3,rep,name=invalid_samples,json=invalidSamples,proto3" json:"invalid_samples,omitempty"`
 	HasHeader      bool          `protobuf:"varint,4,opt,name=has_header,json=hasHeader,proto3" json:"has_header,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// As in PreviewDeletionResponse.
+	HintSamples       []*RowOutcome     `protobuf:"bytes,5,rep,name=hint_samples,json=hintSamples,proto3" json:"hint_samples,omitempty"`
+	OtherKeyTypeRows  int64             `protobuf:"varint,6,opt,name=other_key_type_rows,json=otherKeyTypeRows,proto3" json:"other_key_type_rows,omitempty"`
+	AlreadyErasedRows int64             `protobuf:"varint,7,opt,name=already_erased_rows,json=alreadyErasedRows,proto3" json:"already_erased_rows,omitempty"`
+	Warnings          []*PreviewWarning `protobuf:"bytes,8,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *PreviewUnsubscribeResponse) Reset() {
@@ -1819,6 +1834,34 @@ func (x *PreviewUnsubscribeResponse) GetHasHeader() bool {
 		return x.HasHeader
 	}
 	return false
+}
+
+func (x *PreviewUnsubscribeResponse) GetHintSamples() []*RowOutcome {
+	if x != nil {
+		return x.HintSamples
+	}
+	return nil
+}
+
+func (x *PreviewUnsubscribeResponse) GetOtherKeyTypeRows() int64 {
+	if x != nil {
+		return x.OtherKeyTypeRows
+	}
+	return 0
+}
+
+func (x *PreviewUnsubscribeResponse) GetAlreadyErasedRows() int64 {
+	if x != nil {
+		return x.AlreadyErasedRows
+	}
+	return 0
+}
+
+func (x *PreviewUnsubscribeResponse) GetWarnings() []*PreviewWarning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
 }
 
 // ExecuteUnsubscribeRequest starts an unsubscribe by a file, with the same
@@ -2113,8 +2156,9 @@ func (x *UnsubscribeProfileRequest) GetUnsubscribe() *UnsubscribeSpec {
 	return nil
 }
 
-// UnsubscribeProfileResponse holds the finished job: unsubscribed = 1,
-// already_unsubscribed = 1 or not_found = 1.
+// UnsubscribeProfileResponse holds the finished job: unsubscribed = 1 or
+// already_unsubscribed = 1. A profile that does not exist is NOT_FOUND
+// instead, with nothing queued.
 type UnsubscribeProfileResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
@@ -2161,10 +2205,14 @@ func (x *UnsubscribeProfileResponse) GetJob() *Job {
 
 // PreviewDeletionRequest asks what deleting by a file would do.
 type PreviewDeletionRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
-	Source        *FileSource            `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
-	Spec          *DeletionSpec          `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// The file to preview; or give values instead.
+	Source *FileSource   `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	Spec   *DeletionSpec `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	// An inline list to preview (at most 10,000 values), as
+	// DeleteIdentifiers would run it; or give source instead.
+	Values        []string `protobuf:"bytes,4,rep,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2220,6 +2268,71 @@ func (x *PreviewDeletionRequest) GetSpec() *DeletionSpec {
 	return nil
 }
 
+func (x *PreviewDeletionRequest) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// PreviewWarning is a mistake a preview suspects: look at it before
+// executing.
+type PreviewWarning struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stable, for programs: IDENTIFIER_TYPE_MISMATCH (the values look like
+	// identifiers of another type than the one chosen), MATCHES_OTHER_KEY_TYPE
+	// (rows would match only under another identifier type).
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What looks wrong and what to do, for a person.
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewWarning) Reset() {
+	*x = PreviewWarning{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewWarning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewWarning) ProtoMessage() {}
+
+func (x *PreviewWarning) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewWarning.ProtoReflect.Descriptor instead.
+func (*PreviewWarning) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *PreviewWarning) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PreviewWarning) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // PreviewDeletionResponse is the wizard's overview step. Nothing was deleted.
 type PreviewDeletionResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -2236,13 +2349,24 @@ type PreviewDeletionResponse struct {
 	// cannot see are left out of sections. Zero when the caller sees all
 	// sections.
 	HiddenSectionProfiles int64 `protobuf:"varint,5,opt,name=hidden_section_profiles,json=hiddenSectionProfiles,proto3" json:"hidden_section_profiles,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// The first rows that matched nothing but have a hint saying why (the
+	// same hints the job's rows would have).
+	HintSamples []*RowOutcome `protobuf:"bytes,6,rep,name=hint_samples,json=hintSamples,proto3" json:"hint_samples,omitempty"`
+	// Rows that matched nothing whose value is the Unique Identifier of a
+	// profile of another type: they would match only with that type chosen.
+	OtherKeyTypeRows int64 `protobuf:"varint,7,opt,name=other_key_type_rows,json=otherKeyTypeRows,proto3" json:"other_key_type_rows,omitempty"`
+	// Rows that matched nothing because an earlier job erased their profile.
+	AlreadyErasedRows int64 `protobuf:"varint,8,opt,name=already_erased_rows,json=alreadyErasedRows,proto3" json:"already_erased_rows,omitempty"`
+	// Mistakes the preview suspects, such as an e-mail column previewed as
+	// phone numbers.
+	Warnings      []*PreviewWarning `protobuf:"bytes,9,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PreviewDeletionResponse) Reset() {
 	*x = PreviewDeletionResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[27]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +2378,7 @@ func (x *PreviewDeletionResponse) String() string {
 func (*PreviewDeletionResponse) ProtoMessage() {}
 
 func (x *PreviewDeletionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[27]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +2391,7 @@ func (x *PreviewDeletionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewDeletionResponse.ProtoReflect.Descriptor instead.
 func (*PreviewDeletionResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{27}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PreviewDeletionResponse) GetCounts() *Counts {
@@ -2305,6 +2429,34 @@ func (x *PreviewDeletionResponse) GetHiddenSectionProfiles() int64 {
 	return 0
 }
 
+func (x *PreviewDeletionResponse) GetHintSamples() []*RowOutcome {
+	if x != nil {
+		return x.HintSamples
+	}
+	return nil
+}
+
+func (x *PreviewDeletionResponse) GetOtherKeyTypeRows() int64 {
+	if x != nil {
+		return x.OtherKeyTypeRows
+	}
+	return 0
+}
+
+func (x *PreviewDeletionResponse) GetAlreadyErasedRows() int64 {
+	if x != nil {
+		return x.AlreadyErasedRows
+	}
+	return 0
+}
+
+func (x *PreviewDeletionResponse) GetWarnings() []*PreviewWarning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 // ExecuteDeletionRequest starts a deletion by a file. It takes the same
 // source and spec as the preview the user confirmed.
 type ExecuteDeletionRequest struct {
@@ -2318,7 +2470,7 @@ type ExecuteDeletionRequest struct {
 
 func (x *ExecuteDeletionRequest) Reset() {
 	*x = ExecuteDeletionRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[28]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2330,7 +2482,7 @@ func (x *ExecuteDeletionRequest) String() string {
 func (*ExecuteDeletionRequest) ProtoMessage() {}
 
 func (x *ExecuteDeletionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[28]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2343,7 +2495,7 @@ func (x *ExecuteDeletionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteDeletionRequest.ProtoReflect.Descriptor instead.
 func (*ExecuteDeletionRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{28}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ExecuteDeletionRequest) GetAccountId() string {
@@ -2377,7 +2529,7 @@ type ExecuteDeletionResponse struct {
 
 func (x *ExecuteDeletionResponse) Reset() {
 	*x = ExecuteDeletionResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[29]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2389,7 +2541,7 @@ func (x *ExecuteDeletionResponse) String() string {
 func (*ExecuteDeletionResponse) ProtoMessage() {}
 
 func (x *ExecuteDeletionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[29]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2402,7 +2554,7 @@ func (x *ExecuteDeletionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteDeletionResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteDeletionResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{29}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ExecuteDeletionResponse) GetJob() *Job {
@@ -2426,7 +2578,7 @@ type DeleteIdentifiersRequest struct {
 
 func (x *DeleteIdentifiersRequest) Reset() {
 	*x = DeleteIdentifiersRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[30]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2438,7 +2590,7 @@ func (x *DeleteIdentifiersRequest) String() string {
 func (*DeleteIdentifiersRequest) ProtoMessage() {}
 
 func (x *DeleteIdentifiersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[30]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2451,7 +2603,7 @@ func (x *DeleteIdentifiersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteIdentifiersRequest.ProtoReflect.Descriptor instead.
 func (*DeleteIdentifiersRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{30}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteIdentifiersRequest) GetAccountId() string {
@@ -2485,7 +2637,7 @@ type DeleteIdentifiersResponse struct {
 
 func (x *DeleteIdentifiersResponse) Reset() {
 	*x = DeleteIdentifiersResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[31]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2497,7 +2649,7 @@ func (x *DeleteIdentifiersResponse) String() string {
 func (*DeleteIdentifiersResponse) ProtoMessage() {}
 
 func (x *DeleteIdentifiersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[31]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2510,7 +2662,7 @@ func (x *DeleteIdentifiersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteIdentifiersResponse.ProtoReflect.Descriptor instead.
 func (*DeleteIdentifiersResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{31}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteIdentifiersResponse) GetJob() *Job {
@@ -2518,6 +2670,96 @@ func (x *DeleteIdentifiersResponse) GetJob() *Job {
 		return x.Job
 	}
 	return nil
+}
+
+// DeleteUploadRequest names an upload to discard.
+type DeleteUploadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	UploadId      string                 `protobuf:"bytes,2,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteUploadRequest) Reset() {
+	*x = DeleteUploadRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteUploadRequest) ProtoMessage() {}
+
+func (x *DeleteUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteUploadRequest.ProtoReflect.Descriptor instead.
+func (*DeleteUploadRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DeleteUploadRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *DeleteUploadRequest) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+// DeleteUploadResponse says the upload is gone.
+type DeleteUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteUploadResponse) Reset() {
+	*x = DeleteUploadResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteUploadResponse) ProtoMessage() {}
+
+func (x *DeleteUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteUploadResponse.ProtoReflect.Descriptor instead.
+func (*DeleteUploadResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{34}
 }
 
 // DeleteProfileRequest names one profile.
@@ -2532,7 +2774,7 @@ type DeleteProfileRequest struct {
 
 func (x *DeleteProfileRequest) Reset() {
 	*x = DeleteProfileRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[32]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2544,7 +2786,7 @@ func (x *DeleteProfileRequest) String() string {
 func (*DeleteProfileRequest) ProtoMessage() {}
 
 func (x *DeleteProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[32]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2557,7 +2799,7 @@ func (x *DeleteProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProfileRequest.ProtoReflect.Descriptor instead.
 func (*DeleteProfileRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{32}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeleteProfileRequest) GetAccountId() string {
@@ -2574,8 +2816,9 @@ func (x *DeleteProfileRequest) GetProfileId() string {
 	return ""
 }
 
-// DeleteProfileResponse holds the finished job. Its counts say whether the
-// profile was deleted (deleted = 1) or did not exist (not_found = 1).
+// DeleteProfileResponse holds the finished job: deleted = 1. A profile that
+// does not exist is NOT_FOUND instead, with nothing queued or recorded (the
+// message says when an earlier job erased it).
 type DeleteProfileResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
@@ -2585,7 +2828,7 @@ type DeleteProfileResponse struct {
 
 func (x *DeleteProfileResponse) Reset() {
 	*x = DeleteProfileResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[33]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2597,7 +2840,7 @@ func (x *DeleteProfileResponse) String() string {
 func (*DeleteProfileResponse) ProtoMessage() {}
 
 func (x *DeleteProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[33]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2610,7 +2853,7 @@ func (x *DeleteProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProfileResponse.ProtoReflect.Descriptor instead.
 func (*DeleteProfileResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{33}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteProfileResponse) GetJob() *Job {
@@ -2631,7 +2874,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[34]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2643,7 +2886,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[34]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2656,7 +2899,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{34}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *WatchJobRequest) GetAccountId() string {
@@ -2683,7 +2926,7 @@ type WatchJobResponse struct {
 
 func (x *WatchJobResponse) Reset() {
 	*x = WatchJobResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[35]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2695,7 +2938,7 @@ func (x *WatchJobResponse) String() string {
 func (*WatchJobResponse) ProtoMessage() {}
 
 func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[35]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2708,7 +2951,7 @@ func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobResponse.ProtoReflect.Descriptor instead.
 func (*WatchJobResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{35}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *WatchJobResponse) GetJob() *Job {
@@ -2729,7 +2972,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[36]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2741,7 +2984,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[36]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2754,7 +2997,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{36}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CancelJobRequest) GetAccountId() string {
@@ -2781,7 +3024,7 @@ type CancelJobResponse struct {
 
 func (x *CancelJobResponse) Reset() {
 	*x = CancelJobResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[37]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2793,7 +3036,7 @@ func (x *CancelJobResponse) String() string {
 func (*CancelJobResponse) ProtoMessage() {}
 
 func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[37]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2806,7 +3049,7 @@ func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobResponse.ProtoReflect.Descriptor instead.
 func (*CancelJobResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{37}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CancelJobResponse) GetJob() *Job {
@@ -2827,7 +3070,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[38]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2839,7 +3082,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[38]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2852,7 +3095,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{38}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetJobRequest) GetAccountId() string {
@@ -2879,7 +3122,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2891,7 +3134,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2904,7 +3147,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{39}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetJobResponse) GetJob() *Job {
@@ -2928,7 +3171,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2940,7 +3183,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2953,7 +3196,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{40}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListJobsRequest) GetAccountId() string {
@@ -2989,7 +3232,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3244,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3257,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{41}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -3044,7 +3287,7 @@ type ListRowOutcomesRequest struct {
 
 func (x *ListRowOutcomesRequest) Reset() {
 	*x = ListRowOutcomesRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3056,7 +3299,7 @@ func (x *ListRowOutcomesRequest) String() string {
 func (*ListRowOutcomesRequest) ProtoMessage() {}
 
 func (x *ListRowOutcomesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3069,7 +3312,7 @@ func (x *ListRowOutcomesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRowOutcomesRequest.ProtoReflect.Descriptor instead.
 func (*ListRowOutcomesRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{42}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListRowOutcomesRequest) GetAccountId() string {
@@ -3103,7 +3346,7 @@ type ListRowOutcomesResponse struct {
 
 func (x *ListRowOutcomesResponse) Reset() {
 	*x = ListRowOutcomesResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3115,7 +3358,7 @@ func (x *ListRowOutcomesResponse) String() string {
 func (*ListRowOutcomesResponse) ProtoMessage() {}
 
 func (x *ListRowOutcomesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3128,7 +3371,7 @@ func (x *ListRowOutcomesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRowOutcomesResponse.ProtoReflect.Descriptor instead.
 func (*ListRowOutcomesResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{43}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListRowOutcomesResponse) GetRows() []*RowOutcome {
@@ -3166,7 +3409,7 @@ type Counts struct {
 
 func (x *Counts) Reset() {
 	*x = Counts{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3178,7 +3421,7 @@ func (x *Counts) String() string {
 func (*Counts) ProtoMessage() {}
 
 func (x *Counts) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3191,7 +3434,7 @@ func (x *Counts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counts.ProtoReflect.Descriptor instead.
 func (*Counts) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{44}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Counts) GetTotalRows() int64 {
@@ -3278,7 +3521,7 @@ type SectionCount struct {
 
 func (x *SectionCount) Reset() {
 	*x = SectionCount{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3290,7 +3533,7 @@ func (x *SectionCount) String() string {
 func (*SectionCount) ProtoMessage() {}
 
 func (x *SectionCount) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3303,7 +3546,7 @@ func (x *SectionCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionCount.ProtoReflect.Descriptor instead.
 func (*SectionCount) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{45}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SectionCount) GetSectionId() string {
@@ -3342,7 +3585,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3354,7 +3597,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3367,7 +3610,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{46}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Progress) GetPercent() float64 {
@@ -3432,7 +3675,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3444,7 +3687,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3457,7 +3700,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{47}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *Job) GetJobId() string {
@@ -3622,7 +3865,7 @@ type Actor struct {
 
 func (x *Actor) Reset() {
 	*x = Actor{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3634,7 +3877,7 @@ func (x *Actor) String() string {
 func (*Actor) ProtoMessage() {}
 
 func (x *Actor) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3647,7 +3890,7 @@ func (x *Actor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Actor.ProtoReflect.Descriptor instead.
 func (*Actor) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{48}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Actor) GetSubject() string {
@@ -3687,7 +3930,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3699,7 +3942,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3712,7 +3955,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{49}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListAuditEventsRequest) GetAccountId() string {
@@ -3755,7 +3998,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3767,7 +4010,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3780,7 +4023,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{50}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -3820,7 +4063,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3832,7 +4075,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3845,7 +4088,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{51}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AuditEvent) GetEventId() string {
@@ -3935,7 +4178,7 @@ type VerifyErasureRequest struct {
 
 func (x *VerifyErasureRequest) Reset() {
 	*x = VerifyErasureRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3947,7 +4190,7 @@ func (x *VerifyErasureRequest) String() string {
 func (*VerifyErasureRequest) ProtoMessage() {}
 
 func (x *VerifyErasureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3960,7 +4203,7 @@ func (x *VerifyErasureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyErasureRequest.ProtoReflect.Descriptor instead.
 func (*VerifyErasureRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{52}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *VerifyErasureRequest) GetAccountId() string {
@@ -4033,7 +4276,7 @@ type VerifyErasureResponse struct {
 
 func (x *VerifyErasureResponse) Reset() {
 	*x = VerifyErasureResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4045,7 +4288,7 @@ func (x *VerifyErasureResponse) String() string {
 func (*VerifyErasureResponse) ProtoMessage() {}
 
 func (x *VerifyErasureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4058,7 +4301,7 @@ func (x *VerifyErasureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyErasureResponse.ProtoReflect.Descriptor instead.
 func (*VerifyErasureResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{53}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *VerifyErasureResponse) GetErasures() []*Erasure {
@@ -4083,7 +4326,7 @@ type Erasure struct {
 
 func (x *Erasure) Reset() {
 	*x = Erasure{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4095,7 +4338,7 @@ func (x *Erasure) String() string {
 func (*Erasure) ProtoMessage() {}
 
 func (x *Erasure) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4108,7 +4351,7 @@ func (x *Erasure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Erasure.ProtoReflect.Descriptor instead.
 func (*Erasure) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{54}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *Erasure) GetJobId() string {
@@ -4156,7 +4399,9 @@ type RowOutcome struct {
 	DuplicateOfRow int64 `protobuf:"varint,6,opt,name=duplicate_of_row,json=duplicateOfRow,proto3" json:"duplicate_of_row,omitempty"`
 	// For a deleted or unsubscribed row: the id of the matched profile.
 	ProfileId string `protobuf:"bytes,7,opt,name=profile_id,json=profileId,proto3" json:"profile_id,omitempty"`
-	// For a row that matched nothing: a likely reason, when one was found.
+	// For a row that matched nothing: a likely reason, when one was found,
+	// such as "already erased by job J on 2026-11-30", or a profile of
+	// another identifier type that has the value.
 	Hint string `protobuf:"bytes,8,opt,name=hint,proto3" json:"hint,omitempty"`
 	// For an unsubscribed row: the consents opted out.
 	Consents      []*ConsentRef `protobuf:"bytes,9,rep,name=consents,proto3" json:"consents,omitempty"`
@@ -4166,7 +4411,7 @@ type RowOutcome struct {
 
 func (x *RowOutcome) Reset() {
 	*x = RowOutcome{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4178,7 +4423,7 @@ func (x *RowOutcome) String() string {
 func (*RowOutcome) ProtoMessage() {}
 
 func (x *RowOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4191,7 +4436,7 @@ func (x *RowOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowOutcome.ProtoReflect.Descriptor instead.
 func (*RowOutcome) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{55}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RowOutcome) GetRow() int64 {
@@ -4269,7 +4514,7 @@ type ConsentRef struct {
 
 func (x *ConsentRef) Reset() {
 	*x = ConsentRef{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4281,7 +4526,7 @@ func (x *ConsentRef) String() string {
 func (*ConsentRef) ProtoMessage() {}
 
 func (x *ConsentRef) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4294,7 +4539,7 @@ func (x *ConsentRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentRef.ProtoReflect.Descriptor instead.
 func (*ConsentRef) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{56}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ConsentRef) GetSectionId() string {
@@ -4406,19 +4651,24 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x0fUnsubscribeSpec\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x16\n" +
 	"\x06topics\x18\x02 \x03(\tR\x06topics\x12\x1a\n" +
-	"\bsections\x18\x03 \x03(\tR\bsections\"\xd7\x01\n" +
+	"\bsections\x18\x03 \x03(\tR\bsections\"\xef\x01\n" +
 	"\x19PreviewUnsubscribeRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
 	"\x06source\x18\x02 \x01(\v2\x16.erasure.v1.FileSourceR\x06source\x12,\n" +
 	"\x04spec\x18\x03 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\x12=\n" +
-	"\vunsubscribe\x18\x04 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\"\xde\x01\n" +
+	"\vunsubscribe\x18\x04 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\x12\x16\n" +
+	"\x06values\x18\x05 \x03(\tR\x06values\"\xb0\x03\n" +
 	"\x1aPreviewUnsubscribeResponse\x12*\n" +
 	"\x06counts\x18\x01 \x01(\v2\x12.erasure.v1.CountsR\x06counts\x124\n" +
 	"\bsections\x18\x02 \x03(\v2\x18.erasure.v1.SectionCountR\bsections\x12?\n" +
 	"\x0finvalid_samples\x18\x03 \x03(\v2\x16.erasure.v1.RowOutcomeR\x0einvalidSamples\x12\x1d\n" +
 	"\n" +
-	"has_header\x18\x04 \x01(\bR\thasHeader\"\xd7\x01\n" +
+	"has_header\x18\x04 \x01(\bR\thasHeader\x129\n" +
+	"\fhint_samples\x18\x05 \x03(\v2\x16.erasure.v1.RowOutcomeR\vhintSamples\x12-\n" +
+	"\x13other_key_type_rows\x18\x06 \x01(\x03R\x10otherKeyTypeRows\x12.\n" +
+	"\x13already_erased_rows\x18\a \x01(\x03R\x11alreadyErasedRows\x126\n" +
+	"\bwarnings\x18\b \x03(\v2\x1a.erasure.v1.PreviewWarningR\bwarnings\"\xd7\x01\n" +
 	"\x19ExecuteUnsubscribeRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
@@ -4442,19 +4692,27 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"profile_id\x18\x02 \x01(\tR\tprofileId\x12=\n" +
 	"\vunsubscribe\x18\x03 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\"?\n" +
 	"\x1aUnsubscribeProfileResponse\x12!\n" +
-	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"\x95\x01\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"\xad\x01\n" +
 	"\x16PreviewDeletionRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
 	"\x06source\x18\x02 \x01(\v2\x16.erasure.v1.FileSourceR\x06source\x12,\n" +
-	"\x04spec\x18\x03 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\"\x93\x02\n" +
+	"\x04spec\x18\x03 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\x12\x16\n" +
+	"\x06values\x18\x04 \x03(\tR\x06values\"B\n" +
+	"\x0ePreviewWarning\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xe5\x03\n" +
 	"\x17PreviewDeletionResponse\x12*\n" +
 	"\x06counts\x18\x01 \x01(\v2\x12.erasure.v1.CountsR\x06counts\x124\n" +
 	"\bsections\x18\x02 \x03(\v2\x18.erasure.v1.SectionCountR\bsections\x12?\n" +
 	"\x0finvalid_samples\x18\x03 \x03(\v2\x16.erasure.v1.RowOutcomeR\x0einvalidSamples\x12\x1d\n" +
 	"\n" +
 	"has_header\x18\x04 \x01(\bR\thasHeader\x126\n" +
-	"\x17hidden_section_profiles\x18\x05 \x01(\x03R\x15hiddenSectionProfiles\"\x95\x01\n" +
+	"\x17hidden_section_profiles\x18\x05 \x01(\x03R\x15hiddenSectionProfiles\x129\n" +
+	"\fhint_samples\x18\x06 \x03(\v2\x16.erasure.v1.RowOutcomeR\vhintSamples\x12-\n" +
+	"\x13other_key_type_rows\x18\a \x01(\x03R\x10otherKeyTypeRows\x12.\n" +
+	"\x13already_erased_rows\x18\b \x01(\x03R\x11alreadyErasedRows\x126\n" +
+	"\bwarnings\x18\t \x03(\v2\x1a.erasure.v1.PreviewWarningR\bwarnings\"\x95\x01\n" +
 	"\x16ExecuteDeletionRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
@@ -4468,7 +4726,12 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x04spec\x18\x02 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\x12\x16\n" +
 	"\x06values\x18\x03 \x03(\tR\x06values\">\n" +
 	"\x19DeleteIdentifiersResponse\x12!\n" +
-	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"T\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"Q\n" +
+	"\x13DeleteUploadRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1b\n" +
+	"\tupload_id\x18\x02 \x01(\tR\buploadId\"\x16\n" +
+	"\x14DeleteUploadResponse\"T\n" +
 	"\x14DeleteProfileRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1d\n" +
@@ -4666,12 +4929,13 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x18AUDIT_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18AUDIT_ACTION_JOB_STARTED\x10\x01\x12%\n" +
 	"!AUDIT_ACTION_JOB_CANCEL_REQUESTED\x10\x02\x12\x1d\n" +
-	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x032\x97\x0e\n" +
+	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x032\xef\x0e\n" +
 	"\x0eErasureService\x12M\n" +
 	"\n" +
 	"UploadFile\x12\x1d.erasure.v1.UploadFileRequest\x1a\x1e.erasure.v1.UploadFileResponse(\x01\x12Q\n" +
 	"\fCreateUpload\x12\x1f.erasure.v1.CreateUploadRequest\x1a .erasure.v1.CreateUploadResponse\x12N\n" +
-	"\vUploadChunk\x12\x1e.erasure.v1.UploadChunkRequest\x1a\x1f.erasure.v1.UploadChunkResponse\x12M\n" +
+	"\vUploadChunk\x12\x1e.erasure.v1.UploadChunkRequest\x1a\x1f.erasure.v1.UploadChunkResponse\x12V\n" +
+	"\fDeleteUpload\x12\x1f.erasure.v1.DeleteUploadRequest\x1a .erasure.v1.DeleteUploadResponse\"\x03\x90\x02\x02\x12M\n" +
 	"\tGetUpload\x12\x1c.erasure.v1.GetUploadRequest\x1a\x1d.erasure.v1.GetUploadResponse\"\x03\x90\x02\x01\x12Y\n" +
 	"\rInspectUpload\x12 .erasure.v1.InspectUploadRequest\x1a!.erasure.v1.InspectUploadResponse\"\x03\x90\x02\x01\x12_\n" +
 	"\x0fPreviewDeletion\x12\".erasure.v1.PreviewDeletionRequest\x1a#.erasure.v1.PreviewDeletionResponse\"\x03\x90\x02\x01\x12\\\n" +
@@ -4706,7 +4970,7 @@ func file_erasure_v1_erasure_proto_rawDescGZIP() []byte {
 }
 
 var file_erasure_v1_erasure_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_erasure_v1_erasure_proto_goTypes = []any{
 	(IdentifierType)(0),                    // 0: erasure.v1.IdentifierType
 	(FileFormat)(0),                        // 1: erasure.v1.FileFormat
@@ -4743,162 +5007,171 @@ var file_erasure_v1_erasure_proto_goTypes = []any{
 	(*UnsubscribeProfileRequest)(nil),      // 32: erasure.v1.UnsubscribeProfileRequest
 	(*UnsubscribeProfileResponse)(nil),     // 33: erasure.v1.UnsubscribeProfileResponse
 	(*PreviewDeletionRequest)(nil),         // 34: erasure.v1.PreviewDeletionRequest
-	(*PreviewDeletionResponse)(nil),        // 35: erasure.v1.PreviewDeletionResponse
-	(*ExecuteDeletionRequest)(nil),         // 36: erasure.v1.ExecuteDeletionRequest
-	(*ExecuteDeletionResponse)(nil),        // 37: erasure.v1.ExecuteDeletionResponse
-	(*DeleteIdentifiersRequest)(nil),       // 38: erasure.v1.DeleteIdentifiersRequest
-	(*DeleteIdentifiersResponse)(nil),      // 39: erasure.v1.DeleteIdentifiersResponse
-	(*DeleteProfileRequest)(nil),           // 40: erasure.v1.DeleteProfileRequest
-	(*DeleteProfileResponse)(nil),          // 41: erasure.v1.DeleteProfileResponse
-	(*WatchJobRequest)(nil),                // 42: erasure.v1.WatchJobRequest
-	(*WatchJobResponse)(nil),               // 43: erasure.v1.WatchJobResponse
-	(*CancelJobRequest)(nil),               // 44: erasure.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),              // 45: erasure.v1.CancelJobResponse
-	(*GetJobRequest)(nil),                  // 46: erasure.v1.GetJobRequest
-	(*GetJobResponse)(nil),                 // 47: erasure.v1.GetJobResponse
-	(*ListJobsRequest)(nil),                // 48: erasure.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),               // 49: erasure.v1.ListJobsResponse
-	(*ListRowOutcomesRequest)(nil),         // 50: erasure.v1.ListRowOutcomesRequest
-	(*ListRowOutcomesResponse)(nil),        // 51: erasure.v1.ListRowOutcomesResponse
-	(*Counts)(nil),                         // 52: erasure.v1.Counts
-	(*SectionCount)(nil),                   // 53: erasure.v1.SectionCount
-	(*Progress)(nil),                       // 54: erasure.v1.Progress
-	(*Job)(nil),                            // 55: erasure.v1.Job
-	(*Actor)(nil),                          // 56: erasure.v1.Actor
-	(*ListAuditEventsRequest)(nil),         // 57: erasure.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),        // 58: erasure.v1.ListAuditEventsResponse
-	(*AuditEvent)(nil),                     // 59: erasure.v1.AuditEvent
-	(*VerifyErasureRequest)(nil),           // 60: erasure.v1.VerifyErasureRequest
-	(*VerifyErasureResponse)(nil),          // 61: erasure.v1.VerifyErasureResponse
-	(*Erasure)(nil),                        // 62: erasure.v1.Erasure
-	(*RowOutcome)(nil),                     // 63: erasure.v1.RowOutcome
-	(*ConsentRef)(nil),                     // 64: erasure.v1.ConsentRef
-	(*timestamppb.Timestamp)(nil),          // 65: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),            // 66: google.protobuf.Duration
+	(*PreviewWarning)(nil),                 // 35: erasure.v1.PreviewWarning
+	(*PreviewDeletionResponse)(nil),        // 36: erasure.v1.PreviewDeletionResponse
+	(*ExecuteDeletionRequest)(nil),         // 37: erasure.v1.ExecuteDeletionRequest
+	(*ExecuteDeletionResponse)(nil),        // 38: erasure.v1.ExecuteDeletionResponse
+	(*DeleteIdentifiersRequest)(nil),       // 39: erasure.v1.DeleteIdentifiersRequest
+	(*DeleteIdentifiersResponse)(nil),      // 40: erasure.v1.DeleteIdentifiersResponse
+	(*DeleteUploadRequest)(nil),            // 41: erasure.v1.DeleteUploadRequest
+	(*DeleteUploadResponse)(nil),           // 42: erasure.v1.DeleteUploadResponse
+	(*DeleteProfileRequest)(nil),           // 43: erasure.v1.DeleteProfileRequest
+	(*DeleteProfileResponse)(nil),          // 44: erasure.v1.DeleteProfileResponse
+	(*WatchJobRequest)(nil),                // 45: erasure.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),               // 46: erasure.v1.WatchJobResponse
+	(*CancelJobRequest)(nil),               // 47: erasure.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),              // 48: erasure.v1.CancelJobResponse
+	(*GetJobRequest)(nil),                  // 49: erasure.v1.GetJobRequest
+	(*GetJobResponse)(nil),                 // 50: erasure.v1.GetJobResponse
+	(*ListJobsRequest)(nil),                // 51: erasure.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),               // 52: erasure.v1.ListJobsResponse
+	(*ListRowOutcomesRequest)(nil),         // 53: erasure.v1.ListRowOutcomesRequest
+	(*ListRowOutcomesResponse)(nil),        // 54: erasure.v1.ListRowOutcomesResponse
+	(*Counts)(nil),                         // 55: erasure.v1.Counts
+	(*SectionCount)(nil),                   // 56: erasure.v1.SectionCount
+	(*Progress)(nil),                       // 57: erasure.v1.Progress
+	(*Job)(nil),                            // 58: erasure.v1.Job
+	(*Actor)(nil),                          // 59: erasure.v1.Actor
+	(*ListAuditEventsRequest)(nil),         // 60: erasure.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),        // 61: erasure.v1.ListAuditEventsResponse
+	(*AuditEvent)(nil),                     // 62: erasure.v1.AuditEvent
+	(*VerifyErasureRequest)(nil),           // 63: erasure.v1.VerifyErasureRequest
+	(*VerifyErasureResponse)(nil),          // 64: erasure.v1.VerifyErasureResponse
+	(*Erasure)(nil),                        // 65: erasure.v1.Erasure
+	(*RowOutcome)(nil),                     // 66: erasure.v1.RowOutcome
+	(*ConsentRef)(nil),                     // 67: erasure.v1.ConsentRef
+	(*timestamppb.Timestamp)(nil),          // 68: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 69: google.protobuf.Duration
 }
 var file_erasure_v1_erasure_proto_depIdxs = []int32{
-	8,  // 0: erasure.v1.UploadFileRequest.metadata:type_name -> erasure.v1.UploadMetadata
-	17, // 1: erasure.v1.UploadFileResponse.upload:type_name -> erasure.v1.Upload
-	8,  // 2: erasure.v1.CreateUploadRequest.metadata:type_name -> erasure.v1.UploadMetadata
-	17, // 3: erasure.v1.CreateUploadResponse.upload:type_name -> erasure.v1.Upload
-	17, // 4: erasure.v1.UploadChunkResponse.upload:type_name -> erasure.v1.Upload
-	17, // 5: erasure.v1.GetUploadResponse.upload:type_name -> erasure.v1.Upload
-	65, // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
-	65, // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
-	2,  // 8: erasure.v1.FileOptions.header:type_name -> erasure.v1.HeaderMode
-	18, // 9: erasure.v1.InspectUploadRequest.options:type_name -> erasure.v1.FileOptions
-	1,  // 10: erasure.v1.InspectUploadResponse.format:type_name -> erasure.v1.FileFormat
-	21, // 11: erasure.v1.InspectUploadResponse.columns:type_name -> erasure.v1.Column
-	22, // 12: erasure.v1.InspectUploadResponse.suggestions:type_name -> erasure.v1.ColumnSuggestion
-	0,  // 13: erasure.v1.ColumnSuggestion.identifier_type:type_name -> erasure.v1.IdentifierType
-	18, // 14: erasure.v1.FileSource.options:type_name -> erasure.v1.FileOptions
-	0,  // 15: erasure.v1.DeletionSpec.identifier_type:type_name -> erasure.v1.IdentifierType
-	23, // 16: erasure.v1.PreviewUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
-	24, // 17: erasure.v1.PreviewUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
-	25, // 18: erasure.v1.PreviewUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	52, // 19: erasure.v1.PreviewUnsubscribeResponse.counts:type_name -> erasure.v1.Counts
-	53, // 20: erasure.v1.PreviewUnsubscribeResponse.sections:type_name -> erasure.v1.SectionCount
-	63, // 21: erasure.v1.PreviewUnsubscribeResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
-	23, // 22: erasure.v1.ExecuteUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
-	24, // 23: erasure.v1.ExecuteUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
-	25, // 24: erasure.v1.ExecuteUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	55, // 25: erasure.v1.ExecuteUnsubscribeResponse.job:type_name -> erasure.v1.Job
-	24, // 26: erasure.v1.UnsubscribeIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
-	25, // 27: erasure.v1.UnsubscribeIdentifiersRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	55, // 28: erasure.v1.UnsubscribeIdentifiersResponse.job:type_name -> erasure.v1.Job
-	25, // 29: erasure.v1.UnsubscribeProfileRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	55, // 30: erasure.v1.UnsubscribeProfileResponse.job:type_name -> erasure.v1.Job
-	23, // 31: erasure.v1.PreviewDeletionRequest.source:type_name -> erasure.v1.FileSource
-	24, // 32: erasure.v1.PreviewDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	52, // 33: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
-	53, // 34: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
-	63, // 35: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
-	23, // 36: erasure.v1.ExecuteDeletionRequest.source:type_name -> erasure.v1.FileSource
-	24, // 37: erasure.v1.ExecuteDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	55, // 38: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
-	24, // 39: erasure.v1.DeleteIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
-	55, // 40: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
-	55, // 41: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
-	55, // 42: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
-	55, // 43: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
-	55, // 44: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
-	55, // 45: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
-	6,  // 46: erasure.v1.ListRowOutcomesRequest.outcomes:type_name -> erasure.v1.Outcome
-	63, // 47: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
-	66, // 48: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
-	3,  // 49: erasure.v1.Job.kind:type_name -> erasure.v1.JobKind
-	5,  // 50: erasure.v1.Job.state:type_name -> erasure.v1.JobState
-	24, // 51: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
-	52, // 52: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
-	54, // 53: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
-	53, // 54: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
-	65, // 55: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	65, // 56: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	65, // 57: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
-	65, // 58: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
-	56, // 59: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
-	4,  // 60: erasure.v1.Job.action:type_name -> erasure.v1.JobAction
-	25, // 61: erasure.v1.Job.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	59, // 62: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
-	65, // 63: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	7,  // 64: erasure.v1.AuditEvent.action:type_name -> erasure.v1.AuditAction
-	56, // 65: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
-	3,  // 66: erasure.v1.AuditEvent.job_kind:type_name -> erasure.v1.JobKind
-	0,  // 67: erasure.v1.AuditEvent.identifier_type:type_name -> erasure.v1.IdentifierType
-	5,  // 68: erasure.v1.AuditEvent.job_state:type_name -> erasure.v1.JobState
-	52, // 69: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
-	4,  // 70: erasure.v1.AuditEvent.job_action:type_name -> erasure.v1.JobAction
-	24, // 71: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
-	62, // 72: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
-	3,  // 73: erasure.v1.Erasure.job_kind:type_name -> erasure.v1.JobKind
-	65, // 74: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
-	6,  // 75: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
-	64, // 76: erasure.v1.RowOutcome.consents:type_name -> erasure.v1.ConsentRef
-	9,  // 77: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
-	11, // 78: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
-	13, // 79: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
-	15, // 80: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
-	19, // 81: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
-	34, // 82: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
-	36, // 83: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
-	38, // 84: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
-	40, // 85: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
-	26, // 86: erasure.v1.ErasureService.PreviewUnsubscribe:input_type -> erasure.v1.PreviewUnsubscribeRequest
-	28, // 87: erasure.v1.ErasureService.ExecuteUnsubscribe:input_type -> erasure.v1.ExecuteUnsubscribeRequest
-	30, // 88: erasure.v1.ErasureService.UnsubscribeIdentifiers:input_type -> erasure.v1.UnsubscribeIdentifiersRequest
-	32, // 89: erasure.v1.ErasureService.UnsubscribeProfile:input_type -> erasure.v1.UnsubscribeProfileRequest
-	42, // 90: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
-	44, // 91: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
-	46, // 92: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
-	48, // 93: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
-	50, // 94: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
-	57, // 95: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
-	60, // 96: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
-	10, // 97: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
-	12, // 98: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
-	14, // 99: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
-	16, // 100: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
-	20, // 101: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
-	35, // 102: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
-	37, // 103: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
-	39, // 104: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
-	41, // 105: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
-	27, // 106: erasure.v1.ErasureService.PreviewUnsubscribe:output_type -> erasure.v1.PreviewUnsubscribeResponse
-	29, // 107: erasure.v1.ErasureService.ExecuteUnsubscribe:output_type -> erasure.v1.ExecuteUnsubscribeResponse
-	31, // 108: erasure.v1.ErasureService.UnsubscribeIdentifiers:output_type -> erasure.v1.UnsubscribeIdentifiersResponse
-	33, // 109: erasure.v1.ErasureService.UnsubscribeProfile:output_type -> erasure.v1.UnsubscribeProfileResponse
-	43, // 110: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
-	45, // 111: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
-	47, // 112: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
-	49, // 113: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
-	51, // 114: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
-	58, // 115: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
-	61, // 116: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
-	97, // [97:117] is the sub-list for method output_type
-	77, // [77:97] is the sub-list for method input_type
-	77, // [77:77] is the sub-list for extension type_name
-	77, // [77:77] is the sub-list for extension extendee
-	0,  // [0:77] is the sub-list for field type_name
+	8,   // 0: erasure.v1.UploadFileRequest.metadata:type_name -> erasure.v1.UploadMetadata
+	17,  // 1: erasure.v1.UploadFileResponse.upload:type_name -> erasure.v1.Upload
+	8,   // 2: erasure.v1.CreateUploadRequest.metadata:type_name -> erasure.v1.UploadMetadata
+	17,  // 3: erasure.v1.CreateUploadResponse.upload:type_name -> erasure.v1.Upload
+	17,  // 4: erasure.v1.UploadChunkResponse.upload:type_name -> erasure.v1.Upload
+	17,  // 5: erasure.v1.GetUploadResponse.upload:type_name -> erasure.v1.Upload
+	68,  // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
+	68,  // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
+	2,   // 8: erasure.v1.FileOptions.header:type_name -> erasure.v1.HeaderMode
+	18,  // 9: erasure.v1.InspectUploadRequest.options:type_name -> erasure.v1.FileOptions
+	1,   // 10: erasure.v1.InspectUploadResponse.format:type_name -> erasure.v1.FileFormat
+	21,  // 11: erasure.v1.InspectUploadResponse.columns:type_name -> erasure.v1.Column
+	22,  // 12: erasure.v1.InspectUploadResponse.suggestions:type_name -> erasure.v1.ColumnSuggestion
+	0,   // 13: erasure.v1.ColumnSuggestion.identifier_type:type_name -> erasure.v1.IdentifierType
+	18,  // 14: erasure.v1.FileSource.options:type_name -> erasure.v1.FileOptions
+	0,   // 15: erasure.v1.DeletionSpec.identifier_type:type_name -> erasure.v1.IdentifierType
+	23,  // 16: erasure.v1.PreviewUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
+	24,  // 17: erasure.v1.PreviewUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
+	25,  // 18: erasure.v1.PreviewUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	55,  // 19: erasure.v1.PreviewUnsubscribeResponse.counts:type_name -> erasure.v1.Counts
+	56,  // 20: erasure.v1.PreviewUnsubscribeResponse.sections:type_name -> erasure.v1.SectionCount
+	66,  // 21: erasure.v1.PreviewUnsubscribeResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	66,  // 22: erasure.v1.PreviewUnsubscribeResponse.hint_samples:type_name -> erasure.v1.RowOutcome
+	35,  // 23: erasure.v1.PreviewUnsubscribeResponse.warnings:type_name -> erasure.v1.PreviewWarning
+	23,  // 24: erasure.v1.ExecuteUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
+	24,  // 25: erasure.v1.ExecuteUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
+	25,  // 26: erasure.v1.ExecuteUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	58,  // 27: erasure.v1.ExecuteUnsubscribeResponse.job:type_name -> erasure.v1.Job
+	24,  // 28: erasure.v1.UnsubscribeIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
+	25,  // 29: erasure.v1.UnsubscribeIdentifiersRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	58,  // 30: erasure.v1.UnsubscribeIdentifiersResponse.job:type_name -> erasure.v1.Job
+	25,  // 31: erasure.v1.UnsubscribeProfileRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	58,  // 32: erasure.v1.UnsubscribeProfileResponse.job:type_name -> erasure.v1.Job
+	23,  // 33: erasure.v1.PreviewDeletionRequest.source:type_name -> erasure.v1.FileSource
+	24,  // 34: erasure.v1.PreviewDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
+	55,  // 35: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
+	56,  // 36: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
+	66,  // 37: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	66,  // 38: erasure.v1.PreviewDeletionResponse.hint_samples:type_name -> erasure.v1.RowOutcome
+	35,  // 39: erasure.v1.PreviewDeletionResponse.warnings:type_name -> erasure.v1.PreviewWarning
+	23,  // 40: erasure.v1.ExecuteDeletionRequest.source:type_name -> erasure.v1.FileSource
+	24,  // 41: erasure.v1.ExecuteDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
+	58,  // 42: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
+	24,  // 43: erasure.v1.DeleteIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
+	58,  // 44: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
+	58,  // 45: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
+	58,  // 46: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
+	58,  // 47: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
+	58,  // 48: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
+	58,  // 49: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
+	6,   // 50: erasure.v1.ListRowOutcomesRequest.outcomes:type_name -> erasure.v1.Outcome
+	66,  // 51: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
+	69,  // 52: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
+	3,   // 53: erasure.v1.Job.kind:type_name -> erasure.v1.JobKind
+	5,   // 54: erasure.v1.Job.state:type_name -> erasure.v1.JobState
+	24,  // 55: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
+	55,  // 56: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
+	57,  // 57: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
+	56,  // 58: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
+	68,  // 59: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	68,  // 60: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	68,  // 61: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
+	68,  // 62: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
+	59,  // 63: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
+	4,   // 64: erasure.v1.Job.action:type_name -> erasure.v1.JobAction
+	25,  // 65: erasure.v1.Job.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	62,  // 66: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
+	68,  // 67: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	7,   // 68: erasure.v1.AuditEvent.action:type_name -> erasure.v1.AuditAction
+	59,  // 69: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
+	3,   // 70: erasure.v1.AuditEvent.job_kind:type_name -> erasure.v1.JobKind
+	0,   // 71: erasure.v1.AuditEvent.identifier_type:type_name -> erasure.v1.IdentifierType
+	5,   // 72: erasure.v1.AuditEvent.job_state:type_name -> erasure.v1.JobState
+	55,  // 73: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
+	4,   // 74: erasure.v1.AuditEvent.job_action:type_name -> erasure.v1.JobAction
+	24,  // 75: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
+	65,  // 76: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
+	3,   // 77: erasure.v1.Erasure.job_kind:type_name -> erasure.v1.JobKind
+	68,  // 78: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
+	6,   // 79: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
+	67,  // 80: erasure.v1.RowOutcome.consents:type_name -> erasure.v1.ConsentRef
+	9,   // 81: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
+	11,  // 82: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
+	13,  // 83: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
+	41,  // 84: erasure.v1.ErasureService.DeleteUpload:input_type -> erasure.v1.DeleteUploadRequest
+	15,  // 85: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
+	19,  // 86: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
+	34,  // 87: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
+	37,  // 88: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
+	39,  // 89: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
+	43,  // 90: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
+	26,  // 91: erasure.v1.ErasureService.PreviewUnsubscribe:input_type -> erasure.v1.PreviewUnsubscribeRequest
+	28,  // 92: erasure.v1.ErasureService.ExecuteUnsubscribe:input_type -> erasure.v1.ExecuteUnsubscribeRequest
+	30,  // 93: erasure.v1.ErasureService.UnsubscribeIdentifiers:input_type -> erasure.v1.UnsubscribeIdentifiersRequest
+	32,  // 94: erasure.v1.ErasureService.UnsubscribeProfile:input_type -> erasure.v1.UnsubscribeProfileRequest
+	45,  // 95: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
+	47,  // 96: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
+	49,  // 97: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
+	51,  // 98: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
+	53,  // 99: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
+	60,  // 100: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
+	63,  // 101: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
+	10,  // 102: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
+	12,  // 103: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
+	14,  // 104: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
+	42,  // 105: erasure.v1.ErasureService.DeleteUpload:output_type -> erasure.v1.DeleteUploadResponse
+	16,  // 106: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
+	20,  // 107: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
+	36,  // 108: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
+	38,  // 109: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
+	40,  // 110: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
+	44,  // 111: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
+	27,  // 112: erasure.v1.ErasureService.PreviewUnsubscribe:output_type -> erasure.v1.PreviewUnsubscribeResponse
+	29,  // 113: erasure.v1.ErasureService.ExecuteUnsubscribe:output_type -> erasure.v1.ExecuteUnsubscribeResponse
+	31,  // 114: erasure.v1.ErasureService.UnsubscribeIdentifiers:output_type -> erasure.v1.UnsubscribeIdentifiersResponse
+	33,  // 115: erasure.v1.ErasureService.UnsubscribeProfile:output_type -> erasure.v1.UnsubscribeProfileResponse
+	46,  // 116: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
+	48,  // 117: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
+	50,  // 118: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
+	52,  // 119: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
+	54,  // 120: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
+	61,  // 121: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
+	64,  // 122: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
+	102, // [102:123] is the sub-list for method output_type
+	81,  // [81:102] is the sub-list for method input_type
+	81,  // [81:81] is the sub-list for extension type_name
+	81,  // [81:81] is the sub-list for extension extendee
+	0,   // [0:81] is the sub-list for field type_name
 }
 
 func init() { file_erasure_v1_erasure_proto_init() }
@@ -4914,7 +5187,7 @@ func file_erasure_v1_erasure_proto_init() {
 		(*FileSource_ColumnName)(nil),
 		(*FileSource_ColumnNumber)(nil),
 	}
-	file_erasure_v1_erasure_proto_msgTypes[52].OneofWrappers = []any{
+	file_erasure_v1_erasure_proto_msgTypes[55].OneofWrappers = []any{
 		(*VerifyErasureRequest_Value)(nil),
 		(*VerifyErasureRequest_ProfileId)(nil),
 	}
@@ -4924,7 +5197,7 @@ func file_erasure_v1_erasure_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_erasure_v1_erasure_proto_rawDesc), len(file_erasure_v1_erasure_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   57,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

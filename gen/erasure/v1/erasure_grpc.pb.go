@@ -22,6 +22,7 @@ const (
 	ErasureService_UploadFile_FullMethodName             = "/erasure.v1.ErasureService/UploadFile"
 	ErasureService_CreateUpload_FullMethodName           = "/erasure.v1.ErasureService/CreateUpload"
 	ErasureService_UploadChunk_FullMethodName            = "/erasure.v1.ErasureService/UploadChunk"
+	ErasureService_DeleteUpload_FullMethodName           = "/erasure.v1.ErasureService/DeleteUpload"
 	ErasureService_GetUpload_FullMethodName              = "/erasure.v1.ErasureService/GetUpload"
 	ErasureService_InspectUpload_FullMethodName          = "/erasure.v1.ErasureService/InspectUpload"
 	ErasureService_PreviewDeletion_FullMethodName        = "/erasure.v1.ErasureService/PreviewDeletion"
@@ -77,6 +78,12 @@ type ErasureServiceClient interface {
 	// offset than the bytes received so far fails with FAILED_PRECONDITION and a
 	// message giving the offset to resume from.
 	UploadChunk(ctx context.Context, in *UploadChunkRequest, opts ...grpc.CallOption) (*UploadChunkResponse, error)
+	// DeleteUpload discards an upload that no running job reads (a wizard's
+	// Cancel): the file, and the personal data in it, is deleted at once
+	// instead of after its time to live. An upload a job is reading is
+	// refused with FAILED_PRECONDITION (cancel the job: its upload goes with
+	// it); an unknown upload is NOT_FOUND.
+	DeleteUpload(ctx context.Context, in *DeleteUploadRequest, opts ...grpc.CallOption) (*DeleteUploadResponse, error)
 	// GetUpload returns the state of an upload, including the offset to resume
 	// from after a broken connection.
 	GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*GetUploadResponse, error)
@@ -186,6 +193,16 @@ func (c *erasureServiceClient) UploadChunk(ctx context.Context, in *UploadChunkR
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UploadChunkResponse)
 	err := c.cc.Invoke(ctx, ErasureService_UploadChunk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *erasureServiceClient) DeleteUpload(ctx context.Context, in *DeleteUploadRequest, opts ...grpc.CallOption) (*DeleteUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteUploadResponse)
+	err := c.cc.Invoke(ctx, ErasureService_DeleteUpload_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -452,6 +469,12 @@ type ErasureServiceServer interface {
 	// offset than the bytes received so far fails with FAILED_PRECONDITION and a
 	// message giving the offset to resume from.
 	UploadChunk(context.Context, *UploadChunkRequest) (*UploadChunkResponse, error)
+	// DeleteUpload discards an upload that no running job reads (a wizard's
+	// Cancel): the file, and the personal data in it, is deleted at once
+	// instead of after its time to live. An upload a job is reading is
+	// refused with FAILED_PRECONDITION (cancel the job: its upload goes with
+	// it); an unknown upload is NOT_FOUND.
+	DeleteUpload(context.Context, *DeleteUploadRequest) (*DeleteUploadResponse, error)
 	// GetUpload returns the state of an upload, including the offset to resume
 	// from after a broken connection.
 	GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error)
@@ -542,6 +565,9 @@ func (UnimplementedErasureServiceServer) CreateUpload(context.Context, *CreateUp
 }
 func (UnimplementedErasureServiceServer) UploadChunk(context.Context, *UploadChunkRequest) (*UploadChunkResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UploadChunk not implemented")
+}
+func (UnimplementedErasureServiceServer) DeleteUpload(context.Context, *DeleteUploadRequest) (*DeleteUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteUpload not implemented")
 }
 func (UnimplementedErasureServiceServer) GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUpload not implemented")
@@ -654,6 +680,24 @@ func _ErasureService_UploadChunk_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ErasureServiceServer).UploadChunk(ctx, req.(*UploadChunkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ErasureService_DeleteUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ErasureServiceServer).DeleteUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ErasureService_DeleteUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ErasureServiceServer).DeleteUpload(ctx, req.(*DeleteUploadRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -936,6 +980,10 @@ var ErasureService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UploadChunk",
 			Handler:    _ErasureService_UploadChunk_Handler,
+		},
+		{
+			MethodName: "DeleteUpload",
+			Handler:    _ErasureService_DeleteUpload_Handler,
 		},
 		{
 			MethodName: "GetUpload",

@@ -42,6 +42,9 @@ const (
 	// ErasureServiceUploadChunkProcedure is the fully-qualified name of the ErasureService's
 	// UploadChunk RPC.
 	ErasureServiceUploadChunkProcedure = "/erasure.v1.ErasureService/UploadChunk"
+	// ErasureServiceDeleteUploadProcedure is the fully-qualified name of the ErasureService's
+	// DeleteUpload RPC.
+	ErasureServiceDeleteUploadProcedure = "/erasure.v1.ErasureService/DeleteUpload"
 	// ErasureServiceGetUploadProcedure is the fully-qualified name of the ErasureService's GetUpload
 	// RPC.
 	ErasureServiceGetUploadProcedure = "/erasure.v1.ErasureService/GetUpload"
@@ -106,6 +109,12 @@ type ErasureServiceClient interface {
 	// offset than the bytes received so far fails with FAILED_PRECONDITION and a
 	// message giving the offset to resume from.
 	UploadChunk(context.Context, *connect.Request[v1.UploadChunkRequest]) (*connect.Response[v1.UploadChunkResponse], error)
+	// DeleteUpload discards an upload that no running job reads (a wizard's
+	// Cancel): the file, and the personal data in it, is deleted at once
+	// instead of after its time to live. An upload a job is reading is
+	// refused with FAILED_PRECONDITION (cancel the job: its upload goes with
+	// it); an unknown upload is NOT_FOUND.
+	DeleteUpload(context.Context, *connect.Request[v1.DeleteUploadRequest]) (*connect.Response[v1.DeleteUploadResponse], error)
 	// GetUpload returns the state of an upload, including the offset to resume
 	// from after a broken connection.
 	GetUpload(context.Context, *connect.Request[v1.GetUploadRequest]) (*connect.Response[v1.GetUploadResponse], error)
@@ -207,6 +216,13 @@ func NewErasureServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			httpClient,
 			baseURL+ErasureServiceUploadChunkProcedure,
 			connect.WithSchema(erasureServiceMethods.ByName("UploadChunk")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteUpload: connect.NewClient[v1.DeleteUploadRequest, v1.DeleteUploadResponse](
+			httpClient,
+			baseURL+ErasureServiceDeleteUploadProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("DeleteUpload")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
 		getUpload: connect.NewClient[v1.GetUploadRequest, v1.GetUploadResponse](
@@ -329,6 +345,7 @@ type erasureServiceClient struct {
 	uploadFile             *connect.Client[v1.UploadFileRequest, v1.UploadFileResponse]
 	createUpload           *connect.Client[v1.CreateUploadRequest, v1.CreateUploadResponse]
 	uploadChunk            *connect.Client[v1.UploadChunkRequest, v1.UploadChunkResponse]
+	deleteUpload           *connect.Client[v1.DeleteUploadRequest, v1.DeleteUploadResponse]
 	getUpload              *connect.Client[v1.GetUploadRequest, v1.GetUploadResponse]
 	inspectUpload          *connect.Client[v1.InspectUploadRequest, v1.InspectUploadResponse]
 	previewDeletion        *connect.Client[v1.PreviewDeletionRequest, v1.PreviewDeletionResponse]
@@ -361,6 +378,11 @@ func (c *erasureServiceClient) CreateUpload(ctx context.Context, req *connect.Re
 // UploadChunk calls erasure.v1.ErasureService.UploadChunk.
 func (c *erasureServiceClient) UploadChunk(ctx context.Context, req *connect.Request[v1.UploadChunkRequest]) (*connect.Response[v1.UploadChunkResponse], error) {
 	return c.uploadChunk.CallUnary(ctx, req)
+}
+
+// DeleteUpload calls erasure.v1.ErasureService.DeleteUpload.
+func (c *erasureServiceClient) DeleteUpload(ctx context.Context, req *connect.Request[v1.DeleteUploadRequest]) (*connect.Response[v1.DeleteUploadResponse], error) {
+	return c.deleteUpload.CallUnary(ctx, req)
 }
 
 // GetUpload calls erasure.v1.ErasureService.GetUpload.
@@ -462,6 +484,12 @@ type ErasureServiceHandler interface {
 	// offset than the bytes received so far fails with FAILED_PRECONDITION and a
 	// message giving the offset to resume from.
 	UploadChunk(context.Context, *connect.Request[v1.UploadChunkRequest]) (*connect.Response[v1.UploadChunkResponse], error)
+	// DeleteUpload discards an upload that no running job reads (a wizard's
+	// Cancel): the file, and the personal data in it, is deleted at once
+	// instead of after its time to live. An upload a job is reading is
+	// refused with FAILED_PRECONDITION (cancel the job: its upload goes with
+	// it); an unknown upload is NOT_FOUND.
+	DeleteUpload(context.Context, *connect.Request[v1.DeleteUploadRequest]) (*connect.Response[v1.DeleteUploadResponse], error)
 	// GetUpload returns the state of an upload, including the offset to resume
 	// from after a broken connection.
 	GetUpload(context.Context, *connect.Request[v1.GetUploadRequest]) (*connect.Response[v1.GetUploadResponse], error)
@@ -559,6 +587,13 @@ func NewErasureServiceHandler(svc ErasureServiceHandler, opts ...connect.Handler
 		ErasureServiceUploadChunkProcedure,
 		svc.UploadChunk,
 		connect.WithSchema(erasureServiceMethods.ByName("UploadChunk")),
+		connect.WithHandlerOptions(opts...),
+	)
+	erasureServiceDeleteUploadHandler := connect.NewUnaryHandler(
+		ErasureServiceDeleteUploadProcedure,
+		svc.DeleteUpload,
+		connect.WithSchema(erasureServiceMethods.ByName("DeleteUpload")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
 	erasureServiceGetUploadHandler := connect.NewUnaryHandler(
@@ -681,6 +716,8 @@ func NewErasureServiceHandler(svc ErasureServiceHandler, opts ...connect.Handler
 			erasureServiceCreateUploadHandler.ServeHTTP(w, r)
 		case ErasureServiceUploadChunkProcedure:
 			erasureServiceUploadChunkHandler.ServeHTTP(w, r)
+		case ErasureServiceDeleteUploadProcedure:
+			erasureServiceDeleteUploadHandler.ServeHTTP(w, r)
 		case ErasureServiceGetUploadProcedure:
 			erasureServiceGetUploadHandler.ServeHTTP(w, r)
 		case ErasureServiceInspectUploadProcedure:
@@ -734,6 +771,10 @@ func (UnimplementedErasureServiceHandler) CreateUpload(context.Context, *connect
 
 func (UnimplementedErasureServiceHandler) UploadChunk(context.Context, *connect.Request[v1.UploadChunkRequest]) (*connect.Response[v1.UploadChunkResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.UploadChunk is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) DeleteUpload(context.Context, *connect.Request[v1.DeleteUploadRequest]) (*connect.Response[v1.DeleteUploadResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.DeleteUpload is not implemented"))
 }
 
 func (UnimplementedErasureServiceHandler) GetUpload(context.Context, *connect.Request[v1.GetUploadRequest]) (*connect.Response[v1.GetUploadResponse], error) {
