@@ -23,9 +23,14 @@ import (
 	"github.com/erasure-dev/erasure/internal/deletion"
 )
 
-// MaxMessageBytes bounds one request message. Upload chunks must fit in it
-// with room for the envelope; see README (Uploading).
+// MaxMessageBytes bounds one request message; one over it fails with
+// RESOURCE_EXHAUSTED and advice to send a file in chunks of MaxChunkBytes.
 const MaxMessageBytes = 8 << 20
+
+// MaxChunkBytes is the chunk size clients are told to use: 4 MiB of file
+// stays under MaxMessageBytes even as base64 in a JSON request (5.4 MiB),
+// which is how Connect-Web sends bytes unless told to use binary.
+const MaxChunkBytes = 4 << 20
 
 // Server implements erasure.v1.ErasureService.
 type Server struct {
@@ -50,9 +55,11 @@ func New(stopping context.Context, logger *slog.Logger, svc *deletion.Service, v
 		connect.WithInterceptors(newLogInterceptor(logger), &authInterceptor{verifier: verifier}),
 		connect.WithRecover(s.recover),
 		connect.WithReadMaxBytes(MaxMessageBytes),
+		connect.WithConditionalHandlerOptions(gzipWithLimit),
 	}
 	mux := http.NewServeMux()
-	mux.Handle(erasurev1connect.NewErasureServiceHandler(s, opts...))
+	path, api := erasurev1connect.NewErasureServiceHandler(s, opts...)
+	mux.Handle(path, limitMessageSize(api))
 	if reflection {
 		reflector := grpcreflect.NewStaticReflector(erasurev1connect.ErasureServiceName)
 		mux.Handle(grpcreflect.NewHandlerV1(reflector))

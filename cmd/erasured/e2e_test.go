@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -167,6 +169,33 @@ func TestEndToEndWithGrpcurl(t *testing.T) {
 		t.Fatalf("preview of a used upload: %s", out)
 	}
 
+	// A file over the 8 MiB limit of one message, sent in one chunk as the
+	// walk-through does, is refused with advice that echoes nothing of it;
+	// sent as README's "Uploading a large file" says, one chunk message per
+	// 4 MiB piece, it is stored.
+	var big bytes.Buffer
+	big.WriteString("Email\n")
+	for i := 0; big.Len() < 9<<20; i++ {
+		fmt.Fprintf(&big, "user%07d@example.org\n", i)
+	}
+	metadata := `{"metadata": {"account_id": "demo", "filename": "big.csv"}}` + "\n"
+	chunk := func(b []byte) string { return fmt.Sprintf("{\"chunk\": %q}\n", base64.StdEncoding.EncodeToString(b)) }
+	cmd = exec.Command(grpcurl, "-plaintext", "-H", "authorization: Bearer "+token, "-d", "@", addr, "erasure.v1.ErasureService/UploadFile")
+	cmd.Stdin = strings.NewReader(metadata + chunk(big.Bytes()))
+	out, _ = cmd.CombinedOutput()
+	if advice := `over the limit of 8 MiB for one message: send the file in chunk messages of at most 4 MiB each; see "Uploading a large file" in README.md`; !strings.Contains(string(out), "Code: ResourceExhausted") ||
+		!strings.Contains(string(out), advice) || strings.Contains(string(out), "example.org") {
+		t.Fatalf("a 9 MiB chunk: %.1000s", out)
+	}
+	body := metadata
+	for piece := range slices.Chunk(big.Bytes(), 4<<20) {
+		body += chunk(piece)
+	}
+	up := call("UploadFile", body)[0]["upload"].(map[string]any)
+	if up["complete"] != true || up["receivedBytes"] != strconv.Itoa(big.Len()) {
+		t.Fatalf("a 9 MiB file in 4 MiB chunks: %v", up)
+	}
+
 	// SIGTERM stops it cleanly.
 	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -180,7 +209,7 @@ func TestEndToEndWithGrpcurl(t *testing.T) {
 		t.Fatal("no exit 30 s after SIGTERM")
 	}
 	// No identifier from the files reaches the log.
-	for _, secret := range []string{"person0001", "example.com", "customer0009", "4670", "70 000"} {
+	for _, secret := range []string{"person0001", "example.com", "example.org", "customer0009", "4670", "70 000"} {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("the server log contains %q", secret)
 		}

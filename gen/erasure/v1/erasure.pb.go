@@ -622,7 +622,8 @@ type UploadFileRequest_Metadata struct {
 }
 
 type UploadFileRequest_Chunk struct {
-	// The next bytes of the file. Any size up to the server's message limit.
+	// The next bytes of the file, at most 4 MiB per message: a message over
+	// 8 MiB fails with RESOURCE_EXHAUSTED.
 	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
 }
 
@@ -772,8 +773,10 @@ type UploadChunkRequest struct {
 	UploadId  string                 `protobuf:"bytes,2,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
 	// Where data starts in the file. Must equal the bytes received so far
 	// (Upload.received_bytes), or lie inside a chunk already received (a retry).
-	Offset int64  `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
-	Data   []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	Offset int64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The bytes, at most 4 MiB: 4 MiB fit in one message even as base64 in
+	// JSON, and a message over 8 MiB fails with RESOURCE_EXHAUSTED.
+	Data []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
 	// True on the last chunk: the upload becomes complete and can be inspected.
 	Last          bool `protobuf:"varint,5,opt,name=last,proto3" json:"last,omitempty"`
 	unknownFields protoimpl.UnknownFields
