@@ -142,16 +142,7 @@ func (s *Store) ListAudit(ctx context.Context, accountID, jobID string, limit in
 func (s *Store) RecordErasures(ctx context.Context, accountID string, records []job.Erasure) error {
 	docs := make([]erasureDoc, len(records))
 	for i, e := range records {
-		docs[i] = erasureDoc{
-			ID:          outcomeID(e.JobID, e.Row),
-			AccountID:   accountID,
-			JobID:       e.JobID,
-			JobKind:     kindNames.name(e.JobKind),
-			Row:         e.Row,
-			At:          e.At,
-			KeyHash:     e.KeyHash,
-			ProfileHash: e.ProfileHash,
-		}
+		docs[i] = erasureDocOf(accountID, e)
 	}
 	if err := insertNew(ctx, s.erasures, docs); err != nil {
 		return fmt.Errorf("record erasures: %w", err)
@@ -199,17 +190,8 @@ func (s *Store) CountErasures(ctx context.Context, accountID, jobID string) (int
 func (s *Store) RecordUnsubscriptions(ctx context.Context, accountID string, records []job.Unsubscription) error {
 	docs := make([]erasureDoc, len(records))
 	for i, u := range records {
-		docs[i] = erasureDoc{
-			ID:          outcomeID(u.JobID, u.Row),
-			AccountID:   accountID,
-			JobID:       u.JobID,
-			JobKind:     kindNames.name(u.JobKind),
-			Row:         u.Row,
-			At:          u.At,
-			KeyHash:     u.KeyHash,
-			ProfileHash: u.ProfileHash,
-			Consents:    toConsentRefDocs(u.Consents),
-		}
+		docs[i] = erasureDocOf(accountID, u.Erasure)
+		docs[i].Consents = toConsentRefDocs(u.Consents)
 	}
 	if err := insertNew(ctx, s.unsubscriptions, docs); err != nil {
 		return fmt.Errorf("record unsubscriptions: %w", err)
@@ -264,4 +246,19 @@ func (s *Store) LastErasures(ctx context.Context, accountID string, hashes [][]b
 		out[string(h)] = job.Erasure{JobID: d.JobID, JobKind: kindNames.value(d.JobKind), Row: d.Row, At: d.At, KeyHash: d.KeyHash, ProfileHash: d.ProfileHash}
 	}
 	return out, nil
+}
+
+// erasureDocOf is the stored form of a row's record, kept under the row's
+// outcome id so that a redone batch records each row once.
+func erasureDocOf(accountID string, e job.Erasure) erasureDoc {
+	return erasureDoc{
+		ID:          outcomeID(e.JobID, e.Row),
+		AccountID:   accountID,
+		JobID:       e.JobID,
+		JobKind:     kindNames.name(e.JobKind),
+		Row:         e.Row,
+		At:          e.At,
+		KeyHash:     e.KeyHash,
+		ProfileHash: e.ProfileHash,
+	}
 }

@@ -84,16 +84,15 @@ func erasures(j *job.Job, batch []row, now time.Time) []job.Erasure {
 		if w.outcome != job.Deleted || w.match == nil {
 			continue
 		}
-		out = append(out, job.Erasure{
-			JobID:       j.ID,
-			JobKind:     j.Kind,
-			Row:         w.num,
-			At:          at,
-			KeyHash:     w.keyHash,
-			ProfileHash: w.profileHash,
-		})
+		out = append(out, recordOf(j, w, at))
 	}
 	return out
+}
+
+// recordOf is the audit record of what a job did to row w's profile at at:
+// job, row, time, and the keyed hashes of the profile's identifier and id.
+func recordOf(j *job.Job, w row, at time.Time) job.Erasure {
+	return job.Erasure{JobID: j.ID, JobKind: j.Kind, Row: w.num, At: at, KeyHash: w.keyHash, ProfileHash: w.profileHash}
 }
 
 // matchOf is the profile a stored outcome matched, as a redone batch needs

@@ -99,15 +99,7 @@ func unsubscriptions(j *job.Job, batch []row, now time.Time) []job.Unsubscriptio
 		if w.outcome != job.Unsubscribed {
 			continue
 		}
-		out = append(out, job.Unsubscription{
-			JobID:       j.ID,
-			JobKind:     j.Kind,
-			Row:         w.num,
-			At:          at,
-			KeyHash:     w.keyHash,
-			ProfileHash: w.profileHash,
-			Consents:    w.consents,
-		})
+		out = append(out, job.Unsubscription{Erasure: recordOf(j, w, at), Consents: w.consents})
 	}
 	return out
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/erasure-dev/erasure/internal/job"
 	"github.com/erasure-dev/erasure/internal/profile"
 	"github.com/erasure-dev/erasure/internal/storagetest"
+	"github.com/erasure-dev/erasure/storage"
 )
 
 // The platform writes the profiles an unsubscribe is changing, all through
@@ -51,23 +52,11 @@ func TestUnsubscribeLosesNoConcurrentWrite(t *testing.T) {
 	}}
 	svc, store := newMonitoredService(t, deletion.Config{BatchSize: 6}, mon)
 	const n = 60
-	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	var ps []profile.Profile
 	var values []string
 	for i := range n {
-		email := fmt.Sprintf("p%02d@example.com", i)
-		values = append(values, email)
-		ps = append(ps, profile.Profile{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: email}, Sections: []profile.Section{
-			{SectionID: "s1", Consents: []profile.Consent{
-				{Channel: "email", Topic: "news", Status: profile.OptIn, At: at},
-				{Channel: "sms", Topic: "news", Status: profile.OptIn, At: at},
-			}},
-			{SectionID: "s2", Consents: []profile.Consent{{Channel: "email", Topic: "offers", Status: profile.OptIn, At: at}}},
-		}})
+		values = append(values, fmt.Sprintf("p%02d@example.com", i))
 	}
-	if err := store.InsertProfiles(ctx, ps); err != nil {
-		t.Fatal(err)
-	}
+	seedConsenting(t, store, values)
 	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -230,20 +219,7 @@ func TestUnsubscribeKeepsPlatformWrites(t *testing.T) {
 			return platformWrites(ctx, profiles, rounds, b)
 		})
 	})
-	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	var ps []profile.Profile
-	for _, v := range values {
-		ps = append(ps, profile.Profile{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: v}, Sections: []profile.Section{
-			{SectionID: "s1", Consents: []profile.Consent{
-				{Channel: "email", Topic: "news", Status: profile.OptIn, At: at},
-				{Channel: "sms", Topic: "news", Status: profile.OptIn, At: at},
-			}},
-			{SectionID: "s2", Consents: []profile.Consent{{Channel: "email", Topic: "offers", Status: profile.OptIn, At: at}}},
-		}})
-	}
-	if err := store.InsertProfiles(ctx, ps); err != nil {
-		t.Fatal(err)
-	}
+	seedConsenting(t, store, values)
 	j, err := svc.StartList(ctx, deletion.Caller{AccountID: "acme"}, values, deletion.Spec{Type: identifier.Email},
 		deletion.Task{Action: job.Unsubscribe, Unsubscribe: profile.ConsentFilter{Channel: "email"}})
 	if err != nil {
@@ -332,5 +308,25 @@ func TestUnknownActionFailsTheJob(t *testing.T) {
 	}
 	if n, _ := store.CountProfiles(ctx, "acme"); n != 1 {
 		t.Fatal("a job of an unknown action deleted a profile")
+	}
+}
+
+// seedConsenting stores acme profiles keyed by the e-mail addresses, each
+// opted in to e-mail news and SMS news in s1 and to e-mail offers in s2.
+func seedConsenting(t *testing.T, store *storage.Store, emails []string) {
+	t.Helper()
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	var ps []profile.Profile
+	for _, v := range emails {
+		ps = append(ps, profile.Profile{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: v}, Sections: []profile.Section{
+			{SectionID: "s1", Consents: []profile.Consent{
+				{Channel: "email", Topic: "news", Status: profile.OptIn, At: at},
+				{Channel: "sms", Topic: "news", Status: profile.OptIn, At: at},
+			}},
+			{SectionID: "s2", Consents: []profile.Consent{{Channel: "email", Topic: "offers", Status: profile.OptIn, At: at}}},
+		}})
+	}
+	if err := store.InsertProfiles(context.Background(), ps); err != nil {
+		t.Fatal(err)
 	}
 }

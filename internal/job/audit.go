@@ -71,11 +71,8 @@ type Erasure struct {
 // matched, with the profile's identifiers only as keyed hashes, as for an
 // Erasure.
 type Unsubscription struct {
-	JobID       string
-	JobKind     Kind
-	Row         int64
-	At          time.Time
-	KeyHash     []byte
-	ProfileHash []byte
-	Consents    []profile.ConsentRef
+	// Erasure holds the job, row, time and hashes, as an erasure record
+	// does (no profile was erased).
+	Erasure
+	Consents []profile.ConsentRef
 }
