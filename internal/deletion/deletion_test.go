@@ -203,14 +203,25 @@ func TestWatchersSharePollsAndSeeQueuePosition(t *testing.T) {
 		finds.Store(0)
 		positions := make([]int64, n)
 		var wg sync.WaitGroup
+		// Each watcher stays for its first snapshot and the next one its
+		// feed sends (the heartbeat), however slow the machine: the window
+		// is the same for one watcher and for twenty.
+		errEnough := errors.New("enough")
 		for k := range n {
 			wg.Go(func() {
-				wctx, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
+				wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				defer cancel()
-				_ = svc.Watch(wctx, deletion.Caller{AccountID: "acme"}, second.ID, func(v job.View) error {
+				seen := 0
+				err := svc.Watch(wctx, deletion.Caller{AccountID: "acme"}, second.ID, func(v job.View) error {
 					positions[k] = v.QueuePosition
+					if seen++; seen == 2 {
+						return errEnough
+					}
 					return nil
 				})
+				if !errors.Is(err, errEnough) {
+					t.Errorf("watcher %d: %v", k, err)
+				}
 			})
 		}
 		wg.Wait()
