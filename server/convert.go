@@ -189,6 +189,53 @@ func outcomeProto(o job.RowOutcome) *erasurev1.RowOutcome {
 	}
 }
 
+func previewDeletionProto(p *deletion.Preview) *erasurev1.PreviewDeletionResponse {
+	return &erasurev1.PreviewDeletionResponse{
+		Counts:                countsProto(p.Counts),
+		Sections:              sectionsProto(p.Sections),
+		HasHeader:             p.HasHeader,
+		HiddenSectionProfiles: p.HiddenSectionProfiles,
+		InvalidSamples:        outcomesProto(p.InvalidSamples),
+		HintSamples:           outcomesProto(p.HintSamples),
+		OtherKeyTypeRows:      p.OtherKeyTypeRows,
+		AlreadyErasedRows:     p.AlreadyErasedRows,
+		Warnings:              warningsProto(p.Warnings),
+	}
+}
+
+func previewUnsubscribeProto(p *deletion.Preview) *erasurev1.PreviewUnsubscribeResponse {
+	return &erasurev1.PreviewUnsubscribeResponse{
+		Counts:            countsProto(p.Counts),
+		Sections:          sectionsProto(p.Sections),
+		HasHeader:         p.HasHeader,
+		InvalidSamples:    outcomesProto(p.InvalidSamples),
+		HintSamples:       outcomesProto(p.HintSamples),
+		OtherKeyTypeRows:  p.OtherKeyTypeRows,
+		AlreadyErasedRows: p.AlreadyErasedRows,
+		Warnings:          warningsProto(p.Warnings),
+	}
+}
+
+var previewStates = map[string]erasurev1.PreviewState{
+	deletion.PreviewRunning:   erasurev1.PreviewState_PREVIEW_STATE_RUNNING,
+	deletion.PreviewSucceeded: erasurev1.PreviewState_PREVIEW_STATE_SUCCEEDED,
+	deletion.PreviewFailed:    erasurev1.PreviewState_PREVIEW_STATE_FAILED,
+	deletion.PreviewCancelled: erasurev1.PreviewState_PREVIEW_STATE_CANCELLED,
+	deletion.PreviewLost:      erasurev1.PreviewState_PREVIEW_STATE_LOST,
+}
+
+func previewStatusProto(r deletion.PreviewRun) *erasurev1.PreviewStatus {
+	out := &erasurev1.PreviewStatus{PreviewId: r.ID, State: previewStates[r.State], RowsRead: r.Rows, Error: r.Error}
+	switch {
+	case r.Result == nil:
+	case r.Result.Action == job.Unsubscribe:
+		out.Result = &erasurev1.PreviewStatus_Unsubscribe{Unsubscribe: previewUnsubscribeProto(r.Result)}
+	default:
+		out.Result = &erasurev1.PreviewStatus_Deletion{Deletion: previewDeletionProto(r.Result)}
+	}
+	return out
+}
+
 func outcomesProto(list []job.RowOutcome) []*erasurev1.RowOutcome {
 	var out []*erasurev1.RowOutcome
 	for _, o := range list {

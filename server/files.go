@@ -61,17 +61,7 @@ func (s *Server) PreviewDeletion(ctx context.Context, req *connect.Request[erasu
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&erasurev1.PreviewDeletionResponse{
-		Counts:                countsProto(p.Counts),
-		Sections:              sectionsProto(p.Sections),
-		HasHeader:             p.HasHeader,
-		HiddenSectionProfiles: p.HiddenSectionProfiles,
-		InvalidSamples:        outcomesProto(p.InvalidSamples),
-		HintSamples:           outcomesProto(p.HintSamples),
-		OtherKeyTypeRows:      p.OtherKeyTypeRows,
-		AlreadyErasedRows:     p.AlreadyErasedRows,
-		Warnings:              warningsProto(p.Warnings),
-	}), nil
+	return connect.NewResponse(previewDeletionProto(p)), nil
 }
 
 // preview previews a file or a list, whichever the request gives.

@@ -32,16 +32,7 @@ func (s *Server) PreviewUnsubscribe(ctx context.Context, req *connect.Request[er
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&erasurev1.PreviewUnsubscribeResponse{
-		Counts:            countsProto(p.Counts),
-		Sections:          sectionsProto(p.Sections),
-		HasHeader:         p.HasHeader,
-		InvalidSamples:    outcomesProto(p.InvalidSamples),
-		HintSamples:       outcomesProto(p.HintSamples),
-		OtherKeyTypeRows:  p.OtherKeyTypeRows,
-		AlreadyErasedRows: p.AlreadyErasedRows,
-		Warnings:          warningsProto(p.Warnings),
-	}), nil
+	return connect.NewResponse(previewUnsubscribeProto(p)), nil
 }
 
 // ExecuteUnsubscribe implements erasure.v1.ErasureService.ExecuteUnsubscribe.

@@ -91,6 +91,8 @@ type Store struct {
 	accounts    *mongo.Collection
 	// unsubscriptions are the audit records of unsubscribed rows.
 	unsubscriptions *mongo.Collection
+	// previews are previews run on the server (previews.go).
+	previews *mongo.Collection
 
 	// beforeOptOutWrite, when set, runs between OptOutConsents' read and its
 	// write (export_test.go): tests change a profile there, as the platform
@@ -136,6 +138,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		accounts:    db.Collection(accountsCollection),
 
 		unsubscriptions: db.Collection(unsubscriptionCollection),
+		previews:        db.Collection(previewsCollection),
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -168,6 +171,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.jobs, mongo.IndexModel{Keys: bson.D{{"state", 1}, {"lease_expires_at", 1}}}},
 		{s.jobs, mongo.IndexModel{Keys: bson.D{{"outcomes_expire_at", 1}}}},
 		{s.uploads, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
+		{s.previews, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
 		{s.claims, mongo.IndexModel{Keys: bson.D{{"job_id", 1}, {"attempt", -1}}}},
 		// The audit trail, newest first, and erasure lookups by hash.
 		{s.auditEvents, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"seq", -1}, {"_id", -1}}}},

@@ -14,6 +14,8 @@ import (
 
 // Preview is what a job would do. Nothing was changed.
 type Preview struct {
+	// Action is what the previewed job would do.
+	Action job.Action
 	Counts job.Counts
 	// Sections are the per-section counts of the sections the caller may
 	// see.
@@ -154,7 +156,7 @@ func (s *Service) startPreview(ctx context.Context, by Caller, spec Spec, task T
 func (pr *previewRun) run(ctx context.Context, rows rowSource, label string) (*Preview, error) {
 	s, accountID := pr.s, pr.by.AccountID
 	hints := !s.cfg.DisableHints
-	p := &Preview{}
+	p := &Preview{Action: pr.task.Action}
 	sections := sectionTotals{}
 	c := newClassifier(pr.match.norm, label, 0)
 	batch := make([]row, 0, s.cfg.BatchSize)

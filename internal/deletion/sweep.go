@@ -33,6 +33,11 @@ func (s *Service) sweepOnce(ctx context.Context) error {
 	if n > 0 {
 		s.logger.InfoContext(ctx, "expired uploads deleted", "uploads", n)
 	}
+	if n, err := s.store.DeleteExpiredPreviews(ctx, now); err != nil {
+		return err
+	} else if n > 0 {
+		s.logger.InfoContext(ctx, "expired previews deleted", "previews", n)
+	}
 	if n, err := s.store.DeleteItemsOfEndedJobs(ctx); err != nil {
 		return err
 	} else if n > 0 {

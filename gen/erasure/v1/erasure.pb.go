@@ -191,6 +191,68 @@ func (HeaderMode) EnumDescriptor() ([]byte, []int) {
 	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{2}
 }
 
+// PreviewState is where a preview run on the server is.
+type PreviewState int32
+
+const (
+	PreviewState_PREVIEW_STATE_UNSPECIFIED PreviewState = 0
+	PreviewState_PREVIEW_STATE_RUNNING     PreviewState = 1
+	// Ended; the summary is in the status.
+	PreviewState_PREVIEW_STATE_SUCCEEDED PreviewState = 2
+	// Ended on a mistake in the file or request (see error).
+	PreviewState_PREVIEW_STATE_FAILED    PreviewState = 3
+	PreviewState_PREVIEW_STATE_CANCELLED PreviewState = 4
+	// Its server stopped before it ended: start it again.
+	PreviewState_PREVIEW_STATE_LOST PreviewState = 5
+)
+
+// Enum value maps for PreviewState.
+var (
+	PreviewState_name = map[int32]string{
+		0: "PREVIEW_STATE_UNSPECIFIED",
+		1: "PREVIEW_STATE_RUNNING",
+		2: "PREVIEW_STATE_SUCCEEDED",
+		3: "PREVIEW_STATE_FAILED",
+		4: "PREVIEW_STATE_CANCELLED",
+		5: "PREVIEW_STATE_LOST",
+	}
+	PreviewState_value = map[string]int32{
+		"PREVIEW_STATE_UNSPECIFIED": 0,
+		"PREVIEW_STATE_RUNNING":     1,
+		"PREVIEW_STATE_SUCCEEDED":   2,
+		"PREVIEW_STATE_FAILED":      3,
+		"PREVIEW_STATE_CANCELLED":   4,
+		"PREVIEW_STATE_LOST":        5,
+	}
+)
+
+func (x PreviewState) Enum() *PreviewState {
+	p := new(PreviewState)
+	*p = x
+	return p
+}
+
+func (x PreviewState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PreviewState) Descriptor() protoreflect.EnumDescriptor {
+	return file_erasure_v1_erasure_proto_enumTypes[3].Descriptor()
+}
+
+func (PreviewState) Type() protoreflect.EnumType {
+	return &file_erasure_v1_erasure_proto_enumTypes[3]
+}
+
+func (x PreviewState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PreviewState.Descriptor instead.
+func (PreviewState) EnumDescriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{3}
+}
+
 // JobKind says where a job's identifiers came from.
 type JobKind int32
 
@@ -231,11 +293,11 @@ func (x JobKind) String() string {
 }
 
 func (JobKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_erasure_v1_erasure_proto_enumTypes[3].Descriptor()
+	return file_erasure_v1_erasure_proto_enumTypes[4].Descriptor()
 }
 
 func (JobKind) Type() protoreflect.EnumType {
-	return &file_erasure_v1_erasure_proto_enumTypes[3]
+	return &file_erasure_v1_erasure_proto_enumTypes[4]
 }
 
 func (x JobKind) Number() protoreflect.EnumNumber {
@@ -244,7 +306,7 @@ func (x JobKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobKind.Descriptor instead.
 func (JobKind) EnumDescriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{3}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{4}
 }
 
 // JobAction is what a job does to the profiles its rows match.
@@ -283,11 +345,11 @@ func (x JobAction) String() string {
 }
 
 func (JobAction) Descriptor() protoreflect.EnumDescriptor {
-	return file_erasure_v1_erasure_proto_enumTypes[4].Descriptor()
+	return file_erasure_v1_erasure_proto_enumTypes[5].Descriptor()
 }
 
 func (JobAction) Type() protoreflect.EnumType {
-	return &file_erasure_v1_erasure_proto_enumTypes[4]
+	return &file_erasure_v1_erasure_proto_enumTypes[5]
 }
 
 func (x JobAction) Number() protoreflect.EnumNumber {
@@ -296,7 +358,7 @@ func (x JobAction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobAction.Descriptor instead.
 func (JobAction) EnumDescriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{4}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{5}
 }
 
 // JobState is where a job is in its life.
@@ -347,11 +409,11 @@ func (x JobState) String() string {
 }
 
 func (JobState) Descriptor() protoreflect.EnumDescriptor {
-	return file_erasure_v1_erasure_proto_enumTypes[5].Descriptor()
+	return file_erasure_v1_erasure_proto_enumTypes[6].Descriptor()
 }
 
 func (JobState) Type() protoreflect.EnumType {
-	return &file_erasure_v1_erasure_proto_enumTypes[5]
+	return &file_erasure_v1_erasure_proto_enumTypes[6]
 }
 
 func (x JobState) Number() protoreflect.EnumNumber {
@@ -360,7 +422,7 @@ func (x JobState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobState.Descriptor instead.
 func (JobState) EnumDescriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{5}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{6}
 }
 
 // Outcome is what happened to one row.
@@ -417,11 +479,11 @@ func (x Outcome) String() string {
 }
 
 func (Outcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_erasure_v1_erasure_proto_enumTypes[6].Descriptor()
+	return file_erasure_v1_erasure_proto_enumTypes[7].Descriptor()
 }
 
 func (Outcome) Type() protoreflect.EnumType {
-	return &file_erasure_v1_erasure_proto_enumTypes[6]
+	return &file_erasure_v1_erasure_proto_enumTypes[7]
 }
 
 func (x Outcome) Number() protoreflect.EnumNumber {
@@ -430,7 +492,7 @@ func (x Outcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Outcome.Descriptor instead.
 func (Outcome) EnumDescriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{6}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{7}
 }
 
 // AuditAction is what an audit event records.
@@ -473,11 +535,11 @@ func (x AuditAction) String() string {
 }
 
 func (AuditAction) Descriptor() protoreflect.EnumDescriptor {
-	return file_erasure_v1_erasure_proto_enumTypes[7].Descriptor()
+	return file_erasure_v1_erasure_proto_enumTypes[8].Descriptor()
 }
 
 func (AuditAction) Type() protoreflect.EnumType {
-	return &file_erasure_v1_erasure_proto_enumTypes[7]
+	return &file_erasure_v1_erasure_proto_enumTypes[8]
 }
 
 func (x AuditAction) Number() protoreflect.EnumNumber {
@@ -486,7 +548,7 @@ func (x AuditAction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AuditAction.Descriptor instead.
 func (AuditAction) EnumDescriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{7}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{8}
 }
 
 // UploadMetadata describes a file before its bytes are sent.
@@ -2278,6 +2340,439 @@ func (x *PreviewDeletionRequest) GetValues() []string {
 	return nil
 }
 
+// StartPreviewRequest names what to preview: a file (source) or a list
+// (values), matched by spec, for a deletion or an unsubscribe.
+type StartPreviewRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Source    *FileSource            `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	Values    []string               `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	Spec      *DeletionSpec          `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	// Set to preview an unsubscribe of these consents; unset previews a
+	// deletion.
+	Unsubscribe   *UnsubscribeSpec `protobuf:"bytes,5,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartPreviewRequest) Reset() {
+	*x = StartPreviewRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartPreviewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartPreviewRequest) ProtoMessage() {}
+
+func (x *StartPreviewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartPreviewRequest.ProtoReflect.Descriptor instead.
+func (*StartPreviewRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *StartPreviewRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *StartPreviewRequest) GetSource() *FileSource {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *StartPreviewRequest) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *StartPreviewRequest) GetSpec() *DeletionSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *StartPreviewRequest) GetUnsubscribe() *UnsubscribeSpec {
+	if x != nil {
+		return x.Unsubscribe
+	}
+	return nil
+}
+
+// StartPreviewResponse is the preview's state.
+type StartPreviewResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *PreviewStatus         `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartPreviewResponse) Reset() {
+	*x = StartPreviewResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartPreviewResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartPreviewResponse) ProtoMessage() {}
+
+func (x *StartPreviewResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartPreviewResponse.ProtoReflect.Descriptor instead.
+func (*StartPreviewResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *StartPreviewResponse) GetStatus() *PreviewStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// WatchPreviewRequest names a preview.
+type WatchPreviewRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	PreviewId     string                 `protobuf:"bytes,2,opt,name=preview_id,json=previewId,proto3" json:"preview_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchPreviewRequest) Reset() {
+	*x = WatchPreviewRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchPreviewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchPreviewRequest) ProtoMessage() {}
+
+func (x *WatchPreviewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchPreviewRequest.ProtoReflect.Descriptor instead.
+func (*WatchPreviewRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *WatchPreviewRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *WatchPreviewRequest) GetPreviewId() string {
+	if x != nil {
+		return x.PreviewId
+	}
+	return ""
+}
+
+// WatchPreviewResponse is the preview's state.
+type WatchPreviewResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *PreviewStatus         `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchPreviewResponse) Reset() {
+	*x = WatchPreviewResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchPreviewResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchPreviewResponse) ProtoMessage() {}
+
+func (x *WatchPreviewResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchPreviewResponse.ProtoReflect.Descriptor instead.
+func (*WatchPreviewResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *WatchPreviewResponse) GetStatus() *PreviewStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// CancelPreviewRequest names a preview to stop.
+type CancelPreviewRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	PreviewId     string                 `protobuf:"bytes,2,opt,name=preview_id,json=previewId,proto3" json:"preview_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelPreviewRequest) Reset() {
+	*x = CancelPreviewRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelPreviewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelPreviewRequest) ProtoMessage() {}
+
+func (x *CancelPreviewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelPreviewRequest.ProtoReflect.Descriptor instead.
+func (*CancelPreviewRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *CancelPreviewRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *CancelPreviewRequest) GetPreviewId() string {
+	if x != nil {
+		return x.PreviewId
+	}
+	return ""
+}
+
+// CancelPreviewResponse says the request to stop is recorded.
+type CancelPreviewResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelPreviewResponse) Reset() {
+	*x = CancelPreviewResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelPreviewResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelPreviewResponse) ProtoMessage() {}
+
+func (x *CancelPreviewResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelPreviewResponse.ProtoReflect.Descriptor instead.
+func (*CancelPreviewResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{32}
+}
+
+// PreviewStatus is a preview's state and, once it succeeded, its summary.
+type PreviewStatus struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PreviewId string                 `protobuf:"bytes,1,opt,name=preview_id,json=previewId,proto3" json:"preview_id,omitempty"`
+	State     PreviewState           `protobuf:"varint,2,opt,name=state,proto3,enum=erasure.v1.PreviewState" json:"state,omitempty"`
+	// Rows read so far.
+	RowsRead int64 `protobuf:"varint,3,opt,name=rows_read,json=rowsRead,proto3" json:"rows_read,omitempty"`
+	// The summary of a succeeded preview, as PreviewDeletion or
+	// PreviewUnsubscribe would answer.
+	//
+	// Types that are valid to be assigned to Result:
+	//
+	//	*PreviewStatus_Deletion
+	//	*PreviewStatus_Unsubscribe
+	Result isPreviewStatus_Result `protobuf_oneof:"result"`
+	// Why it failed or was lost.
+	Error         string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewStatus) Reset() {
+	*x = PreviewStatus{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewStatus) ProtoMessage() {}
+
+func (x *PreviewStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewStatus.ProtoReflect.Descriptor instead.
+func (*PreviewStatus) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *PreviewStatus) GetPreviewId() string {
+	if x != nil {
+		return x.PreviewId
+	}
+	return ""
+}
+
+func (x *PreviewStatus) GetState() PreviewState {
+	if x != nil {
+		return x.State
+	}
+	return PreviewState_PREVIEW_STATE_UNSPECIFIED
+}
+
+func (x *PreviewStatus) GetRowsRead() int64 {
+	if x != nil {
+		return x.RowsRead
+	}
+	return 0
+}
+
+func (x *PreviewStatus) GetResult() isPreviewStatus_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *PreviewStatus) GetDeletion() *PreviewDeletionResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PreviewStatus_Deletion); ok {
+			return x.Deletion
+		}
+	}
+	return nil
+}
+
+func (x *PreviewStatus) GetUnsubscribe() *PreviewUnsubscribeResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PreviewStatus_Unsubscribe); ok {
+			return x.Unsubscribe
+		}
+	}
+	return nil
+}
+
+func (x *PreviewStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type isPreviewStatus_Result interface {
+	isPreviewStatus_Result()
+}
+
+type PreviewStatus_Deletion struct {
+	Deletion *PreviewDeletionResponse `protobuf:"bytes,4,opt,name=deletion,proto3,oneof"`
+}
+
+type PreviewStatus_Unsubscribe struct {
+	Unsubscribe *PreviewUnsubscribeResponse `protobuf:"bytes,5,opt,name=unsubscribe,proto3,oneof"`
+}
+
+func (*PreviewStatus_Deletion) isPreviewStatus_Result() {}
+
+func (*PreviewStatus_Unsubscribe) isPreviewStatus_Result() {}
+
 // PreviewWarning is a mistake a preview suspects: look at it before
 // executing.
 type PreviewWarning struct {
@@ -2294,7 +2789,7 @@ type PreviewWarning struct {
 
 func (x *PreviewWarning) Reset() {
 	*x = PreviewWarning{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[27]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2306,7 +2801,7 @@ func (x *PreviewWarning) String() string {
 func (*PreviewWarning) ProtoMessage() {}
 
 func (x *PreviewWarning) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[27]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2319,7 +2814,7 @@ func (x *PreviewWarning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewWarning.ProtoReflect.Descriptor instead.
 func (*PreviewWarning) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{27}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PreviewWarning) GetReason() string {
@@ -2369,7 +2864,7 @@ type PreviewDeletionResponse struct {
 
 func (x *PreviewDeletionResponse) Reset() {
 	*x = PreviewDeletionResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[28]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2381,7 +2876,7 @@ func (x *PreviewDeletionResponse) String() string {
 func (*PreviewDeletionResponse) ProtoMessage() {}
 
 func (x *PreviewDeletionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[28]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2394,7 +2889,7 @@ func (x *PreviewDeletionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewDeletionResponse.ProtoReflect.Descriptor instead.
 func (*PreviewDeletionResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{28}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PreviewDeletionResponse) GetCounts() *Counts {
@@ -2473,7 +2968,7 @@ type ExecuteDeletionRequest struct {
 
 func (x *ExecuteDeletionRequest) Reset() {
 	*x = ExecuteDeletionRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[29]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2485,7 +2980,7 @@ func (x *ExecuteDeletionRequest) String() string {
 func (*ExecuteDeletionRequest) ProtoMessage() {}
 
 func (x *ExecuteDeletionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[29]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2498,7 +2993,7 @@ func (x *ExecuteDeletionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteDeletionRequest.ProtoReflect.Descriptor instead.
 func (*ExecuteDeletionRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{29}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ExecuteDeletionRequest) GetAccountId() string {
@@ -2532,7 +3027,7 @@ type ExecuteDeletionResponse struct {
 
 func (x *ExecuteDeletionResponse) Reset() {
 	*x = ExecuteDeletionResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[30]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2544,7 +3039,7 @@ func (x *ExecuteDeletionResponse) String() string {
 func (*ExecuteDeletionResponse) ProtoMessage() {}
 
 func (x *ExecuteDeletionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[30]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2557,7 +3052,7 @@ func (x *ExecuteDeletionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteDeletionResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteDeletionResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{30}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ExecuteDeletionResponse) GetJob() *Job {
@@ -2581,7 +3076,7 @@ type DeleteIdentifiersRequest struct {
 
 func (x *DeleteIdentifiersRequest) Reset() {
 	*x = DeleteIdentifiersRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[31]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2593,7 +3088,7 @@ func (x *DeleteIdentifiersRequest) String() string {
 func (*DeleteIdentifiersRequest) ProtoMessage() {}
 
 func (x *DeleteIdentifiersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[31]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2606,7 +3101,7 @@ func (x *DeleteIdentifiersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteIdentifiersRequest.ProtoReflect.Descriptor instead.
 func (*DeleteIdentifiersRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{31}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeleteIdentifiersRequest) GetAccountId() string {
@@ -2640,7 +3135,7 @@ type DeleteIdentifiersResponse struct {
 
 func (x *DeleteIdentifiersResponse) Reset() {
 	*x = DeleteIdentifiersResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[32]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2652,7 +3147,7 @@ func (x *DeleteIdentifiersResponse) String() string {
 func (*DeleteIdentifiersResponse) ProtoMessage() {}
 
 func (x *DeleteIdentifiersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[32]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2665,7 +3160,7 @@ func (x *DeleteIdentifiersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteIdentifiersResponse.ProtoReflect.Descriptor instead.
 func (*DeleteIdentifiersResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{32}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeleteIdentifiersResponse) GetJob() *Job {
@@ -2686,7 +3181,7 @@ type DeleteUploadRequest struct {
 
 func (x *DeleteUploadRequest) Reset() {
 	*x = DeleteUploadRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[33]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2698,7 +3193,7 @@ func (x *DeleteUploadRequest) String() string {
 func (*DeleteUploadRequest) ProtoMessage() {}
 
 func (x *DeleteUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[33]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2711,7 +3206,7 @@ func (x *DeleteUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUploadRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUploadRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{33}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DeleteUploadRequest) GetAccountId() string {
@@ -2737,7 +3232,7 @@ type DeleteUploadResponse struct {
 
 func (x *DeleteUploadResponse) Reset() {
 	*x = DeleteUploadResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[34]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2749,7 +3244,7 @@ func (x *DeleteUploadResponse) String() string {
 func (*DeleteUploadResponse) ProtoMessage() {}
 
 func (x *DeleteUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[34]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2762,7 +3257,7 @@ func (x *DeleteUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUploadResponse.ProtoReflect.Descriptor instead.
 func (*DeleteUploadResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{34}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{41}
 }
 
 // DeleteProfileRequest names one profile.
@@ -2777,7 +3272,7 @@ type DeleteProfileRequest struct {
 
 func (x *DeleteProfileRequest) Reset() {
 	*x = DeleteProfileRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[35]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2789,7 +3284,7 @@ func (x *DeleteProfileRequest) String() string {
 func (*DeleteProfileRequest) ProtoMessage() {}
 
 func (x *DeleteProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[35]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2802,7 +3297,7 @@ func (x *DeleteProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProfileRequest.ProtoReflect.Descriptor instead.
 func (*DeleteProfileRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{35}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeleteProfileRequest) GetAccountId() string {
@@ -2831,7 +3326,7 @@ type DeleteProfileResponse struct {
 
 func (x *DeleteProfileResponse) Reset() {
 	*x = DeleteProfileResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[36]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2843,7 +3338,7 @@ func (x *DeleteProfileResponse) String() string {
 func (*DeleteProfileResponse) ProtoMessage() {}
 
 func (x *DeleteProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[36]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2856,7 +3351,7 @@ func (x *DeleteProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProfileResponse.ProtoReflect.Descriptor instead.
 func (*DeleteProfileResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{36}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeleteProfileResponse) GetJob() *Job {
@@ -2877,7 +3372,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[37]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2889,7 +3384,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[37]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2902,7 +3397,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{37}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *WatchJobRequest) GetAccountId() string {
@@ -2929,7 +3424,7 @@ type WatchJobResponse struct {
 
 func (x *WatchJobResponse) Reset() {
 	*x = WatchJobResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[38]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2941,7 +3436,7 @@ func (x *WatchJobResponse) String() string {
 func (*WatchJobResponse) ProtoMessage() {}
 
 func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[38]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2954,7 +3449,7 @@ func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobResponse.ProtoReflect.Descriptor instead.
 func (*WatchJobResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{38}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *WatchJobResponse) GetJob() *Job {
@@ -2975,7 +3470,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2987,7 +3482,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[39]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3000,7 +3495,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{39}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CancelJobRequest) GetAccountId() string {
@@ -3027,7 +3522,7 @@ type CancelJobResponse struct {
 
 func (x *CancelJobResponse) Reset() {
 	*x = CancelJobResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3039,7 +3534,7 @@ func (x *CancelJobResponse) String() string {
 func (*CancelJobResponse) ProtoMessage() {}
 
 func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[40]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3052,7 +3547,7 @@ func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobResponse.ProtoReflect.Descriptor instead.
 func (*CancelJobResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{40}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CancelJobResponse) GetJob() *Job {
@@ -3073,7 +3568,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3085,7 +3580,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[41]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3098,7 +3593,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{41}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetJobRequest) GetAccountId() string {
@@ -3125,7 +3620,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3137,7 +3632,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[42]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3150,7 +3645,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{42}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetJobResponse) GetJob() *Job {
@@ -3174,7 +3669,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3186,7 +3681,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[43]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3199,7 +3694,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{43}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListJobsRequest) GetAccountId() string {
@@ -3235,7 +3730,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3247,7 +3742,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[44]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3260,7 +3755,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{44}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -3290,7 +3785,7 @@ type ListRowOutcomesRequest struct {
 
 func (x *ListRowOutcomesRequest) Reset() {
 	*x = ListRowOutcomesRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3302,7 +3797,7 @@ func (x *ListRowOutcomesRequest) String() string {
 func (*ListRowOutcomesRequest) ProtoMessage() {}
 
 func (x *ListRowOutcomesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[45]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3315,7 +3810,7 @@ func (x *ListRowOutcomesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRowOutcomesRequest.ProtoReflect.Descriptor instead.
 func (*ListRowOutcomesRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{45}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListRowOutcomesRequest) GetAccountId() string {
@@ -3349,7 +3844,7 @@ type ListRowOutcomesResponse struct {
 
 func (x *ListRowOutcomesResponse) Reset() {
 	*x = ListRowOutcomesResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3361,7 +3856,7 @@ func (x *ListRowOutcomesResponse) String() string {
 func (*ListRowOutcomesResponse) ProtoMessage() {}
 
 func (x *ListRowOutcomesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[46]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3374,7 +3869,7 @@ func (x *ListRowOutcomesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRowOutcomesResponse.ProtoReflect.Descriptor instead.
 func (*ListRowOutcomesResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{46}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListRowOutcomesResponse) GetRows() []*RowOutcome {
@@ -3412,7 +3907,7 @@ type Counts struct {
 
 func (x *Counts) Reset() {
 	*x = Counts{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3424,7 +3919,7 @@ func (x *Counts) String() string {
 func (*Counts) ProtoMessage() {}
 
 func (x *Counts) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3437,7 +3932,7 @@ func (x *Counts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counts.ProtoReflect.Descriptor instead.
 func (*Counts) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{47}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *Counts) GetTotalRows() int64 {
@@ -3524,7 +4019,7 @@ type SectionCount struct {
 
 func (x *SectionCount) Reset() {
 	*x = SectionCount{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3536,7 +4031,7 @@ func (x *SectionCount) String() string {
 func (*SectionCount) ProtoMessage() {}
 
 func (x *SectionCount) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3549,7 +4044,7 @@ func (x *SectionCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionCount.ProtoReflect.Descriptor instead.
 func (*SectionCount) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{48}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SectionCount) GetSectionId() string {
@@ -3588,7 +4083,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3600,7 +4095,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3613,7 +4108,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{49}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Progress) GetPercent() float64 {
@@ -3678,7 +4173,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3690,7 +4185,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3703,7 +4198,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{50}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *Job) GetJobId() string {
@@ -3868,7 +4363,7 @@ type Actor struct {
 
 func (x *Actor) Reset() {
 	*x = Actor{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3880,7 +4375,7 @@ func (x *Actor) String() string {
 func (*Actor) ProtoMessage() {}
 
 func (x *Actor) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3893,7 +4388,7 @@ func (x *Actor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Actor.ProtoReflect.Descriptor instead.
 func (*Actor) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{51}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *Actor) GetSubject() string {
@@ -3933,7 +4428,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3945,7 +4440,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3958,7 +4453,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{52}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ListAuditEventsRequest) GetAccountId() string {
@@ -4001,7 +4496,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4013,7 +4508,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4026,7 +4521,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{53}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -4066,7 +4561,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4078,7 +4573,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4091,7 +4586,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{54}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *AuditEvent) GetEventId() string {
@@ -4181,7 +4676,7 @@ type VerifyErasureRequest struct {
 
 func (x *VerifyErasureRequest) Reset() {
 	*x = VerifyErasureRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4193,7 +4688,7 @@ func (x *VerifyErasureRequest) String() string {
 func (*VerifyErasureRequest) ProtoMessage() {}
 
 func (x *VerifyErasureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4206,7 +4701,7 @@ func (x *VerifyErasureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyErasureRequest.ProtoReflect.Descriptor instead.
 func (*VerifyErasureRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{55}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *VerifyErasureRequest) GetAccountId() string {
@@ -4279,7 +4774,7 @@ type VerifyErasureResponse struct {
 
 func (x *VerifyErasureResponse) Reset() {
 	*x = VerifyErasureResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4291,7 +4786,7 @@ func (x *VerifyErasureResponse) String() string {
 func (*VerifyErasureResponse) ProtoMessage() {}
 
 func (x *VerifyErasureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4304,7 +4799,7 @@ func (x *VerifyErasureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyErasureResponse.ProtoReflect.Descriptor instead.
 func (*VerifyErasureResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{56}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *VerifyErasureResponse) GetErasures() []*Erasure {
@@ -4329,7 +4824,7 @@ type Erasure struct {
 
 func (x *Erasure) Reset() {
 	*x = Erasure{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4341,7 +4836,7 @@ func (x *Erasure) String() string {
 func (*Erasure) ProtoMessage() {}
 
 func (x *Erasure) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4354,7 +4849,7 @@ func (x *Erasure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Erasure.ProtoReflect.Descriptor instead.
 func (*Erasure) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{57}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *Erasure) GetJobId() string {
@@ -4414,7 +4909,7 @@ type RowOutcome struct {
 
 func (x *RowOutcome) Reset() {
 	*x = RowOutcome{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4426,7 +4921,7 @@ func (x *RowOutcome) String() string {
 func (*RowOutcome) ProtoMessage() {}
 
 func (x *RowOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4439,7 +4934,7 @@ func (x *RowOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowOutcome.ProtoReflect.Descriptor instead.
 func (*RowOutcome) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{58}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RowOutcome) GetRow() int64 {
@@ -4517,7 +5012,7 @@ type ConsentRef struct {
 
 func (x *ConsentRef) Reset() {
 	*x = ConsentRef{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4529,7 +5024,7 @@ func (x *ConsentRef) String() string {
 func (*ConsentRef) ProtoMessage() {}
 
 func (x *ConsentRef) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4542,7 +5037,7 @@ func (x *ConsentRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentRef.ProtoReflect.Descriptor instead.
 func (*ConsentRef) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{59}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ConsentRef) GetSectionId() string {
@@ -4701,7 +5196,38 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
 	"\x06source\x18\x02 \x01(\v2\x16.erasure.v1.FileSourceR\x06source\x12,\n" +
 	"\x04spec\x18\x03 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\x12\x16\n" +
-	"\x06values\x18\x04 \x03(\tR\x06values\"B\n" +
+	"\x06values\x18\x04 \x03(\tR\x06values\"\xe9\x01\n" +
+	"\x13StartPreviewRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
+	"\x06source\x18\x02 \x01(\v2\x16.erasure.v1.FileSourceR\x06source\x12\x16\n" +
+	"\x06values\x18\x03 \x03(\tR\x06values\x12,\n" +
+	"\x04spec\x18\x04 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\x12=\n" +
+	"\vunsubscribe\x18\x05 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\"I\n" +
+	"\x14StartPreviewResponse\x121\n" +
+	"\x06status\x18\x01 \x01(\v2\x19.erasure.v1.PreviewStatusR\x06status\"S\n" +
+	"\x13WatchPreviewRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1d\n" +
+	"\n" +
+	"preview_id\x18\x02 \x01(\tR\tpreviewId\"I\n" +
+	"\x14WatchPreviewResponse\x121\n" +
+	"\x06status\x18\x01 \x01(\v2\x19.erasure.v1.PreviewStatusR\x06status\"T\n" +
+	"\x14CancelPreviewRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1d\n" +
+	"\n" +
+	"preview_id\x18\x02 \x01(\tR\tpreviewId\"\x17\n" +
+	"\x15CancelPreviewResponse\"\xaa\x02\n" +
+	"\rPreviewStatus\x12\x1d\n" +
+	"\n" +
+	"preview_id\x18\x01 \x01(\tR\tpreviewId\x12.\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x18.erasure.v1.PreviewStateR\x05state\x12\x1b\n" +
+	"\trows_read\x18\x03 \x01(\x03R\browsRead\x12A\n" +
+	"\bdeletion\x18\x04 \x01(\v2#.erasure.v1.PreviewDeletionResponseH\x00R\bdeletion\x12J\n" +
+	"\vunsubscribe\x18\x05 \x01(\v2&.erasure.v1.PreviewUnsubscribeResponseH\x00R\vunsubscribe\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05errorB\b\n" +
+	"\x06result\"B\n" +
 	"\x0ePreviewWarning\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\xe5\x03\n" +
@@ -4903,7 +5429,14 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"HeaderMode\x12\x1b\n" +
 	"\x17HEADER_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13HEADER_MODE_PRESENT\x10\x01\x12\x16\n" +
-	"\x12HEADER_MODE_ABSENT\x10\x02*_\n" +
+	"\x12HEADER_MODE_ABSENT\x10\x02*\xb4\x01\n" +
+	"\fPreviewState\x12\x1d\n" +
+	"\x19PREVIEW_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15PREVIEW_STATE_RUNNING\x10\x01\x12\x1b\n" +
+	"\x17PREVIEW_STATE_SUCCEEDED\x10\x02\x12\x18\n" +
+	"\x14PREVIEW_STATE_FAILED\x10\x03\x12\x1b\n" +
+	"\x17PREVIEW_STATE_CANCELLED\x10\x04\x12\x16\n" +
+	"\x12PREVIEW_STATE_LOST\x10\x05*_\n" +
 	"\aJobKind\x12\x18\n" +
 	"\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rJOB_KIND_FILE\x10\x01\x12\x11\n" +
@@ -4932,7 +5465,7 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x18AUDIT_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18AUDIT_ACTION_JOB_STARTED\x10\x01\x12%\n" +
 	"!AUDIT_ACTION_JOB_CANCEL_REQUESTED\x10\x02\x12\x1d\n" +
-	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x032\xef\x0e\n" +
+	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x032\xf4\x10\n" +
 	"\x0eErasureService\x12M\n" +
 	"\n" +
 	"UploadFile\x12\x1d.erasure.v1.UploadFileRequest\x1a\x1e.erasure.v1.UploadFileResponse(\x01\x12Q\n" +
@@ -4944,7 +5477,10 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x0fPreviewDeletion\x12\".erasure.v1.PreviewDeletionRequest\x1a#.erasure.v1.PreviewDeletionResponse\"\x03\x90\x02\x01\x12\\\n" +
 	"\x0fExecuteDeletion\x12\".erasure.v1.ExecuteDeletionRequest\x1a#.erasure.v1.ExecuteDeletionResponse0\x01\x12b\n" +
 	"\x11DeleteIdentifiers\x12$.erasure.v1.DeleteIdentifiersRequest\x1a%.erasure.v1.DeleteIdentifiersResponse0\x01\x12T\n" +
-	"\rDeleteProfile\x12 .erasure.v1.DeleteProfileRequest\x1a!.erasure.v1.DeleteProfileResponse\x12h\n" +
+	"\rDeleteProfile\x12 .erasure.v1.DeleteProfileRequest\x1a!.erasure.v1.DeleteProfileResponse\x12S\n" +
+	"\fStartPreview\x12\x1f.erasure.v1.StartPreviewRequest\x1a .erasure.v1.StartPreviewResponse0\x01\x12X\n" +
+	"\fWatchPreview\x12\x1f.erasure.v1.WatchPreviewRequest\x1a .erasure.v1.WatchPreviewResponse\"\x03\x90\x02\x010\x01\x12T\n" +
+	"\rCancelPreview\x12 .erasure.v1.CancelPreviewRequest\x1a!.erasure.v1.CancelPreviewResponse\x12h\n" +
 	"\x12PreviewUnsubscribe\x12%.erasure.v1.PreviewUnsubscribeRequest\x1a&.erasure.v1.PreviewUnsubscribeResponse\"\x03\x90\x02\x01\x12e\n" +
 	"\x12ExecuteUnsubscribe\x12%.erasure.v1.ExecuteUnsubscribeRequest\x1a&.erasure.v1.ExecuteUnsubscribeResponse0\x01\x12q\n" +
 	"\x16UnsubscribeIdentifiers\x12).erasure.v1.UnsubscribeIdentifiersRequest\x1a*.erasure.v1.UnsubscribeIdentifiersResponse0\x01\x12c\n" +
@@ -4972,209 +5508,231 @@ func file_erasure_v1_erasure_proto_rawDescGZIP() []byte {
 	return file_erasure_v1_erasure_proto_rawDescData
 }
 
-var file_erasure_v1_erasure_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
+var file_erasure_v1_erasure_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_erasure_v1_erasure_proto_goTypes = []any{
 	(IdentifierType)(0),                    // 0: erasure.v1.IdentifierType
 	(FileFormat)(0),                        // 1: erasure.v1.FileFormat
 	(HeaderMode)(0),                        // 2: erasure.v1.HeaderMode
-	(JobKind)(0),                           // 3: erasure.v1.JobKind
-	(JobAction)(0),                         // 4: erasure.v1.JobAction
-	(JobState)(0),                          // 5: erasure.v1.JobState
-	(Outcome)(0),                           // 6: erasure.v1.Outcome
-	(AuditAction)(0),                       // 7: erasure.v1.AuditAction
-	(*UploadMetadata)(nil),                 // 8: erasure.v1.UploadMetadata
-	(*UploadFileRequest)(nil),              // 9: erasure.v1.UploadFileRequest
-	(*UploadFileResponse)(nil),             // 10: erasure.v1.UploadFileResponse
-	(*CreateUploadRequest)(nil),            // 11: erasure.v1.CreateUploadRequest
-	(*CreateUploadResponse)(nil),           // 12: erasure.v1.CreateUploadResponse
-	(*UploadChunkRequest)(nil),             // 13: erasure.v1.UploadChunkRequest
-	(*UploadChunkResponse)(nil),            // 14: erasure.v1.UploadChunkResponse
-	(*GetUploadRequest)(nil),               // 15: erasure.v1.GetUploadRequest
-	(*GetUploadResponse)(nil),              // 16: erasure.v1.GetUploadResponse
-	(*Upload)(nil),                         // 17: erasure.v1.Upload
-	(*FileOptions)(nil),                    // 18: erasure.v1.FileOptions
-	(*InspectUploadRequest)(nil),           // 19: erasure.v1.InspectUploadRequest
-	(*InspectUploadResponse)(nil),          // 20: erasure.v1.InspectUploadResponse
-	(*Column)(nil),                         // 21: erasure.v1.Column
-	(*ColumnSuggestion)(nil),               // 22: erasure.v1.ColumnSuggestion
-	(*FileSource)(nil),                     // 23: erasure.v1.FileSource
-	(*DeletionSpec)(nil),                   // 24: erasure.v1.DeletionSpec
-	(*UnsubscribeSpec)(nil),                // 25: erasure.v1.UnsubscribeSpec
-	(*PreviewUnsubscribeRequest)(nil),      // 26: erasure.v1.PreviewUnsubscribeRequest
-	(*PreviewUnsubscribeResponse)(nil),     // 27: erasure.v1.PreviewUnsubscribeResponse
-	(*ExecuteUnsubscribeRequest)(nil),      // 28: erasure.v1.ExecuteUnsubscribeRequest
-	(*ExecuteUnsubscribeResponse)(nil),     // 29: erasure.v1.ExecuteUnsubscribeResponse
-	(*UnsubscribeIdentifiersRequest)(nil),  // 30: erasure.v1.UnsubscribeIdentifiersRequest
-	(*UnsubscribeIdentifiersResponse)(nil), // 31: erasure.v1.UnsubscribeIdentifiersResponse
-	(*UnsubscribeProfileRequest)(nil),      // 32: erasure.v1.UnsubscribeProfileRequest
-	(*UnsubscribeProfileResponse)(nil),     // 33: erasure.v1.UnsubscribeProfileResponse
-	(*PreviewDeletionRequest)(nil),         // 34: erasure.v1.PreviewDeletionRequest
-	(*PreviewWarning)(nil),                 // 35: erasure.v1.PreviewWarning
-	(*PreviewDeletionResponse)(nil),        // 36: erasure.v1.PreviewDeletionResponse
-	(*ExecuteDeletionRequest)(nil),         // 37: erasure.v1.ExecuteDeletionRequest
-	(*ExecuteDeletionResponse)(nil),        // 38: erasure.v1.ExecuteDeletionResponse
-	(*DeleteIdentifiersRequest)(nil),       // 39: erasure.v1.DeleteIdentifiersRequest
-	(*DeleteIdentifiersResponse)(nil),      // 40: erasure.v1.DeleteIdentifiersResponse
-	(*DeleteUploadRequest)(nil),            // 41: erasure.v1.DeleteUploadRequest
-	(*DeleteUploadResponse)(nil),           // 42: erasure.v1.DeleteUploadResponse
-	(*DeleteProfileRequest)(nil),           // 43: erasure.v1.DeleteProfileRequest
-	(*DeleteProfileResponse)(nil),          // 44: erasure.v1.DeleteProfileResponse
-	(*WatchJobRequest)(nil),                // 45: erasure.v1.WatchJobRequest
-	(*WatchJobResponse)(nil),               // 46: erasure.v1.WatchJobResponse
-	(*CancelJobRequest)(nil),               // 47: erasure.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),              // 48: erasure.v1.CancelJobResponse
-	(*GetJobRequest)(nil),                  // 49: erasure.v1.GetJobRequest
-	(*GetJobResponse)(nil),                 // 50: erasure.v1.GetJobResponse
-	(*ListJobsRequest)(nil),                // 51: erasure.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),               // 52: erasure.v1.ListJobsResponse
-	(*ListRowOutcomesRequest)(nil),         // 53: erasure.v1.ListRowOutcomesRequest
-	(*ListRowOutcomesResponse)(nil),        // 54: erasure.v1.ListRowOutcomesResponse
-	(*Counts)(nil),                         // 55: erasure.v1.Counts
-	(*SectionCount)(nil),                   // 56: erasure.v1.SectionCount
-	(*Progress)(nil),                       // 57: erasure.v1.Progress
-	(*Job)(nil),                            // 58: erasure.v1.Job
-	(*Actor)(nil),                          // 59: erasure.v1.Actor
-	(*ListAuditEventsRequest)(nil),         // 60: erasure.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),        // 61: erasure.v1.ListAuditEventsResponse
-	(*AuditEvent)(nil),                     // 62: erasure.v1.AuditEvent
-	(*VerifyErasureRequest)(nil),           // 63: erasure.v1.VerifyErasureRequest
-	(*VerifyErasureResponse)(nil),          // 64: erasure.v1.VerifyErasureResponse
-	(*Erasure)(nil),                        // 65: erasure.v1.Erasure
-	(*RowOutcome)(nil),                     // 66: erasure.v1.RowOutcome
-	(*ConsentRef)(nil),                     // 67: erasure.v1.ConsentRef
-	(*timestamppb.Timestamp)(nil),          // 68: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),            // 69: google.protobuf.Duration
+	(PreviewState)(0),                      // 3: erasure.v1.PreviewState
+	(JobKind)(0),                           // 4: erasure.v1.JobKind
+	(JobAction)(0),                         // 5: erasure.v1.JobAction
+	(JobState)(0),                          // 6: erasure.v1.JobState
+	(Outcome)(0),                           // 7: erasure.v1.Outcome
+	(AuditAction)(0),                       // 8: erasure.v1.AuditAction
+	(*UploadMetadata)(nil),                 // 9: erasure.v1.UploadMetadata
+	(*UploadFileRequest)(nil),              // 10: erasure.v1.UploadFileRequest
+	(*UploadFileResponse)(nil),             // 11: erasure.v1.UploadFileResponse
+	(*CreateUploadRequest)(nil),            // 12: erasure.v1.CreateUploadRequest
+	(*CreateUploadResponse)(nil),           // 13: erasure.v1.CreateUploadResponse
+	(*UploadChunkRequest)(nil),             // 14: erasure.v1.UploadChunkRequest
+	(*UploadChunkResponse)(nil),            // 15: erasure.v1.UploadChunkResponse
+	(*GetUploadRequest)(nil),               // 16: erasure.v1.GetUploadRequest
+	(*GetUploadResponse)(nil),              // 17: erasure.v1.GetUploadResponse
+	(*Upload)(nil),                         // 18: erasure.v1.Upload
+	(*FileOptions)(nil),                    // 19: erasure.v1.FileOptions
+	(*InspectUploadRequest)(nil),           // 20: erasure.v1.InspectUploadRequest
+	(*InspectUploadResponse)(nil),          // 21: erasure.v1.InspectUploadResponse
+	(*Column)(nil),                         // 22: erasure.v1.Column
+	(*ColumnSuggestion)(nil),               // 23: erasure.v1.ColumnSuggestion
+	(*FileSource)(nil),                     // 24: erasure.v1.FileSource
+	(*DeletionSpec)(nil),                   // 25: erasure.v1.DeletionSpec
+	(*UnsubscribeSpec)(nil),                // 26: erasure.v1.UnsubscribeSpec
+	(*PreviewUnsubscribeRequest)(nil),      // 27: erasure.v1.PreviewUnsubscribeRequest
+	(*PreviewUnsubscribeResponse)(nil),     // 28: erasure.v1.PreviewUnsubscribeResponse
+	(*ExecuteUnsubscribeRequest)(nil),      // 29: erasure.v1.ExecuteUnsubscribeRequest
+	(*ExecuteUnsubscribeResponse)(nil),     // 30: erasure.v1.ExecuteUnsubscribeResponse
+	(*UnsubscribeIdentifiersRequest)(nil),  // 31: erasure.v1.UnsubscribeIdentifiersRequest
+	(*UnsubscribeIdentifiersResponse)(nil), // 32: erasure.v1.UnsubscribeIdentifiersResponse
+	(*UnsubscribeProfileRequest)(nil),      // 33: erasure.v1.UnsubscribeProfileRequest
+	(*UnsubscribeProfileResponse)(nil),     // 34: erasure.v1.UnsubscribeProfileResponse
+	(*PreviewDeletionRequest)(nil),         // 35: erasure.v1.PreviewDeletionRequest
+	(*StartPreviewRequest)(nil),            // 36: erasure.v1.StartPreviewRequest
+	(*StartPreviewResponse)(nil),           // 37: erasure.v1.StartPreviewResponse
+	(*WatchPreviewRequest)(nil),            // 38: erasure.v1.WatchPreviewRequest
+	(*WatchPreviewResponse)(nil),           // 39: erasure.v1.WatchPreviewResponse
+	(*CancelPreviewRequest)(nil),           // 40: erasure.v1.CancelPreviewRequest
+	(*CancelPreviewResponse)(nil),          // 41: erasure.v1.CancelPreviewResponse
+	(*PreviewStatus)(nil),                  // 42: erasure.v1.PreviewStatus
+	(*PreviewWarning)(nil),                 // 43: erasure.v1.PreviewWarning
+	(*PreviewDeletionResponse)(nil),        // 44: erasure.v1.PreviewDeletionResponse
+	(*ExecuteDeletionRequest)(nil),         // 45: erasure.v1.ExecuteDeletionRequest
+	(*ExecuteDeletionResponse)(nil),        // 46: erasure.v1.ExecuteDeletionResponse
+	(*DeleteIdentifiersRequest)(nil),       // 47: erasure.v1.DeleteIdentifiersRequest
+	(*DeleteIdentifiersResponse)(nil),      // 48: erasure.v1.DeleteIdentifiersResponse
+	(*DeleteUploadRequest)(nil),            // 49: erasure.v1.DeleteUploadRequest
+	(*DeleteUploadResponse)(nil),           // 50: erasure.v1.DeleteUploadResponse
+	(*DeleteProfileRequest)(nil),           // 51: erasure.v1.DeleteProfileRequest
+	(*DeleteProfileResponse)(nil),          // 52: erasure.v1.DeleteProfileResponse
+	(*WatchJobRequest)(nil),                // 53: erasure.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),               // 54: erasure.v1.WatchJobResponse
+	(*CancelJobRequest)(nil),               // 55: erasure.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),              // 56: erasure.v1.CancelJobResponse
+	(*GetJobRequest)(nil),                  // 57: erasure.v1.GetJobRequest
+	(*GetJobResponse)(nil),                 // 58: erasure.v1.GetJobResponse
+	(*ListJobsRequest)(nil),                // 59: erasure.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),               // 60: erasure.v1.ListJobsResponse
+	(*ListRowOutcomesRequest)(nil),         // 61: erasure.v1.ListRowOutcomesRequest
+	(*ListRowOutcomesResponse)(nil),        // 62: erasure.v1.ListRowOutcomesResponse
+	(*Counts)(nil),                         // 63: erasure.v1.Counts
+	(*SectionCount)(nil),                   // 64: erasure.v1.SectionCount
+	(*Progress)(nil),                       // 65: erasure.v1.Progress
+	(*Job)(nil),                            // 66: erasure.v1.Job
+	(*Actor)(nil),                          // 67: erasure.v1.Actor
+	(*ListAuditEventsRequest)(nil),         // 68: erasure.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),        // 69: erasure.v1.ListAuditEventsResponse
+	(*AuditEvent)(nil),                     // 70: erasure.v1.AuditEvent
+	(*VerifyErasureRequest)(nil),           // 71: erasure.v1.VerifyErasureRequest
+	(*VerifyErasureResponse)(nil),          // 72: erasure.v1.VerifyErasureResponse
+	(*Erasure)(nil),                        // 73: erasure.v1.Erasure
+	(*RowOutcome)(nil),                     // 74: erasure.v1.RowOutcome
+	(*ConsentRef)(nil),                     // 75: erasure.v1.ConsentRef
+	(*timestamppb.Timestamp)(nil),          // 76: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 77: google.protobuf.Duration
 }
 var file_erasure_v1_erasure_proto_depIdxs = []int32{
-	8,   // 0: erasure.v1.UploadFileRequest.metadata:type_name -> erasure.v1.UploadMetadata
-	17,  // 1: erasure.v1.UploadFileResponse.upload:type_name -> erasure.v1.Upload
-	8,   // 2: erasure.v1.CreateUploadRequest.metadata:type_name -> erasure.v1.UploadMetadata
-	17,  // 3: erasure.v1.CreateUploadResponse.upload:type_name -> erasure.v1.Upload
-	17,  // 4: erasure.v1.UploadChunkResponse.upload:type_name -> erasure.v1.Upload
-	17,  // 5: erasure.v1.GetUploadResponse.upload:type_name -> erasure.v1.Upload
-	68,  // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
-	68,  // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
+	9,   // 0: erasure.v1.UploadFileRequest.metadata:type_name -> erasure.v1.UploadMetadata
+	18,  // 1: erasure.v1.UploadFileResponse.upload:type_name -> erasure.v1.Upload
+	9,   // 2: erasure.v1.CreateUploadRequest.metadata:type_name -> erasure.v1.UploadMetadata
+	18,  // 3: erasure.v1.CreateUploadResponse.upload:type_name -> erasure.v1.Upload
+	18,  // 4: erasure.v1.UploadChunkResponse.upload:type_name -> erasure.v1.Upload
+	18,  // 5: erasure.v1.GetUploadResponse.upload:type_name -> erasure.v1.Upload
+	76,  // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
+	76,  // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
 	2,   // 8: erasure.v1.FileOptions.header:type_name -> erasure.v1.HeaderMode
-	18,  // 9: erasure.v1.InspectUploadRequest.options:type_name -> erasure.v1.FileOptions
+	19,  // 9: erasure.v1.InspectUploadRequest.options:type_name -> erasure.v1.FileOptions
 	1,   // 10: erasure.v1.InspectUploadResponse.format:type_name -> erasure.v1.FileFormat
-	21,  // 11: erasure.v1.InspectUploadResponse.columns:type_name -> erasure.v1.Column
-	22,  // 12: erasure.v1.InspectUploadResponse.suggestions:type_name -> erasure.v1.ColumnSuggestion
+	22,  // 11: erasure.v1.InspectUploadResponse.columns:type_name -> erasure.v1.Column
+	23,  // 12: erasure.v1.InspectUploadResponse.suggestions:type_name -> erasure.v1.ColumnSuggestion
 	0,   // 13: erasure.v1.ColumnSuggestion.identifier_type:type_name -> erasure.v1.IdentifierType
-	18,  // 14: erasure.v1.FileSource.options:type_name -> erasure.v1.FileOptions
+	19,  // 14: erasure.v1.FileSource.options:type_name -> erasure.v1.FileOptions
 	0,   // 15: erasure.v1.DeletionSpec.identifier_type:type_name -> erasure.v1.IdentifierType
-	23,  // 16: erasure.v1.PreviewUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
-	24,  // 17: erasure.v1.PreviewUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
-	25,  // 18: erasure.v1.PreviewUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	55,  // 19: erasure.v1.PreviewUnsubscribeResponse.counts:type_name -> erasure.v1.Counts
-	56,  // 20: erasure.v1.PreviewUnsubscribeResponse.sections:type_name -> erasure.v1.SectionCount
-	66,  // 21: erasure.v1.PreviewUnsubscribeResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
-	66,  // 22: erasure.v1.PreviewUnsubscribeResponse.hint_samples:type_name -> erasure.v1.RowOutcome
-	35,  // 23: erasure.v1.PreviewUnsubscribeResponse.warnings:type_name -> erasure.v1.PreviewWarning
-	23,  // 24: erasure.v1.ExecuteUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
-	24,  // 25: erasure.v1.ExecuteUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
-	25,  // 26: erasure.v1.ExecuteUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	58,  // 27: erasure.v1.ExecuteUnsubscribeResponse.job:type_name -> erasure.v1.Job
-	24,  // 28: erasure.v1.UnsubscribeIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
-	25,  // 29: erasure.v1.UnsubscribeIdentifiersRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	58,  // 30: erasure.v1.UnsubscribeIdentifiersResponse.job:type_name -> erasure.v1.Job
-	25,  // 31: erasure.v1.UnsubscribeProfileRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	58,  // 32: erasure.v1.UnsubscribeProfileResponse.job:type_name -> erasure.v1.Job
-	23,  // 33: erasure.v1.PreviewDeletionRequest.source:type_name -> erasure.v1.FileSource
-	24,  // 34: erasure.v1.PreviewDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	55,  // 35: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
-	56,  // 36: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
-	66,  // 37: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
-	66,  // 38: erasure.v1.PreviewDeletionResponse.hint_samples:type_name -> erasure.v1.RowOutcome
-	35,  // 39: erasure.v1.PreviewDeletionResponse.warnings:type_name -> erasure.v1.PreviewWarning
-	23,  // 40: erasure.v1.ExecuteDeletionRequest.source:type_name -> erasure.v1.FileSource
-	24,  // 41: erasure.v1.ExecuteDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	58,  // 42: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
-	24,  // 43: erasure.v1.DeleteIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
-	58,  // 44: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
-	58,  // 45: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
-	58,  // 46: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
-	58,  // 47: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
-	58,  // 48: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
-	58,  // 49: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
-	6,   // 50: erasure.v1.ListRowOutcomesRequest.outcomes:type_name -> erasure.v1.Outcome
-	66,  // 51: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
-	69,  // 52: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
-	3,   // 53: erasure.v1.Job.kind:type_name -> erasure.v1.JobKind
-	5,   // 54: erasure.v1.Job.state:type_name -> erasure.v1.JobState
-	24,  // 55: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
-	55,  // 56: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
-	57,  // 57: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
-	56,  // 58: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
-	68,  // 59: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	68,  // 60: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	68,  // 61: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
-	68,  // 62: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
-	59,  // 63: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
-	4,   // 64: erasure.v1.Job.action:type_name -> erasure.v1.JobAction
-	25,  // 65: erasure.v1.Job.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	62,  // 66: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
-	68,  // 67: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	7,   // 68: erasure.v1.AuditEvent.action:type_name -> erasure.v1.AuditAction
-	59,  // 69: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
-	3,   // 70: erasure.v1.AuditEvent.job_kind:type_name -> erasure.v1.JobKind
-	0,   // 71: erasure.v1.AuditEvent.identifier_type:type_name -> erasure.v1.IdentifierType
-	5,   // 72: erasure.v1.AuditEvent.job_state:type_name -> erasure.v1.JobState
-	55,  // 73: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
-	4,   // 74: erasure.v1.AuditEvent.job_action:type_name -> erasure.v1.JobAction
-	24,  // 75: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
-	65,  // 76: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
-	3,   // 77: erasure.v1.Erasure.job_kind:type_name -> erasure.v1.JobKind
-	68,  // 78: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
-	6,   // 79: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
-	67,  // 80: erasure.v1.RowOutcome.consents:type_name -> erasure.v1.ConsentRef
-	9,   // 81: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
-	11,  // 82: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
-	13,  // 83: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
-	41,  // 84: erasure.v1.ErasureService.DeleteUpload:input_type -> erasure.v1.DeleteUploadRequest
-	15,  // 85: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
-	19,  // 86: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
-	34,  // 87: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
-	37,  // 88: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
-	39,  // 89: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
-	43,  // 90: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
-	26,  // 91: erasure.v1.ErasureService.PreviewUnsubscribe:input_type -> erasure.v1.PreviewUnsubscribeRequest
-	28,  // 92: erasure.v1.ErasureService.ExecuteUnsubscribe:input_type -> erasure.v1.ExecuteUnsubscribeRequest
-	30,  // 93: erasure.v1.ErasureService.UnsubscribeIdentifiers:input_type -> erasure.v1.UnsubscribeIdentifiersRequest
-	32,  // 94: erasure.v1.ErasureService.UnsubscribeProfile:input_type -> erasure.v1.UnsubscribeProfileRequest
-	45,  // 95: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
-	47,  // 96: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
-	49,  // 97: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
-	51,  // 98: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
-	53,  // 99: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
-	60,  // 100: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
-	63,  // 101: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
-	10,  // 102: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
-	12,  // 103: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
-	14,  // 104: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
-	42,  // 105: erasure.v1.ErasureService.DeleteUpload:output_type -> erasure.v1.DeleteUploadResponse
-	16,  // 106: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
-	20,  // 107: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
-	36,  // 108: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
-	38,  // 109: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
-	40,  // 110: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
-	44,  // 111: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
-	27,  // 112: erasure.v1.ErasureService.PreviewUnsubscribe:output_type -> erasure.v1.PreviewUnsubscribeResponse
-	29,  // 113: erasure.v1.ErasureService.ExecuteUnsubscribe:output_type -> erasure.v1.ExecuteUnsubscribeResponse
-	31,  // 114: erasure.v1.ErasureService.UnsubscribeIdentifiers:output_type -> erasure.v1.UnsubscribeIdentifiersResponse
-	33,  // 115: erasure.v1.ErasureService.UnsubscribeProfile:output_type -> erasure.v1.UnsubscribeProfileResponse
-	46,  // 116: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
-	48,  // 117: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
-	50,  // 118: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
-	52,  // 119: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
-	54,  // 120: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
-	61,  // 121: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
-	64,  // 122: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
-	102, // [102:123] is the sub-list for method output_type
-	81,  // [81:102] is the sub-list for method input_type
-	81,  // [81:81] is the sub-list for extension type_name
-	81,  // [81:81] is the sub-list for extension extendee
-	0,   // [0:81] is the sub-list for field type_name
+	24,  // 16: erasure.v1.PreviewUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
+	25,  // 17: erasure.v1.PreviewUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
+	26,  // 18: erasure.v1.PreviewUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	63,  // 19: erasure.v1.PreviewUnsubscribeResponse.counts:type_name -> erasure.v1.Counts
+	64,  // 20: erasure.v1.PreviewUnsubscribeResponse.sections:type_name -> erasure.v1.SectionCount
+	74,  // 21: erasure.v1.PreviewUnsubscribeResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	74,  // 22: erasure.v1.PreviewUnsubscribeResponse.hint_samples:type_name -> erasure.v1.RowOutcome
+	43,  // 23: erasure.v1.PreviewUnsubscribeResponse.warnings:type_name -> erasure.v1.PreviewWarning
+	24,  // 24: erasure.v1.ExecuteUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
+	25,  // 25: erasure.v1.ExecuteUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
+	26,  // 26: erasure.v1.ExecuteUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	66,  // 27: erasure.v1.ExecuteUnsubscribeResponse.job:type_name -> erasure.v1.Job
+	25,  // 28: erasure.v1.UnsubscribeIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
+	26,  // 29: erasure.v1.UnsubscribeIdentifiersRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	66,  // 30: erasure.v1.UnsubscribeIdentifiersResponse.job:type_name -> erasure.v1.Job
+	26,  // 31: erasure.v1.UnsubscribeProfileRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	66,  // 32: erasure.v1.UnsubscribeProfileResponse.job:type_name -> erasure.v1.Job
+	24,  // 33: erasure.v1.PreviewDeletionRequest.source:type_name -> erasure.v1.FileSource
+	25,  // 34: erasure.v1.PreviewDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
+	24,  // 35: erasure.v1.StartPreviewRequest.source:type_name -> erasure.v1.FileSource
+	25,  // 36: erasure.v1.StartPreviewRequest.spec:type_name -> erasure.v1.DeletionSpec
+	26,  // 37: erasure.v1.StartPreviewRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	42,  // 38: erasure.v1.StartPreviewResponse.status:type_name -> erasure.v1.PreviewStatus
+	42,  // 39: erasure.v1.WatchPreviewResponse.status:type_name -> erasure.v1.PreviewStatus
+	3,   // 40: erasure.v1.PreviewStatus.state:type_name -> erasure.v1.PreviewState
+	44,  // 41: erasure.v1.PreviewStatus.deletion:type_name -> erasure.v1.PreviewDeletionResponse
+	28,  // 42: erasure.v1.PreviewStatus.unsubscribe:type_name -> erasure.v1.PreviewUnsubscribeResponse
+	63,  // 43: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
+	64,  // 44: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
+	74,  // 45: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	74,  // 46: erasure.v1.PreviewDeletionResponse.hint_samples:type_name -> erasure.v1.RowOutcome
+	43,  // 47: erasure.v1.PreviewDeletionResponse.warnings:type_name -> erasure.v1.PreviewWarning
+	24,  // 48: erasure.v1.ExecuteDeletionRequest.source:type_name -> erasure.v1.FileSource
+	25,  // 49: erasure.v1.ExecuteDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
+	66,  // 50: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
+	25,  // 51: erasure.v1.DeleteIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
+	66,  // 52: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
+	66,  // 53: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
+	66,  // 54: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
+	66,  // 55: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
+	66,  // 56: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
+	66,  // 57: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
+	7,   // 58: erasure.v1.ListRowOutcomesRequest.outcomes:type_name -> erasure.v1.Outcome
+	74,  // 59: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
+	77,  // 60: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
+	4,   // 61: erasure.v1.Job.kind:type_name -> erasure.v1.JobKind
+	6,   // 62: erasure.v1.Job.state:type_name -> erasure.v1.JobState
+	25,  // 63: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
+	63,  // 64: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
+	65,  // 65: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
+	64,  // 66: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
+	76,  // 67: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	76,  // 68: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	76,  // 69: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
+	76,  // 70: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
+	67,  // 71: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
+	5,   // 72: erasure.v1.Job.action:type_name -> erasure.v1.JobAction
+	26,  // 73: erasure.v1.Job.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	70,  // 74: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
+	76,  // 75: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	8,   // 76: erasure.v1.AuditEvent.action:type_name -> erasure.v1.AuditAction
+	67,  // 77: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
+	4,   // 78: erasure.v1.AuditEvent.job_kind:type_name -> erasure.v1.JobKind
+	0,   // 79: erasure.v1.AuditEvent.identifier_type:type_name -> erasure.v1.IdentifierType
+	6,   // 80: erasure.v1.AuditEvent.job_state:type_name -> erasure.v1.JobState
+	63,  // 81: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
+	5,   // 82: erasure.v1.AuditEvent.job_action:type_name -> erasure.v1.JobAction
+	25,  // 83: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
+	73,  // 84: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
+	4,   // 85: erasure.v1.Erasure.job_kind:type_name -> erasure.v1.JobKind
+	76,  // 86: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
+	7,   // 87: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
+	75,  // 88: erasure.v1.RowOutcome.consents:type_name -> erasure.v1.ConsentRef
+	10,  // 89: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
+	12,  // 90: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
+	14,  // 91: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
+	49,  // 92: erasure.v1.ErasureService.DeleteUpload:input_type -> erasure.v1.DeleteUploadRequest
+	16,  // 93: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
+	20,  // 94: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
+	35,  // 95: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
+	45,  // 96: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
+	47,  // 97: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
+	51,  // 98: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
+	36,  // 99: erasure.v1.ErasureService.StartPreview:input_type -> erasure.v1.StartPreviewRequest
+	38,  // 100: erasure.v1.ErasureService.WatchPreview:input_type -> erasure.v1.WatchPreviewRequest
+	40,  // 101: erasure.v1.ErasureService.CancelPreview:input_type -> erasure.v1.CancelPreviewRequest
+	27,  // 102: erasure.v1.ErasureService.PreviewUnsubscribe:input_type -> erasure.v1.PreviewUnsubscribeRequest
+	29,  // 103: erasure.v1.ErasureService.ExecuteUnsubscribe:input_type -> erasure.v1.ExecuteUnsubscribeRequest
+	31,  // 104: erasure.v1.ErasureService.UnsubscribeIdentifiers:input_type -> erasure.v1.UnsubscribeIdentifiersRequest
+	33,  // 105: erasure.v1.ErasureService.UnsubscribeProfile:input_type -> erasure.v1.UnsubscribeProfileRequest
+	53,  // 106: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
+	55,  // 107: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
+	57,  // 108: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
+	59,  // 109: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
+	61,  // 110: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
+	68,  // 111: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
+	71,  // 112: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
+	11,  // 113: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
+	13,  // 114: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
+	15,  // 115: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
+	50,  // 116: erasure.v1.ErasureService.DeleteUpload:output_type -> erasure.v1.DeleteUploadResponse
+	17,  // 117: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
+	21,  // 118: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
+	44,  // 119: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
+	46,  // 120: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
+	48,  // 121: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
+	52,  // 122: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
+	37,  // 123: erasure.v1.ErasureService.StartPreview:output_type -> erasure.v1.StartPreviewResponse
+	39,  // 124: erasure.v1.ErasureService.WatchPreview:output_type -> erasure.v1.WatchPreviewResponse
+	41,  // 125: erasure.v1.ErasureService.CancelPreview:output_type -> erasure.v1.CancelPreviewResponse
+	28,  // 126: erasure.v1.ErasureService.PreviewUnsubscribe:output_type -> erasure.v1.PreviewUnsubscribeResponse
+	30,  // 127: erasure.v1.ErasureService.ExecuteUnsubscribe:output_type -> erasure.v1.ExecuteUnsubscribeResponse
+	32,  // 128: erasure.v1.ErasureService.UnsubscribeIdentifiers:output_type -> erasure.v1.UnsubscribeIdentifiersResponse
+	34,  // 129: erasure.v1.ErasureService.UnsubscribeProfile:output_type -> erasure.v1.UnsubscribeProfileResponse
+	54,  // 130: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
+	56,  // 131: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
+	58,  // 132: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
+	60,  // 133: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
+	62,  // 134: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
+	69,  // 135: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
+	72,  // 136: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
+	113, // [113:137] is the sub-list for method output_type
+	89,  // [89:113] is the sub-list for method input_type
+	89,  // [89:89] is the sub-list for extension type_name
+	89,  // [89:89] is the sub-list for extension extendee
+	0,   // [0:89] is the sub-list for field type_name
 }
 
 func init() { file_erasure_v1_erasure_proto_init() }
@@ -5190,7 +5748,11 @@ func file_erasure_v1_erasure_proto_init() {
 		(*FileSource_ColumnName)(nil),
 		(*FileSource_ColumnNumber)(nil),
 	}
-	file_erasure_v1_erasure_proto_msgTypes[55].OneofWrappers = []any{
+	file_erasure_v1_erasure_proto_msgTypes[33].OneofWrappers = []any{
+		(*PreviewStatus_Deletion)(nil),
+		(*PreviewStatus_Unsubscribe)(nil),
+	}
+	file_erasure_v1_erasure_proto_msgTypes[62].OneofWrappers = []any{
 		(*VerifyErasureRequest_Value)(nil),
 		(*VerifyErasureRequest_ProfileId)(nil),
 	}
@@ -5199,8 +5761,8 @@ func file_erasure_v1_erasure_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_erasure_v1_erasure_proto_rawDesc), len(file_erasure_v1_erasure_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   60,
+			NumEnums:      9,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

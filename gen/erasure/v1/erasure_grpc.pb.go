@@ -29,6 +29,9 @@ const (
 	ErasureService_ExecuteDeletion_FullMethodName        = "/erasure.v1.ErasureService/ExecuteDeletion"
 	ErasureService_DeleteIdentifiers_FullMethodName      = "/erasure.v1.ErasureService/DeleteIdentifiers"
 	ErasureService_DeleteProfile_FullMethodName          = "/erasure.v1.ErasureService/DeleteProfile"
+	ErasureService_StartPreview_FullMethodName           = "/erasure.v1.ErasureService/StartPreview"
+	ErasureService_WatchPreview_FullMethodName           = "/erasure.v1.ErasureService/WatchPreview"
+	ErasureService_CancelPreview_FullMethodName          = "/erasure.v1.ErasureService/CancelPreview"
 	ErasureService_PreviewUnsubscribe_FullMethodName     = "/erasure.v1.ErasureService/PreviewUnsubscribe"
 	ErasureService_ExecuteUnsubscribe_FullMethodName     = "/erasure.v1.ErasureService/ExecuteUnsubscribe"
 	ErasureService_UnsubscribeIdentifiers_FullMethodName = "/erasure.v1.ErasureService/UnsubscribeIdentifiers"
@@ -108,6 +111,21 @@ type ErasureServiceClient interface {
 	// DeleteProfile deletes one profile by its id (a GDPR erasure request) and
 	// returns the finished job, which appears in the job history like any other.
 	DeleteProfile(ctx context.Context, in *DeleteProfileRequest, opts ...grpc.CallOption) (*DeleteProfileResponse, error)
+	// StartPreview previews a file or a list on the server, for a deletion or
+	// (with unsubscribe set) an unsubscribe, and streams its progress — rows
+	// read, at least once a second — and last its summary. It runs on the
+	// server, not in this call: a client that disconnects re-attaches with
+	// WatchPreview (from any instance) and stops it with CancelPreview. Use it
+	// for big files; PreviewDeletion and PreviewUnsubscribe answer in one
+	// call for small ones. The result, which holds sample rows, is kept for
+	// an hour.
+	StartPreview(ctx context.Context, in *StartPreviewRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StartPreviewResponse], error)
+	// WatchPreview streams a preview's progress until it ends, its summary
+	// last; for an ended preview it sends the summary once.
+	WatchPreview(ctx context.Context, in *WatchPreviewRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPreviewResponse], error)
+	// CancelPreview asks a running preview to stop; it stops within about a
+	// second and ends CANCELLED.
+	CancelPreview(ctx context.Context, in *CancelPreviewRequest, opts ...grpc.CallOption) (*CancelPreviewResponse, error)
 	// PreviewUnsubscribe reads the whole file and reports what unsubscribing by
 	// it would do, without changing anything: per row whether the profile would
 	// be unsubscribed (it has an opted-in consent the spec selects) or is
@@ -287,6 +305,54 @@ func (c *erasureServiceClient) DeleteProfile(ctx context.Context, in *DeleteProf
 	return out, nil
 }
 
+func (c *erasureServiceClient) StartPreview(ctx context.Context, in *StartPreviewRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StartPreviewResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[3], ErasureService_StartPreview_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StartPreviewRequest, StartPreviewResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_StartPreviewClient = grpc.ServerStreamingClient[StartPreviewResponse]
+
+func (c *erasureServiceClient) WatchPreview(ctx context.Context, in *WatchPreviewRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPreviewResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[4], ErasureService_WatchPreview_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchPreviewRequest, WatchPreviewResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_WatchPreviewClient = grpc.ServerStreamingClient[WatchPreviewResponse]
+
+func (c *erasureServiceClient) CancelPreview(ctx context.Context, in *CancelPreviewRequest, opts ...grpc.CallOption) (*CancelPreviewResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelPreviewResponse)
+	err := c.cc.Invoke(ctx, ErasureService_CancelPreview_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *erasureServiceClient) PreviewUnsubscribe(ctx context.Context, in *PreviewUnsubscribeRequest, opts ...grpc.CallOption) (*PreviewUnsubscribeResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PreviewUnsubscribeResponse)
@@ -299,7 +365,7 @@ func (c *erasureServiceClient) PreviewUnsubscribe(ctx context.Context, in *Previ
 
 func (c *erasureServiceClient) ExecuteUnsubscribe(ctx context.Context, in *ExecuteUnsubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecuteUnsubscribeResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[3], ErasureService_ExecuteUnsubscribe_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[5], ErasureService_ExecuteUnsubscribe_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +384,7 @@ type ErasureService_ExecuteUnsubscribeClient = grpc.ServerStreamingClient[Execut
 
 func (c *erasureServiceClient) UnsubscribeIdentifiers(ctx context.Context, in *UnsubscribeIdentifiersRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[UnsubscribeIdentifiersResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[4], ErasureService_UnsubscribeIdentifiers_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[6], ErasureService_UnsubscribeIdentifiers_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +413,7 @@ func (c *erasureServiceClient) UnsubscribeProfile(ctx context.Context, in *Unsub
 
 func (c *erasureServiceClient) WatchJob(ctx context.Context, in *WatchJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchJobResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[5], ErasureService_WatchJob_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[7], ErasureService_WatchJob_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +462,7 @@ func (c *erasureServiceClient) ListJobs(ctx context.Context, in *ListJobsRequest
 
 func (c *erasureServiceClient) ListRowOutcomes(ctx context.Context, in *ListRowOutcomesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListRowOutcomesResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[6], ErasureService_ListRowOutcomes_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[8], ErasureService_ListRowOutcomes_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -499,6 +565,21 @@ type ErasureServiceServer interface {
 	// DeleteProfile deletes one profile by its id (a GDPR erasure request) and
 	// returns the finished job, which appears in the job history like any other.
 	DeleteProfile(context.Context, *DeleteProfileRequest) (*DeleteProfileResponse, error)
+	// StartPreview previews a file or a list on the server, for a deletion or
+	// (with unsubscribe set) an unsubscribe, and streams its progress — rows
+	// read, at least once a second — and last its summary. It runs on the
+	// server, not in this call: a client that disconnects re-attaches with
+	// WatchPreview (from any instance) and stops it with CancelPreview. Use it
+	// for big files; PreviewDeletion and PreviewUnsubscribe answer in one
+	// call for small ones. The result, which holds sample rows, is kept for
+	// an hour.
+	StartPreview(*StartPreviewRequest, grpc.ServerStreamingServer[StartPreviewResponse]) error
+	// WatchPreview streams a preview's progress until it ends, its summary
+	// last; for an ended preview it sends the summary once.
+	WatchPreview(*WatchPreviewRequest, grpc.ServerStreamingServer[WatchPreviewResponse]) error
+	// CancelPreview asks a running preview to stop; it stops within about a
+	// second and ends CANCELLED.
+	CancelPreview(context.Context, *CancelPreviewRequest) (*CancelPreviewResponse, error)
 	// PreviewUnsubscribe reads the whole file and reports what unsubscribing by
 	// it would do, without changing anything: per row whether the profile would
 	// be unsubscribed (it has an opted-in consent the spec selects) or is
@@ -586,6 +667,15 @@ func (UnimplementedErasureServiceServer) DeleteIdentifiers(*DeleteIdentifiersReq
 }
 func (UnimplementedErasureServiceServer) DeleteProfile(context.Context, *DeleteProfileRequest) (*DeleteProfileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteProfile not implemented")
+}
+func (UnimplementedErasureServiceServer) StartPreview(*StartPreviewRequest, grpc.ServerStreamingServer[StartPreviewResponse]) error {
+	return status.Error(codes.Unimplemented, "method StartPreview not implemented")
+}
+func (UnimplementedErasureServiceServer) WatchPreview(*WatchPreviewRequest, grpc.ServerStreamingServer[WatchPreviewResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchPreview not implemented")
+}
+func (UnimplementedErasureServiceServer) CancelPreview(context.Context, *CancelPreviewRequest) (*CancelPreviewResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelPreview not implemented")
 }
 func (UnimplementedErasureServiceServer) PreviewUnsubscribe(context.Context, *PreviewUnsubscribeRequest) (*PreviewUnsubscribeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PreviewUnsubscribe not implemented")
@@ -796,6 +886,46 @@ func _ErasureService_DeleteProfile_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ErasureService_StartPreview_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StartPreviewRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ErasureServiceServer).StartPreview(m, &grpc.GenericServerStream[StartPreviewRequest, StartPreviewResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_StartPreviewServer = grpc.ServerStreamingServer[StartPreviewResponse]
+
+func _ErasureService_WatchPreview_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchPreviewRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ErasureServiceServer).WatchPreview(m, &grpc.GenericServerStream[WatchPreviewRequest, WatchPreviewResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_WatchPreviewServer = grpc.ServerStreamingServer[WatchPreviewResponse]
+
+func _ErasureService_CancelPreview_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelPreviewRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ErasureServiceServer).CancelPreview(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ErasureService_CancelPreview_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ErasureServiceServer).CancelPreview(ctx, req.(*CancelPreviewRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ErasureService_PreviewUnsubscribe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PreviewUnsubscribeRequest)
 	if err := dec(in); err != nil {
@@ -1002,6 +1132,10 @@ var ErasureService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ErasureService_DeleteProfile_Handler,
 		},
 		{
+			MethodName: "CancelPreview",
+			Handler:    _ErasureService_CancelPreview_Handler,
+		},
+		{
 			MethodName: "PreviewUnsubscribe",
 			Handler:    _ErasureService_PreviewUnsubscribe_Handler,
 		},
@@ -1044,6 +1178,16 @@ var ErasureService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "DeleteIdentifiers",
 			Handler:       _ErasureService_DeleteIdentifiers_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "StartPreview",
+			Handler:       _ErasureService_StartPreview_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchPreview",
+			Handler:       _ErasureService_WatchPreview_Handler,
 			ServerStreams: true,
 		},
 		{

@@ -63,6 +63,15 @@ const (
 	// ErasureServiceDeleteProfileProcedure is the fully-qualified name of the ErasureService's
 	// DeleteProfile RPC.
 	ErasureServiceDeleteProfileProcedure = "/erasure.v1.ErasureService/DeleteProfile"
+	// ErasureServiceStartPreviewProcedure is the fully-qualified name of the ErasureService's
+	// StartPreview RPC.
+	ErasureServiceStartPreviewProcedure = "/erasure.v1.ErasureService/StartPreview"
+	// ErasureServiceWatchPreviewProcedure is the fully-qualified name of the ErasureService's
+	// WatchPreview RPC.
+	ErasureServiceWatchPreviewProcedure = "/erasure.v1.ErasureService/WatchPreview"
+	// ErasureServiceCancelPreviewProcedure is the fully-qualified name of the ErasureService's
+	// CancelPreview RPC.
+	ErasureServiceCancelPreviewProcedure = "/erasure.v1.ErasureService/CancelPreview"
 	// ErasureServicePreviewUnsubscribeProcedure is the fully-qualified name of the ErasureService's
 	// PreviewUnsubscribe RPC.
 	ErasureServicePreviewUnsubscribeProcedure = "/erasure.v1.ErasureService/PreviewUnsubscribe"
@@ -139,6 +148,21 @@ type ErasureServiceClient interface {
 	// DeleteProfile deletes one profile by its id (a GDPR erasure request) and
 	// returns the finished job, which appears in the job history like any other.
 	DeleteProfile(context.Context, *connect.Request[v1.DeleteProfileRequest]) (*connect.Response[v1.DeleteProfileResponse], error)
+	// StartPreview previews a file or a list on the server, for a deletion or
+	// (with unsubscribe set) an unsubscribe, and streams its progress — rows
+	// read, at least once a second — and last its summary. It runs on the
+	// server, not in this call: a client that disconnects re-attaches with
+	// WatchPreview (from any instance) and stops it with CancelPreview. Use it
+	// for big files; PreviewDeletion and PreviewUnsubscribe answer in one
+	// call for small ones. The result, which holds sample rows, is kept for
+	// an hour.
+	StartPreview(context.Context, *connect.Request[v1.StartPreviewRequest]) (*connect.ServerStreamForClient[v1.StartPreviewResponse], error)
+	// WatchPreview streams a preview's progress until it ends, its summary
+	// last; for an ended preview it sends the summary once.
+	WatchPreview(context.Context, *connect.Request[v1.WatchPreviewRequest]) (*connect.ServerStreamForClient[v1.WatchPreviewResponse], error)
+	// CancelPreview asks a running preview to stop; it stops within about a
+	// second and ends CANCELLED.
+	CancelPreview(context.Context, *connect.Request[v1.CancelPreviewRequest]) (*connect.Response[v1.CancelPreviewResponse], error)
 	// PreviewUnsubscribe reads the whole file and reports what unsubscribing by
 	// it would do, without changing anything: per row whether the profile would
 	// be unsubscribed (it has an opted-in consent the spec selects) or is
@@ -264,6 +288,25 @@ func NewErasureServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(erasureServiceMethods.ByName("DeleteProfile")),
 			connect.WithClientOptions(opts...),
 		),
+		startPreview: connect.NewClient[v1.StartPreviewRequest, v1.StartPreviewResponse](
+			httpClient,
+			baseURL+ErasureServiceStartPreviewProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("StartPreview")),
+			connect.WithClientOptions(opts...),
+		),
+		watchPreview: connect.NewClient[v1.WatchPreviewRequest, v1.WatchPreviewResponse](
+			httpClient,
+			baseURL+ErasureServiceWatchPreviewProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("WatchPreview")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		cancelPreview: connect.NewClient[v1.CancelPreviewRequest, v1.CancelPreviewResponse](
+			httpClient,
+			baseURL+ErasureServiceCancelPreviewProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("CancelPreview")),
+			connect.WithClientOptions(opts...),
+		),
 		previewUnsubscribe: connect.NewClient[v1.PreviewUnsubscribeRequest, v1.PreviewUnsubscribeResponse](
 			httpClient,
 			baseURL+ErasureServicePreviewUnsubscribeProcedure,
@@ -352,6 +395,9 @@ type erasureServiceClient struct {
 	executeDeletion        *connect.Client[v1.ExecuteDeletionRequest, v1.ExecuteDeletionResponse]
 	deleteIdentifiers      *connect.Client[v1.DeleteIdentifiersRequest, v1.DeleteIdentifiersResponse]
 	deleteProfile          *connect.Client[v1.DeleteProfileRequest, v1.DeleteProfileResponse]
+	startPreview           *connect.Client[v1.StartPreviewRequest, v1.StartPreviewResponse]
+	watchPreview           *connect.Client[v1.WatchPreviewRequest, v1.WatchPreviewResponse]
+	cancelPreview          *connect.Client[v1.CancelPreviewRequest, v1.CancelPreviewResponse]
 	previewUnsubscribe     *connect.Client[v1.PreviewUnsubscribeRequest, v1.PreviewUnsubscribeResponse]
 	executeUnsubscribe     *connect.Client[v1.ExecuteUnsubscribeRequest, v1.ExecuteUnsubscribeResponse]
 	unsubscribeIdentifiers *connect.Client[v1.UnsubscribeIdentifiersRequest, v1.UnsubscribeIdentifiersResponse]
@@ -413,6 +459,21 @@ func (c *erasureServiceClient) DeleteIdentifiers(ctx context.Context, req *conne
 // DeleteProfile calls erasure.v1.ErasureService.DeleteProfile.
 func (c *erasureServiceClient) DeleteProfile(ctx context.Context, req *connect.Request[v1.DeleteProfileRequest]) (*connect.Response[v1.DeleteProfileResponse], error) {
 	return c.deleteProfile.CallUnary(ctx, req)
+}
+
+// StartPreview calls erasure.v1.ErasureService.StartPreview.
+func (c *erasureServiceClient) StartPreview(ctx context.Context, req *connect.Request[v1.StartPreviewRequest]) (*connect.ServerStreamForClient[v1.StartPreviewResponse], error) {
+	return c.startPreview.CallServerStream(ctx, req)
+}
+
+// WatchPreview calls erasure.v1.ErasureService.WatchPreview.
+func (c *erasureServiceClient) WatchPreview(ctx context.Context, req *connect.Request[v1.WatchPreviewRequest]) (*connect.ServerStreamForClient[v1.WatchPreviewResponse], error) {
+	return c.watchPreview.CallServerStream(ctx, req)
+}
+
+// CancelPreview calls erasure.v1.ErasureService.CancelPreview.
+func (c *erasureServiceClient) CancelPreview(ctx context.Context, req *connect.Request[v1.CancelPreviewRequest]) (*connect.Response[v1.CancelPreviewResponse], error) {
+	return c.cancelPreview.CallUnary(ctx, req)
 }
 
 // PreviewUnsubscribe calls erasure.v1.ErasureService.PreviewUnsubscribe.
@@ -514,6 +575,21 @@ type ErasureServiceHandler interface {
 	// DeleteProfile deletes one profile by its id (a GDPR erasure request) and
 	// returns the finished job, which appears in the job history like any other.
 	DeleteProfile(context.Context, *connect.Request[v1.DeleteProfileRequest]) (*connect.Response[v1.DeleteProfileResponse], error)
+	// StartPreview previews a file or a list on the server, for a deletion or
+	// (with unsubscribe set) an unsubscribe, and streams its progress — rows
+	// read, at least once a second — and last its summary. It runs on the
+	// server, not in this call: a client that disconnects re-attaches with
+	// WatchPreview (from any instance) and stops it with CancelPreview. Use it
+	// for big files; PreviewDeletion and PreviewUnsubscribe answer in one
+	// call for small ones. The result, which holds sample rows, is kept for
+	// an hour.
+	StartPreview(context.Context, *connect.Request[v1.StartPreviewRequest], *connect.ServerStream[v1.StartPreviewResponse]) error
+	// WatchPreview streams a preview's progress until it ends, its summary
+	// last; for an ended preview it sends the summary once.
+	WatchPreview(context.Context, *connect.Request[v1.WatchPreviewRequest], *connect.ServerStream[v1.WatchPreviewResponse]) error
+	// CancelPreview asks a running preview to stop; it stops within about a
+	// second and ends CANCELLED.
+	CancelPreview(context.Context, *connect.Request[v1.CancelPreviewRequest]) (*connect.Response[v1.CancelPreviewResponse], error)
 	// PreviewUnsubscribe reads the whole file and reports what unsubscribing by
 	// it would do, without changing anything: per row whether the profile would
 	// be unsubscribed (it has an opted-in consent the spec selects) or is
@@ -635,6 +711,25 @@ func NewErasureServiceHandler(svc ErasureServiceHandler, opts ...connect.Handler
 		connect.WithSchema(erasureServiceMethods.ByName("DeleteProfile")),
 		connect.WithHandlerOptions(opts...),
 	)
+	erasureServiceStartPreviewHandler := connect.NewServerStreamHandler(
+		ErasureServiceStartPreviewProcedure,
+		svc.StartPreview,
+		connect.WithSchema(erasureServiceMethods.ByName("StartPreview")),
+		connect.WithHandlerOptions(opts...),
+	)
+	erasureServiceWatchPreviewHandler := connect.NewServerStreamHandler(
+		ErasureServiceWatchPreviewProcedure,
+		svc.WatchPreview,
+		connect.WithSchema(erasureServiceMethods.ByName("WatchPreview")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	erasureServiceCancelPreviewHandler := connect.NewUnaryHandler(
+		ErasureServiceCancelPreviewProcedure,
+		svc.CancelPreview,
+		connect.WithSchema(erasureServiceMethods.ByName("CancelPreview")),
+		connect.WithHandlerOptions(opts...),
+	)
 	erasureServicePreviewUnsubscribeHandler := connect.NewUnaryHandler(
 		ErasureServicePreviewUnsubscribeProcedure,
 		svc.PreviewUnsubscribe,
@@ -730,6 +825,12 @@ func NewErasureServiceHandler(svc ErasureServiceHandler, opts ...connect.Handler
 			erasureServiceDeleteIdentifiersHandler.ServeHTTP(w, r)
 		case ErasureServiceDeleteProfileProcedure:
 			erasureServiceDeleteProfileHandler.ServeHTTP(w, r)
+		case ErasureServiceStartPreviewProcedure:
+			erasureServiceStartPreviewHandler.ServeHTTP(w, r)
+		case ErasureServiceWatchPreviewProcedure:
+			erasureServiceWatchPreviewHandler.ServeHTTP(w, r)
+		case ErasureServiceCancelPreviewProcedure:
+			erasureServiceCancelPreviewHandler.ServeHTTP(w, r)
 		case ErasureServicePreviewUnsubscribeProcedure:
 			erasureServicePreviewUnsubscribeHandler.ServeHTTP(w, r)
 		case ErasureServiceExecuteUnsubscribeProcedure:
@@ -799,6 +900,18 @@ func (UnimplementedErasureServiceHandler) DeleteIdentifiers(context.Context, *co
 
 func (UnimplementedErasureServiceHandler) DeleteProfile(context.Context, *connect.Request[v1.DeleteProfileRequest]) (*connect.Response[v1.DeleteProfileResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.DeleteProfile is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) StartPreview(context.Context, *connect.Request[v1.StartPreviewRequest], *connect.ServerStream[v1.StartPreviewResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.StartPreview is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) WatchPreview(context.Context, *connect.Request[v1.WatchPreviewRequest], *connect.ServerStream[v1.WatchPreviewResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.WatchPreview is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) CancelPreview(context.Context, *connect.Request[v1.CancelPreviewRequest]) (*connect.Response[v1.CancelPreviewResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.CancelPreview is not implemented"))
 }
 
 func (UnimplementedErasureServiceHandler) PreviewUnsubscribe(context.Context, *connect.Request[v1.PreviewUnsubscribeRequest]) (*connect.Response[v1.PreviewUnsubscribeResponse], error) {
