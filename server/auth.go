@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -23,12 +22,12 @@ func (i *authInterceptor) authenticate(ctx context.Context, h http.Header) (cont
 	value := h.Get("Authorization")
 	token, ok := strings.CutPrefix(value, "Bearer ")
 	if !ok || strings.TrimSpace(token) == "" {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New(
-			`send a bearer token: the header "authorization: Bearer <token>" (for local use, "erasured token" mints one)`))
+		return nil, statusError(connect.CodeUnauthenticated,
+			`send a bearer token: the header "authorization: Bearer <token>" (for local use, "erasured token" mints one)`, "TOKEN_MISSING", "", nil)
 	}
 	p, err := i.verifier.Verify(strings.TrimSpace(token))
 	if err != nil {
-		return nil, connect.NewError(connect.CodeUnauthenticated, err)
+		return nil, statusError(connect.CodeUnauthenticated, err.Error(), "TOKEN_INVALID", "", nil)
 	}
 	return auth.WithPrincipal(ctx, p), nil
 }
@@ -63,18 +62,19 @@ func (i *authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc
 func authorize(ctx context.Context, requested string, perms ...auth.Permission) (deletion.Caller, error) {
 	p := auth.FromContext(ctx)
 	if p == nil {
-		return deletion.Caller{}, connect.NewError(connect.CodeUnauthenticated, errors.New("no caller"))
+		return deletion.Caller{}, statusError(connect.CodeUnauthenticated, "no caller", "TOKEN_MISSING", "", nil)
 	}
 	if !slices.ContainsFunc(perms, p.Can) {
 		names := make([]string, len(perms))
 		for i, perm := range perms {
 			names[i] = string(perm)
 		}
-		return deletion.Caller{}, connect.NewError(connect.CodePermissionDenied, fmt.Errorf(
-			"role %s lacks the permission %s; ask an owner or admin of the account", p.Role, strings.Join(names, " or ")))
+		return deletion.Caller{}, statusError(connect.CodePermissionDenied, fmt.Sprintf(
+			"role %s lacks the permission %s; ask an owner or admin of the account", p.Role, strings.Join(names, " or ")),
+			"PERMISSION_MISSING", "", map[string]string{"role": string(p.Role), "permissions": strings.Join(names, ",")})
 	}
 	if requested != "" && requested != p.Account {
-		return deletion.Caller{}, connect.NewError(connect.CodeNotFound, fmt.Errorf("account %q not found", requested))
+		return deletion.Caller{}, statusError(connect.CodeNotFound, fmt.Sprintf("account %q not found", clip(requested)), "ACCOUNT_NOT_FOUND", "account_id", nil)
 	}
 	return deletion.Caller{
 		AccountID: p.Account,

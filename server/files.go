@@ -70,7 +70,7 @@ func (s *Server) preview(ctx context.Context, by deletion.Caller, src *erasurev1
 	var err error
 	switch {
 	case src != nil && len(values) > 0:
-		return nil, invalid("give source (a file) or values (a list), not both")
+		return nil, invalid("give source (a file) or values (a list), not both", "values")
 	case len(values) > 0:
 		p, err = s.svc.PreviewList(ctx, by, values, spec(sp), task)
 	default:

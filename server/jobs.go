@@ -68,8 +68,8 @@ func (s *Server) watch(ctx context.Context, by deletion.Caller, jobID string, se
 		return send(jobProto(v))
 	})
 	if errors.Is(context.Cause(ctx), errShuttingDown) {
-		return connect.NewError(connect.CodeUnavailable, fmt.Errorf(
-			"server shutting down; job %s goes on: re-attach with WatchJob to follow it", jobID))
+		return statusError(connect.CodeUnavailable, fmt.Sprintf(
+			"server shutting down; job %s goes on: re-attach with WatchJob to follow it", jobID), "SERVER_SHUTTING_DOWN", "", map[string]string{"job_id": jobID})
 	}
 	return s.toStatus(ctx, err)
 }
@@ -150,7 +150,7 @@ func (s *Server) ListRowOutcomes(ctx context.Context, req *connect.Request[erasu
 	for _, o := range m.GetOutcomes() {
 		name := fromProto(outcomes, o)
 		if name == 0 {
-			return invalid("outcomes may hold OUTCOME_DELETED, OUTCOME_NOT_FOUND, OUTCOME_INVALID, OUTCOME_DUPLICATE, OUTCOME_UNSUBSCRIBED and OUTCOME_ALREADY_UNSUBSCRIBED only")
+			return invalid("outcomes may hold OUTCOME_DELETED, OUTCOME_NOT_FOUND, OUTCOME_INVALID, OUTCOME_DUPLICATE, OUTCOME_UNSUBSCRIBED and OUTCOME_ALREADY_UNSUBSCRIBED only", "outcomes")
 		}
 		only = append(only, name)
 	}

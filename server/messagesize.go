@@ -3,10 +3,10 @@ package server
 import (
 	"compress/gzip"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -31,7 +31,8 @@ func messageTooLarge(procedure string, size int64) *connect.Error {
 	default:
 		msg += ": split the request into smaller ones"
 	}
-	return connect.NewError(connect.CodeResourceExhausted, errors.New(msg))
+	return statusError(connect.CodeResourceExhausted, msg, "MESSAGE_TOO_LARGE", "",
+		map[string]string{"limit_bytes": strconv.Itoa(MaxMessageBytes), "chunk_limit_bytes": strconv.Itoa(MaxChunkBytes)})
 }
 
 // limitMessageSize refuses a request message over MaxMessageBytes with

@@ -26,7 +26,7 @@ func (s *Server) StartPreview(ctx context.Context, req *connect.Request[erasurev
 	var values []string
 	switch {
 	case m.GetSource() != nil && len(m.GetValues()) > 0:
-		return invalid("give source (a file) or values (a list), not both")
+		return invalid("give source (a file) or values (a list), not both", "values")
 	case len(m.GetValues()) > 0:
 		values = m.GetValues()
 	}
@@ -59,8 +59,9 @@ func (s *Server) followPreview(ctx context.Context, by deletion.Caller, id strin
 	defer stop()
 	err := s.svc.WatchPreview(ctx, by, id, func(r deletion.PreviewRun) error { return send(previewStatusProto(r)) })
 	if errors.Is(context.Cause(ctx), errShuttingDown) {
-		return connect.NewError(connect.CodeUnavailable, fmt.Errorf(
-			"server shutting down; a preview runs on the server that started it, so preview %s stops with it: start it again", id))
+		return statusError(connect.CodeUnavailable, fmt.Sprintf(
+			"server shutting down; a preview runs on the server that started it, so preview %s stops with it: start it again", id),
+			"SERVER_SHUTTING_DOWN", "", map[string]string{"preview_id": id})
 	}
 	return s.toStatus(ctx, err)
 }

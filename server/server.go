@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -73,7 +72,7 @@ func New(stopping context.Context, logger *slog.Logger, svc *deletion.Service, v
 // stack (never the request: it may hold identifiers).
 func (s *Server) recover(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
 	s.logger.ErrorContext(ctx, "handler panicked", "procedure", spec.Procedure, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-	return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+	return statusError(connect.CodeInternal, "internal error", "INTERNAL", "", nil)
 }
 
 // Serve serves h on l over HTTP/1.1 and cleartext HTTP/2 (h2c, which gRPC

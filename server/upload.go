@@ -17,11 +17,11 @@ func (s *Server) UploadFile(ctx context.Context, stream *connect.ClientStream[er
 		if err := stream.Err(); err != nil {
 			return nil, s.toStatus(ctx, err)
 		}
-		return nil, invalid("the stream is empty: send a message with metadata first, then the file's bytes in chunk messages")
+		return nil, invalid("the stream is empty: send a message with metadata first, then the file's bytes in chunk messages", "metadata")
 	}
 	md := stream.Msg().GetMetadata()
 	if md == nil {
-		return nil, invalid("the first message must carry metadata (account_id and filename); the file's bytes follow in chunk messages")
+		return nil, invalid("the first message must carry metadata (account_id and filename); the file's bytes follow in chunk messages", "metadata")
 	}
 	by, err := authorize(ctx, md.GetAccountId(), auth.DeleteBulk, auth.UnsubscribeBulk)
 	if err != nil {
@@ -39,7 +39,7 @@ func (s *Server) UploadFile(ctx context.Context, stream *connect.ClientStream[er
 		msg := stream.Msg()
 		if msg.GetMetadata() != nil {
 			w.Abort()
-			return nil, invalid("metadata may only be sent in the first message; send the file's bytes in chunk messages")
+			return nil, invalid("metadata may only be sent in the first message; send the file's bytes in chunk messages", "metadata")
 		}
 		if _, err := w.Write(msg.GetChunk()); err != nil {
 			w.Abort()

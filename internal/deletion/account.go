@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -91,7 +92,7 @@ func (s *Service) SetFeatures(ctx context.Context, accountID string, features []
 	names := make([]string, 0, len(features))
 	for _, f := range features {
 		if err := checkFeature(f); err != nil {
-			return invalidf("%s", err)
+			return invalidf("%s", err).because("FEATURE_UNKNOWN")
 		}
 		names = append(names, string(f))
 	}
@@ -110,7 +111,7 @@ func (s *Service) requireFeature(ctx context.Context, accountID string, fs ...Fe
 			return nil
 		}
 	}
-	return &Error{Kind: Denied, Msg: fmt.Sprintf(
+	return &Error{Kind: Denied, Reason: "FEATURE_NOT_ACTIVATED", Meta: map[string]string{"features": joinFeatures(fs, ",")}, Msg: fmt.Sprintf(
 		"the feature %s is not activated for this account; ask your account manager or support to activate it", joinFeatures(fs, " or "))}
 }
 
@@ -123,7 +124,7 @@ func (s *Service) checkJobLimit(ctx context.Context, accountID string) error {
 		return err
 	}
 	if n >= int64(s.cfg.MaxActiveJobsPerAccount) {
-		return tooLargef("this account has %d deletions queued or running, the most it may have; wait for one to end (WatchJob) or cancel one (CancelJob), then try again", n)
+		return tooLargef("this account has %d deletions queued or running, the most it may have; wait for one to end (WatchJob) or cancel one (CancelJob), then try again", n).because("TOO_MANY_ACTIVE_JOBS", "limit", strconv.Itoa(s.cfg.MaxActiveJobsPerAccount))
 	}
 	return nil
 }
@@ -140,7 +141,7 @@ func (s *Service) checkUploadLimit(ctx context.Context, accountID string) error 
 		return err
 	}
 	if n >= int64(s.cfg.MaxUploadsPerAccount) {
-		return tooLargef("this account has %d uploads in progress, the most it may have; finish one (its last chunk has last set) or wait: unfinished uploads stop counting after %s", n, uploadActivity)
+		return tooLargef("this account has %d uploads in progress, the most it may have; finish one (its last chunk has last set) or wait: unfinished uploads stop counting after %s", n, uploadActivity).because("TOO_MANY_UPLOADS", "limit", strconv.Itoa(s.cfg.MaxUploadsPerAccount))
 	}
 	return nil
 }

@@ -113,14 +113,14 @@ func (s *Service) ListAudit(ctx context.Context, accountID, jobID string, pageSi
 		return nil, err
 	}
 	if jobID != "" && !storage.ValidID(jobID) {
-		return nil, invalidf("job_id is not a job id: it has 24 hexadecimal digits")
+		return nil, invalidf("job_id is not a job id: it has 24 hexadecimal digits").because("INVALID_ID").at("job_id")
 	}
 	var after *storage.AuditCursor
 	if pageToken != "" {
 		after = new(storage.AuditCursor)
 		raw, err := base64.RawURLEncoding.DecodeString(pageToken)
 		if err != nil || json.Unmarshal(raw, after) != nil || after.ID == "" {
-			return nil, invalidf("page_token is not one this service returned; start again without it")
+			return nil, invalidf("page_token is not one this service returned; start again without it").because("INVALID_PAGE_TOKEN").at("page_token")
 		}
 	}
 	events, err := s.store.ListAudit(ctx, accountID, jobID, pageSize+1, after)
@@ -142,7 +142,7 @@ func (s *Service) ListAudit(ctx context.Context, accountID, jobID string, pageSi
 func clampPageSize(n int) (int, error) {
 	switch {
 	case n < 0:
-		return 0, invalidf("page_size must not be negative")
+		return 0, invalidf("page_size must not be negative").because("INVALID_PAGE_SIZE").at("page_size")
 	case n == 0:
 		return 50, nil
 	}
@@ -159,11 +159,11 @@ func (s *Service) VerifyErasure(ctx context.Context, accountID string, spec Spec
 	secret := s.auditKey.secret(accountID)
 	switch {
 	case (value == "") == (profileID == ""):
-		return nil, invalidf("give either value (with spec.identifier_type) or profile_id")
+		return nil, invalidf("give either value (with spec.identifier_type) or profile_id").because("TARGET_REQUIRED").at("value")
 	case profileID != "":
 		id, err := (profileIDs{}).Normalize(profileID)
 		if err != nil {
-			return nil, invalidf("profile_id is not a profile id: it has 24 hexadecimal digits")
+			return nil, invalidf("profile_id is not a profile id: it has 24 hexadecimal digits").because("INVALID_ID").at("profile_id")
 		}
 		return s.store.FindErasures(ctx, accountID, hashProfile(secret, id), true)
 	}
@@ -175,7 +175,7 @@ func (s *Service) VerifyErasure(ctx context.Context, accountID string, spec Spec
 	if err != nil {
 		// The value is not echoed: it is the personal data being asked about.
 		return nil, invalidf("value is not a valid %s (%s), so no profile can have been deleted by it",
-			displayName(spec.Type), reasonOf(err, "it cannot be read"))
+			displayName(spec.Type), reasonOf(err, "it cannot be read")).because("INVALID_IDENTIFIER").at("value")
 	}
 	return s.store.FindErasures(ctx, accountID, hashKey(secret, profile.Key{Type: spec.Type, Value: normalized}), false)
 }

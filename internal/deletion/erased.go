@@ -70,8 +70,9 @@ func (s *Service) requireProfile(ctx context.Context, accountID, profileID strin
 		return err
 	}
 	if e, ok := erased[string(h)]; ok {
-		return &Error{Kind: NotFound, Msg: fmt.Sprintf("profile %s was %s; nothing was changed now", id, erasedHint(e))}
+		return &Error{Kind: NotFound, Reason: "PROFILE_ALREADY_ERASED", Meta: map[string]string{"profile_id": id, "job_id": e.JobID},
+			Msg: fmt.Sprintf("profile %s was %s; nothing was changed now", id, erasedHint(e))}
 	}
-	return &Error{Kind: NotFound, Msg: fmt.Sprintf(
+	return &Error{Kind: NotFound, Reason: "PROFILE_NOT_FOUND", Meta: map[string]string{"profile_id": id}, Msg: fmt.Sprintf(
 		"profile %s not found in this account: nothing was changed (check the id; a profile deleted outside erasure leaves no trace here)", id)}
 }

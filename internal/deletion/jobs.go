@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/erasure-dev/erasure/internal/job"
@@ -63,7 +64,7 @@ func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec
 	ctx = context.WithoutCancel(ctx)
 	if err := s.store.ClaimUpload(ctx, accountID, src.UploadID, j.ID); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
-			return nil, preconditionf("upload %q is already used by a job: each upload is deleted with its job, so upload the file again to run another deletion", src.UploadID)
+			return nil, preconditionf("upload %q is already used by a job: each upload is deleted with its job, so upload the file again to run another deletion", src.UploadID).because("UPLOAD_IN_USE", "upload_id", src.UploadID).at("source.upload_id")
 		}
 		return nil, notFound(err, "upload", src.UploadID)
 	}
@@ -148,10 +149,10 @@ func (s *Service) StartList(ctx context.Context, by Caller, values []string, spe
 // checkList checks an inline list's size.
 func (s *Service) checkList(values []string) error {
 	if len(values) == 0 {
-		return invalidf("values is empty: give at least one identifier")
+		return invalidf("values is empty: give at least one identifier").because("VALUES_REQUIRED").at("values")
 	}
 	if len(values) > s.cfg.MaxListItems {
-		return tooLargef("%d values is more than the %d a list may hold; upload a file instead", len(values), s.cfg.MaxListItems)
+		return tooLargef("%d values is more than the %d a list may hold; upload a file instead", len(values), s.cfg.MaxListItems).because("LIST_TOO_LONG", "limit", strconv.Itoa(s.cfg.MaxListItems)).at("values")
 	}
 	return nil
 }
@@ -168,7 +169,7 @@ func (s *Service) RunProfile(ctx context.Context, by Caller, profileID string, t
 	}
 	if _, err := (profileIDs{}).Normalize(profileID); err != nil {
 		// The value is not echoed: callers paste e-mail addresses here.
-		return job.View{}, invalidf("profile_id is not a profile id: it has 24 hexadecimal digits, as shown on the profile")
+		return job.View{}, invalidf("profile_id is not a profile id: it has 24 hexadecimal digits, as shown on the profile").because("INVALID_ID").at("profile_id")
 	}
 	// A profile that does not exist is an answer, not a job: nothing is
 	// queued, run or recorded as a deletion.
@@ -227,7 +228,7 @@ func (s *Service) ListJobs(ctx context.Context, by Caller, pageSize int, pageTok
 		return nil, "", err
 	}
 	if pageToken != "" && !storage.ValidID(pageToken) {
-		return nil, "", invalidf("page_token is not one this service returned; start again without it")
+		return nil, "", invalidf("page_token is not one this service returned; start again without it").because("INVALID_PAGE_TOKEN").at("page_token")
 	}
 	// One more than asked tells whether another page exists.
 	jobs, err := s.store.ListJobs(ctx, accountID, pageSize+1, pageToken)
@@ -298,7 +299,7 @@ func (s *Service) ListOutcomes(ctx context.Context, by Caller, jobID string, onl
 	}
 	if j.OutcomesPurged {
 		return preconditionf("the row outcomes of job %s were deleted on %s, %s after it ended, as the retention policy says; its counts remain in GetJob",
-			jobID, j.OutcomesExpireAt.Format(time.DateOnly), s.cfg.OutcomeRetention)
+			jobID, j.OutcomesExpireAt.Format(time.DateOnly), s.cfg.OutcomeRetention).because("OUTCOMES_PURGED", "job_id", jobID)
 	}
 	var after int64
 	for {

@@ -23,7 +23,7 @@ func (sp Spec) normalizer() (*identifier.Normalizer, error) {
 	switch sp.Type {
 	case identifier.Email, identifier.Phone, identifier.CRMID:
 	default:
-		return nil, invalidf("identifier_type is required: choose the Unique Identifier the profiles were created with (email, phone or CRM ID); only profiles with that identifier type can match")
+		return nil, invalidf("identifier_type is required: choose the Unique Identifier the profiles were created with (email, phone or CRM ID); only profiles with that identifier type can match").because("INVALID_REGION").at("spec.default_region").because("IDENTIFIER_TYPE_REQUIRED").at("spec.identifier_type")
 	}
 	n, err := identifier.New(sp.Type, sp.DefaultRegion)
 	if err != nil {

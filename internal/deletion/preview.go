@@ -113,9 +113,9 @@ func (s *Service) PreviewList(ctx context.Context, by Caller, values []string, s
 // execution alike.
 func noRows(hasHeader bool) error {
 	if hasHeader {
-		return invalidf("the file has a header row but no rows below it; put one identifier per row under the header")
+		return invalidf("the file has a header row but no rows below it; put one identifier per row under the header").because("FILE_HAS_NO_ROWS")
 	}
-	return invalidf("the file has no rows; put one identifier per row")
+	return invalidf("the file has no rows; put one identifier per row").because("FILE_HAS_NO_ROWS")
 }
 
 // previewRun is one preview: what it checks rows against, and what it saw.
@@ -186,9 +186,9 @@ func (pr *previewRun) run(ctx context.Context, rows rowSource, label string) (*P
 			pr.look(r)
 			switch {
 			case r.outcome == job.Invalid && len(p.InvalidSamples) < maxSamples:
-				p.InvalidSamples = append(p.InvalidSamples, outcomeOf(r))
+				p.InvalidSamples = append(p.InvalidSamples, sampleOf(r))
 			case r.outcome == job.NotFound && r.hint != "" && len(p.HintSamples) < maxSamples:
-				p.HintSamples = append(p.HintSamples, outcomeOf(r))
+				p.HintSamples = append(p.HintSamples, sampleOf(r))
 			}
 			if r.otherKey && !r.erased {
 				p.OtherKeyTypeRows++
@@ -293,6 +293,14 @@ func countHidden(batch []row, visible []string) int64 {
 		}
 	}
 	return n
+}
+
+// sampleOf is a row shown in a preview: its value cut short, as any value
+// the service echoes.
+func sampleOf(r row) job.RowOutcome {
+	o := outcomeOf(r)
+	o.Value = clip(o.Value)
+	return o
 }
 
 // outcomeOf is the outcome of a decided row.

@@ -59,7 +59,7 @@ func (s *Service) actionFor(j *job.Job) (action, error) {
 	case job.Unsubscribe:
 		return unsubscribeAction{s: s, filter: j.Unsubscribe}, nil
 	}
-	return nil, &Error{Kind: Invalid, Msg: "this job's action is not one this version of erasured runs; run it on a newer version"}
+	return nil, &Error{Kind: Invalid, Reason: "UNKNOWN_ACTION", Msg: "this job's action is not one this version of erasured runs; run it on a newer version"}
 }
 
 // process runs a job's rows from its last checkpoint and returns the state

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/erasure-dev/erasure/internal/identifier"
@@ -51,11 +52,11 @@ func (s *Service) openUpload(ctx context.Context, accountID, uploadID string) (*
 		return nil, err
 	}
 	if strings.TrimSpace(uploadID) == "" {
-		return nil, invalidf("upload_id is required: upload the file first")
+		return nil, invalidf("upload_id is required: upload the file first").because("UPLOAD_ID_REQUIRED").at("upload_id")
 	}
 	r, u, err := s.store.OpenUpload(ctx, accountID, uploadID)
 	if errors.Is(err, storage.ErrConflict) {
-		return nil, preconditionf("upload %q is not complete: send its remaining chunks (the last with last=true) first", uploadID)
+		return nil, preconditionf("upload %q is not complete: send its remaining chunks (the last with last=true) first", uploadID).because("UPLOAD_INCOMPLETE", "upload_id", uploadID)
 	}
 	if err != nil {
 		return nil, s.uploadNotFound(ctx, accountID, uploadID, err)
@@ -85,7 +86,7 @@ func (s *Service) openUpload(ctx context.Context, accountID, uploadID string) (*
 func fileError(err error) error {
 	var fe *tabular.FileError
 	if errors.As(err, &fe) {
-		return &Error{Kind: Invalid, Msg: fe.Error()}
+		return &Error{Kind: Invalid, Reason: "FILE_UNREADABLE", Msg: fe.Error()}
 	}
 	return err
 }
@@ -117,7 +118,7 @@ func (f *openedFile) openSheet(opts FileOptions, isHeader func(first []string) b
 	row, err := rows.Next()
 	if errors.Is(err, io.EOF) {
 		rows.Close()
-		return nil, invalidf("the sheet has no rows: put one identifier per row, under a header such as Email")
+		return nil, invalidf("the sheet has no rows: put one identifier per row, under a header such as Email").because("SHEET_EMPTY")
 	}
 	if err != nil {
 		rows.Close()
@@ -204,26 +205,26 @@ func (sh *sheet) column(src FileSource) (int, string, error) {
 	}
 	switch {
 	case src.ColumnName != "" && src.ColumnNumber != 0:
-		return 0, "", invalidf("give the column by name or by number, not both")
+		return 0, "", invalidf("give the column by name or by number, not both").because("COLUMN_AMBIGUOUS").at("source.column_number")
 	case src.ColumnNumber < 0:
-		return 0, "", invalidf("column number %d is not valid: columns are numbered from 1 (column A)", src.ColumnNumber)
+		return 0, "", invalidf("column number %d is not valid: columns are numbered from 1 (column A)", src.ColumnNumber).because("INVALID_COLUMN_NUMBER").at("source.column_number")
 	case src.ColumnNumber > 0:
 		if src.ColumnNumber > width {
-			return 0, "", invalidf("column %d does not exist: the first row has %d columns (%s)", src.ColumnNumber, width, sh.describeColumns())
+			return 0, "", invalidf("column %d does not exist: the first row has %d columns (%s)", src.ColumnNumber, width, sh.describeColumns()).because("COLUMN_NOT_FOUND", "column_number", strconv.Itoa(src.ColumnNumber), "columns", strconv.Itoa(width)).at("source.column_number")
 		}
 		return src.ColumnNumber - 1, sh.label(src.ColumnNumber - 1), nil
 	case src.ColumnName != "":
 		if !sh.hasHeader {
-			return 0, "", invalidf("the first row holds data, not column names, so choose the column by number (1 is column A), or say the file has a header row")
+			return 0, "", invalidf("the first row holds data, not column names, so choose the column by number (1 is column A), or say the file has a header row").because("HEADER_ABSENT").at("source.column_name")
 		}
 		if i := findColumn(sh.header, src.ColumnName); i >= 0 {
 			return i, sh.label(i), nil
 		}
-		return 0, "", invalidf("column %q not found; the file has: %s", src.ColumnName, sh.describeColumns())
+		return 0, "", invalidf("column %q not found; the file has: %s", clip(src.ColumnName), sh.describeColumns()).because("COLUMN_NOT_FOUND", "column_name", clip(src.ColumnName)).at("source.column_name")
 	case width == 1:
 		return 0, sh.label(0), nil
 	default:
-		return 0, "", invalidf("choose the column that holds the identifiers; the file has: %s", sh.describeColumns())
+		return 0, "", invalidf("choose the column that holds the identifiers; the file has: %s", sh.describeColumns()).because("COLUMN_REQUIRED").at("source.column_name")
 	}
 }
 
@@ -266,7 +267,7 @@ func (sh *sheet) describeColumns() string {
 	var parts []string
 	for i := 0; i < width && i < 30; i++ {
 		if l := sh.label(i); sh.hasHeader && !strings.HasPrefix(l, "column ") {
-			parts = append(parts, fmt.Sprintf("%d %q", i+1, l))
+			parts = append(parts, fmt.Sprintf("%d %q", i+1, clip(l)))
 		} else {
 			parts = append(parts, fmt.Sprintf("%d (%s)", i+1, columnLetter(i+1)))
 		}

@@ -3,6 +3,7 @@ package deletion
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/erasure-dev/erasure/internal/job"
@@ -36,7 +37,7 @@ func (t Task) check(by Caller) (Task, error) {
 	f := t.Unsubscribe
 	f.Channel = strings.TrimSpace(f.Channel)
 	if f.Channel == "" {
-		return Task{}, invalidf("unsubscribe.channel is required: the channel whose consents to opt out, as the profiles' consents name it (such as email or sms)")
+		return Task{}, invalidf("unsubscribe.channel is required: the channel whose consents to opt out, as the profiles' consents name it (such as email or sms)").because("CHANNEL_REQUIRED").at("unsubscribe.channel")
 	}
 	var err error
 	if f.Topics, err = names("unsubscribe.topics", "topic", f.Topics); err != nil {
@@ -48,7 +49,7 @@ func (t Task) check(by Caller) (Task, error) {
 	if len(by.Sections) > 0 {
 		for _, sec := range f.Sections {
 			if !slices.Contains(by.Sections, sec) {
-				return Task{}, &Error{Kind: Denied, Msg: fmt.Sprintf(
+				return Task{}, &Error{Kind: Denied, Reason: "SECTION_NOT_VISIBLE", Field: "unsubscribe.sections", Meta: map[string]string{"section": clip(sec)}, Msg: fmt.Sprintf(
 					"section %q is not one you may see; name only your sections (%s), or ask an owner or admin", sec, strings.Join(by.Sections, ", "))}
 			}
 		}
@@ -63,13 +64,13 @@ func (t Task) check(by Caller) (Task, error) {
 // lists too long.
 func names(field, what string, list []string) ([]string, error) {
 	if len(list) > maxFilterItems {
-		return nil, invalidf("%s names %d %ss; name at most %d, or none for all", field, len(list), what, maxFilterItems)
+		return nil, invalidf("%s names %d %ss; name at most %d, or none for all", field, len(list), what, maxFilterItems).because("TOO_MANY_NAMES", "limit", strconv.Itoa(maxFilterItems)).at(field)
 	}
 	var out []string
 	for _, n := range list {
 		n = strings.TrimSpace(n)
 		if n == "" {
-			return nil, invalidf("%s holds an empty %s; remove it (an empty list means all)", field, what)
+			return nil, invalidf("%s holds an empty %s; remove it (an empty list means all)", field, what).because("EMPTY_NAME").at(field)
 		}
 		if !slices.Contains(out, n) {
 			out = append(out, n)

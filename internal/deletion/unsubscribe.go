@@ -71,7 +71,7 @@ func (a unsubscribeAction) apply(ctx context.Context, r *run, batch []row, _ boo
 				problems = append(problems, fmt.Sprintf("row %d: %s", w.num, p))
 			}
 		}
-		return &Error{Kind: Invalid, Msg: "the profiles of some rows cannot be unsubscribed without rewriting the platform's data (" +
+		return &Error{Kind: Invalid, Reason: "PROFILE_UNCHANGEABLE", Msg: "the profiles of some rows cannot be unsubscribed without rewriting the platform's data (" +
 			strings.Join(problems, "; ") + "); the other rows of their batch were unsubscribed"}
 	}
 	if err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,10 +19,10 @@ func (s *Service) checkUploadMetadata(accountID, filename string) error {
 		return err
 	}
 	if strings.TrimSpace(filename) == "" {
-		return invalidf("filename is required: give the file's name, such as delete.csv or delete.xlsx")
+		return invalidf("filename is required: give the file's name, such as delete.csv or delete.xlsx").because("FILENAME_REQUIRED").at("metadata.filename")
 	}
 	if len(filename) > 255 {
-		return invalidf("filename is longer than 255 bytes; rename the file")
+		return invalidf("filename is longer than 255 bytes; rename the file").because("FILENAME_TOO_LONG", "limit", "255").at("metadata.filename")
 	}
 	ext := strings.ToLower(filepath.Ext(filename))
 	for _, a := range allowedExtensions {
@@ -29,12 +30,12 @@ func (s *Service) checkUploadMetadata(accountID, filename string) error {
 			return nil
 		}
 	}
-	return invalidf("%q is not a CSV or XLSX file name; save the file as .csv or .xlsx (old .xls workbooks are not read)", filepath.Base(filename))
+	return invalidf("%q is not a CSV or XLSX file name; save the file as .csv or .xlsx (old .xls workbooks are not read)", clip(filepath.Base(filename))).because("FILE_TYPE_NOT_SUPPORTED").at("metadata.filename")
 }
 
 func checkAccount(accountID string) error {
 	if strings.TrimSpace(accountID) == "" {
-		return invalidf("account_id is required")
+		return invalidf("account_id is required").because("ACCOUNT_REQUIRED").at("account_id")
 	}
 	return nil
 }
@@ -66,17 +67,17 @@ func (s *Service) AppendUpload(ctx context.Context, accountID, uploadID string, 
 	var oe *storage.OffsetError
 	switch {
 	case errors.As(err, &oe):
-		return nil, preconditionf("offset %d does not continue the upload: %d bytes are stored, so send the chunk that starts at offset %d", offset, oe.Received, oe.Received)
+		return nil, preconditionf("offset %d does not continue the upload: %d bytes are stored, so send the chunk that starts at offset %d", offset, oe.Received, oe.Received).because("UPLOAD_OFFSET_MISMATCH", "received_bytes", strconv.FormatInt(oe.Received, 10)).at("offset")
 	case errors.Is(err, storage.ErrTooLarge):
 		return nil, s.tooLarge()
 	case errors.Is(err, storage.ErrConflict):
-		return nil, preconditionf("the upload changed during this request or is already complete; call GetUpload and continue from its received_bytes")
+		return nil, preconditionf("the upload changed during this request or is already complete; call GetUpload and continue from its received_bytes").because("UPLOAD_CHANGED")
 	}
 	return u, notFound(err, "upload", uploadID)
 }
 
 func (s *Service) tooLarge() error {
-	return tooLargef("the file is larger than the %d MB limit; split it into smaller files and delete with each", s.cfg.MaxUploadBytes>>20)
+	return tooLargef("the file is larger than the %d MB limit; split it into smaller files and delete with each", s.cfg.MaxUploadBytes>>20).because("FILE_TOO_LARGE", "limit_bytes", strconv.FormatInt(s.cfg.MaxUploadBytes, 10))
 }
 
 // GetUpload returns an upload of the account.
@@ -108,7 +109,7 @@ func (s *Service) uploadNotFound(ctx context.Context, accountID, uploadID string
 	jobID, at, uerr := s.store.UploadUsedBy(ctx, accountID, uploadID)
 	if uerr == nil {
 		return preconditionf("upload %q was already used by job %s on %s and deleted with it; upload the file again to run another job",
-			uploadID, jobID, at.UTC().Format(time.DateOnly))
+			uploadID, jobID, at.UTC().Format(time.DateOnly)).because("UPLOAD_ALREADY_USED", "upload_id", uploadID, "job_id", jobID)
 	}
 	return notFound(err, "upload", uploadID)
 }
@@ -127,7 +128,7 @@ func (s *Service) DeleteUpload(ctx context.Context, accountID, uploadID string) 
 	if u.JobID != "" {
 		j, err := s.store.GetJob(ctx, accountID, u.JobID)
 		if err == nil && !j.State.Terminal() {
-			return preconditionf("upload %q is being read by job %s; cancel the job (CancelJob) and the upload is deleted with it", uploadID, u.JobID)
+			return preconditionf("upload %q is being read by job %s; cancel the job (CancelJob) and the upload is deleted with it", uploadID, u.JobID).because("UPLOAD_IN_USE", "upload_id", uploadID, "job_id", u.JobID)
 		}
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return err
@@ -193,7 +194,7 @@ func (w *UploadWriter) flush(p []byte, last bool) error {
 func (w *UploadWriter) Close() (*job.Upload, error) {
 	if w.flushed+int64(len(w.buf)) == 0 {
 		w.Abort()
-		return nil, invalidf("the file is empty; send a file with a header row and one identifier per row")
+		return nil, invalidf("the file is empty; send a file with a header row and one identifier per row").because("FILE_EMPTY")
 	}
 	if err := w.flush(w.buf, true); err != nil {
 		return nil, err

@@ -68,6 +68,39 @@ const (
 // another account are never read or changed, and look as if they did not
 // exist. A role without the permission a call needs gets PERMISSION_DENIED
 // naming that permission.
+//
+// Errors. Every refusal carries, besides its status code and a message for
+// a person, a google.rpc.ErrorInfo (domain "erasure.v1") with a stable
+// reason and metadata for programs, and, when one request field is at
+// fault, a google.rpc.BadRequest naming it. Values from a request or a file
+// are echoed cut to 40 characters, and identifiers are never echoed. The
+// reasons, by status:
+//
+//	INVALID_ARGUMENT: IDENTIFIER_TYPE_REQUIRED, INVALID_REGION, INVALID_ID,
+//	  INVALID_IDENTIFIER, TARGET_REQUIRED, VALUES_REQUIRED, COLUMN_NOT_FOUND
+//	  (column_name or column_number, columns), COLUMN_REQUIRED,
+//	  COLUMN_AMBIGUOUS, INVALID_COLUMN_NUMBER, HEADER_ABSENT, SHEET_EMPTY,
+//	  FILE_HAS_NO_ROWS, FILE_EMPTY, FILE_UNREADABLE, FILE_TYPE_NOT_SUPPORTED,
+//	  FILENAME_REQUIRED, FILENAME_TOO_LONG (limit), UPLOAD_ID_REQUIRED,
+//	  ACCOUNT_REQUIRED, CHANNEL_REQUIRED, EMPTY_NAME, TOO_MANY_NAMES (limit),
+//	  INVALID_PAGE_TOKEN, INVALID_PAGE_SIZE, FEATURE_UNKNOWN, UNKNOWN_ACTION,
+//	  PROFILE_UNCHANGEABLE, INVALID_REQUEST (other malformed requests).
+//	NOT_FOUND: ACCOUNT_NOT_FOUND, UPLOAD_NOT_FOUND (upload_id),
+//	  JOB_NOT_FOUND (job_id), PREVIEW_NOT_FOUND (preview_id),
+//	  PROFILE_NOT_FOUND (profile_id), PROFILE_ALREADY_ERASED (profile_id,
+//	  job_id).
+//	FAILED_PRECONDITION: UPLOAD_INCOMPLETE (upload_id), UPLOAD_IN_USE
+//	  (upload_id, job_id), UPLOAD_ALREADY_USED (upload_id, job_id),
+//	  UPLOAD_OFFSET_MISMATCH (received_bytes: the offset to resume from),
+//	  UPLOAD_CHANGED, OUTCOMES_PURGED (job_id).
+//	RESOURCE_EXHAUSTED: FILE_TOO_LARGE (limit_bytes), LIST_TOO_LONG (limit),
+//	  TOO_MANY_ACTIVE_JOBS (limit), TOO_MANY_UPLOADS (limit),
+//	  MESSAGE_TOO_LARGE (limit_bytes, chunk_limit_bytes).
+//	PERMISSION_DENIED: PERMISSION_MISSING (role, permissions),
+//	  FEATURE_NOT_ACTIVATED (features), SECTION_NOT_VISIBLE (section).
+//	UNAUTHENTICATED: TOKEN_MISSING, TOKEN_INVALID.
+//	UNAVAILABLE: SERVER_SHUTTING_DOWN (job_id or preview_id).
+//	CANCELLED, DEADLINE_EXCEEDED, INTERNAL: the same words as reasons.
 type ErasureServiceClient interface {
 	// UploadFile stores a file sent as a stream of messages: the first carries
 	// the metadata, the following ones the bytes in order. The call fails with
@@ -522,6 +555,39 @@ func (c *erasureServiceClient) VerifyErasure(ctx context.Context, in *VerifyEras
 // another account are never read or changed, and look as if they did not
 // exist. A role without the permission a call needs gets PERMISSION_DENIED
 // naming that permission.
+//
+// Errors. Every refusal carries, besides its status code and a message for
+// a person, a google.rpc.ErrorInfo (domain "erasure.v1") with a stable
+// reason and metadata for programs, and, when one request field is at
+// fault, a google.rpc.BadRequest naming it. Values from a request or a file
+// are echoed cut to 40 characters, and identifiers are never echoed. The
+// reasons, by status:
+//
+//	INVALID_ARGUMENT: IDENTIFIER_TYPE_REQUIRED, INVALID_REGION, INVALID_ID,
+//	  INVALID_IDENTIFIER, TARGET_REQUIRED, VALUES_REQUIRED, COLUMN_NOT_FOUND
+//	  (column_name or column_number, columns), COLUMN_REQUIRED,
+//	  COLUMN_AMBIGUOUS, INVALID_COLUMN_NUMBER, HEADER_ABSENT, SHEET_EMPTY,
+//	  FILE_HAS_NO_ROWS, FILE_EMPTY, FILE_UNREADABLE, FILE_TYPE_NOT_SUPPORTED,
+//	  FILENAME_REQUIRED, FILENAME_TOO_LONG (limit), UPLOAD_ID_REQUIRED,
+//	  ACCOUNT_REQUIRED, CHANNEL_REQUIRED, EMPTY_NAME, TOO_MANY_NAMES (limit),
+//	  INVALID_PAGE_TOKEN, INVALID_PAGE_SIZE, FEATURE_UNKNOWN, UNKNOWN_ACTION,
+//	  PROFILE_UNCHANGEABLE, INVALID_REQUEST (other malformed requests).
+//	NOT_FOUND: ACCOUNT_NOT_FOUND, UPLOAD_NOT_FOUND (upload_id),
+//	  JOB_NOT_FOUND (job_id), PREVIEW_NOT_FOUND (preview_id),
+//	  PROFILE_NOT_FOUND (profile_id), PROFILE_ALREADY_ERASED (profile_id,
+//	  job_id).
+//	FAILED_PRECONDITION: UPLOAD_INCOMPLETE (upload_id), UPLOAD_IN_USE
+//	  (upload_id, job_id), UPLOAD_ALREADY_USED (upload_id, job_id),
+//	  UPLOAD_OFFSET_MISMATCH (received_bytes: the offset to resume from),
+//	  UPLOAD_CHANGED, OUTCOMES_PURGED (job_id).
+//	RESOURCE_EXHAUSTED: FILE_TOO_LARGE (limit_bytes), LIST_TOO_LONG (limit),
+//	  TOO_MANY_ACTIVE_JOBS (limit), TOO_MANY_UPLOADS (limit),
+//	  MESSAGE_TOO_LARGE (limit_bytes, chunk_limit_bytes).
+//	PERMISSION_DENIED: PERMISSION_MISSING (role, permissions),
+//	  FEATURE_NOT_ACTIVATED (features), SECTION_NOT_VISIBLE (section).
+//	UNAUTHENTICATED: TOKEN_MISSING, TOKEN_INVALID.
+//	UNAVAILABLE: SERVER_SHUTTING_DOWN (job_id or preview_id).
+//	CANCELLED, DEADLINE_EXCEEDED, INTERNAL: the same words as reasons.
 type ErasureServiceServer interface {
 	// UploadFile stores a file sent as a stream of messages: the first carries
 	// the metadata, the following ones the bytes in order. The call fails with
