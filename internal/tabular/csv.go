@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/csv"
 	"errors"
 	"io"
 	"math/bits"
@@ -100,7 +99,7 @@ func newDecoder(enc textEncoding) *encoding.Decoder {
 }
 
 // rows builds the reader chain: section → decoder (only when not UTF-8) →
-// CR translation → line-length guard → bufio → encoding/csv.
+// CR translation → line-length guard → bufio → recordReader.
 func (c *csvFile) rows() *csvRows {
 	var src io.Reader = io.NewSectionReader(c.r, c.start, c.size-c.start)
 	if c.encoding.utf16 || c.encoding.cp1252 {
@@ -108,21 +107,18 @@ func (c *csvFile) rows() *csvRows {
 	}
 	// Always, not only for old Mac files: a file with a lone CR among LF
 	// line endings (rows appended by another program) shows that CR as a
-	// line break in every spreadsheet program, and encoding/csv alone would
-	// glue the two rows into one, hiding the second row's identifier in a
-	// cell of the first.
+	// line break in every spreadsheet program, and a reader that only
+	// knows LF and CRLF would glue the two rows into one, hiding the
+	// second row's identifier in a cell of the first.
 	src = &crReader{r: src}
 	guard := &lineGuard{r: src, max: max(16*c.lim.MaxCellBytes, 1<<20), checkUTF8: c.encoding.checkUTF8}
-	cr := csv.NewReader(bufio.NewReaderSize(guard, 64<<10))
-	cr.Comma = c.delim
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	return &csvRows{cr: cr, guard: guard, lim: c.lim, lineOffset: c.lineOffset}
+	rd := newRecordReader(bufio.NewReaderSize(guard, 64<<10), c.delim)
+	return &csvRows{rd: rd, guard: guard, lim: c.lim, lineOffset: c.lineOffset}
 }
 
 // csvRows is the Rows of a CSV.
 type csvRows struct {
-	cr         *csv.Reader
+	rd         *recordReader
 	guard      *lineGuard
 	lim        Limits
 	lineOffset int64
@@ -130,20 +126,19 @@ type csvRows struct {
 }
 
 // Next is kept lean because it runs once per record: no allocation beyond
-// what encoding/csv does, no copy of the cells.
+// the record's one string, no copy of the cells.
 func (c *csvRows) Next() (Row, error) {
 	if c.err != nil {
 		return Row{}, c.err
 	}
 	for {
-		rec, err := c.cr.Read()
+		rec, line, err := c.rd.read()
 		if err != nil {
-			c.err = c.translate(rec, err)
+			c.err = c.translate(line, err)
 			return Row{}, c.err
 		}
-		c.guard.recStart = c.cr.InputOffset()
-		line, _ := c.cr.FieldPos(0)
-		num := int64(line) + c.lineOffset
+		c.guard.recStart = c.rd.offset
+		num := line + c.lineOffset
 		if len(rec) > c.lim.MaxColumns {
 			c.err = fileErrorf(num, "line %d has more than %s cells; check that the whole file uses the same delimiter, or remove the extra columns", num, groupDigits(int64(c.lim.MaxColumns)))
 			return Row{}, c.err
@@ -179,52 +174,36 @@ func (c *csvRows) Next() (Row, error) {
 	}
 }
 
-// translate turns what encoding/csv or the reader chain returned into io.EOF
-// or a *FileError in plain English.
-func (c *csvRows) translate(partial []string, err error) error {
+// translate turns what the record reader or the reader chain returned into
+// io.EOF or a *FileError in plain English. start is the line of the record
+// the error interrupted, 0 if none had begun.
+func (c *csvRows) translate(start int64, err error) error {
 	if err == io.EOF {
 		return io.EOF
 	}
 	var long *tooLongError
 	if errors.As(err, &long) {
 		n := long.line + c.lineOffset
-		if len(partial) > 0 {
-			// encoding/csv hands back the fields read so far, with
-			// positions: the first is where the record starts.
-			line, _ := c.cr.FieldPos(0)
-			n = int64(line) + c.lineOffset
+		if start > 0 {
+			n = start + c.lineOffset
 		}
 		if long.record {
 			return fileErrorf(n, "line %d: a quoted field is not closed (the row runs on for more than %s); check the quotes on that line", n, humanBytes(int64(c.guard.max)))
 		}
 		return fileErrorf(n, "line %d is longer than %s; check the quotes on that line, and that the file really is a CSV file", n, humanBytes(int64(c.guard.max)))
 	}
-	var pe *csv.ParseError
-	if !errors.As(err, &pe) {
+	var qe *quoteError
+	if !errors.As(err, &qe) {
 		return errUnreadable()
 	}
-	start, line := int64(pe.StartLine)+c.lineOffset, int64(pe.Line)+c.lineOffset
-	switch {
-	case errors.Is(pe.Err, csv.ErrBareQuote):
-		return fileErrorf(line, `line %d: a cell contains a double quote (") but does not start with one; put the whole cell in double quotes and write the quote inside it twice (""), or remove the quote`, line)
-	case errors.Is(pe.Err, csv.ErrQuote):
-		// encoding/csv uses ErrQuote both for a quote that is never closed
-		// (the record then runs to the end of the file) and for text after
-		// a closing quote. A record spanning lines, or one that ends the
-		// file, is the first kind.
-		if pe.Line > pe.StartLine || c.atEOF() {
-			return fileErrorf(start, "line %d: a quoted field is not closed; check the quotes on that line", start)
-		}
-		return fileErrorf(line, `line %d: a quoted field has text after its closing quote; put the whole field in double quotes and write each quote inside it twice ("")`, line)
+	n := qe.line + c.lineOffset
+	switch qe.kind {
+	case quoteNotClosed:
+		return fileErrorf(n, "line %d: a quoted field is not closed; check the quotes on that line", n)
+	case quoteTextAfter:
+		return fileErrorf(n, `line %d: a quoted field has text after its closing quote; put the whole field in double quotes and write each quote inside it twice ("")`, n)
 	}
-	return fileErrorf(line, "line %d could not be read; check the quotes and delimiters on that line", line)
-}
-
-// atEOF reports whether the reader has nothing left; it is only called after
-// a parse error, when the iterator is finished anyway.
-func (c *csvRows) atEOF() bool {
-	_, err := c.cr.Read()
-	return err == io.EOF
+	return fileErrorf(n, `line %d: a cell has spaces before its opening double quote ("), which spreadsheet programs read differently; remove the spaces, or put the whole cell in double quotes and write each quote inside it twice ("")`, n)
 }
 
 // Close ends the iteration; later calls to Next return io.EOF.
@@ -235,7 +214,7 @@ func (c *csvRows) Close() error {
 	return nil
 }
 
-// tooLongError is returned through encoding/csv by lineGuard.
+// tooLongError is returned through the record reader by lineGuard.
 type tooLongError struct {
 	line   int64
 	record bool // a record of many lines, rather than one long line
@@ -244,7 +223,7 @@ type tooLongError struct {
 func (e *tooLongError) Error() string { return "line too long" }
 
 // lineGuard fails a physical line, or a record, longer than max bytes.
-// encoding/csv buffers a whole record, so without it a file with no line
+// The record reader buffers a whole record, so without it a file with no line
 // breaks, or a quote that is never closed, would be held in memory entirely;
 // with it a record costs at most about max bytes.
 type lineGuard struct {
@@ -258,14 +237,14 @@ type lineGuard struct {
 
 	// checkUTF8 asks for the text to be validated as it streams by, so
 	// that csvRows only checks cells once invalid bytes have been seen
-	// (invalid is set before encoding/csv can return them, since the guard
+	// (invalid is set before the record reader can return them, since the guard
 	// reads ahead of it). carry holds a rune cut by the end of a read.
 	checkUTF8 bool
 	invalid   bool
 	carry     []byte
 }
 
-// readAhead is how far bufio may read past the record encoding/csv is on.
+// readAhead is how far bufio may read past the record being read.
 const readAhead = 64 << 10
 
 func (g *lineGuard) Read(p []byte) (int, error) {
@@ -383,7 +362,7 @@ func validPrefix(p []byte) ([]byte, bool) {
 }
 
 // crReader turns every CR that is not followed by LF (old Mac line endings,
-// or a stray one among LF endings) into LF, which is all encoding/csv
+// or a stray one among LF endings) into LF, which is all recordReader
 // recognises, and CRLF into LF. Spreadsheet programs take each of the three
 // as a line break. Inside a quoted cell the break stays a break.
 type crReader struct {

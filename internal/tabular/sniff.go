@@ -186,33 +186,55 @@ func sniffLayout(text []byte, complete, preferTab bool) textLayout {
 		lay.delim, lay.sepLine = d, n
 		text = text[n:]
 	}
+	if lay.delim == 0 {
+		var counts [len(delimiters)][]int
+		for k, d := range delimiters {
+			counts[k] = delimiterCounts(text, d, complete)
+		}
+		lay.delim = pickDelimiter(counts, preferTab)
+	}
+	return lay
+}
 
-	// One pass over the sample, tracking double quotes the way RFC 4180
-	// does ("" inside quotes toggles twice, so it needs no special case),
-	// counts each candidate outside quotes per record.
-	const maxRecords = 20
+// sniffRecords is how many records of the sample decide the delimiter.
+const sniffRecords = 20
+
+// delimiterCounts reads text as recordReader would with delimiter d, and
+// returns how many times d separates cells in each of the first
+// sniffRecords non-blank records. Each candidate gets a reading of its own
+// because where a quoted cell starts depends on the delimiter: in
+// Ann,5'11",ann@example.com the quote is text, in a;"b,c" it opens a cell
+// only if ';' is the delimiter. complete says whether text is the whole
+// file, so that a record cut by the end of the sample is not counted.
+func delimiterCounts(text []byte, d byte, complete bool) []int {
 	var (
-		counts   [maxRecords][len(delimiters)]int
-		cur      [len(delimiters)]int
-		records  int
-		inQuotes bool
-		nonBlank bool
+		counts    []int
+		cur       int
+		cellStart = true
+		inQuotes  bool
+		nonBlank  bool
 	)
 	endRecord := func() {
-		if nonBlank && records < maxRecords {
-			counts[records] = cur
-			records++
+		if nonBlank {
+			counts = append(counts, cur)
 		}
-		cur = [len(delimiters)]int{}
-		nonBlank = false
+		cur, cellStart, nonBlank = 0, true, false
 	}
-	for i := 0; i < len(text) && records < maxRecords; i++ {
+	for i := 0; i < len(text) && len(counts) < sniffRecords; i++ {
 		c := text[i]
+		if inQuotes {
+			if c == '"' {
+				if i+1 < len(text) && text[i+1] == '"' {
+					i++ // a doubled quote is text
+					continue
+				}
+				inQuotes = false
+			}
+			continue
+		}
 		switch {
-		case c == '"':
-			inQuotes = !inQuotes
-			nonBlank = true
-		case inQuotes:
+		case c == '"' && cellStart:
+			inQuotes, cellStart, nonBlank = true, false, true
 		case c == '\n':
 			endRecord()
 		case c == '\r':
@@ -223,22 +245,17 @@ func sniffLayout(text []byte, complete, preferTab bool) textLayout {
 				continue // an LF may follow beyond the sample
 			}
 			endRecord()
+		case c == d:
+			cur++
+			cellStart, nonBlank = true, true
 		default:
-			nonBlank = true
-			for k, d := range delimiters {
-				if c == d {
-					cur[k]++
-				}
-			}
+			cellStart, nonBlank = false, true
 		}
 	}
-	if complete && !inQuotes {
+	if complete && !inQuotes && len(counts) < sniffRecords {
 		endRecord() // the last record has no line ending
 	}
-	if lay.delim == 0 {
-		lay.delim = pickDelimiter(counts[:records], preferTab)
-	}
-	return lay
+	return counts
 }
 
 // pickDelimiter prefers a candidate that occurs the same non-zero number of
@@ -246,7 +263,7 @@ func sniffLayout(text []byte, complete, preferTab bool) textLayout {
 // rows), the one present in most records, if it is in the first record or in
 // more than half of them. Ties go to the order , ; tab | (tab first for a
 // .tsv file). No such candidate means a one-column file, read with ','.
-func pickDelimiter(counts [][len(delimiters)]int, preferTab bool) rune {
+func pickDelimiter(counts [len(delimiters)][]int, preferTab bool) rune {
 	type score struct {
 		full    bool
 		mode    int
@@ -276,8 +293,8 @@ func pickDelimiter(counts [][len(delimiters)]int, preferTab bool) rune {
 	for _, k := range order {
 		var s score
 		freq := map[int]int{}
-		for _, rec := range counts {
-			if n := rec[k]; n > 0 {
+		for _, n := range counts[k] {
+			if n > 0 {
 				s.present++
 				freq[n]++
 			}
@@ -290,7 +307,7 @@ func pickDelimiter(counts [][len(delimiters)]int, preferTab bool) rune {
 				s.mode, s.agree = n, f
 			}
 		}
-		s.full = s.agree == len(counts)
+		s.full = s.agree == len(counts[k])
 		if best < 0 || better(s, bestScore) {
 			best, bestScore = k, s
 		}
@@ -304,7 +321,7 @@ func pickDelimiter(counts [][len(delimiters)]int, preferTab bool) rune {
 	// delimiter. Splitting there would move the rest of such a cell into a
 	// column nobody maps, where it would be ignored without a word; read
 	// as one column, the cell stays whole and is reported as it is.
-	if !bestScore.full && counts[0][best] == 0 && 2*bestScore.present <= len(counts) {
+	if !bestScore.full && counts[best][0] == 0 && 2*bestScore.present <= len(counts[best]) {
 		return ','
 	}
 	return rune(delimiters[best])
@@ -333,7 +350,8 @@ func sepDirective(text []byte) (rune, int, bool) {
 	return 0, 0, false
 }
 
-// validDelimiter mirrors what encoding/csv accepts as Comma.
+// validDelimiter mirrors what encoding/csv accepts as Comma: no character
+// that a CSV reader gives another meaning.
 func validDelimiter(r rune) bool {
 	return r != 0 && r != '"' && r != '\r' && r != '\n' && utf8.ValidRune(r) && r != utf8.RuneError
 }

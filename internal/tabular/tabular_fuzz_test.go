@@ -2,11 +2,14 @@ package tabular
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -89,6 +92,7 @@ func FuzzCSV(f *testing.F) {
 		"", "\xef\xbb\xbf", "\xff\xfe", "\xfe\xff\x00", "sep=", "sep=;\n", "sep=\"\n",
 		"a,\"b\nc", "\"\"\"", "a\rb\r\"c\rd\"", "a;b\n1,5;2\n", "\x00\x00\x00a",
 		"a\tb\r\n\"x\ty\"\tz\r\n", "\x93smart\x94,quotes\n",
+		"h;n\r\nAnn;5'11\";37°36'37.8\"N\r\n\"Bo\"\"b\";\"x\"\r\n", "a,\"b\"c\n", "a, \"b\"\n", "a|\"b\nc\"d|e\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -142,4 +146,63 @@ func wrapSheet(t testing.TB, sheet []byte) []byte {
 		zipPart{"xl/styles.xml", `<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="2"><numFmt numFmtId="164" formatCode="000000"/><numFmt numFmtId="165" formatCode="General"/></numFmts><cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="165"/></cellXfs></styleSheet>`},
 		zipPart{"xl/worksheets/sheet1.xml", string(sheet)},
 	)
+}
+
+// FuzzRecordsMatchEncodingCSV holds recordReader to encoding/csv on every
+// input that encoding/csv reads: the two may differ only where encoding/csv
+// refuses a quote inside an unquoted cell (ErrBareQuote), which recordReader
+// reads as text. Where encoding/csv finds a malformed quoted field
+// (ErrQuote), recordReader must refuse the same record. Both read the text
+// after crReader, and recordReader through a tiny buffer, so that lines
+// longer than the buffer are exercised too.
+func FuzzRecordsMatchEncodingCSV(f *testing.F) {
+	for _, s := range []string{
+		"a,b\n\"c,d\",e\n", "\"a\"\"b\",c\r\n\r\n\"x\ny\",z", "a,\"b\n", "\"a\"b,c\n", "a,b\"c\n",
+		" \"a\",b\n", "\"\"\n\"\"\"\"\n,\n", "\"a\nb\"c\n", strings.Repeat("abcdefgh,", 10) + "\"" + strings.Repeat("x\n", 20) + "\"\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		text, err := io.ReadAll(&crReader{r: bytes.NewReader(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := csv.NewReader(bytes.NewReader(text))
+		want.FieldsPerRecord = -1
+		got := newRecordReader(bufio.NewReaderSize(bytes.NewReader(text), 16), ',')
+		for n := 1; ; n++ {
+			wantRec, wantErr := want.Read()
+			gotRec, line, gotErr := got.read()
+			var pe *csv.ParseError
+			switch {
+			case errors.As(wantErr, &pe) && errors.Is(pe.Err, csv.ErrBareQuote):
+				return // recordReader reads on; nothing to compare with
+			case errors.As(wantErr, &pe) && errors.Is(pe.Err, csv.ErrQuote):
+				var qe *quoteError
+				if !errors.As(gotErr, &qe) || qe.kind == quoteAfterSpaces {
+					t.Fatalf("record %d: encoding/csv %v, recordReader %q, %v", n, wantErr, gotRec, gotErr)
+				}
+				return
+			case wantErr == io.EOF:
+				if gotErr != io.EOF {
+					t.Fatalf("after record %d: recordReader %q, %v; want the end", n-1, gotRec, gotErr)
+				}
+				return
+			case wantErr != nil:
+				t.Fatalf("encoding/csv: %v", wantErr)
+			}
+			if gotErr != nil {
+				t.Fatalf("record %d: recordReader %v; encoding/csv read %q", n, gotErr, wantRec)
+			}
+			if !slices.Equal(gotRec, wantRec) {
+				t.Fatalf("record %d: recordReader %q, encoding/csv %q", n, gotRec, wantRec)
+			}
+			if wantLine, _ := want.FieldPos(0); int64(wantLine) != line {
+				t.Fatalf("record %d starts on line %d, encoding/csv says %d", n, line, wantLine)
+			}
+			if got.offset != want.InputOffset() {
+				t.Fatalf("after record %d: offset %d, encoding/csv %d", n, got.offset, want.InputOffset())
+			}
+		}
+	})
 }

@@ -51,8 +51,9 @@ printf 'email,name,phone\nanna@example.com\nbo@example.com,Bo,070,extra\n\ncarl@
 # Excel's "sep=" directive on the first line.
 printf 'sep=;\r\nemail;name\r\nanna@example.com;Anna, A.\r\n' > sep_directive.csv
 
-# Errors: a quote that is never closed, and a bare quote in an unquoted cell.
+# Error: a quote that is never closed.
 printf 'email,name\nanna@example.com,Anna\nbo@example.com,"Bo\ncarl@example.com,Carl\n' > unclosed_quote.csv
+# A quote inside an unquoted cell: text, as spreadsheet programs read it.
 printf 'email,name\nanna@example.com,Anna\nbo@example.com,Bo "the boss"\n' > bare_quote.csv
 
 # XLSX written by LibreOffice Calc.

@@ -26,6 +26,9 @@ printf 'Email\r\n' > header_only.csv
 printf 'Email,Name\r\nann@example.com,Ann\r\nbob@example.com,"Bob\r\ncarl@example.com,Carl\r\ndora@example.com,Dora\r\n' > unbalanced_quotes.csv
 printf 'Email,Name\nann@example.com,Ann\nbob@example.com,Bob "the boss"\n' > bare_quote.csv
 printf 'sep="\nEmail\nann@example.com\n' > sep_quote.csv
+# Heights and coordinates as people type them: a quote inside an unquoted cell
+# is text (\047 is an apostrophe, \302\260 a degree sign), as in Calc.
+printf 'Name,Height,Location,Email\r\nAnn,5\04711",37\302\26036\04737.8"N 122\302\26025\04708.1"W,ann@example.com\r\nBob "Bobby" Lee,6\047,"59\302\26020\047N, 18\302\26004\047E",bob@example.com\r\n"Carl ""CJ"" Berg","5\0479""",Oslo,carl@example.com\r\n"Dora",5\0474",51\302\26030\04726"N,dora@example.com\r\nFinn,6\0472",40\302\26042\04746"N,finn@example.com\r\nEve,5\0476",,"eve@example.com"\r\nZoe,5\0478",x,zoe@example.com"\r\n' > quotes_in_cells.csv
 printf 'Email,Name\nann@example.com,Ann\nbob@example.com%s\n' "$(for i in $(seq 1000); do printf ',x'; done)" > too_many_columns.csv
 printf 'ann@example.com,Ann Andersson\nbob@example.com,Bob Berg\n' > header_is_identifier.csv
 # LF file with one CR-only line ending in the middle (rows pasted in from an old Mac export).
