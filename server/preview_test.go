@@ -148,3 +148,27 @@ func TestDeleteUpload(t *testing.T) {
 		t.Fatalf("acme's upload after another account's delete: %v", err)
 	}
 }
+
+// Quotes a spreadsheet program reads as text — a height, a coordinate — in
+// a cell that does not start with a quote do not make the file unreadable:
+// the rows are read as Excel and LibreOffice read them.
+func TestQuotesInsideCells(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, deletion.Config{})
+	e.seed(t, newProfile("acme", identifier.Email, "ann@example.com", "s1"), newProfile("acme", identifier.Email, "bob@example.com", "s1"))
+	file := "Name,Height,Where,Email\nAnn,5'11\",37°36'37.8\"N,ann@example.com\nBob,\"6'2\"\"\",\"55°45'N\",bob@example.com\n"
+	id := e.uploadGRPC(t, "acme", "quotes.csv", []byte(file))
+	in, err := e.grpc.InspectUpload(ctx, &erasurev1.InspectUploadRequest{AccountId: "acme", UploadId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := in.GetColumns(); len(c) != 4 || c[1].GetSamples()[0] != `5'11"` || c[2].GetSamples()[0] != `37°36'37.8"N` || c[1].GetSamples()[1] != `6'2"` {
+		t.Fatalf("columns %v", c)
+	}
+	jobs := e.execute(t, &erasurev1.ExecuteDeletionRequest{Spec: emailSpec(),
+		Source: &erasurev1.FileSource{UploadId: id, Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}})
+	if last := jobs[len(jobs)-1]; last.GetCounts().GetDeleted() != 2 {
+		t.Fatalf("job %v, want both rows deleted", last)
+	}
+}
