@@ -165,7 +165,8 @@ func TestEndToEndWithGrpcurl(t *testing.T) {
 	// Bad input gets advice, not a crash.
 	cmd := exec.Command(grpcurl, "-plaintext", "-H", "authorization: Bearer "+token, "-d", fmt.Sprintf(`{"account_id": "demo", "source": {"upload_id": %q, "column_name": "Phone"}, "spec": {"identifier_type": "IDENTIFIER_TYPE_PHONE"}}`, xlsxID), addr, "erasure.v1.ErasureService/PreviewDeletion")
 	out, _ = cmd.CombinedOutput()
-	if !strings.Contains(string(out), "NotFound") {
+	if !strings.Contains(string(out), "FailedPrecondition") || !strings.Contains(string(out), "upload the file again") ||
+		!strings.Contains(string(out), `"reason": "UPLOAD_ALREADY_USED"`) {
 		t.Fatalf("preview of a used upload: %s", out)
 	}
 
