@@ -509,3 +509,49 @@ func TestJobActionsAsStored(t *testing.T) {
 		}
 	}
 }
+
+// A report summary's samples: the first rows of one outcome of one job, in
+// row order, whatever lies around them.
+func TestFirstOutcomes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	var batch []job.RowOutcome
+	for row := int64(2); row < 40; row++ {
+		o := job.NotFound
+		if row%3 == 0 {
+			o = job.Invalid
+		}
+		batch = append(batch, job.RowOutcome{Row: row, Outcome: o})
+	}
+	// Stored out of order, and next to jobs whose ids share a prefix.
+	slices.Reverse(batch)
+	for _, id := range []string{"job1", "job10", "job"} {
+		if err := s.InsertOutcomes(ctx, "acme", id, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.InsertOutcomes(ctx, "other", "job2", []job.RowOutcome{{Row: 3, Outcome: job.Invalid}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FirstOutcomes(ctx, "acme", "job1", job.Invalid, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []int64
+	for _, o := range got {
+		if o.Outcome != job.Invalid {
+			t.Fatalf("row %d is %v", o.Row, o.Outcome)
+		}
+		rows = append(rows, o.Row)
+	}
+	if !slices.Equal(rows, []int64{3, 6, 9, 12}) {
+		t.Fatalf("first invalid rows = %v, want [3 6 9 12]", rows)
+	}
+	if got, _ := s.FirstOutcomes(ctx, "acme", "job1", job.Deleted, 4); len(got) != 0 {
+		t.Fatalf("%d deleted rows in a job without any", len(got))
+	}
+	if got, _ := s.FirstOutcomes(ctx, "acme", "job2", job.Invalid, 4); len(got) != 0 {
+		t.Fatalf("acme sees %d rows of other's job", len(got))
+	}
+}
