@@ -32,6 +32,9 @@ func calls(ctx context.Context, c erasurev1connect.ErasureServiceClient, account
 	errs["WatchJob"] = streamErr(s2, err)
 	s3, err := c.ListRowOutcomes(ctx, connect.NewRequest(&erasurev1.ListRowOutcomesRequest{AccountId: account, JobId: jobID}))
 	errs["ListRowOutcomes"] = streamErr(s3, err)
+	_, errs["GetJobReport"] = c.GetJobReport(ctx, connect.NewRequest(&erasurev1.GetJobReportRequest{AccountId: account, JobId: jobID}))
+	s7, err := c.DownloadReport(ctx, connect.NewRequest(&erasurev1.DownloadReportRequest{AccountId: account, JobId: jobID}))
+	errs["DownloadReport"] = streamErr(s7, err)
 	_, errs["GetJob"] = c.GetJob(ctx, connect.NewRequest(&erasurev1.GetJobRequest{AccountId: account, JobId: jobID}))
 	_, errs["CancelJob"] = c.CancelJob(ctx, connect.NewRequest(&erasurev1.CancelJobRequest{AccountId: account, JobId: jobID}))
 	_, errs["ListJobs"] = c.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{AccountId: account}))
@@ -55,7 +58,7 @@ func calls(ctx context.Context, c erasurev1connect.ErasureServiceClient, account
 	return errs
 }
 
-const rpcCount = 21
+const rpcCount = 23
 
 // acmeState makes an upload, a finished job and a live profile in acme.
 func acmeState(t *testing.T, e *env) (uploadID, jobID, profileID string) {
@@ -121,7 +124,7 @@ func TestAnotherAccountReachesNothing(t *testing.T) {
 	}
 	// In its own account, acme's ids name nothing.
 	errs := calls(ctx, intruder, "", uploadID, jobID, profileID)
-	for _, rpc := range []string{"UploadChunk", "GetUpload", "InspectUpload", "PreviewDeletion", "ExecuteDeletion", "PreviewUnsubscribe", "ExecuteUnsubscribe", "DeleteUpload", "WatchJob", "ListRowOutcomes", "GetJob", "CancelJob"} {
+	for _, rpc := range []string{"UploadChunk", "GetUpload", "InspectUpload", "PreviewDeletion", "ExecuteDeletion", "PreviewUnsubscribe", "ExecuteUnsubscribe", "DeleteUpload", "WatchJob", "ListRowOutcomes", "GetJobReport", "DownloadReport", "GetJob", "CancelJob"} {
 		if connect.CodeOf(errs[rpc]) != connect.CodeNotFound {
 			t.Errorf("own account, acme's ids: %s = %v, want NotFound", rpc, errs[rpc])
 		}

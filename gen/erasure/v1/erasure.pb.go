@@ -3384,6 +3384,347 @@ func (x *ListRowOutcomesResponse) GetRows() []*RowOutcome {
 	return nil
 }
 
+// GetJobReportRequest names a job.
+type GetJobReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	JobId         string                 `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJobReportRequest) Reset() {
+	*x = GetJobReportRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobReportRequest) ProtoMessage() {}
+
+func (x *GetJobReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobReportRequest.ProtoReflect.Descriptor instead.
+func (*GetJobReportRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *GetJobReportRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *GetJobReportRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+// GetJobReportResponse is a job's report summary: the Delete Report of the
+// import history.
+type GetJobReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job, as GetJob returns it, with its counts.
+	Job *Job `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	// One entry per outcome that occurred (count above zero), the job's own
+	// outcomes first: DELETED, NOT_FOUND, INVALID, DUPLICATE for a deletion;
+	// UNSUBSCRIBED, ALREADY_UNSUBSCRIBED, NOT_FOUND, INVALID, DUPLICATE for an
+	// unsubscribe.
+	Outcomes []*OutcomeSummary `protobuf:"bytes,2,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	// For a cancelled or failed job: the rows it never processed
+	// (counts.total_rows - counts.rows); nothing was done to them and they
+	// have no outcome. Unset for a job that is not cancelled or failed, and
+	// for a file job stopped before its rows were counted (cancelled while
+	// queued, or a file that could not be read), whose total is unknown.
+	RowsNotProcessed *int64 `protobuf:"varint,3,opt,name=rows_not_processed,json=rowsNotProcessed,proto3,oneof" json:"rows_not_processed,omitempty"`
+	// True once the per-row outcomes were deleted, at
+	// job.outcomes_expire_time, as the retention policy says: the counts
+	// remain, every rows list is empty, and DownloadReport and
+	// ListRowOutcomes fail with FAILED_PRECONDITION.
+	OutcomesPurged bool `protobuf:"varint,4,opt,name=outcomes_purged,json=outcomesPurged,proto3" json:"outcomes_purged,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetJobReportResponse) Reset() {
+	*x = GetJobReportResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobReportResponse) ProtoMessage() {}
+
+func (x *GetJobReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobReportResponse.ProtoReflect.Descriptor instead.
+func (*GetJobReportResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *GetJobReportResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+func (x *GetJobReportResponse) GetOutcomes() []*OutcomeSummary {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *GetJobReportResponse) GetRowsNotProcessed() int64 {
+	if x != nil && x.RowsNotProcessed != nil {
+		return *x.RowsNotProcessed
+	}
+	return 0
+}
+
+func (x *GetJobReportResponse) GetOutcomesPurged() bool {
+	if x != nil {
+		return x.OutcomesPurged
+	}
+	return false
+}
+
+// OutcomeSummary is one outcome of a job's rows: how many, and the first.
+type OutcomeSummary struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Outcome Outcome                `protobuf:"varint,1,opt,name=outcome,proto3,enum=erasure.v1.Outcome" json:"outcome,omitempty"`
+	// Rows with this outcome: the job's count (for a running job, as of its
+	// last checkpoint, about once a second).
+	Count int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// The first rows with this outcome, in row order: at most 10. For an
+	// unsubscribed row, a caller whose token lists sections sees only the
+	// consents of those sections. Empty once the outcomes were purged.
+	Rows          []*RowOutcome `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutcomeSummary) Reset() {
+	*x = OutcomeSummary{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutcomeSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutcomeSummary) ProtoMessage() {}
+
+func (x *OutcomeSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutcomeSummary.ProtoReflect.Descriptor instead.
+func (*OutcomeSummary) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *OutcomeSummary) GetOutcome() Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
+func (x *OutcomeSummary) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *OutcomeSummary) GetRows() []*RowOutcome {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+// DownloadReportRequest names a job.
+type DownloadReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	JobId         string                 `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadReportRequest) Reset() {
+	*x = DownloadReportRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadReportRequest) ProtoMessage() {}
+
+func (x *DownloadReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadReportRequest.ProtoReflect.Descriptor instead.
+func (*DownloadReportRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *DownloadReportRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *DownloadReportRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+// DownloadReportResponse is the next piece of the report file.
+//
+// The file is CSV (RFC 4180) in UTF-8, starting with a byte order mark
+// (EF BB BF), lines ending in CRLF. The header row names the columns:
+// row, value, normalized, outcome, reason, duplicate_of_row, profile_id,
+// hint, and for an unsubscribe consents. They hold the RowOutcome fields of
+// the same names; outcome is DELETED, NOT_FOUND, INVALID, DUPLICATE,
+// UNSUBSCRIBED or ALREADY_UNSUBSCRIBED; duplicate_of_row is empty when not
+// a duplicate; consents lists the consents opted out as
+// section_id/channel/topic (section_id/channel for a consent without a
+// topic), separated by "; ", those of sections the caller may not see left
+// out. A cell whose first character is = + - @, a tab or a carriage return
+// is prefixed with an apostrophe ("'=1+1", "'+46701234567"), so that no
+// spreadsheet runs it as a formula (the OWASP advice against CSV
+// injection): strip one leading apostrophe from such a cell to read the
+// value as stored.
+type DownloadReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next bytes of the file. Every message but the last carries exactly
+	// 196,608 bytes (a multiple of 3, so the base64 of the messages' data,
+	// joined, is the base64 of the file).
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// In the first message only: a name to save the file under. For a file
+	// job, the file's name with "-report-<job id>.csv" for its extension
+	// ("delete-by-email-report-<job id>.csv"); otherwise the action and kind
+	// ("delete-list-report-<job id>.csv"). Characters other than letters,
+	// digits, ".", "-" and "_" become "_".
+	Filename string `protobuf:"bytes,2,opt,name=filename,proto3" json:"filename,omitempty"`
+	// In the first message only: "text/csv; charset=utf-8".
+	ContentType   string `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadReportResponse) Reset() {
+	*x = DownloadReportResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadReportResponse) ProtoMessage() {}
+
+func (x *DownloadReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadReportResponse.ProtoReflect.Descriptor instead.
+func (*DownloadReportResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *DownloadReportResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *DownloadReportResponse) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *DownloadReportResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
 // Counts are the totals of a job or preview. rows = valid + invalid +
 // duplicate (the rows read so far), valid = matched + not_found.
 type Counts struct {
@@ -3412,7 +3753,7 @@ type Counts struct {
 
 func (x *Counts) Reset() {
 	*x = Counts{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3424,7 +3765,7 @@ func (x *Counts) String() string {
 func (*Counts) ProtoMessage() {}
 
 func (x *Counts) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[47]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3437,7 +3778,7 @@ func (x *Counts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counts.ProtoReflect.Descriptor instead.
 func (*Counts) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{47}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *Counts) GetTotalRows() int64 {
@@ -3524,7 +3865,7 @@ type SectionCount struct {
 
 func (x *SectionCount) Reset() {
 	*x = SectionCount{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3536,7 +3877,7 @@ func (x *SectionCount) String() string {
 func (*SectionCount) ProtoMessage() {}
 
 func (x *SectionCount) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[48]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3549,7 +3890,7 @@ func (x *SectionCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionCount.ProtoReflect.Descriptor instead.
 func (*SectionCount) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{48}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *SectionCount) GetSectionId() string {
@@ -3588,7 +3929,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3600,7 +3941,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[49]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3613,7 +3954,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{49}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *Progress) GetPercent() float64 {
@@ -3678,7 +4019,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3690,7 +4031,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[50]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3703,7 +4044,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{50}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *Job) GetJobId() string {
@@ -3868,7 +4209,7 @@ type Actor struct {
 
 func (x *Actor) Reset() {
 	*x = Actor{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3880,7 +4221,7 @@ func (x *Actor) String() string {
 func (*Actor) ProtoMessage() {}
 
 func (x *Actor) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[51]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3893,7 +4234,7 @@ func (x *Actor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Actor.ProtoReflect.Descriptor instead.
 func (*Actor) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{51}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Actor) GetSubject() string {
@@ -3933,7 +4274,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3945,7 +4286,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[52]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3958,7 +4299,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{52}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListAuditEventsRequest) GetAccountId() string {
@@ -4001,7 +4342,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4013,7 +4354,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[53]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4026,7 +4367,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{53}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -4066,7 +4407,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4078,7 +4419,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4091,7 +4432,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{54}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AuditEvent) GetEventId() string {
@@ -4181,7 +4522,7 @@ type VerifyErasureRequest struct {
 
 func (x *VerifyErasureRequest) Reset() {
 	*x = VerifyErasureRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4193,7 +4534,7 @@ func (x *VerifyErasureRequest) String() string {
 func (*VerifyErasureRequest) ProtoMessage() {}
 
 func (x *VerifyErasureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4206,7 +4547,7 @@ func (x *VerifyErasureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyErasureRequest.ProtoReflect.Descriptor instead.
 func (*VerifyErasureRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{55}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *VerifyErasureRequest) GetAccountId() string {
@@ -4279,7 +4620,7 @@ type VerifyErasureResponse struct {
 
 func (x *VerifyErasureResponse) Reset() {
 	*x = VerifyErasureResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4291,7 +4632,7 @@ func (x *VerifyErasureResponse) String() string {
 func (*VerifyErasureResponse) ProtoMessage() {}
 
 func (x *VerifyErasureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4304,7 +4645,7 @@ func (x *VerifyErasureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyErasureResponse.ProtoReflect.Descriptor instead.
 func (*VerifyErasureResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{56}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *VerifyErasureResponse) GetErasures() []*Erasure {
@@ -4329,7 +4670,7 @@ type Erasure struct {
 
 func (x *Erasure) Reset() {
 	*x = Erasure{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4341,7 +4682,7 @@ func (x *Erasure) String() string {
 func (*Erasure) ProtoMessage() {}
 
 func (x *Erasure) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4354,7 +4695,7 @@ func (x *Erasure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Erasure.ProtoReflect.Descriptor instead.
 func (*Erasure) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{57}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *Erasure) GetJobId() string {
@@ -4414,7 +4755,7 @@ type RowOutcome struct {
 
 func (x *RowOutcome) Reset() {
 	*x = RowOutcome{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4426,7 +4767,7 @@ func (x *RowOutcome) String() string {
 func (*RowOutcome) ProtoMessage() {}
 
 func (x *RowOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4439,7 +4780,7 @@ func (x *RowOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowOutcome.ProtoReflect.Descriptor instead.
 func (*RowOutcome) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{58}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *RowOutcome) GetRow() int64 {
@@ -4517,7 +4858,7 @@ type ConsentRef struct {
 
 func (x *ConsentRef) Reset() {
 	*x = ConsentRef{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4529,7 +4870,7 @@ func (x *ConsentRef) String() string {
 func (*ConsentRef) ProtoMessage() {}
 
 func (x *ConsentRef) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4542,7 +4883,7 @@ func (x *ConsentRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentRef.ProtoReflect.Descriptor instead.
 func (*ConsentRef) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{59}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ConsentRef) GetSectionId() string {
@@ -4775,7 +5116,29 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12/\n" +
 	"\boutcomes\x18\x03 \x03(\x0e2\x13.erasure.v1.OutcomeR\boutcomes\"E\n" +
 	"\x17ListRowOutcomesResponse\x12*\n" +
-	"\x04rows\x18\x01 \x03(\v2\x16.erasure.v1.RowOutcomeR\x04rows\"\xb1\x02\n" +
+	"\x04rows\x18\x01 \x03(\v2\x16.erasure.v1.RowOutcomeR\x04rows\"K\n" +
+	"\x13GetJobReportRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\"\xe4\x01\n" +
+	"\x14GetJobReportResponse\x12!\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\x126\n" +
+	"\boutcomes\x18\x02 \x03(\v2\x1a.erasure.v1.OutcomeSummaryR\boutcomes\x121\n" +
+	"\x12rows_not_processed\x18\x03 \x01(\x03H\x00R\x10rowsNotProcessed\x88\x01\x01\x12'\n" +
+	"\x0foutcomes_purged\x18\x04 \x01(\bR\x0eoutcomesPurgedB\x15\n" +
+	"\x13_rows_not_processed\"\x81\x01\n" +
+	"\x0eOutcomeSummary\x12-\n" +
+	"\aoutcome\x18\x01 \x01(\x0e2\x13.erasure.v1.OutcomeR\aoutcome\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\x12*\n" +
+	"\x04rows\x18\x03 \x03(\v2\x16.erasure.v1.RowOutcomeR\x04rows\"M\n" +
+	"\x15DownloadReportRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\"k\n" +
+	"\x16DownloadReportResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x1a\n" +
+	"\bfilename\x18\x02 \x01(\tR\bfilename\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\"\xb1\x02\n" +
 	"\x06Counts\x12\x1d\n" +
 	"\n" +
 	"total_rows\x18\x01 \x01(\x03R\ttotalRows\x12\x12\n" +
@@ -4932,7 +5295,7 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x18AUDIT_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18AUDIT_ACTION_JOB_STARTED\x10\x01\x12%\n" +
 	"!AUDIT_ACTION_JOB_CANCEL_REQUESTED\x10\x02\x12\x1d\n" +
-	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x032\xef\x0e\n" +
+	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x032\xa7\x10\n" +
 	"\x0eErasureService\x12M\n" +
 	"\n" +
 	"UploadFile\x12\x1d.erasure.v1.UploadFileRequest\x1a\x1e.erasure.v1.UploadFileResponse(\x01\x12Q\n" +
@@ -4953,7 +5316,9 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\tCancelJob\x12\x1c.erasure.v1.CancelJobRequest\x1a\x1d.erasure.v1.CancelJobResponse\x12D\n" +
 	"\x06GetJob\x12\x19.erasure.v1.GetJobRequest\x1a\x1a.erasure.v1.GetJobResponse\"\x03\x90\x02\x01\x12J\n" +
 	"\bListJobs\x12\x1b.erasure.v1.ListJobsRequest\x1a\x1c.erasure.v1.ListJobsResponse\"\x03\x90\x02\x01\x12a\n" +
-	"\x0fListRowOutcomes\x12\".erasure.v1.ListRowOutcomesRequest\x1a#.erasure.v1.ListRowOutcomesResponse\"\x03\x90\x02\x010\x01\x12_\n" +
+	"\x0fListRowOutcomes\x12\".erasure.v1.ListRowOutcomesRequest\x1a#.erasure.v1.ListRowOutcomesResponse\"\x03\x90\x02\x010\x01\x12V\n" +
+	"\fGetJobReport\x12\x1f.erasure.v1.GetJobReportRequest\x1a .erasure.v1.GetJobReportResponse\"\x03\x90\x02\x01\x12^\n" +
+	"\x0eDownloadReport\x12!.erasure.v1.DownloadReportRequest\x1a\".erasure.v1.DownloadReportResponse\"\x03\x90\x02\x010\x01\x12_\n" +
 	"\x0fListAuditEvents\x12\".erasure.v1.ListAuditEventsRequest\x1a#.erasure.v1.ListAuditEventsResponse\"\x03\x90\x02\x01\x12Y\n" +
 	"\rVerifyErasure\x12 .erasure.v1.VerifyErasureRequest\x1a!.erasure.v1.VerifyErasureResponse\"\x03\x90\x02\x01B\xa0\x01\n" +
 	"\x0ecom.erasure.v1B\fErasureProtoP\x01Z7github.com/erasure-dev/erasure/gen/erasure/v1;erasurev1\xa2\x02\x03EXX\xaa\x02\n" +
@@ -4973,7 +5338,7 @@ func file_erasure_v1_erasure_proto_rawDescGZIP() []byte {
 }
 
 var file_erasure_v1_erasure_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
+var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_erasure_v1_erasure_proto_goTypes = []any{
 	(IdentifierType)(0),                    // 0: erasure.v1.IdentifierType
 	(FileFormat)(0),                        // 1: erasure.v1.FileFormat
@@ -5030,21 +5395,26 @@ var file_erasure_v1_erasure_proto_goTypes = []any{
 	(*ListJobsResponse)(nil),               // 52: erasure.v1.ListJobsResponse
 	(*ListRowOutcomesRequest)(nil),         // 53: erasure.v1.ListRowOutcomesRequest
 	(*ListRowOutcomesResponse)(nil),        // 54: erasure.v1.ListRowOutcomesResponse
-	(*Counts)(nil),                         // 55: erasure.v1.Counts
-	(*SectionCount)(nil),                   // 56: erasure.v1.SectionCount
-	(*Progress)(nil),                       // 57: erasure.v1.Progress
-	(*Job)(nil),                            // 58: erasure.v1.Job
-	(*Actor)(nil),                          // 59: erasure.v1.Actor
-	(*ListAuditEventsRequest)(nil),         // 60: erasure.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),        // 61: erasure.v1.ListAuditEventsResponse
-	(*AuditEvent)(nil),                     // 62: erasure.v1.AuditEvent
-	(*VerifyErasureRequest)(nil),           // 63: erasure.v1.VerifyErasureRequest
-	(*VerifyErasureResponse)(nil),          // 64: erasure.v1.VerifyErasureResponse
-	(*Erasure)(nil),                        // 65: erasure.v1.Erasure
-	(*RowOutcome)(nil),                     // 66: erasure.v1.RowOutcome
-	(*ConsentRef)(nil),                     // 67: erasure.v1.ConsentRef
-	(*timestamppb.Timestamp)(nil),          // 68: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),            // 69: google.protobuf.Duration
+	(*GetJobReportRequest)(nil),            // 55: erasure.v1.GetJobReportRequest
+	(*GetJobReportResponse)(nil),           // 56: erasure.v1.GetJobReportResponse
+	(*OutcomeSummary)(nil),                 // 57: erasure.v1.OutcomeSummary
+	(*DownloadReportRequest)(nil),          // 58: erasure.v1.DownloadReportRequest
+	(*DownloadReportResponse)(nil),         // 59: erasure.v1.DownloadReportResponse
+	(*Counts)(nil),                         // 60: erasure.v1.Counts
+	(*SectionCount)(nil),                   // 61: erasure.v1.SectionCount
+	(*Progress)(nil),                       // 62: erasure.v1.Progress
+	(*Job)(nil),                            // 63: erasure.v1.Job
+	(*Actor)(nil),                          // 64: erasure.v1.Actor
+	(*ListAuditEventsRequest)(nil),         // 65: erasure.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),        // 66: erasure.v1.ListAuditEventsResponse
+	(*AuditEvent)(nil),                     // 67: erasure.v1.AuditEvent
+	(*VerifyErasureRequest)(nil),           // 68: erasure.v1.VerifyErasureRequest
+	(*VerifyErasureResponse)(nil),          // 69: erasure.v1.VerifyErasureResponse
+	(*Erasure)(nil),                        // 70: erasure.v1.Erasure
+	(*RowOutcome)(nil),                     // 71: erasure.v1.RowOutcome
+	(*ConsentRef)(nil),                     // 72: erasure.v1.ConsentRef
+	(*timestamppb.Timestamp)(nil),          // 73: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 74: google.protobuf.Duration
 }
 var file_erasure_v1_erasure_proto_depIdxs = []int32{
 	8,   // 0: erasure.v1.UploadFileRequest.metadata:type_name -> erasure.v1.UploadMetadata
@@ -5053,8 +5423,8 @@ var file_erasure_v1_erasure_proto_depIdxs = []int32{
 	17,  // 3: erasure.v1.CreateUploadResponse.upload:type_name -> erasure.v1.Upload
 	17,  // 4: erasure.v1.UploadChunkResponse.upload:type_name -> erasure.v1.Upload
 	17,  // 5: erasure.v1.GetUploadResponse.upload:type_name -> erasure.v1.Upload
-	68,  // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
-	68,  // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
+	73,  // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
+	73,  // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
 	2,   // 8: erasure.v1.FileOptions.header:type_name -> erasure.v1.HeaderMode
 	18,  // 9: erasure.v1.InspectUploadRequest.options:type_name -> erasure.v1.FileOptions
 	1,   // 10: erasure.v1.InspectUploadResponse.format:type_name -> erasure.v1.FileFormat
@@ -5066,115 +5436,123 @@ var file_erasure_v1_erasure_proto_depIdxs = []int32{
 	23,  // 16: erasure.v1.PreviewUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
 	24,  // 17: erasure.v1.PreviewUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
 	25,  // 18: erasure.v1.PreviewUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	55,  // 19: erasure.v1.PreviewUnsubscribeResponse.counts:type_name -> erasure.v1.Counts
-	56,  // 20: erasure.v1.PreviewUnsubscribeResponse.sections:type_name -> erasure.v1.SectionCount
-	66,  // 21: erasure.v1.PreviewUnsubscribeResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
-	66,  // 22: erasure.v1.PreviewUnsubscribeResponse.hint_samples:type_name -> erasure.v1.RowOutcome
+	60,  // 19: erasure.v1.PreviewUnsubscribeResponse.counts:type_name -> erasure.v1.Counts
+	61,  // 20: erasure.v1.PreviewUnsubscribeResponse.sections:type_name -> erasure.v1.SectionCount
+	71,  // 21: erasure.v1.PreviewUnsubscribeResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	71,  // 22: erasure.v1.PreviewUnsubscribeResponse.hint_samples:type_name -> erasure.v1.RowOutcome
 	35,  // 23: erasure.v1.PreviewUnsubscribeResponse.warnings:type_name -> erasure.v1.PreviewWarning
 	23,  // 24: erasure.v1.ExecuteUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
 	24,  // 25: erasure.v1.ExecuteUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
 	25,  // 26: erasure.v1.ExecuteUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	58,  // 27: erasure.v1.ExecuteUnsubscribeResponse.job:type_name -> erasure.v1.Job
+	63,  // 27: erasure.v1.ExecuteUnsubscribeResponse.job:type_name -> erasure.v1.Job
 	24,  // 28: erasure.v1.UnsubscribeIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
 	25,  // 29: erasure.v1.UnsubscribeIdentifiersRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	58,  // 30: erasure.v1.UnsubscribeIdentifiersResponse.job:type_name -> erasure.v1.Job
+	63,  // 30: erasure.v1.UnsubscribeIdentifiersResponse.job:type_name -> erasure.v1.Job
 	25,  // 31: erasure.v1.UnsubscribeProfileRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	58,  // 32: erasure.v1.UnsubscribeProfileResponse.job:type_name -> erasure.v1.Job
+	63,  // 32: erasure.v1.UnsubscribeProfileResponse.job:type_name -> erasure.v1.Job
 	23,  // 33: erasure.v1.PreviewDeletionRequest.source:type_name -> erasure.v1.FileSource
 	24,  // 34: erasure.v1.PreviewDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	55,  // 35: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
-	56,  // 36: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
-	66,  // 37: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
-	66,  // 38: erasure.v1.PreviewDeletionResponse.hint_samples:type_name -> erasure.v1.RowOutcome
+	60,  // 35: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
+	61,  // 36: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
+	71,  // 37: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	71,  // 38: erasure.v1.PreviewDeletionResponse.hint_samples:type_name -> erasure.v1.RowOutcome
 	35,  // 39: erasure.v1.PreviewDeletionResponse.warnings:type_name -> erasure.v1.PreviewWarning
 	23,  // 40: erasure.v1.ExecuteDeletionRequest.source:type_name -> erasure.v1.FileSource
 	24,  // 41: erasure.v1.ExecuteDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	58,  // 42: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
+	63,  // 42: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
 	24,  // 43: erasure.v1.DeleteIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
-	58,  // 44: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
-	58,  // 45: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
-	58,  // 46: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
-	58,  // 47: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
-	58,  // 48: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
-	58,  // 49: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
+	63,  // 44: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
+	63,  // 45: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
+	63,  // 46: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
+	63,  // 47: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
+	63,  // 48: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
+	63,  // 49: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
 	6,   // 50: erasure.v1.ListRowOutcomesRequest.outcomes:type_name -> erasure.v1.Outcome
-	66,  // 51: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
-	69,  // 52: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
-	3,   // 53: erasure.v1.Job.kind:type_name -> erasure.v1.JobKind
-	5,   // 54: erasure.v1.Job.state:type_name -> erasure.v1.JobState
-	24,  // 55: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
-	55,  // 56: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
-	57,  // 57: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
-	56,  // 58: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
-	68,  // 59: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	68,  // 60: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	68,  // 61: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
-	68,  // 62: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
-	59,  // 63: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
-	4,   // 64: erasure.v1.Job.action:type_name -> erasure.v1.JobAction
-	25,  // 65: erasure.v1.Job.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	62,  // 66: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
-	68,  // 67: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	7,   // 68: erasure.v1.AuditEvent.action:type_name -> erasure.v1.AuditAction
-	59,  // 69: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
-	3,   // 70: erasure.v1.AuditEvent.job_kind:type_name -> erasure.v1.JobKind
-	0,   // 71: erasure.v1.AuditEvent.identifier_type:type_name -> erasure.v1.IdentifierType
-	5,   // 72: erasure.v1.AuditEvent.job_state:type_name -> erasure.v1.JobState
-	55,  // 73: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
-	4,   // 74: erasure.v1.AuditEvent.job_action:type_name -> erasure.v1.JobAction
-	24,  // 75: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
-	65,  // 76: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
-	3,   // 77: erasure.v1.Erasure.job_kind:type_name -> erasure.v1.JobKind
-	68,  // 78: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
-	6,   // 79: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
-	67,  // 80: erasure.v1.RowOutcome.consents:type_name -> erasure.v1.ConsentRef
-	9,   // 81: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
-	11,  // 82: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
-	13,  // 83: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
-	41,  // 84: erasure.v1.ErasureService.DeleteUpload:input_type -> erasure.v1.DeleteUploadRequest
-	15,  // 85: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
-	19,  // 86: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
-	34,  // 87: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
-	37,  // 88: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
-	39,  // 89: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
-	43,  // 90: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
-	26,  // 91: erasure.v1.ErasureService.PreviewUnsubscribe:input_type -> erasure.v1.PreviewUnsubscribeRequest
-	28,  // 92: erasure.v1.ErasureService.ExecuteUnsubscribe:input_type -> erasure.v1.ExecuteUnsubscribeRequest
-	30,  // 93: erasure.v1.ErasureService.UnsubscribeIdentifiers:input_type -> erasure.v1.UnsubscribeIdentifiersRequest
-	32,  // 94: erasure.v1.ErasureService.UnsubscribeProfile:input_type -> erasure.v1.UnsubscribeProfileRequest
-	45,  // 95: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
-	47,  // 96: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
-	49,  // 97: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
-	51,  // 98: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
-	53,  // 99: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
-	60,  // 100: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
-	63,  // 101: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
-	10,  // 102: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
-	12,  // 103: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
-	14,  // 104: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
-	42,  // 105: erasure.v1.ErasureService.DeleteUpload:output_type -> erasure.v1.DeleteUploadResponse
-	16,  // 106: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
-	20,  // 107: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
-	36,  // 108: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
-	38,  // 109: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
-	40,  // 110: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
-	44,  // 111: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
-	27,  // 112: erasure.v1.ErasureService.PreviewUnsubscribe:output_type -> erasure.v1.PreviewUnsubscribeResponse
-	29,  // 113: erasure.v1.ErasureService.ExecuteUnsubscribe:output_type -> erasure.v1.ExecuteUnsubscribeResponse
-	31,  // 114: erasure.v1.ErasureService.UnsubscribeIdentifiers:output_type -> erasure.v1.UnsubscribeIdentifiersResponse
-	33,  // 115: erasure.v1.ErasureService.UnsubscribeProfile:output_type -> erasure.v1.UnsubscribeProfileResponse
-	46,  // 116: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
-	48,  // 117: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
-	50,  // 118: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
-	52,  // 119: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
-	54,  // 120: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
-	61,  // 121: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
-	64,  // 122: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
-	102, // [102:123] is the sub-list for method output_type
-	81,  // [81:102] is the sub-list for method input_type
-	81,  // [81:81] is the sub-list for extension type_name
-	81,  // [81:81] is the sub-list for extension extendee
-	0,   // [0:81] is the sub-list for field type_name
+	71,  // 51: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
+	63,  // 52: erasure.v1.GetJobReportResponse.job:type_name -> erasure.v1.Job
+	57,  // 53: erasure.v1.GetJobReportResponse.outcomes:type_name -> erasure.v1.OutcomeSummary
+	6,   // 54: erasure.v1.OutcomeSummary.outcome:type_name -> erasure.v1.Outcome
+	71,  // 55: erasure.v1.OutcomeSummary.rows:type_name -> erasure.v1.RowOutcome
+	74,  // 56: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
+	3,   // 57: erasure.v1.Job.kind:type_name -> erasure.v1.JobKind
+	5,   // 58: erasure.v1.Job.state:type_name -> erasure.v1.JobState
+	24,  // 59: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
+	60,  // 60: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
+	62,  // 61: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
+	61,  // 62: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
+	73,  // 63: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	73,  // 64: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	73,  // 65: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
+	73,  // 66: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
+	64,  // 67: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
+	4,   // 68: erasure.v1.Job.action:type_name -> erasure.v1.JobAction
+	25,  // 69: erasure.v1.Job.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	67,  // 70: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
+	73,  // 71: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	7,   // 72: erasure.v1.AuditEvent.action:type_name -> erasure.v1.AuditAction
+	64,  // 73: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
+	3,   // 74: erasure.v1.AuditEvent.job_kind:type_name -> erasure.v1.JobKind
+	0,   // 75: erasure.v1.AuditEvent.identifier_type:type_name -> erasure.v1.IdentifierType
+	5,   // 76: erasure.v1.AuditEvent.job_state:type_name -> erasure.v1.JobState
+	60,  // 77: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
+	4,   // 78: erasure.v1.AuditEvent.job_action:type_name -> erasure.v1.JobAction
+	24,  // 79: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
+	70,  // 80: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
+	3,   // 81: erasure.v1.Erasure.job_kind:type_name -> erasure.v1.JobKind
+	73,  // 82: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
+	6,   // 83: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
+	72,  // 84: erasure.v1.RowOutcome.consents:type_name -> erasure.v1.ConsentRef
+	9,   // 85: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
+	11,  // 86: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
+	13,  // 87: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
+	41,  // 88: erasure.v1.ErasureService.DeleteUpload:input_type -> erasure.v1.DeleteUploadRequest
+	15,  // 89: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
+	19,  // 90: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
+	34,  // 91: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
+	37,  // 92: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
+	39,  // 93: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
+	43,  // 94: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
+	26,  // 95: erasure.v1.ErasureService.PreviewUnsubscribe:input_type -> erasure.v1.PreviewUnsubscribeRequest
+	28,  // 96: erasure.v1.ErasureService.ExecuteUnsubscribe:input_type -> erasure.v1.ExecuteUnsubscribeRequest
+	30,  // 97: erasure.v1.ErasureService.UnsubscribeIdentifiers:input_type -> erasure.v1.UnsubscribeIdentifiersRequest
+	32,  // 98: erasure.v1.ErasureService.UnsubscribeProfile:input_type -> erasure.v1.UnsubscribeProfileRequest
+	45,  // 99: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
+	47,  // 100: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
+	49,  // 101: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
+	51,  // 102: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
+	53,  // 103: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
+	55,  // 104: erasure.v1.ErasureService.GetJobReport:input_type -> erasure.v1.GetJobReportRequest
+	58,  // 105: erasure.v1.ErasureService.DownloadReport:input_type -> erasure.v1.DownloadReportRequest
+	65,  // 106: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
+	68,  // 107: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
+	10,  // 108: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
+	12,  // 109: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
+	14,  // 110: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
+	42,  // 111: erasure.v1.ErasureService.DeleteUpload:output_type -> erasure.v1.DeleteUploadResponse
+	16,  // 112: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
+	20,  // 113: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
+	36,  // 114: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
+	38,  // 115: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
+	40,  // 116: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
+	44,  // 117: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
+	27,  // 118: erasure.v1.ErasureService.PreviewUnsubscribe:output_type -> erasure.v1.PreviewUnsubscribeResponse
+	29,  // 119: erasure.v1.ErasureService.ExecuteUnsubscribe:output_type -> erasure.v1.ExecuteUnsubscribeResponse
+	31,  // 120: erasure.v1.ErasureService.UnsubscribeIdentifiers:output_type -> erasure.v1.UnsubscribeIdentifiersResponse
+	33,  // 121: erasure.v1.ErasureService.UnsubscribeProfile:output_type -> erasure.v1.UnsubscribeProfileResponse
+	46,  // 122: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
+	48,  // 123: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
+	50,  // 124: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
+	52,  // 125: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
+	54,  // 126: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
+	56,  // 127: erasure.v1.ErasureService.GetJobReport:output_type -> erasure.v1.GetJobReportResponse
+	59,  // 128: erasure.v1.ErasureService.DownloadReport:output_type -> erasure.v1.DownloadReportResponse
+	66,  // 129: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
+	69,  // 130: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
+	108, // [108:131] is the sub-list for method output_type
+	85,  // [85:108] is the sub-list for method input_type
+	85,  // [85:85] is the sub-list for extension type_name
+	85,  // [85:85] is the sub-list for extension extendee
+	0,   // [0:85] is the sub-list for field type_name
 }
 
 func init() { file_erasure_v1_erasure_proto_init() }
@@ -5190,7 +5568,8 @@ func file_erasure_v1_erasure_proto_init() {
 		(*FileSource_ColumnName)(nil),
 		(*FileSource_ColumnNumber)(nil),
 	}
-	file_erasure_v1_erasure_proto_msgTypes[55].OneofWrappers = []any{
+	file_erasure_v1_erasure_proto_msgTypes[48].OneofWrappers = []any{}
+	file_erasure_v1_erasure_proto_msgTypes[60].OneofWrappers = []any{
 		(*VerifyErasureRequest_Value)(nil),
 		(*VerifyErasureRequest_ProfileId)(nil),
 	}
@@ -5200,7 +5579,7 @@ func file_erasure_v1_erasure_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_erasure_v1_erasure_proto_rawDesc), len(file_erasure_v1_erasure_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   60,
+			NumMessages:   65,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
