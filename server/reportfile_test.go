@@ -8,6 +8,7 @@ import (
 	"encoding/csv"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
+	"github.com/erasure-dev/erasure/internal/deletion"
 )
 
 // download reads a DownloadReport stream over gRPC and returns the first
@@ -71,6 +73,31 @@ func readReport(t *testing.T, file []byte) [][]string {
 		t.Fatalf("the file is not CSV: %v", err)
 	}
 	return records
+}
+
+// A report bigger than one message: every message but the last carries
+// the same multiple of 3, the file holds every row of several pages.
+func TestDownloadReportInChunks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, deletion.Config{BatchSize: 1000})
+	var values []string
+	for i := range 2500 {
+		values = append(values, fmt.Sprintf("row %04d is not an address %s", i, strings.Repeat("x", 100)))
+	}
+	j := deleteList(t, e.connect, values...)
+	_, _, file, sizes := download(t, e, j.GetJobId())
+	if len(sizes) < 2 {
+		t.Fatalf("%d bytes in %d message: want several", len(file), len(sizes))
+	}
+	for _, n := range sizes[:len(sizes)-1] {
+		if n != sizes[0] || n%3 != 0 {
+			t.Fatalf("message sizes %v: want equal multiples of 3 but the last", sizes)
+		}
+	}
+	records := readReport(t, file)
+	if len(records) != 2501 || records[2500][1] != values[2499] {
+		t.Fatalf("%d records, last %q", len(records), records[len(records)-1])
+	}
 }
 
 // sheetCell is a cell as LibreOffice saved it in an XLSX sheet.

@@ -510,9 +510,9 @@ func TestJobActionsAsStored(t *testing.T) {
 	}
 }
 
-// A report summary's samples: the first rows of one outcome of one job, in
-// row order, whatever lies around them.
-func TestFirstOutcomes(t *testing.T) {
+// A report summary's samples: the first rows of one outcome of one job
+// after a row, in row order, whatever lies around them.
+func TestListOutcomesOfOneOutcome(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := storagetest.New(t, nil)
@@ -534,24 +534,29 @@ func TestFirstOutcomes(t *testing.T) {
 	if err := s.InsertOutcomes(ctx, "other", "job2", []job.RowOutcome{{Row: 3, Outcome: job.Invalid}}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.FirstOutcomes(ctx, "acme", "job1", job.Invalid, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []int64
-	for _, o := range got {
-		if o.Outcome != job.Invalid {
-			t.Fatalf("row %d is %v", o.Row, o.Outcome)
+	for _, c := range []struct {
+		after int64
+		want  []int64
+	}{{0, []int64{3, 6, 9, 12}}, {7, []int64{9, 12, 15, 18}}, {36, []int64{39}}} {
+		got, err := s.ListOutcomes(ctx, "acme", "job1", c.after, 4, []job.Outcome{job.Invalid})
+		if err != nil {
+			t.Fatal(err)
 		}
-		rows = append(rows, o.Row)
+		var rows []int64
+		for _, o := range got {
+			if o.Outcome != job.Invalid {
+				t.Fatalf("row %d is %v", o.Row, o.Outcome)
+			}
+			rows = append(rows, o.Row)
+		}
+		if !slices.Equal(rows, c.want) {
+			t.Fatalf("first invalid rows after %d = %v, want %v", c.after, rows, c.want)
+		}
 	}
-	if !slices.Equal(rows, []int64{3, 6, 9, 12}) {
-		t.Fatalf("first invalid rows = %v, want [3 6 9 12]", rows)
-	}
-	if got, _ := s.FirstOutcomes(ctx, "acme", "job1", job.Deleted, 4); len(got) != 0 {
+	if got, _ := s.ListOutcomes(ctx, "acme", "job1", 0, 4, []job.Outcome{job.Deleted}); len(got) != 0 {
 		t.Fatalf("%d deleted rows in a job without any", len(got))
 	}
-	if got, _ := s.FirstOutcomes(ctx, "acme", "job2", job.Invalid, 4); len(got) != 0 {
+	if got, _ := s.ListOutcomes(ctx, "acme", "job2", 0, 4, []job.Outcome{job.Invalid}); len(got) != 0 {
 		t.Fatalf("acme sees %d rows of other's job", len(got))
 	}
 }

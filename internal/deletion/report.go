@@ -66,10 +66,16 @@ func countOf(c job.Counts, o job.Outcome) int64 {
 	return 0
 }
 
+// reportHead is how many rows from a job's start a summary reads at once:
+// in most jobs they hold the first rows of every outcome that occurred, and
+// in a small job all of its rows.
+const reportHead = 200
+
 // Report returns the job's report summary (see erasure.v1 GetJobReport).
-// The counts come from the job; the samples cost one query per outcome
-// that occurred (at most five), each reading its first rows only (see
-// storage's FirstOutcomes).
+// The counts come from the job. The samples cost one query for the job's
+// first reportHead rows, and one more for each outcome those rows hold
+// fewer than ReportSamples of but the job has more of, starting after them
+// (see storage's ListOutcomes for what each costs).
 func (s *Service) Report(ctx context.Context, by Caller, jobID string) (*Report, error) {
 	v, err := s.GetJob(ctx, by, jobID)
 	if err != nil {
@@ -83,22 +89,37 @@ func (s *Service) Report(ctx context.Context, by Caller, jobID string) (*Report,
 		n := max(j.Counts.TotalRows-j.Counts.Rows, 0)
 		r.RowsNotProcessed = &n
 	}
-	missing := false
 	for _, o := range outcomeOrder(j.Action) {
-		sum := OutcomeSummary{Outcome: o, Count: countOf(j.Counts, o)}
-		if sum.Count == 0 {
-			continue
+		if n := countOf(j.Counts, o); n > 0 {
+			r.Outcomes = append(r.Outcomes, OutcomeSummary{Outcome: o, Count: n})
 		}
-		if !r.OutcomesPurged {
-			if sum.First, err = s.store.FirstOutcomes(ctx, j.AccountID, j.ID, o, ReportSamples); err != nil {
+	}
+	if r.OutcomesPurged || len(r.Outcomes) == 0 {
+		return r, nil
+	}
+	head, err := s.store.ListOutcomes(ctx, j.AccountID, j.ID, 0, reportHead, nil)
+	if err != nil {
+		return nil, err
+	}
+	missing := false
+	for i := range r.Outcomes {
+		sum := &r.Outcomes[i]
+		for _, o := range head {
+			if o.Outcome == sum.Outcome && len(sum.First) < ReportSamples {
+				sum.First = append(sum.First, o)
+			}
+		}
+		if len(head) == reportHead && len(sum.First) < ReportSamples && int64(len(sum.First)) < sum.Count {
+			more, err := s.store.ListOutcomes(ctx, j.AccountID, j.ID, head[len(head)-1].Row, ReportSamples-len(sum.First), []job.Outcome{sum.Outcome})
+			if err != nil {
 				return nil, err
 			}
-			for i := range sum.First {
-				sum.First[i].Consents = visibleConsents(by, sum.First[i].Consents)
-			}
-			missing = missing || len(sum.First) == 0
+			sum.First = append(sum.First, more...)
 		}
-		r.Outcomes = append(r.Outcomes, sum)
+		for k := range sum.First {
+			sum.First[k].Consents = visibleConsents(by, sum.First[k].Consents)
+		}
+		missing = missing || len(sum.First) == 0
 	}
 	if missing && j.State.Terminal() {
 		// Counted rows without outcomes: the sweeper may have deleted them
