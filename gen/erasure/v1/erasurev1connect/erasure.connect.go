@@ -183,9 +183,10 @@ type ErasureServiceClient interface {
 	// GetJobReport returns a job's report summary, what the import history
 	// shows for a job: the job as GetJob returns it, and for each outcome that
 	// occurred its count and its first 10 rows. The counts are the job's; the
-	// rows cost one query per outcome, which stops at its 10th row, so the
-	// answer is small and quick for any job of the history, where the full
-	// report (ListRowOutcomes, DownloadReport) is as long as the job. A
+	// rows cost one query for the job's first rows, and one more for each
+	// outcome rare among them, stopping at its 10th row. So the answer is
+	// small and quick for any job of the history, where the full report
+	// (ListRowOutcomes, DownloadReport) is as long as the job. A
 	// cancelled or failed job's summary says how many rows were never
 	// processed. After the outcome retention (Job.outcomes_expire_time) the
 	// summary still answers, with the counts and no rows.
@@ -605,9 +606,10 @@ type ErasureServiceHandler interface {
 	// GetJobReport returns a job's report summary, what the import history
 	// shows for a job: the job as GetJob returns it, and for each outcome that
 	// occurred its count and its first 10 rows. The counts are the job's; the
-	// rows cost one query per outcome, which stops at its 10th row, so the
-	// answer is small and quick for any job of the history, where the full
-	// report (ListRowOutcomes, DownloadReport) is as long as the job. A
+	// rows cost one query for the job's first rows, and one more for each
+	// outcome rare among them, stopping at its 10th row. So the answer is
+	// small and quick for any job of the history, where the full report
+	// (ListRowOutcomes, DownloadReport) is as long as the job. A
 	// cancelled or failed job's summary says how many rows were never
 	// processed. After the outcome retention (Job.outcomes_expire_time) the
 	// summary still answers, with the counts and no rows.
