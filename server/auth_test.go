@@ -32,6 +32,9 @@ func calls(ctx context.Context, c erasurev1connect.ErasureServiceClient, account
 	errs["WatchJob"] = streamErr(s2, err)
 	s3, err := c.ListRowOutcomes(ctx, connect.NewRequest(&erasurev1.ListRowOutcomesRequest{AccountId: account, JobId: jobID}))
 	errs["ListRowOutcomes"] = streamErr(s3, err)
+	_, errs["GetJobReport"] = c.GetJobReport(ctx, connect.NewRequest(&erasurev1.GetJobReportRequest{AccountId: account, JobId: jobID}))
+	s7, err := c.DownloadReport(ctx, connect.NewRequest(&erasurev1.DownloadReportRequest{AccountId: account, JobId: jobID}))
+	errs["DownloadReport"] = streamErr(s7, err)
 	_, errs["GetJob"] = c.GetJob(ctx, connect.NewRequest(&erasurev1.GetJobRequest{AccountId: account, JobId: jobID}))
 	_, errs["CancelJob"] = c.CancelJob(ctx, connect.NewRequest(&erasurev1.CancelJobRequest{AccountId: account, JobId: jobID}))
 	_, errs["ListJobs"] = c.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{AccountId: account}))
@@ -42,10 +45,10 @@ func calls(ctx context.Context, c erasurev1connect.ErasureServiceClient, account
 	_, errs["VerifyErasure"] = c.VerifyErasure(ctx, connect.NewRequest(&erasurev1.VerifyErasureRequest{AccountId: account, Spec: emailSpec(),
 		Target: &erasurev1.VerifyErasureRequest_Value{Value: "carl@example.com"}}))
 	_, errs["DeleteUpload"] = c.DeleteUpload(ctx, connect.NewRequest(&erasurev1.DeleteUploadRequest{AccountId: account, UploadId: uploadID}))
-	s7, err := c.StartPreview(ctx, connect.NewRequest(&erasurev1.StartPreviewRequest{AccountId: account, Source: src, Spec: emailSpec()}))
-	errs["StartPreview"] = streamErr(s7, err)
-	s8, err := c.WatchPreview(ctx, connect.NewRequest(&erasurev1.WatchPreviewRequest{AccountId: account, PreviewId: jobID}))
-	errs["WatchPreview"] = streamErr(s8, err)
+	sp, err := c.StartPreview(ctx, connect.NewRequest(&erasurev1.StartPreviewRequest{AccountId: account, Source: src, Spec: emailSpec()}))
+	errs["StartPreview"] = streamErr(sp, err)
+	wp, err := c.WatchPreview(ctx, connect.NewRequest(&erasurev1.WatchPreviewRequest{AccountId: account, PreviewId: jobID}))
+	errs["WatchPreview"] = streamErr(wp, err)
 	_, errs["CancelPreview"] = c.CancelPreview(ctx, connect.NewRequest(&erasurev1.CancelPreviewRequest{AccountId: account, PreviewId: jobID}))
 	optOut := &erasurev1.UnsubscribeSpec{Channel: "email"}
 	_, errs["PreviewUnsubscribe"] = c.PreviewUnsubscribe(ctx, connect.NewRequest(&erasurev1.PreviewUnsubscribeRequest{AccountId: account, Source: src, Spec: emailSpec(), Unsubscribe: optOut}))
@@ -60,7 +63,7 @@ func calls(ctx context.Context, c erasurev1connect.ErasureServiceClient, account
 	return errs
 }
 
-const rpcCount = 24
+const rpcCount = 26
 
 // acmeState makes an upload, a finished job and a live profile in acme.
 func acmeState(t *testing.T, e *env) (uploadID, jobID, profileID string) {
@@ -126,7 +129,7 @@ func TestAnotherAccountReachesNothing(t *testing.T) {
 	}
 	// In its own account, acme's ids name nothing.
 	errs := calls(ctx, intruder, "", uploadID, jobID, profileID)
-	for _, rpc := range []string{"UploadChunk", "GetUpload", "InspectUpload", "PreviewDeletion", "ExecuteDeletion", "PreviewUnsubscribe", "ExecuteUnsubscribe", "DeleteUpload", "StartPreview", "WatchPreview", "CancelPreview", "WatchJob", "ListRowOutcomes", "GetJob", "CancelJob"} {
+	for _, rpc := range []string{"UploadChunk", "GetUpload", "InspectUpload", "PreviewDeletion", "ExecuteDeletion", "PreviewUnsubscribe", "ExecuteUnsubscribe", "DeleteUpload", "StartPreview", "WatchPreview", "CancelPreview", "WatchJob", "ListRowOutcomes", "GetJobReport", "DownloadReport", "GetJob", "CancelJob"} {
 		if connect.CodeOf(errs[rpc]) != connect.CodeNotFound {
 			t.Errorf("own account, acme's ids: %s = %v, want NotFound", rpc, errs[rpc])
 		}

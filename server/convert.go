@@ -236,6 +236,18 @@ func previewStatusProto(r deletion.PreviewRun) *erasurev1.PreviewStatus {
 	return out
 }
 
+func reportProto(r *deletion.Report) *erasurev1.GetJobReportResponse {
+	out := &erasurev1.GetJobReportResponse{
+		Job:              jobProto(r.View),
+		RowsNotProcessed: r.RowsNotProcessed,
+		OutcomesPurged:   r.OutcomesPurged,
+	}
+	for _, o := range r.Outcomes {
+		out.Outcomes = append(out.Outcomes, &erasurev1.OutcomeSummary{Outcome: outcomes[o.Outcome], Count: o.Count, Rows: outcomesProto(o.First)})
+	}
+	return out
+}
+
 func outcomesProto(list []job.RowOutcome) []*erasurev1.RowOutcome {
 	var out []*erasurev1.RowOutcome
 	for _, o := range list {

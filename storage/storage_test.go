@@ -509,3 +509,54 @@ func TestJobActionsAsStored(t *testing.T) {
 		}
 	}
 }
+
+// A report summary's samples: the first rows of one outcome of one job
+// after a row, in row order, whatever lies around them.
+func TestListOutcomesOfOneOutcome(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	var batch []job.RowOutcome
+	for row := int64(2); row < 40; row++ {
+		o := job.NotFound
+		if row%3 == 0 {
+			o = job.Invalid
+		}
+		batch = append(batch, job.RowOutcome{Row: row, Outcome: o})
+	}
+	// Stored out of order, and next to jobs whose ids share a prefix.
+	slices.Reverse(batch)
+	for _, id := range []string{"job1", "job10", "job"} {
+		if err := s.InsertOutcomes(ctx, "acme", id, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.InsertOutcomes(ctx, "other", "job2", []job.RowOutcome{{Row: 3, Outcome: job.Invalid}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		after int64
+		want  []int64
+	}{{0, []int64{3, 6, 9, 12}}, {7, []int64{9, 12, 15, 18}}, {36, []int64{39}}} {
+		got, err := s.ListOutcomes(ctx, "acme", "job1", c.after, 4, []job.Outcome{job.Invalid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []int64
+		for _, o := range got {
+			if o.Outcome != job.Invalid {
+				t.Fatalf("row %d is %v", o.Row, o.Outcome)
+			}
+			rows = append(rows, o.Row)
+		}
+		if !slices.Equal(rows, c.want) {
+			t.Fatalf("first invalid rows after %d = %v, want %v", c.after, rows, c.want)
+		}
+	}
+	if got, _ := s.ListOutcomes(ctx, "acme", "job1", 0, 4, []job.Outcome{job.Deleted}); len(got) != 0 {
+		t.Fatalf("%d deleted rows in a job without any", len(got))
+	}
+	if got, _ := s.ListOutcomes(ctx, "acme", "job2", 0, 4, []job.Outcome{job.Invalid}); len(got) != 0 {
+		t.Fatalf("acme sees %d rows of other's job", len(got))
+	}
+}

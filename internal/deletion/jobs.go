@@ -292,18 +292,35 @@ const outcomePage = 1000
 
 // ListOutcomes sends the job's outcomes in row order, a page at a time.
 func (s *Service) ListOutcomes(ctx context.Context, by Caller, jobID string, only []job.Outcome, send func([]job.RowOutcome) error) error {
-	accountID := by.AccountID
-	j, err := s.getJob(ctx, accountID, jobID)
+	j, err := s.getJob(ctx, by.AccountID, jobID)
 	if err != nil {
 		return err
 	}
-	if j.OutcomesPurged {
-		return preconditionf("the row outcomes of job %s were deleted on %s, %s after it ended, as the retention policy says; its counts remain in GetJob",
-			jobID, j.OutcomesExpireAt.Format(time.DateOnly), s.cfg.OutcomeRetention).because("OUTCOMES_PURGED", "job_id", jobID)
+	if err := s.outcomesKept(j); err != nil {
+		return err
 	}
+	return s.eachOutcomePage(ctx, by, j, only, send)
+}
+
+// outcomesKept refuses a job whose per-row outcomes the retention policy
+// deleted.
+func (s *Service) outcomesKept(j *job.Job) error {
+	if !j.OutcomesPurged {
+		return nil
+	}
+	return preconditionf("the row outcomes of job %s were deleted on %s, %s after it ended, as the retention policy says; its counts remain in GetJob",
+		j.ID, j.OutcomesExpireAt.Format(time.DateOnly), s.cfg.OutcomeRetention).because("OUTCOMES_PURGED", "job_id", j.ID)
+}
+
+// eachOutcomePage sends the job's outcomes in row order, outcomePage at a
+// time, as the caller may see them.
+func (s *Service) eachOutcomePage(ctx context.Context, by Caller, j *job.Job, only []job.Outcome, send func([]job.RowOutcome) error) error {
 	var after int64
 	for {
-		page, err := s.store.ListOutcomes(ctx, accountID, jobID, after, outcomePage, only)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		page, err := s.store.ListOutcomes(ctx, j.AccountID, j.ID, after, outcomePage, only)
 		if err != nil {
 			return err
 		}

@@ -3879,6 +3879,347 @@ func (x *ListRowOutcomesResponse) GetRows() []*RowOutcome {
 	return nil
 }
 
+// GetJobReportRequest names a job.
+type GetJobReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	JobId         string                 `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJobReportRequest) Reset() {
+	*x = GetJobReportRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobReportRequest) ProtoMessage() {}
+
+func (x *GetJobReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobReportRequest.ProtoReflect.Descriptor instead.
+func (*GetJobReportRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *GetJobReportRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *GetJobReportRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+// GetJobReportResponse is a job's report summary: the Delete Report of the
+// import history.
+type GetJobReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job, as GetJob returns it, with its counts.
+	Job *Job `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	// One entry per outcome that occurred (count above zero), the job's own
+	// outcomes first: DELETED, NOT_FOUND, INVALID, DUPLICATE for a deletion;
+	// UNSUBSCRIBED, ALREADY_UNSUBSCRIBED, NOT_FOUND, INVALID, DUPLICATE for an
+	// unsubscribe.
+	Outcomes []*OutcomeSummary `protobuf:"bytes,2,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	// For a cancelled or failed job: the rows it never processed
+	// (counts.total_rows - counts.rows); nothing was done to them and they
+	// have no outcome. Unset for a job that is not cancelled or failed, and
+	// for a file job stopped before its rows were counted (cancelled while
+	// queued, or a file that could not be read), whose total is unknown.
+	RowsNotProcessed *int64 `protobuf:"varint,3,opt,name=rows_not_processed,json=rowsNotProcessed,proto3,oneof" json:"rows_not_processed,omitempty"`
+	// True once the per-row outcomes were deleted, at
+	// job.outcomes_expire_time, as the retention policy says: the counts
+	// remain, every rows list is empty, and DownloadReport and
+	// ListRowOutcomes fail with FAILED_PRECONDITION.
+	OutcomesPurged bool `protobuf:"varint,4,opt,name=outcomes_purged,json=outcomesPurged,proto3" json:"outcomes_purged,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetJobReportResponse) Reset() {
+	*x = GetJobReportResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobReportResponse) ProtoMessage() {}
+
+func (x *GetJobReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobReportResponse.ProtoReflect.Descriptor instead.
+func (*GetJobReportResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *GetJobReportResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+func (x *GetJobReportResponse) GetOutcomes() []*OutcomeSummary {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *GetJobReportResponse) GetRowsNotProcessed() int64 {
+	if x != nil && x.RowsNotProcessed != nil {
+		return *x.RowsNotProcessed
+	}
+	return 0
+}
+
+func (x *GetJobReportResponse) GetOutcomesPurged() bool {
+	if x != nil {
+		return x.OutcomesPurged
+	}
+	return false
+}
+
+// OutcomeSummary is one outcome of a job's rows: how many, and the first.
+type OutcomeSummary struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Outcome Outcome                `protobuf:"varint,1,opt,name=outcome,proto3,enum=erasure.v1.Outcome" json:"outcome,omitempty"`
+	// Rows with this outcome: the job's count (for a running job, as of its
+	// last checkpoint, about once a second).
+	Count int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// The first rows with this outcome, in row order: at most 10. For an
+	// unsubscribed row, a caller whose token lists sections sees only the
+	// consents of those sections. Empty once the outcomes were purged.
+	Rows          []*RowOutcome `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutcomeSummary) Reset() {
+	*x = OutcomeSummary{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutcomeSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutcomeSummary) ProtoMessage() {}
+
+func (x *OutcomeSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutcomeSummary.ProtoReflect.Descriptor instead.
+func (*OutcomeSummary) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *OutcomeSummary) GetOutcome() Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
+func (x *OutcomeSummary) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *OutcomeSummary) GetRows() []*RowOutcome {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+// DownloadReportRequest names a job.
+type DownloadReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	JobId         string                 `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadReportRequest) Reset() {
+	*x = DownloadReportRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadReportRequest) ProtoMessage() {}
+
+func (x *DownloadReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadReportRequest.ProtoReflect.Descriptor instead.
+func (*DownloadReportRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *DownloadReportRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *DownloadReportRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+// DownloadReportResponse is the next piece of the report file.
+//
+// The file is CSV (RFC 4180) in UTF-8, starting with a byte order mark
+// (EF BB BF), lines ending in CRLF. The header row names the columns:
+// row, value, normalized, outcome, reason, duplicate_of_row, profile_id,
+// hint, and for an unsubscribe consents. They hold the RowOutcome fields of
+// the same names; outcome is DELETED, NOT_FOUND, INVALID, DUPLICATE,
+// UNSUBSCRIBED or ALREADY_UNSUBSCRIBED; duplicate_of_row is empty when not
+// a duplicate; consents lists the consents opted out as
+// section_id/channel/topic (section_id/channel for a consent without a
+// topic), separated by "; ", those of sections the caller may not see left
+// out. A cell whose first character is = + - @, a tab or a carriage return
+// is prefixed with an apostrophe ("'=1+1", "'+46701234567"), so that no
+// spreadsheet runs it as a formula (the OWASP advice against CSV
+// injection): strip one leading apostrophe from such a cell to read the
+// value as stored.
+type DownloadReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next bytes of the file. Every message but the last carries exactly
+	// 196,608 bytes (a multiple of 3, so the base64 of the messages' data,
+	// joined, is the base64 of the file).
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// In the first message only: a name to save the file under. For a file
+	// job, the file's name with "-report-<job id>.csv" for its extension
+	// ("delete-by-email-report-<job id>.csv"); otherwise the action and kind
+	// ("delete-list-report-<job id>.csv"). Characters other than letters,
+	// digits, ".", "-" and "_" become "_".
+	Filename string `protobuf:"bytes,2,opt,name=filename,proto3" json:"filename,omitempty"`
+	// In the first message only: "text/csv; charset=utf-8".
+	ContentType   string `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadReportResponse) Reset() {
+	*x = DownloadReportResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadReportResponse) ProtoMessage() {}
+
+func (x *DownloadReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadReportResponse.ProtoReflect.Descriptor instead.
+func (*DownloadReportResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *DownloadReportResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *DownloadReportResponse) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *DownloadReportResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
 // Counts are the totals of a job or preview. rows = valid + invalid +
 // duplicate (the rows read so far), valid = matched + not_found.
 type Counts struct {
@@ -3907,7 +4248,7 @@ type Counts struct {
 
 func (x *Counts) Reset() {
 	*x = Counts{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3919,7 +4260,7 @@ func (x *Counts) String() string {
 func (*Counts) ProtoMessage() {}
 
 func (x *Counts) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[54]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3932,7 +4273,7 @@ func (x *Counts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counts.ProtoReflect.Descriptor instead.
 func (*Counts) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{54}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *Counts) GetTotalRows() int64 {
@@ -4019,7 +4360,7 @@ type SectionCount struct {
 
 func (x *SectionCount) Reset() {
 	*x = SectionCount{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4031,7 +4372,7 @@ func (x *SectionCount) String() string {
 func (*SectionCount) ProtoMessage() {}
 
 func (x *SectionCount) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[55]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4044,7 +4385,7 @@ func (x *SectionCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionCount.ProtoReflect.Descriptor instead.
 func (*SectionCount) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{55}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *SectionCount) GetSectionId() string {
@@ -4083,7 +4424,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4095,7 +4436,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[56]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4108,7 +4449,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{56}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *Progress) GetPercent() float64 {
@@ -4173,7 +4514,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4185,7 +4526,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[57]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4198,7 +4539,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{57}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *Job) GetJobId() string {
@@ -4363,7 +4704,7 @@ type Actor struct {
 
 func (x *Actor) Reset() {
 	*x = Actor{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4375,7 +4716,7 @@ func (x *Actor) String() string {
 func (*Actor) ProtoMessage() {}
 
 func (x *Actor) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[58]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4388,7 +4729,7 @@ func (x *Actor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Actor.ProtoReflect.Descriptor instead.
 func (*Actor) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{58}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *Actor) GetSubject() string {
@@ -4428,7 +4769,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4440,7 +4781,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[59]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4453,7 +4794,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{59}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListAuditEventsRequest) GetAccountId() string {
@@ -4496,7 +4837,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[60]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4508,7 +4849,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[60]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4521,7 +4862,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{60}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -4561,7 +4902,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[61]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4573,7 +4914,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[61]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4586,7 +4927,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{61}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *AuditEvent) GetEventId() string {
@@ -4676,7 +5017,7 @@ type VerifyErasureRequest struct {
 
 func (x *VerifyErasureRequest) Reset() {
 	*x = VerifyErasureRequest{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[62]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4688,7 +5029,7 @@ func (x *VerifyErasureRequest) String() string {
 func (*VerifyErasureRequest) ProtoMessage() {}
 
 func (x *VerifyErasureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[62]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4701,7 +5042,7 @@ func (x *VerifyErasureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyErasureRequest.ProtoReflect.Descriptor instead.
 func (*VerifyErasureRequest) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{62}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *VerifyErasureRequest) GetAccountId() string {
@@ -4774,7 +5115,7 @@ type VerifyErasureResponse struct {
 
 func (x *VerifyErasureResponse) Reset() {
 	*x = VerifyErasureResponse{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[63]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4786,7 +5127,7 @@ func (x *VerifyErasureResponse) String() string {
 func (*VerifyErasureResponse) ProtoMessage() {}
 
 func (x *VerifyErasureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[63]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4799,7 +5140,7 @@ func (x *VerifyErasureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyErasureResponse.ProtoReflect.Descriptor instead.
 func (*VerifyErasureResponse) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{63}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *VerifyErasureResponse) GetErasures() []*Erasure {
@@ -4824,7 +5165,7 @@ type Erasure struct {
 
 func (x *Erasure) Reset() {
 	*x = Erasure{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[64]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4836,7 +5177,7 @@ func (x *Erasure) String() string {
 func (*Erasure) ProtoMessage() {}
 
 func (x *Erasure) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[64]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4849,7 +5190,7 @@ func (x *Erasure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Erasure.ProtoReflect.Descriptor instead.
 func (*Erasure) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{64}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *Erasure) GetJobId() string {
@@ -4909,7 +5250,7 @@ type RowOutcome struct {
 
 func (x *RowOutcome) Reset() {
 	*x = RowOutcome{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[65]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4921,7 +5262,7 @@ func (x *RowOutcome) String() string {
 func (*RowOutcome) ProtoMessage() {}
 
 func (x *RowOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[65]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4934,7 +5275,7 @@ func (x *RowOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowOutcome.ProtoReflect.Descriptor instead.
 func (*RowOutcome) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{65}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *RowOutcome) GetRow() int64 {
@@ -5012,7 +5353,7 @@ type ConsentRef struct {
 
 func (x *ConsentRef) Reset() {
 	*x = ConsentRef{}
-	mi := &file_erasure_v1_erasure_proto_msgTypes[66]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5024,7 +5365,7 @@ func (x *ConsentRef) String() string {
 func (*ConsentRef) ProtoMessage() {}
 
 func (x *ConsentRef) ProtoReflect() protoreflect.Message {
-	mi := &file_erasure_v1_erasure_proto_msgTypes[66]
+	mi := &file_erasure_v1_erasure_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5037,7 +5378,7 @@ func (x *ConsentRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentRef.ProtoReflect.Descriptor instead.
 func (*ConsentRef) Descriptor() ([]byte, []int) {
-	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{66}
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ConsentRef) GetSectionId() string {
@@ -5301,7 +5642,29 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12/\n" +
 	"\boutcomes\x18\x03 \x03(\x0e2\x13.erasure.v1.OutcomeR\boutcomes\"E\n" +
 	"\x17ListRowOutcomesResponse\x12*\n" +
-	"\x04rows\x18\x01 \x03(\v2\x16.erasure.v1.RowOutcomeR\x04rows\"\xb1\x02\n" +
+	"\x04rows\x18\x01 \x03(\v2\x16.erasure.v1.RowOutcomeR\x04rows\"K\n" +
+	"\x13GetJobReportRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\"\xe4\x01\n" +
+	"\x14GetJobReportResponse\x12!\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\x126\n" +
+	"\boutcomes\x18\x02 \x03(\v2\x1a.erasure.v1.OutcomeSummaryR\boutcomes\x121\n" +
+	"\x12rows_not_processed\x18\x03 \x01(\x03H\x00R\x10rowsNotProcessed\x88\x01\x01\x12'\n" +
+	"\x0foutcomes_purged\x18\x04 \x01(\bR\x0eoutcomesPurgedB\x15\n" +
+	"\x13_rows_not_processed\"\x81\x01\n" +
+	"\x0eOutcomeSummary\x12-\n" +
+	"\aoutcome\x18\x01 \x01(\x0e2\x13.erasure.v1.OutcomeR\aoutcome\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\x12*\n" +
+	"\x04rows\x18\x03 \x03(\v2\x16.erasure.v1.RowOutcomeR\x04rows\"M\n" +
+	"\x15DownloadReportRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\"k\n" +
+	"\x16DownloadReportResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x1a\n" +
+	"\bfilename\x18\x02 \x01(\tR\bfilename\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\"\xb1\x02\n" +
 	"\x06Counts\x12\x1d\n" +
 	"\n" +
 	"total_rows\x18\x01 \x01(\x03R\ttotalRows\x12\x12\n" +
@@ -5465,7 +5828,7 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x18AUDIT_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18AUDIT_ACTION_JOB_STARTED\x10\x01\x12%\n" +
 	"!AUDIT_ACTION_JOB_CANCEL_REQUESTED\x10\x02\x12\x1d\n" +
-	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x032\xf4\x10\n" +
+	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x032\xac\x12\n" +
 	"\x0eErasureService\x12M\n" +
 	"\n" +
 	"UploadFile\x12\x1d.erasure.v1.UploadFileRequest\x1a\x1e.erasure.v1.UploadFileResponse(\x01\x12Q\n" +
@@ -5489,7 +5852,9 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\tCancelJob\x12\x1c.erasure.v1.CancelJobRequest\x1a\x1d.erasure.v1.CancelJobResponse\x12D\n" +
 	"\x06GetJob\x12\x19.erasure.v1.GetJobRequest\x1a\x1a.erasure.v1.GetJobResponse\"\x03\x90\x02\x01\x12J\n" +
 	"\bListJobs\x12\x1b.erasure.v1.ListJobsRequest\x1a\x1c.erasure.v1.ListJobsResponse\"\x03\x90\x02\x01\x12a\n" +
-	"\x0fListRowOutcomes\x12\".erasure.v1.ListRowOutcomesRequest\x1a#.erasure.v1.ListRowOutcomesResponse\"\x03\x90\x02\x010\x01\x12_\n" +
+	"\x0fListRowOutcomes\x12\".erasure.v1.ListRowOutcomesRequest\x1a#.erasure.v1.ListRowOutcomesResponse\"\x03\x90\x02\x010\x01\x12V\n" +
+	"\fGetJobReport\x12\x1f.erasure.v1.GetJobReportRequest\x1a .erasure.v1.GetJobReportResponse\"\x03\x90\x02\x01\x12^\n" +
+	"\x0eDownloadReport\x12!.erasure.v1.DownloadReportRequest\x1a\".erasure.v1.DownloadReportResponse\"\x03\x90\x02\x010\x01\x12_\n" +
 	"\x0fListAuditEvents\x12\".erasure.v1.ListAuditEventsRequest\x1a#.erasure.v1.ListAuditEventsResponse\"\x03\x90\x02\x01\x12Y\n" +
 	"\rVerifyErasure\x12 .erasure.v1.VerifyErasureRequest\x1a!.erasure.v1.VerifyErasureResponse\"\x03\x90\x02\x01B\xa0\x01\n" +
 	"\x0ecom.erasure.v1B\fErasureProtoP\x01Z7github.com/erasure-dev/erasure/gen/erasure/v1;erasurev1\xa2\x02\x03EXX\xaa\x02\n" +
@@ -5509,7 +5874,7 @@ func file_erasure_v1_erasure_proto_rawDescGZIP() []byte {
 }
 
 var file_erasure_v1_erasure_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
+var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
 var file_erasure_v1_erasure_proto_goTypes = []any{
 	(IdentifierType)(0),                    // 0: erasure.v1.IdentifierType
 	(FileFormat)(0),                        // 1: erasure.v1.FileFormat
@@ -5574,21 +5939,26 @@ var file_erasure_v1_erasure_proto_goTypes = []any{
 	(*ListJobsResponse)(nil),               // 60: erasure.v1.ListJobsResponse
 	(*ListRowOutcomesRequest)(nil),         // 61: erasure.v1.ListRowOutcomesRequest
 	(*ListRowOutcomesResponse)(nil),        // 62: erasure.v1.ListRowOutcomesResponse
-	(*Counts)(nil),                         // 63: erasure.v1.Counts
-	(*SectionCount)(nil),                   // 64: erasure.v1.SectionCount
-	(*Progress)(nil),                       // 65: erasure.v1.Progress
-	(*Job)(nil),                            // 66: erasure.v1.Job
-	(*Actor)(nil),                          // 67: erasure.v1.Actor
-	(*ListAuditEventsRequest)(nil),         // 68: erasure.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),        // 69: erasure.v1.ListAuditEventsResponse
-	(*AuditEvent)(nil),                     // 70: erasure.v1.AuditEvent
-	(*VerifyErasureRequest)(nil),           // 71: erasure.v1.VerifyErasureRequest
-	(*VerifyErasureResponse)(nil),          // 72: erasure.v1.VerifyErasureResponse
-	(*Erasure)(nil),                        // 73: erasure.v1.Erasure
-	(*RowOutcome)(nil),                     // 74: erasure.v1.RowOutcome
-	(*ConsentRef)(nil),                     // 75: erasure.v1.ConsentRef
-	(*timestamppb.Timestamp)(nil),          // 76: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),            // 77: google.protobuf.Duration
+	(*GetJobReportRequest)(nil),            // 63: erasure.v1.GetJobReportRequest
+	(*GetJobReportResponse)(nil),           // 64: erasure.v1.GetJobReportResponse
+	(*OutcomeSummary)(nil),                 // 65: erasure.v1.OutcomeSummary
+	(*DownloadReportRequest)(nil),          // 66: erasure.v1.DownloadReportRequest
+	(*DownloadReportResponse)(nil),         // 67: erasure.v1.DownloadReportResponse
+	(*Counts)(nil),                         // 68: erasure.v1.Counts
+	(*SectionCount)(nil),                   // 69: erasure.v1.SectionCount
+	(*Progress)(nil),                       // 70: erasure.v1.Progress
+	(*Job)(nil),                            // 71: erasure.v1.Job
+	(*Actor)(nil),                          // 72: erasure.v1.Actor
+	(*ListAuditEventsRequest)(nil),         // 73: erasure.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),        // 74: erasure.v1.ListAuditEventsResponse
+	(*AuditEvent)(nil),                     // 75: erasure.v1.AuditEvent
+	(*VerifyErasureRequest)(nil),           // 76: erasure.v1.VerifyErasureRequest
+	(*VerifyErasureResponse)(nil),          // 77: erasure.v1.VerifyErasureResponse
+	(*Erasure)(nil),                        // 78: erasure.v1.Erasure
+	(*RowOutcome)(nil),                     // 79: erasure.v1.RowOutcome
+	(*ConsentRef)(nil),                     // 80: erasure.v1.ConsentRef
+	(*timestamppb.Timestamp)(nil),          // 81: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 82: google.protobuf.Duration
 }
 var file_erasure_v1_erasure_proto_depIdxs = []int32{
 	9,   // 0: erasure.v1.UploadFileRequest.metadata:type_name -> erasure.v1.UploadMetadata
@@ -5597,8 +5967,8 @@ var file_erasure_v1_erasure_proto_depIdxs = []int32{
 	18,  // 3: erasure.v1.CreateUploadResponse.upload:type_name -> erasure.v1.Upload
 	18,  // 4: erasure.v1.UploadChunkResponse.upload:type_name -> erasure.v1.Upload
 	18,  // 5: erasure.v1.GetUploadResponse.upload:type_name -> erasure.v1.Upload
-	76,  // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
-	76,  // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
+	81,  // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
+	81,  // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
 	2,   // 8: erasure.v1.FileOptions.header:type_name -> erasure.v1.HeaderMode
 	19,  // 9: erasure.v1.InspectUploadRequest.options:type_name -> erasure.v1.FileOptions
 	1,   // 10: erasure.v1.InspectUploadResponse.format:type_name -> erasure.v1.FileFormat
@@ -5610,20 +5980,20 @@ var file_erasure_v1_erasure_proto_depIdxs = []int32{
 	24,  // 16: erasure.v1.PreviewUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
 	25,  // 17: erasure.v1.PreviewUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
 	26,  // 18: erasure.v1.PreviewUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	63,  // 19: erasure.v1.PreviewUnsubscribeResponse.counts:type_name -> erasure.v1.Counts
-	64,  // 20: erasure.v1.PreviewUnsubscribeResponse.sections:type_name -> erasure.v1.SectionCount
-	74,  // 21: erasure.v1.PreviewUnsubscribeResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
-	74,  // 22: erasure.v1.PreviewUnsubscribeResponse.hint_samples:type_name -> erasure.v1.RowOutcome
+	68,  // 19: erasure.v1.PreviewUnsubscribeResponse.counts:type_name -> erasure.v1.Counts
+	69,  // 20: erasure.v1.PreviewUnsubscribeResponse.sections:type_name -> erasure.v1.SectionCount
+	79,  // 21: erasure.v1.PreviewUnsubscribeResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	79,  // 22: erasure.v1.PreviewUnsubscribeResponse.hint_samples:type_name -> erasure.v1.RowOutcome
 	43,  // 23: erasure.v1.PreviewUnsubscribeResponse.warnings:type_name -> erasure.v1.PreviewWarning
 	24,  // 24: erasure.v1.ExecuteUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
 	25,  // 25: erasure.v1.ExecuteUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
 	26,  // 26: erasure.v1.ExecuteUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	66,  // 27: erasure.v1.ExecuteUnsubscribeResponse.job:type_name -> erasure.v1.Job
+	71,  // 27: erasure.v1.ExecuteUnsubscribeResponse.job:type_name -> erasure.v1.Job
 	25,  // 28: erasure.v1.UnsubscribeIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
 	26,  // 29: erasure.v1.UnsubscribeIdentifiersRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	66,  // 30: erasure.v1.UnsubscribeIdentifiersResponse.job:type_name -> erasure.v1.Job
+	71,  // 30: erasure.v1.UnsubscribeIdentifiersResponse.job:type_name -> erasure.v1.Job
 	26,  // 31: erasure.v1.UnsubscribeProfileRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	66,  // 32: erasure.v1.UnsubscribeProfileResponse.job:type_name -> erasure.v1.Job
+	71,  // 32: erasure.v1.UnsubscribeProfileResponse.job:type_name -> erasure.v1.Job
 	24,  // 33: erasure.v1.PreviewDeletionRequest.source:type_name -> erasure.v1.FileSource
 	25,  // 34: erasure.v1.PreviewDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
 	24,  // 35: erasure.v1.StartPreviewRequest.source:type_name -> erasure.v1.FileSource
@@ -5634,105 +6004,113 @@ var file_erasure_v1_erasure_proto_depIdxs = []int32{
 	3,   // 40: erasure.v1.PreviewStatus.state:type_name -> erasure.v1.PreviewState
 	44,  // 41: erasure.v1.PreviewStatus.deletion:type_name -> erasure.v1.PreviewDeletionResponse
 	28,  // 42: erasure.v1.PreviewStatus.unsubscribe:type_name -> erasure.v1.PreviewUnsubscribeResponse
-	63,  // 43: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
-	64,  // 44: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
-	74,  // 45: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
-	74,  // 46: erasure.v1.PreviewDeletionResponse.hint_samples:type_name -> erasure.v1.RowOutcome
+	68,  // 43: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
+	69,  // 44: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
+	79,  // 45: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	79,  // 46: erasure.v1.PreviewDeletionResponse.hint_samples:type_name -> erasure.v1.RowOutcome
 	43,  // 47: erasure.v1.PreviewDeletionResponse.warnings:type_name -> erasure.v1.PreviewWarning
 	24,  // 48: erasure.v1.ExecuteDeletionRequest.source:type_name -> erasure.v1.FileSource
 	25,  // 49: erasure.v1.ExecuteDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	66,  // 50: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
+	71,  // 50: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
 	25,  // 51: erasure.v1.DeleteIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
-	66,  // 52: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
-	66,  // 53: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
-	66,  // 54: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
-	66,  // 55: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
-	66,  // 56: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
-	66,  // 57: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
+	71,  // 52: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
+	71,  // 53: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
+	71,  // 54: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
+	71,  // 55: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
+	71,  // 56: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
+	71,  // 57: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
 	7,   // 58: erasure.v1.ListRowOutcomesRequest.outcomes:type_name -> erasure.v1.Outcome
-	74,  // 59: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
-	77,  // 60: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
-	4,   // 61: erasure.v1.Job.kind:type_name -> erasure.v1.JobKind
-	6,   // 62: erasure.v1.Job.state:type_name -> erasure.v1.JobState
-	25,  // 63: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
-	63,  // 64: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
-	65,  // 65: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
-	64,  // 66: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
-	76,  // 67: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	76,  // 68: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	76,  // 69: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
-	76,  // 70: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
-	67,  // 71: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
-	5,   // 72: erasure.v1.Job.action:type_name -> erasure.v1.JobAction
-	26,  // 73: erasure.v1.Job.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	70,  // 74: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
-	76,  // 75: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	8,   // 76: erasure.v1.AuditEvent.action:type_name -> erasure.v1.AuditAction
-	67,  // 77: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
-	4,   // 78: erasure.v1.AuditEvent.job_kind:type_name -> erasure.v1.JobKind
-	0,   // 79: erasure.v1.AuditEvent.identifier_type:type_name -> erasure.v1.IdentifierType
-	6,   // 80: erasure.v1.AuditEvent.job_state:type_name -> erasure.v1.JobState
-	63,  // 81: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
-	5,   // 82: erasure.v1.AuditEvent.job_action:type_name -> erasure.v1.JobAction
-	25,  // 83: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
-	73,  // 84: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
-	4,   // 85: erasure.v1.Erasure.job_kind:type_name -> erasure.v1.JobKind
-	76,  // 86: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
-	7,   // 87: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
-	75,  // 88: erasure.v1.RowOutcome.consents:type_name -> erasure.v1.ConsentRef
-	10,  // 89: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
-	12,  // 90: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
-	14,  // 91: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
-	49,  // 92: erasure.v1.ErasureService.DeleteUpload:input_type -> erasure.v1.DeleteUploadRequest
-	16,  // 93: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
-	20,  // 94: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
-	35,  // 95: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
-	45,  // 96: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
-	47,  // 97: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
-	51,  // 98: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
-	36,  // 99: erasure.v1.ErasureService.StartPreview:input_type -> erasure.v1.StartPreviewRequest
-	38,  // 100: erasure.v1.ErasureService.WatchPreview:input_type -> erasure.v1.WatchPreviewRequest
-	40,  // 101: erasure.v1.ErasureService.CancelPreview:input_type -> erasure.v1.CancelPreviewRequest
-	27,  // 102: erasure.v1.ErasureService.PreviewUnsubscribe:input_type -> erasure.v1.PreviewUnsubscribeRequest
-	29,  // 103: erasure.v1.ErasureService.ExecuteUnsubscribe:input_type -> erasure.v1.ExecuteUnsubscribeRequest
-	31,  // 104: erasure.v1.ErasureService.UnsubscribeIdentifiers:input_type -> erasure.v1.UnsubscribeIdentifiersRequest
-	33,  // 105: erasure.v1.ErasureService.UnsubscribeProfile:input_type -> erasure.v1.UnsubscribeProfileRequest
-	53,  // 106: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
-	55,  // 107: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
-	57,  // 108: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
-	59,  // 109: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
-	61,  // 110: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
-	68,  // 111: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
-	71,  // 112: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
-	11,  // 113: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
-	13,  // 114: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
-	15,  // 115: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
-	50,  // 116: erasure.v1.ErasureService.DeleteUpload:output_type -> erasure.v1.DeleteUploadResponse
-	17,  // 117: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
-	21,  // 118: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
-	44,  // 119: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
-	46,  // 120: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
-	48,  // 121: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
-	52,  // 122: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
-	37,  // 123: erasure.v1.ErasureService.StartPreview:output_type -> erasure.v1.StartPreviewResponse
-	39,  // 124: erasure.v1.ErasureService.WatchPreview:output_type -> erasure.v1.WatchPreviewResponse
-	41,  // 125: erasure.v1.ErasureService.CancelPreview:output_type -> erasure.v1.CancelPreviewResponse
-	28,  // 126: erasure.v1.ErasureService.PreviewUnsubscribe:output_type -> erasure.v1.PreviewUnsubscribeResponse
-	30,  // 127: erasure.v1.ErasureService.ExecuteUnsubscribe:output_type -> erasure.v1.ExecuteUnsubscribeResponse
-	32,  // 128: erasure.v1.ErasureService.UnsubscribeIdentifiers:output_type -> erasure.v1.UnsubscribeIdentifiersResponse
-	34,  // 129: erasure.v1.ErasureService.UnsubscribeProfile:output_type -> erasure.v1.UnsubscribeProfileResponse
-	54,  // 130: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
-	56,  // 131: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
-	58,  // 132: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
-	60,  // 133: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
-	62,  // 134: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
-	69,  // 135: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
-	72,  // 136: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
-	113, // [113:137] is the sub-list for method output_type
-	89,  // [89:113] is the sub-list for method input_type
-	89,  // [89:89] is the sub-list for extension type_name
-	89,  // [89:89] is the sub-list for extension extendee
-	0,   // [0:89] is the sub-list for field type_name
+	79,  // 59: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
+	71,  // 60: erasure.v1.GetJobReportResponse.job:type_name -> erasure.v1.Job
+	65,  // 61: erasure.v1.GetJobReportResponse.outcomes:type_name -> erasure.v1.OutcomeSummary
+	7,   // 62: erasure.v1.OutcomeSummary.outcome:type_name -> erasure.v1.Outcome
+	79,  // 63: erasure.v1.OutcomeSummary.rows:type_name -> erasure.v1.RowOutcome
+	82,  // 64: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
+	4,   // 65: erasure.v1.Job.kind:type_name -> erasure.v1.JobKind
+	6,   // 66: erasure.v1.Job.state:type_name -> erasure.v1.JobState
+	25,  // 67: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
+	68,  // 68: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
+	70,  // 69: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
+	69,  // 70: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
+	81,  // 71: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	81,  // 72: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	81,  // 73: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
+	81,  // 74: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
+	72,  // 75: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
+	5,   // 76: erasure.v1.Job.action:type_name -> erasure.v1.JobAction
+	26,  // 77: erasure.v1.Job.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	75,  // 78: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
+	81,  // 79: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	8,   // 80: erasure.v1.AuditEvent.action:type_name -> erasure.v1.AuditAction
+	72,  // 81: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
+	4,   // 82: erasure.v1.AuditEvent.job_kind:type_name -> erasure.v1.JobKind
+	0,   // 83: erasure.v1.AuditEvent.identifier_type:type_name -> erasure.v1.IdentifierType
+	6,   // 84: erasure.v1.AuditEvent.job_state:type_name -> erasure.v1.JobState
+	68,  // 85: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
+	5,   // 86: erasure.v1.AuditEvent.job_action:type_name -> erasure.v1.JobAction
+	25,  // 87: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
+	78,  // 88: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
+	4,   // 89: erasure.v1.Erasure.job_kind:type_name -> erasure.v1.JobKind
+	81,  // 90: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
+	7,   // 91: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
+	80,  // 92: erasure.v1.RowOutcome.consents:type_name -> erasure.v1.ConsentRef
+	10,  // 93: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
+	12,  // 94: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
+	14,  // 95: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
+	49,  // 96: erasure.v1.ErasureService.DeleteUpload:input_type -> erasure.v1.DeleteUploadRequest
+	16,  // 97: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
+	20,  // 98: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
+	35,  // 99: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
+	45,  // 100: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
+	47,  // 101: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
+	51,  // 102: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
+	36,  // 103: erasure.v1.ErasureService.StartPreview:input_type -> erasure.v1.StartPreviewRequest
+	38,  // 104: erasure.v1.ErasureService.WatchPreview:input_type -> erasure.v1.WatchPreviewRequest
+	40,  // 105: erasure.v1.ErasureService.CancelPreview:input_type -> erasure.v1.CancelPreviewRequest
+	27,  // 106: erasure.v1.ErasureService.PreviewUnsubscribe:input_type -> erasure.v1.PreviewUnsubscribeRequest
+	29,  // 107: erasure.v1.ErasureService.ExecuteUnsubscribe:input_type -> erasure.v1.ExecuteUnsubscribeRequest
+	31,  // 108: erasure.v1.ErasureService.UnsubscribeIdentifiers:input_type -> erasure.v1.UnsubscribeIdentifiersRequest
+	33,  // 109: erasure.v1.ErasureService.UnsubscribeProfile:input_type -> erasure.v1.UnsubscribeProfileRequest
+	53,  // 110: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
+	55,  // 111: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
+	57,  // 112: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
+	59,  // 113: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
+	61,  // 114: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
+	63,  // 115: erasure.v1.ErasureService.GetJobReport:input_type -> erasure.v1.GetJobReportRequest
+	66,  // 116: erasure.v1.ErasureService.DownloadReport:input_type -> erasure.v1.DownloadReportRequest
+	73,  // 117: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
+	76,  // 118: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
+	11,  // 119: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
+	13,  // 120: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
+	15,  // 121: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
+	50,  // 122: erasure.v1.ErasureService.DeleteUpload:output_type -> erasure.v1.DeleteUploadResponse
+	17,  // 123: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
+	21,  // 124: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
+	44,  // 125: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
+	46,  // 126: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
+	48,  // 127: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
+	52,  // 128: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
+	37,  // 129: erasure.v1.ErasureService.StartPreview:output_type -> erasure.v1.StartPreviewResponse
+	39,  // 130: erasure.v1.ErasureService.WatchPreview:output_type -> erasure.v1.WatchPreviewResponse
+	41,  // 131: erasure.v1.ErasureService.CancelPreview:output_type -> erasure.v1.CancelPreviewResponse
+	28,  // 132: erasure.v1.ErasureService.PreviewUnsubscribe:output_type -> erasure.v1.PreviewUnsubscribeResponse
+	30,  // 133: erasure.v1.ErasureService.ExecuteUnsubscribe:output_type -> erasure.v1.ExecuteUnsubscribeResponse
+	32,  // 134: erasure.v1.ErasureService.UnsubscribeIdentifiers:output_type -> erasure.v1.UnsubscribeIdentifiersResponse
+	34,  // 135: erasure.v1.ErasureService.UnsubscribeProfile:output_type -> erasure.v1.UnsubscribeProfileResponse
+	54,  // 136: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
+	56,  // 137: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
+	58,  // 138: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
+	60,  // 139: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
+	62,  // 140: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
+	64,  // 141: erasure.v1.ErasureService.GetJobReport:output_type -> erasure.v1.GetJobReportResponse
+	67,  // 142: erasure.v1.ErasureService.DownloadReport:output_type -> erasure.v1.DownloadReportResponse
+	74,  // 143: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
+	77,  // 144: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
+	119, // [119:145] is the sub-list for method output_type
+	93,  // [93:119] is the sub-list for method input_type
+	93,  // [93:93] is the sub-list for extension type_name
+	93,  // [93:93] is the sub-list for extension extendee
+	0,   // [0:93] is the sub-list for field type_name
 }
 
 func init() { file_erasure_v1_erasure_proto_init() }
@@ -5752,7 +6130,8 @@ func file_erasure_v1_erasure_proto_init() {
 		(*PreviewStatus_Deletion)(nil),
 		(*PreviewStatus_Unsubscribe)(nil),
 	}
-	file_erasure_v1_erasure_proto_msgTypes[62].OneofWrappers = []any{
+	file_erasure_v1_erasure_proto_msgTypes[55].OneofWrappers = []any{}
+	file_erasure_v1_erasure_proto_msgTypes[67].OneofWrappers = []any{
 		(*VerifyErasureRequest_Value)(nil),
 		(*VerifyErasureRequest_ProfileId)(nil),
 	}
@@ -5762,7 +6141,7 @@ func file_erasure_v1_erasure_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_erasure_v1_erasure_proto_rawDesc), len(file_erasure_v1_erasure_proto_rawDesc)),
 			NumEnums:      9,
-			NumMessages:   67,
+			NumMessages:   72,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

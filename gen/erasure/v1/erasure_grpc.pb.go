@@ -41,6 +41,8 @@ const (
 	ErasureService_GetJob_FullMethodName                 = "/erasure.v1.ErasureService/GetJob"
 	ErasureService_ListJobs_FullMethodName               = "/erasure.v1.ErasureService/ListJobs"
 	ErasureService_ListRowOutcomes_FullMethodName        = "/erasure.v1.ErasureService/ListRowOutcomes"
+	ErasureService_GetJobReport_FullMethodName           = "/erasure.v1.ErasureService/GetJobReport"
+	ErasureService_DownloadReport_FullMethodName         = "/erasure.v1.ErasureService/DownloadReport"
 	ErasureService_ListAuditEvents_FullMethodName        = "/erasure.v1.ErasureService/ListAuditEvents"
 	ErasureService_VerifyErasure_FullMethodName          = "/erasure.v1.ErasureService/VerifyErasure"
 )
@@ -194,6 +196,28 @@ type ErasureServiceClient interface {
 	// for a limited time (see Job.outcomes_expire_time); after it the call fails
 	// with FAILED_PRECONDITION, and the counts stay forever.
 	ListRowOutcomes(ctx context.Context, in *ListRowOutcomesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListRowOutcomesResponse], error)
+	// GetJobReport returns a job's report summary, what the import history
+	// shows for a job: the job as GetJob returns it, and for each outcome that
+	// occurred its count and its first 10 rows. The counts are the job's; the
+	// rows cost one query for the job's first rows, and one more for each
+	// outcome rare among them, stopping at its 10th row. So the answer is
+	// small and quick for any job of the history, where the full report
+	// (ListRowOutcomes, DownloadReport) is as long as the job. A
+	// cancelled or failed job's summary says how many rows were never
+	// processed. After the outcome retention (Job.outcomes_expire_time) the
+	// summary still answers, with the counts and no rows.
+	GetJobReport(ctx context.Context, in *GetJobReportRequest, opts ...grpc.CallOption) (*GetJobReportResponse, error)
+	// DownloadReport streams a job's full report as a CSV file, one row per
+	// row of the job, in row order: concatenate the data of every message.
+	// The file is UTF-8 with a byte order mark and CRLF line ends, as Excel
+	// expects; a cell that a spreadsheet would run as a formula is written as
+	// text (see DownloadReportResponse). The report is read a page at a time,
+	// so a download of any size starts at once; a running job's file holds
+	// the rows processed while it is read. After the outcome retention
+	// the call fails with FAILED_PRECONDITION, as ListRowOutcomes does. A
+	// stream that ends with an error leaves an incomplete file: discard it
+	// and download again.
+	DownloadReport(ctx context.Context, in *DownloadReportRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadReportResponse], error)
 	// ListAuditEvents returns the account's audit trail newest first, a page at
 	// a time: every deletion started, every cancel request and every deletion
 	// finished, with who asked, when, and the counts. The trail is kept for
@@ -512,6 +536,35 @@ func (c *erasureServiceClient) ListRowOutcomes(ctx context.Context, in *ListRowO
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ErasureService_ListRowOutcomesClient = grpc.ServerStreamingClient[ListRowOutcomesResponse]
 
+func (c *erasureServiceClient) GetJobReport(ctx context.Context, in *GetJobReportRequest, opts ...grpc.CallOption) (*GetJobReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetJobReportResponse)
+	err := c.cc.Invoke(ctx, ErasureService_GetJobReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *erasureServiceClient) DownloadReport(ctx context.Context, in *DownloadReportRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadReportResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[9], ErasureService_DownloadReport_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DownloadReportRequest, DownloadReportResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_DownloadReportClient = grpc.ServerStreamingClient[DownloadReportResponse]
+
 func (c *erasureServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListAuditEventsResponse)
@@ -681,6 +734,28 @@ type ErasureServiceServer interface {
 	// for a limited time (see Job.outcomes_expire_time); after it the call fails
 	// with FAILED_PRECONDITION, and the counts stay forever.
 	ListRowOutcomes(*ListRowOutcomesRequest, grpc.ServerStreamingServer[ListRowOutcomesResponse]) error
+	// GetJobReport returns a job's report summary, what the import history
+	// shows for a job: the job as GetJob returns it, and for each outcome that
+	// occurred its count and its first 10 rows. The counts are the job's; the
+	// rows cost one query for the job's first rows, and one more for each
+	// outcome rare among them, stopping at its 10th row. So the answer is
+	// small and quick for any job of the history, where the full report
+	// (ListRowOutcomes, DownloadReport) is as long as the job. A
+	// cancelled or failed job's summary says how many rows were never
+	// processed. After the outcome retention (Job.outcomes_expire_time) the
+	// summary still answers, with the counts and no rows.
+	GetJobReport(context.Context, *GetJobReportRequest) (*GetJobReportResponse, error)
+	// DownloadReport streams a job's full report as a CSV file, one row per
+	// row of the job, in row order: concatenate the data of every message.
+	// The file is UTF-8 with a byte order mark and CRLF line ends, as Excel
+	// expects; a cell that a spreadsheet would run as a formula is written as
+	// text (see DownloadReportResponse). The report is read a page at a time,
+	// so a download of any size starts at once; a running job's file holds
+	// the rows processed while it is read. After the outcome retention
+	// the call fails with FAILED_PRECONDITION, as ListRowOutcomes does. A
+	// stream that ends with an error leaves an incomplete file: discard it
+	// and download again.
+	DownloadReport(*DownloadReportRequest, grpc.ServerStreamingServer[DownloadReportResponse]) error
 	// ListAuditEvents returns the account's audit trail newest first, a page at
 	// a time: every deletion started, every cancel request and every deletion
 	// finished, with who asked, when, and the counts. The trail is kept for
@@ -769,6 +844,12 @@ func (UnimplementedErasureServiceServer) ListJobs(context.Context, *ListJobsRequ
 }
 func (UnimplementedErasureServiceServer) ListRowOutcomes(*ListRowOutcomesRequest, grpc.ServerStreamingServer[ListRowOutcomesResponse]) error {
 	return status.Error(codes.Unimplemented, "method ListRowOutcomes not implemented")
+}
+func (UnimplementedErasureServiceServer) GetJobReport(context.Context, *GetJobReportRequest) (*GetJobReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetJobReport not implemented")
+}
+func (UnimplementedErasureServiceServer) DownloadReport(*DownloadReportRequest, grpc.ServerStreamingServer[DownloadReportResponse]) error {
+	return status.Error(codes.Unimplemented, "method DownloadReport not implemented")
 }
 func (UnimplementedErasureServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
@@ -1126,6 +1207,35 @@ func _ErasureService_ListRowOutcomes_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ErasureService_ListRowOutcomesServer = grpc.ServerStreamingServer[ListRowOutcomesResponse]
 
+func _ErasureService_GetJobReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetJobReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ErasureServiceServer).GetJobReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ErasureService_GetJobReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ErasureServiceServer).GetJobReport(ctx, req.(*GetJobReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ErasureService_DownloadReport_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DownloadReportRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ErasureServiceServer).DownloadReport(m, &grpc.GenericServerStream[DownloadReportRequest, DownloadReportResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_DownloadReportServer = grpc.ServerStreamingServer[DownloadReportResponse]
+
 func _ErasureService_ListAuditEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListAuditEventsRequest)
 	if err := dec(in); err != nil {
@@ -1222,6 +1332,10 @@ var ErasureService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ErasureService_ListJobs_Handler,
 		},
 		{
+			MethodName: "GetJobReport",
+			Handler:    _ErasureService_GetJobReport_Handler,
+		},
+		{
 			MethodName: "ListAuditEvents",
 			Handler:    _ErasureService_ListAuditEvents_Handler,
 		},
@@ -1274,6 +1388,11 @@ var ErasureService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ListRowOutcomes",
 			Handler:       _ErasureService_ListRowOutcomes_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "DownloadReport",
+			Handler:       _ErasureService_DownloadReport_Handler,
 			ServerStreams: true,
 		},
 	},

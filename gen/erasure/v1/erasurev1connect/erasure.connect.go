@@ -96,6 +96,12 @@ const (
 	// ErasureServiceListRowOutcomesProcedure is the fully-qualified name of the ErasureService's
 	// ListRowOutcomes RPC.
 	ErasureServiceListRowOutcomesProcedure = "/erasure.v1.ErasureService/ListRowOutcomes"
+	// ErasureServiceGetJobReportProcedure is the fully-qualified name of the ErasureService's
+	// GetJobReport RPC.
+	ErasureServiceGetJobReportProcedure = "/erasure.v1.ErasureService/GetJobReport"
+	// ErasureServiceDownloadReportProcedure is the fully-qualified name of the ErasureService's
+	// DownloadReport RPC.
+	ErasureServiceDownloadReportProcedure = "/erasure.v1.ErasureService/DownloadReport"
 	// ErasureServiceListAuditEventsProcedure is the fully-qualified name of the ErasureService's
 	// ListAuditEvents RPC.
 	ErasureServiceListAuditEventsProcedure = "/erasure.v1.ErasureService/ListAuditEvents"
@@ -198,6 +204,28 @@ type ErasureServiceClient interface {
 	// for a limited time (see Job.outcomes_expire_time); after it the call fails
 	// with FAILED_PRECONDITION, and the counts stay forever.
 	ListRowOutcomes(context.Context, *connect.Request[v1.ListRowOutcomesRequest]) (*connect.ServerStreamForClient[v1.ListRowOutcomesResponse], error)
+	// GetJobReport returns a job's report summary, what the import history
+	// shows for a job: the job as GetJob returns it, and for each outcome that
+	// occurred its count and its first 10 rows. The counts are the job's; the
+	// rows cost one query for the job's first rows, and one more for each
+	// outcome rare among them, stopping at its 10th row. So the answer is
+	// small and quick for any job of the history, where the full report
+	// (ListRowOutcomes, DownloadReport) is as long as the job. A
+	// cancelled or failed job's summary says how many rows were never
+	// processed. After the outcome retention (Job.outcomes_expire_time) the
+	// summary still answers, with the counts and no rows.
+	GetJobReport(context.Context, *connect.Request[v1.GetJobReportRequest]) (*connect.Response[v1.GetJobReportResponse], error)
+	// DownloadReport streams a job's full report as a CSV file, one row per
+	// row of the job, in row order: concatenate the data of every message.
+	// The file is UTF-8 with a byte order mark and CRLF line ends, as Excel
+	// expects; a cell that a spreadsheet would run as a formula is written as
+	// text (see DownloadReportResponse). The report is read a page at a time,
+	// so a download of any size starts at once; a running job's file holds
+	// the rows processed while it is read. After the outcome retention
+	// the call fails with FAILED_PRECONDITION, as ListRowOutcomes does. A
+	// stream that ends with an error leaves an incomplete file: discard it
+	// and download again.
+	DownloadReport(context.Context, *connect.Request[v1.DownloadReportRequest]) (*connect.ServerStreamForClient[v1.DownloadReportResponse], error)
 	// ListAuditEvents returns the account's audit trail newest first, a page at
 	// a time: every deletion started, every cancel request and every deletion
 	// finished, with who asked, when, and the counts. The trail is kept for
@@ -366,6 +394,20 @@ func NewErasureServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getJobReport: connect.NewClient[v1.GetJobReportRequest, v1.GetJobReportResponse](
+			httpClient,
+			baseURL+ErasureServiceGetJobReportProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("GetJobReport")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		downloadReport: connect.NewClient[v1.DownloadReportRequest, v1.DownloadReportResponse](
+			httpClient,
+			baseURL+ErasureServiceDownloadReportProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("DownloadReport")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		listAuditEvents: connect.NewClient[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse](
 			httpClient,
 			baseURL+ErasureServiceListAuditEventsProcedure,
@@ -407,6 +449,8 @@ type erasureServiceClient struct {
 	getJob                 *connect.Client[v1.GetJobRequest, v1.GetJobResponse]
 	listJobs               *connect.Client[v1.ListJobsRequest, v1.ListJobsResponse]
 	listRowOutcomes        *connect.Client[v1.ListRowOutcomesRequest, v1.ListRowOutcomesResponse]
+	getJobReport           *connect.Client[v1.GetJobReportRequest, v1.GetJobReportResponse]
+	downloadReport         *connect.Client[v1.DownloadReportRequest, v1.DownloadReportResponse]
 	listAuditEvents        *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
 	verifyErasure          *connect.Client[v1.VerifyErasureRequest, v1.VerifyErasureResponse]
 }
@@ -521,6 +565,16 @@ func (c *erasureServiceClient) ListRowOutcomes(ctx context.Context, req *connect
 	return c.listRowOutcomes.CallServerStream(ctx, req)
 }
 
+// GetJobReport calls erasure.v1.ErasureService.GetJobReport.
+func (c *erasureServiceClient) GetJobReport(ctx context.Context, req *connect.Request[v1.GetJobReportRequest]) (*connect.Response[v1.GetJobReportResponse], error) {
+	return c.getJobReport.CallUnary(ctx, req)
+}
+
+// DownloadReport calls erasure.v1.ErasureService.DownloadReport.
+func (c *erasureServiceClient) DownloadReport(ctx context.Context, req *connect.Request[v1.DownloadReportRequest]) (*connect.ServerStreamForClient[v1.DownloadReportResponse], error) {
+	return c.downloadReport.CallServerStream(ctx, req)
+}
+
 // ListAuditEvents calls erasure.v1.ErasureService.ListAuditEvents.
 func (c *erasureServiceClient) ListAuditEvents(ctx context.Context, req *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error) {
 	return c.listAuditEvents.CallUnary(ctx, req)
@@ -625,6 +679,28 @@ type ErasureServiceHandler interface {
 	// for a limited time (see Job.outcomes_expire_time); after it the call fails
 	// with FAILED_PRECONDITION, and the counts stay forever.
 	ListRowOutcomes(context.Context, *connect.Request[v1.ListRowOutcomesRequest], *connect.ServerStream[v1.ListRowOutcomesResponse]) error
+	// GetJobReport returns a job's report summary, what the import history
+	// shows for a job: the job as GetJob returns it, and for each outcome that
+	// occurred its count and its first 10 rows. The counts are the job's; the
+	// rows cost one query for the job's first rows, and one more for each
+	// outcome rare among them, stopping at its 10th row. So the answer is
+	// small and quick for any job of the history, where the full report
+	// (ListRowOutcomes, DownloadReport) is as long as the job. A
+	// cancelled or failed job's summary says how many rows were never
+	// processed. After the outcome retention (Job.outcomes_expire_time) the
+	// summary still answers, with the counts and no rows.
+	GetJobReport(context.Context, *connect.Request[v1.GetJobReportRequest]) (*connect.Response[v1.GetJobReportResponse], error)
+	// DownloadReport streams a job's full report as a CSV file, one row per
+	// row of the job, in row order: concatenate the data of every message.
+	// The file is UTF-8 with a byte order mark and CRLF line ends, as Excel
+	// expects; a cell that a spreadsheet would run as a formula is written as
+	// text (see DownloadReportResponse). The report is read a page at a time,
+	// so a download of any size starts at once; a running job's file holds
+	// the rows processed while it is read. After the outcome retention
+	// the call fails with FAILED_PRECONDITION, as ListRowOutcomes does. A
+	// stream that ends with an error leaves an incomplete file: discard it
+	// and download again.
+	DownloadReport(context.Context, *connect.Request[v1.DownloadReportRequest], *connect.ServerStream[v1.DownloadReportResponse]) error
 	// ListAuditEvents returns the account's audit trail newest first, a page at
 	// a time: every deletion started, every cancel request and every deletion
 	// finished, with who asked, when, and the counts. The trail is kept for
@@ -789,6 +865,20 @@ func NewErasureServiceHandler(svc ErasureServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	erasureServiceGetJobReportHandler := connect.NewUnaryHandler(
+		ErasureServiceGetJobReportProcedure,
+		svc.GetJobReport,
+		connect.WithSchema(erasureServiceMethods.ByName("GetJobReport")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	erasureServiceDownloadReportHandler := connect.NewServerStreamHandler(
+		ErasureServiceDownloadReportProcedure,
+		svc.DownloadReport,
+		connect.WithSchema(erasureServiceMethods.ByName("DownloadReport")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	erasureServiceListAuditEventsHandler := connect.NewUnaryHandler(
 		ErasureServiceListAuditEventsProcedure,
 		svc.ListAuditEvents,
@@ -849,6 +939,10 @@ func NewErasureServiceHandler(svc ErasureServiceHandler, opts ...connect.Handler
 			erasureServiceListJobsHandler.ServeHTTP(w, r)
 		case ErasureServiceListRowOutcomesProcedure:
 			erasureServiceListRowOutcomesHandler.ServeHTTP(w, r)
+		case ErasureServiceGetJobReportProcedure:
+			erasureServiceGetJobReportHandler.ServeHTTP(w, r)
+		case ErasureServiceDownloadReportProcedure:
+			erasureServiceDownloadReportHandler.ServeHTTP(w, r)
 		case ErasureServiceListAuditEventsProcedure:
 			erasureServiceListAuditEventsHandler.ServeHTTP(w, r)
 		case ErasureServiceVerifyErasureProcedure:
@@ -948,6 +1042,14 @@ func (UnimplementedErasureServiceHandler) ListJobs(context.Context, *connect.Req
 
 func (UnimplementedErasureServiceHandler) ListRowOutcomes(context.Context, *connect.Request[v1.ListRowOutcomesRequest], *connect.ServerStream[v1.ListRowOutcomesResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.ListRowOutcomes is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) GetJobReport(context.Context, *connect.Request[v1.GetJobReportRequest]) (*connect.Response[v1.GetJobReportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.GetJobReport is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) DownloadReport(context.Context, *connect.Request[v1.DownloadReportRequest], *connect.ServerStream[v1.DownloadReportResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.DownloadReport is not implemented"))
 }
 
 func (UnimplementedErasureServiceHandler) ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error) {
