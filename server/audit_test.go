@@ -11,7 +11,6 @@ import (
 	"connectrpc.com/connect"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
@@ -250,17 +249,8 @@ func TestAuditTrail(t *testing.T) {
 	}
 }
 
-// rawDatabase opens the test's database with the raw driver, to see what
-// is stored exactly as it is.
-func rawDatabase(t *testing.T) *mongo.Database {
-	t.Helper()
-	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
-	return c.Database(storagetest.DatabaseName(t))
-}
+// rawDatabase is the test's database as stored.
+func rawDatabase(t *testing.T) *mongo.Database { return storagetest.Database(t) }
 
 // dumpCollections returns the test database's documents in the collections
 // as extended JSON.

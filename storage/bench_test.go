@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/erasure-dev/erasure/internal/storagetest"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/erasure-dev/erasure/internal/storagetest"
 )
 
 // BenchmarkUpload50MB stores a 50 MB upload in 1 MiB appends, as the web
@@ -79,12 +78,7 @@ func BenchmarkUpload50MB(b *testing.B) {
 func BenchmarkEngineLostUpdates(b *testing.B) {
 	ctx := context.Background()
 	storagetest.New(b, nil)
-	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(b)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
-	coll := c.Database(storagetest.DatabaseName(b)).Collection("lost_updates")
+	coll := storagetest.Database(b).Collection("lost_updates")
 	const writers, updates = 2, 200
 	var lost int64
 	for i := 0; i < b.N; i++ {

@@ -11,7 +11,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/internal/profile"
@@ -62,13 +61,7 @@ func (p storedProfile) consents() string {
 }
 
 func rawCollection(t *testing.T, name string) *mongo.Collection {
-	t.Helper()
-	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
-	return c.Database(storagetest.DatabaseName(t)).Collection(name)
+	return storagetest.Database(t).Collection(name)
 }
 
 // The platform changes a profile between OptOutConsents' read and its

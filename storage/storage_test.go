@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/internal/job"
@@ -401,13 +399,9 @@ func TestStoredJobsOfEarlierVersions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := storagetest.New(t, nil)
-	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
+	db := storagetest.Database(t)
 	id := bson.NewObjectID()
-	_, err = c.Database(storagetest.DatabaseName(t)).Collection("deletion_jobs").InsertOne(ctx, bson.D{
+	_, err := db.Collection("deletion_jobs").InsertOne(ctx, bson.D{
 		{"_id", id}, {"account_id", "acme"}, {"kind", "file"}, {"state", "queued"}, {"identifier_type", "email"},
 		{"upload_id", "u"}, {"header_mode", "auto"}, {"counts", bson.D{}}, {"attempt", 0}, {"created_at", time.Now()}, {"updated_at", time.Now()},
 	})
@@ -426,7 +420,7 @@ func TestStoredJobsOfEarlierVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	var raw bson.M
-	if err := c.Database(storagetest.DatabaseName(t)).Collection("deletion_jobs").FindOne(ctx, bson.D{{"upload_id", "v"}}).Decode(&raw); err != nil {
+	if err := db.Collection("deletion_jobs").FindOne(ctx, bson.D{{"upload_id", "v"}}).Decode(&raw); err != nil {
 		t.Fatal(err)
 	}
 	if raw["header_mode"] != "present" {
@@ -442,12 +436,7 @@ func TestProfileWithoutSections(t *testing.T) {
 	if err := s.InsertProfiles(ctx, []profile.Profile{{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: "a@x.com"}}}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
-	raw, err := c.Database(storagetest.DatabaseName(t)).Collection("profiles").FindOne(ctx, bson.D{}).Raw()
+	raw, err := storagetest.Database(t).Collection("profiles").FindOne(ctx, bson.D{}).Raw()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/internal/identifier"
@@ -57,12 +56,7 @@ func TestUnsubscribeLosesNoConcurrentWrite(t *testing.T) {
 		values = append(values, fmt.Sprintf("p%02d@example.com", i))
 	}
 	seedConsenting(t, store, values)
-	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
-	profiles := c.Database(storagetest.DatabaseName(t)).Collection("profiles")
+	profiles := storagetest.Database(t).Collection("profiles")
 
 	// The platform's writers: until the job ends, each visits its profiles
 	// in turn; acknowledged writes are counted per profile.
@@ -191,12 +185,7 @@ func platformWrites(ctx context.Context, profiles *mongo.Collection, round int, 
 func TestUnsubscribeKeepsPlatformWrites(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
-	profiles := c.Database(storagetest.DatabaseName(t)).Collection("profiles")
+	profiles := storagetest.Database(t).Collection("profiles")
 	const n = 20
 	var values []string
 	for i := range n {
@@ -284,12 +273,7 @@ func TestUnknownActionFailsTheJob(t *testing.T) {
 	if err := store.InsertProfiles(ctx, []profile.Profile{{AccountID: "acme", Key: profile.Key{Type: identifier.Email, Value: "ann@example.com"}}}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := mongo.Connect(options.Client().ApplyURI(storagetest.URI(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
-	db := c.Database(storagetest.DatabaseName(t))
+	db := storagetest.Database(t)
 	id := bson.NewObjectID()
 	if _, err := db.Collection("deletion_job_items").InsertOne(ctx, bson.D{{"_id", id}, {"account_id", "acme"}, {"at", time.Now()}, {"items", bson.A{"ann@example.com"}}}); err != nil {
 		t.Fatal(err)

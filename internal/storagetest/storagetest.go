@@ -123,6 +123,18 @@ func drop(t testing.TB, uri, name string) {
 	}
 }
 
+// Database returns the test's database through a connection of its own,
+// to see or change documents exactly as stored, as another writer would.
+func Database(t testing.TB) *mongo.Database {
+	t.Helper()
+	c, err := mongo.Connect(options.Client().ApplyURI(URI(t)))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	return c.Database(DatabaseName(t))
+}
+
 // Claims returns the owners of a job's claims in claim order, as the store
 // keeps them (deletion_job_claims): a takeover adds one.
 func Claims(t testing.TB, uri, database, accountID, jobID string) []string {
