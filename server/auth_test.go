@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -87,6 +88,10 @@ func TestEveryCallNeedsAValidToken(t *testing.T) {
 	_, stranger, _ := ed25519.GenerateKey(nil)
 	foreign, _ := auth.Sign(stranger, auth.Principal{Account: "acme", Subject: "x", Kind: auth.KindUser, Role: auth.Owner}, time.Hour)
 	expired, _ := auth.Sign(e.key, auth.Principal{Account: "acme", Subject: "x", Kind: auth.KindUser, Role: auth.Owner}, -time.Hour)
+	// What a call that got through would change: ann (named by id and by
+	// address in the calls below) and her consents, and the job history.
+	ps := e.seed(t, consented("acme", "ann@example.com", "s1"))
+	before := rawProfile(t, "acme", "ann@example.com")
 	for name, c := range map[string]struct {
 		client erasurev1connect.ErasureServiceClient
 		says   string
@@ -96,7 +101,7 @@ func TestEveryCallNeedsAValidToken(t *testing.T) {
 		"expired token": {erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearerTransport(expired)}, e.baseURL), "expired"},
 		"not a JWT":     {erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearerTransport("hello")}, e.baseURL), "not a JWT"},
 	} {
-		errs := calls(ctx, c.client, "acme", "0123456789abcdef01234567", "0123456789abcdef01234567", "0123456789abcdef01234567")
+		errs := calls(ctx, c.client, "acme", "0123456789abcdef01234567", "0123456789abcdef01234567", ps[0].ID)
 		if len(errs) != rpcCount {
 			t.Fatalf("%d calls made, want all %d", len(errs), rpcCount)
 		}
@@ -106,8 +111,12 @@ func TestEveryCallNeedsAValidToken(t *testing.T) {
 			}
 		}
 	}
-	if n, _ := e.store.CountProfiles(ctx, "acme"); n != 0 {
-		t.Fatalf("unauthenticated calls created profiles? %d", n)
+	if after := rawProfile(t, "acme", "ann@example.com"); !reflect.DeepEqual(after, before) {
+		t.Fatalf("unauthenticated calls changed ann:\n%v\nwas\n%v", after, before)
+	}
+	jobs, err := e.connect.ListJobs(ctx, connect.NewRequest(&erasurev1.ListJobsRequest{}))
+	if err != nil || len(jobs.Msg.GetJobs()) != 0 {
+		t.Fatalf("unauthenticated calls left jobs: %v, %v", jobs, err)
 	}
 }
 
