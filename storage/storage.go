@@ -161,6 +161,8 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		// The platform's contract: one profile per identifier in an account.
 		// Every row lookup uses it.
 		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"key.type", 1}, {"key.value", 1}}, Options: unique}},
+		// An account's profiles in id order: a segment's scan.
+		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"_id", 1}}}},
 		// Attribute lookups, used only to explain rows that matched nothing.
 		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"email", 1}}}},
 		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"phone", 1}}}},

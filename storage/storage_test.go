@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"slices"
@@ -547,5 +548,51 @@ func TestListOutcomesOfOneOutcome(t *testing.T) {
 	}
 	if got, _ := s.ListOutcomes(ctx, "acme", "job2", 0, 4, []job.Outcome{job.Invalid}); len(got) != 0 {
 		t.Fatalf("acme sees %d rows of other's job", len(got))
+	}
+}
+
+// A segment reads whole profiles, a page at a time, with the values as
+// plain Go values, and a profile with odd values does not stop the scan.
+func TestScanProfiles(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	at := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
+	var docs []any
+	for i := range 5 {
+		docs = append(docs, bson.D{{"_id", bson.NewObjectID()}, {"account_id", "acme"}, {"key", bson.D{{"type", "email"}, {"value", fmt.Sprintf("p%d@example.com", i)}}},
+			{"sections", bson.A{bson.D{{"section_id", "s1"}, {"tags", bson.A{"vip"}},
+				{"attributes", bson.D{{"born", at}, {"score", int32(7)}, {"ratio", 0.5}}},
+				{"consents", bson.A{bson.D{{"channel", "email"}, {"topic", "news"}, {"status", "opt_in"}, {"at", "2025-03-01"}}}},
+				{"events", bson.A{bson.D{{"type", "email_click"}, {"at", at}}}}}}},
+			{"created_at", at}})
+	}
+	docs = append(docs, bson.D{{"_id", bson.NewObjectID()}, {"account_id", "other"}, {"key", bson.D{{"type", "email"}, {"value", "x@example.com"}}}})
+	if _, err := storagetest.Database(t).Collection("profiles").InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	var all []profile.Profile
+	after := ""
+	for {
+		page, err := s.ScanProfiles(ctx, "acme", after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		all = append(all, page...)
+		after = page[len(page)-1].ID
+	}
+	if len(all) != 5 {
+		t.Fatalf("%d profiles scanned in pages of 2, want acme's 5", len(all))
+	}
+	p := all[0]
+	a := p.Sections[0].Attributes
+	if a["born"] != at || a["score"] != int32(7) || a["ratio"] != 0.5 {
+		t.Fatalf("attributes %#v", a)
+	}
+	if !p.CreatedAt.Equal(at) || !p.Sections[0].Events[0].At.Equal(at) || !p.Sections[0].Consents[0].At.IsZero() || p.Key.Type != identifier.Email {
+		t.Fatalf("profile %+v", p)
 	}
 }
