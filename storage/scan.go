@@ -12,34 +12,44 @@ import (
 	"github.com/erasure-dev/erasure/internal/profile"
 )
 
-// ScanProfiles returns up to limit of the account's profiles after the one
-// with id after ("" for the first), in id order, whole: what a segment is
-// evaluated on. Values read from attributes and event data are plain Go
-// values: dates as time.Time, numbers as int32, int64 or float64, documents
-// as bson.D, arrays as bson.A. On MongoDB the {account_id, _id} index serves
-// the scan.
-func (s *Store) ScanProfiles(ctx context.Context, accountID, after string, limit int) ([]profile.Profile, error) {
+// ScanProfiles calls fn with the account's profiles after the one with id
+// after ("" for the first), in id order, whole, until fn returns false or
+// the profiles end: what a segment is evaluated on. It reads them through
+// one cursor in batches of 500, so a scan costs one query however many
+// profiles it reads (on MongoDB the {account_id, _id} index serves it; a
+// query per page would make the embedded engine, which scans the
+// collection for every query, quadratic). fn's profile is its own.
+//
+// Values read from attributes and event data are plain Go values: dates as
+// time.Time, numbers as int32, int64 or float64, documents as bson.D,
+// arrays as bson.A.
+func (s *Store) ScanProfiles(ctx context.Context, accountID, after string, fn func(profile.Profile) bool) error {
 	filter := bson.D{{"account_id", accountID}}
 	if after != "" {
 		oid, err := parseID(after)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		filter = append(filter, bson.E{"_id", bson.D{{"$gt", oid}}})
 	}
-	cur, err := s.profiles.Find(ctx, filter, options.Find().SetSort(bson.D{{"_id", 1}}).SetLimit(int64(limit)).SetBatchSize(int32(limit)))
+	cur, err := s.profiles.Find(ctx, filter, options.Find().SetSort(bson.D{{"_id", 1}}).SetBatchSize(500))
 	if err != nil {
-		return nil, fmt.Errorf("scan profiles: %w", err)
+		return fmt.Errorf("scan profiles: %w", err)
 	}
-	var docs []scanDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("scan profiles: %w", err)
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		var d scanDoc
+		if err := cur.Decode(&d); err != nil {
+			return fmt.Errorf("scan profiles: %w", err)
+		}
+		if !fn(d.profile()) {
+			return nil
+		}
 	}
-	out := make([]profile.Profile, len(docs))
-	for i := range docs {
-		out[i] = docs[i].profile()
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("scan profiles: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // scanDoc is a whole profile as stored, read leniently: a date another

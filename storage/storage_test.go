@@ -572,20 +572,20 @@ func TestScanProfiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	var all []profile.Profile
-	after := ""
-	for {
-		page, err := s.ScanProfiles(ctx, "acme", after, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page) == 0 {
-			break
-		}
-		all = append(all, page...)
-		after = page[len(page)-1].ID
+	collect := func(p profile.Profile) bool { all = append(all, p); return true }
+	if err := s.ScanProfiles(ctx, "acme", "", collect); err != nil {
+		t.Fatal(err)
+	}
+	// From the second profile on, stopping after two.
+	var two []profile.Profile
+	if err := s.ScanProfiles(ctx, "acme", all[0].ID, func(p profile.Profile) bool { two = append(two, p); return len(two) < 2 }); err != nil {
+		t.Fatal(err)
+	}
+	if len(two) != 2 || two[0].ID != all[1].ID || two[1].ID != all[2].ID {
+		t.Fatalf("scan after the first, stopping at two: %v", two)
 	}
 	if len(all) != 5 {
-		t.Fatalf("%d profiles scanned in pages of 2, want acme's 5", len(all))
+		t.Fatalf("%d profiles scanned, want acme's 5", len(all))
 	}
 	p := all[0]
 	a := p.Sections[0].Attributes

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,10 +16,10 @@ import (
 	"github.com/erasure-dev/erasure/internal/segment"
 )
 
-// TestCountSegment counts the help article's two use cases over profiles
-// stored through the driver: more than one scan page, another account's
-// look-alikes, and an evaluation time that decides who is inactive.
-func TestCountSegment(t *testing.T) {
+// TestSegments counts and shows the help article's two use cases over
+// profiles stored through the driver: more than one scan page, another
+// account's look-alikes, and an evaluation time that decides who is inactive.
+func TestSegments(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	svc, store := newService(t, deletion.Config{})
@@ -83,5 +85,45 @@ func TestCountSegment(t *testing.T) {
 	var de *deletion.Error
 	if !errors.As(err, &de) || de.Kind != deletion.Invalid || de.Reason != "SEGMENT_INVALID" || de.Meta["path"] == "" {
 		t.Fatalf("bad attribute name: %v (%+v), want an Invalid error naming the condition", err, de)
+	}
+
+	// Showing the tagged profiles five at a time pages through all of them,
+	// in id order, each once.
+	var shown []string
+	after := ""
+	for pages := 0; ; pages++ {
+		page, err := svc.ShowSegment(ctx, acme, tagged, now, after, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pages > wantTest {
+			t.Fatalf("still paging after %d pages", pages)
+		}
+		for _, p := range page.Profiles {
+			if p.AccountID != "acme" || !slices.Contains(p.Sections[1].Tags, "internal_test") {
+				t.Fatalf("shown profile %+v", p)
+			}
+			if len(shown) > 0 && p.ID <= shown[len(shown)-1] {
+				t.Fatalf("profile %s shown after %s", p.ID, shown[len(shown)-1])
+			}
+			shown = append(shown, p.ID)
+		}
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+	}
+	if len(shown) != wantTest {
+		t.Fatalf("%d profiles shown, want %d", len(shown), wantTest)
+	}
+	for _, tc := range []struct {
+		after  string
+		limit  int
+		reason string
+	}{{"", 0, "PAGE_SIZE_OUT_OF_RANGE"}, {"", 1001, "PAGE_SIZE_OUT_OF_RANGE"}, {"ann@example.com", 5, "PAGE_TOKEN_INVALID"}} {
+		_, err := svc.ShowSegment(ctx, acme, tagged, now, tc.after, tc.limit)
+		if !errors.As(err, &de) || de.Reason != tc.reason || strings.Contains(de.Msg, "ann@") {
+			t.Errorf("ShowSegment(%q, %d): %v, want %s", tc.after, tc.limit, err, tc.reason)
+		}
 	}
 }
