@@ -16,9 +16,8 @@ import (
 // after ("" for the first), in id order, whole, until fn returns false or
 // the profiles end: what a segment is evaluated on. It reads them through
 // one cursor in batches of 500, so a scan costs one query however many
-// profiles it reads (on MongoDB the {account_id, _id} index serves it; a
-// query per page would make the embedded engine, which scans the
-// collection for every query, quadratic). fn's profile is its own.
+// profiles it reads; on MongoDB the {account_id, _id} index serves it.
+// fn's profile is its own.
 //
 // Values read from attributes and event data are plain Go values: dates as
 // time.Time, numbers as int32, int64 or float64, documents as bson.D,
