@@ -30,7 +30,7 @@ test-huge: ## The hostile-file cases with huge generated files (50 MB upload, 1M
 	ERASURE_HUGE_FILES=1 go test -count=1 -timeout 30m -run TestHostileFiles ./internal/deletion
 
 .PHONY: bench
-bench: ## Measure everything issue 5 asks (about 20 minutes): end to end against the raw driver, file reading against the bare libraries, normalizers, a 50 MB upload, peak memory on 50 MB files
+bench: ## Measure everything issue 5 asks (about 25 minutes): end to end against the raw driver, file reading against the bare libraries, normalizers, a 50 MB upload, peak memory on 50 MB files
 	go run ./cmd/erasure-bench
 	go test -run '^$$' -bench . -benchmem ./internal/tabular ./internal/identifier ./internal/deletion ./storage
 	$(MAKE) bench-memory
