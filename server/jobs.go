@@ -58,12 +58,19 @@ func (s *Server) WatchJob(ctx context.Context, req *connect.Request[erasurev1.Wa
 
 var errShuttingDown = errors.New("server shutting down")
 
+// untilStopping is ctx, also cancelled with cause errShuttingDown when the
+// server begins to stop, so a stream that follows a job or a preview can
+// end with advice instead of being cut.
+func (s *Server) untilStopping(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(s.stopping, func() { cancel(errShuttingDown) })
+	return ctx, func() { stop(); cancel(nil) }
+}
+
 // watch streams a job until it ends, the client leaves or the server stops.
 func (s *Server) watch(ctx context.Context, by deletion.Caller, jobID string, send func(*erasurev1.Job) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stop := context.AfterFunc(s.stopping, func() { cancel(errShuttingDown) })
-	defer stop()
+	ctx, cancel := s.untilStopping(ctx)
+	defer cancel()
 	err := s.svc.Watch(ctx, by, jobID, func(v job.View) error {
 		return send(jobProto(v))
 	})

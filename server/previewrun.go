@@ -53,10 +53,8 @@ func (s *Server) WatchPreview(ctx context.Context, req *connect.Request[erasurev
 // followPreview streams a preview until it ends, the client leaves or the
 // server stops (then with advice).
 func (s *Server) followPreview(ctx context.Context, by deletion.Caller, id string, send func(*erasurev1.PreviewStatus) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stop := context.AfterFunc(s.stopping, func() { cancel(errShuttingDown) })
-	defer stop()
+	ctx, cancel := s.untilStopping(ctx)
+	defer cancel()
 	err := s.svc.WatchPreview(ctx, by, id, func(r deletion.PreviewRun) error { return send(previewStatusProto(r)) })
 	if errors.Is(context.Cause(ctx), errShuttingDown) {
 		return statusError(connect.CodeUnavailable, fmt.Sprintf(
