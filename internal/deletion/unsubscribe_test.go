@@ -108,19 +108,7 @@ func TestUnsubscribeLosesNoConcurrentWrite(t *testing.T) {
 	}
 	var lost []string
 	for i := range n {
-		var doc struct {
-			Visits   int64 `bson:"visits"`
-			Sections []struct {
-				Consents []struct {
-					Channel, Topic, Status string
-				} `bson:"consents"`
-				Events         []bson.M `bson:"events"`
-				ConsentHistory []bson.M `bson:"consent_history"`
-			} `bson:"sections"`
-		}
-		if err := profiles.FindOne(ctx, bson.D{{"account_id", "acme"}, {"key.value", values[i]}}).Decode(&doc); err != nil {
-			t.Fatal(err)
-		}
+		doc := readConsenting(t, profiles, values[i])
 		if doc.Visits != visits[i].Load() || int64(len(doc.Sections[0].Events)) != visits[i].Load() {
 			lost = append(lost, fmt.Sprintf("%s: %d visits and %d events stored, %d written", values[i], doc.Visits, len(doc.Sections[0].Events), visits[i].Load()))
 		}
@@ -222,19 +210,7 @@ func TestUnsubscribeKeepsPlatformWrites(t *testing.T) {
 		t.Fatalf("job %v %+v after %d platform rounds, want all %d unsubscribed in %d", last.Job.State, last.Job.Counts, rounds, n, (n+5)/6)
 	}
 	for _, v := range values {
-		var doc struct {
-			Visits   int64 `bson:"visits"`
-			Sections []struct {
-				Consents []struct {
-					Channel, Topic, Status string
-				} `bson:"consents"`
-				Events         []bson.M `bson:"events"`
-				ConsentHistory []bson.M `bson:"consent_history"`
-			} `bson:"sections"`
-		}
-		if err := profiles.FindOne(ctx, bson.D{{"account_id", "acme"}, {"key.value", v}}).Decode(&doc); err != nil {
-			t.Fatal(err)
-		}
+		doc := readConsenting(t, profiles, v)
 		if doc.Visits != 1 || len(doc.Sections[0].Events) != 1 || doc.Sections[0].Consents[1].Status != profile.OptOut {
 			t.Errorf("%s: the platform's writes were lost: %d visits, %d events, sms %s", v, doc.Visits, len(doc.Sections[0].Events), doc.Sections[0].Consents[1].Status)
 		}
@@ -313,4 +289,27 @@ func seedConsenting(t *testing.T, store *storage.Store, emails []string) {
 	if err := store.InsertProfiles(context.Background(), ps); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// consentingDoc is what the concurrency tests read back of a profile: the
+// platform's writes (visits, events) and the opt-out's (consents, history).
+type consentingDoc struct {
+	Visits   int64 `bson:"visits"`
+	Sections []struct {
+		Consents []struct {
+			Channel, Topic, Status string
+		} `bson:"consents"`
+		Events         []bson.M `bson:"events"`
+		ConsentHistory []bson.M `bson:"consent_history"`
+	} `bson:"sections"`
+}
+
+// readConsenting reads acme's profile with the e-mail key value.
+func readConsenting(t *testing.T, profiles *mongo.Collection, value string) consentingDoc {
+	t.Helper()
+	var doc consentingDoc
+	if err := profiles.FindOne(context.Background(), bson.D{{"account_id", "acme"}, {"key.value", value}}).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
 }
