@@ -241,25 +241,11 @@ func actionOf(name string) job.Action {
 }
 
 func toSectionDocs(list []job.SectionCount) []sectionCountDoc {
-	if list == nil {
-		return nil
-	}
-	out := make([]sectionCountDoc, len(list))
-	for i, s := range list {
-		out[i] = sectionCountDoc(s)
-	}
-	return out
+	return convertAll(list, func(s job.SectionCount) sectionCountDoc { return sectionCountDoc(s) })
 }
 
 func fromSectionDocs(list []sectionCountDoc) []job.SectionCount {
-	if list == nil {
-		return nil
-	}
-	out := make([]job.SectionCount, len(list))
-	for i, s := range list {
-		out[i] = job.SectionCount(s)
-	}
-	return out
+	return convertAll(list, func(s sectionCountDoc) job.SectionCount { return job.SectionCount(s) })
 }
 
 func jobID(j *job.Job) bson.ObjectID {

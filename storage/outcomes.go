@@ -48,25 +48,11 @@ type consentRefDoc struct {
 }
 
 func toConsentRefDocs(refs []profile.ConsentRef) []consentRefDoc {
-	if refs == nil {
-		return nil
-	}
-	out := make([]consentRefDoc, len(refs))
-	for i, r := range refs {
-		out[i] = consentRefDoc(r)
-	}
-	return out
+	return convertAll(refs, func(r profile.ConsentRef) consentRefDoc { return consentRefDoc(r) })
 }
 
 func fromConsentRefDocs(docs []consentRefDoc) []profile.ConsentRef {
-	if docs == nil {
-		return nil
-	}
-	out := make([]profile.ConsentRef, len(docs))
-	for i, d := range docs {
-		out[i] = profile.ConsentRef(d)
-	}
-	return out
+	return convertAll(docs, func(d consentRefDoc) profile.ConsentRef { return profile.ConsentRef(d) })
 }
 
 func (d *outcomeDoc) outcome() job.RowOutcome {

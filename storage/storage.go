@@ -267,3 +267,16 @@ func IsTransient(err error) bool {
 // transientCodes are server error codes of a node that is stepping down,
 // shutting down or unreachable.
 var transientCodes = []int{6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436}
+
+// convertAll converts each element of in with f, between a domain type and
+// its stored form; nil stays nil, so an absent list stays absent.
+func convertAll[From, To any](in []From, f func(From) To) []To {
+	if in == nil {
+		return nil
+	}
+	out := make([]To, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}
