@@ -282,17 +282,9 @@ func (s *Store) CreateJob(ctx context.Context, j *job.Job, items []string) error
 
 // GetJob returns the account's job.
 func (s *Store) GetJob(ctx context.Context, accountID, id string) (*job.Job, error) {
-	oid, err := parseID(id)
-	if err != nil {
-		return nil, err
-	}
 	var d jobDoc
-	err = s.jobs.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get job: %w", err)
+	if err := findOwned(ctx, s.jobs, accountID, id, "get job", &d); err != nil {
+		return nil, err
 	}
 	return d.job(), nil
 }

@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/erasure-dev/erasure/internal/job"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/erasure-dev/erasure/internal/job"
 )
 
 // ClaimJob gives owner the oldest job that needs a worker — queued, or

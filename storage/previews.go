@@ -65,17 +65,9 @@ func (s *Store) CreatePreview(ctx context.Context, accountID string, expiresAt t
 
 // GetPreview returns a preview of the account.
 func (s *Store) GetPreview(ctx context.Context, accountID, id string) (*PreviewRecord, error) {
-	oid, err := parseID(id)
-	if err != nil {
-		return nil, err
-	}
 	var d previewDoc
-	err = s.previews.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get preview: %w", err)
+	if err := findOwned(ctx, s.previews, accountID, id, "get preview", &d); err != nil {
+		return nil, err
 	}
 	return d.record(), nil
 }

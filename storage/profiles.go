@@ -181,18 +181,10 @@ func (s *Store) FindWithRelated(ctx context.Context, accountID string, t identif
 // FindByID returns one profile of the account; with consents, its consents
 // too.
 func (s *Store) FindByID(ctx context.Context, accountID, id string, consents bool) (profile.Match, error) {
-	oid, err := parseID(id)
-	if err != nil {
-		return profile.Match{}, err
-	}
 	var d matchDoc
-	err = s.profiles.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}},
-		options.FindOne().SetProjection(matchProjection(consents))).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return profile.Match{}, ErrNotFound
-	}
-	if err != nil {
-		return profile.Match{}, fmt.Errorf("find profile: %w", err)
+	if err := findOwned(ctx, s.profiles, accountID, id, "find profile", &d,
+		options.FindOne().SetProjection(matchProjection(consents))); err != nil {
+		return profile.Match{}, err
 	}
 	return d.match(), nil
 }

@@ -280,3 +280,21 @@ func convertAll[From, To any](in []From, f func(From) To) []To {
 	}
 	return out
 }
+
+// findOwned decodes into d the document of coll with the id that belongs to
+// the account: ErrNotFound when there is none, also when the id is another
+// account's. what names the call in other errors.
+func findOwned(ctx context.Context, coll *mongo.Collection, accountID, id, what string, d any, opts ...options.Lister[options.FindOneOptions]) error {
+	oid, err := parseID(id)
+	if err != nil {
+		return err
+	}
+	err = coll.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}}, opts...).Decode(d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}

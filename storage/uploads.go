@@ -77,17 +77,9 @@ func (u *uploadDoc) upload() *job.Upload {
 }
 
 func (s *Store) getUpload(ctx context.Context, accountID, id string) (*uploadDoc, error) {
-	oid, err := parseID(id)
-	if err != nil {
-		return nil, err
-	}
 	var d uploadDoc
-	err = s.uploads.FindOne(ctx, bson.D{{"_id", oid}, {"account_id", accountID}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get upload: %w", err)
+	if err := findOwned(ctx, s.uploads, accountID, id, "get upload", &d); err != nil {
+		return nil, err
 	}
 	return &d, nil
 }
