@@ -29,7 +29,7 @@ var (
 		job.Queued: stateQueued, job.Running: stateRunning, job.Succeeded: stateSucceeded,
 		job.Cancelled: stateCancelled, job.Failed: stateFailed,
 	}
-	kindNames   = enumNames[job.Kind]{job.FromFile: "file", job.FromList: "list", job.FromProfile: "profile"}
+	kindNames   = enumNames[job.Kind]{job.FromFile: "file", job.FromList: "list", job.FromProfile: "profile", job.FromSegment: "segment"}
 	headerModes = enumNames[job.HeaderMode]{job.HeaderAuto: "auto", job.HeaderPresent: "present", job.HeaderAbsent: "absent"}
 	actionNames = enumNames[job.Action]{job.Delete: "delete", job.Unsubscribe: "unsubscribe"}
 )
@@ -58,6 +58,8 @@ type jobDoc struct {
 	Column       string `bson:"column,omitempty"`
 
 	ProfileID string `bson:"profile_id,omitempty"`
+	// SnapshotID is a segment job's snapshot.
+	SnapshotID string `bson:"snapshot_id,omitempty"`
 
 	CreatedBy actorDoc `bson:"created_by"`
 
@@ -91,6 +93,8 @@ type countsDoc struct {
 	// Unsubscribe jobs only.
 	Unsubscribed        int64 `bson:"unsubscribed,omitempty"`
 	AlreadyUnsubscribed int64 `bson:"already_unsubscribed,omitempty"`
+	// Segment jobs only.
+	NoLongerMatching int64 `bson:"no_longer_matching,omitempty"`
 }
 
 type consentFilterDoc struct {
@@ -137,6 +141,7 @@ func toJobDoc(j *job.Job) (jobDoc, error) {
 		ColumnNumber:     j.File.ColumnNumber,
 		Column:           j.Column,
 		ProfileID:        j.ProfileID,
+		SnapshotID:       j.SnapshotID,
 		CreatedBy:        actorDoc(j.CreatedBy),
 		Counts:           countsDoc(j.Counts),
 		Sections:         toSectionDocs(j.Sections),
@@ -180,6 +185,7 @@ func (d *jobDoc) job() *job.Job {
 		},
 		Column:           d.Column,
 		ProfileID:        d.ProfileID,
+		SnapshotID:       d.SnapshotID,
 		CreatedBy:        job.Actor(d.CreatedBy),
 		Counts:           job.Counts(d.Counts),
 		Sections:         fromSectionDocs(d.Sections),

@@ -15,7 +15,7 @@ import (
 
 var outcomeNames = enumNames[job.Outcome]{
 	job.Deleted: "deleted", job.NotFound: "not_found", job.Invalid: "invalid", job.Duplicate: "duplicate",
-	job.Unsubscribed: "unsubscribed", job.AlreadyUnsubscribed: "already_unsubscribed",
+	job.Unsubscribed: "unsubscribed", job.AlreadyUnsubscribed: "already_unsubscribed", job.NoLongerMatches: "no_longer_matches",
 }
 
 // outcomeDoc is a row outcome as stored in deletion_job_rows.

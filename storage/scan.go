@@ -51,32 +51,69 @@ func (s *Store) ScanProfiles(ctx context.Context, accountID, after string, fn fu
 	return nil
 }
 
-// scanDoc is a whole profile as stored, read leniently: a date another
-// writer stored as text or a number reads as no date rather than failing
-// the scan, since one odd profile must not stop a segment.
+// ProfilesByID returns the account's profiles with the given ids that
+// exist, whole and read like ScanProfiles reads them, by id.
+func (s *Store) ProfilesByID(ctx context.Context, accountID string, ids []string) (map[string]profile.Profile, error) {
+	oids := make([]bson.ObjectID, 0, len(ids))
+	for _, id := range ids {
+		if oid, err := parseID(id); err == nil {
+			oids = append(oids, oid)
+		}
+	}
+	out := make(map[string]profile.Profile, len(oids))
+	if len(oids) == 0 {
+		return out, nil
+	}
+	cur, err := s.profiles.Find(ctx, bson.D{{"account_id", accountID}, {"_id", bson.D{{"$in", oids}}}})
+	if err != nil {
+		return nil, fmt.Errorf("read profiles: %w", err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		var d scanDoc
+		if err := cur.Decode(&d); err != nil {
+			return nil, fmt.Errorf("read profiles: %w", err)
+		}
+		p := d.profile()
+		out[p.ID] = p
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("read profiles: %w", err)
+	}
+	return out, nil
+}
+
+// SectionIDs returns the ids of the sections the account's profiles hold
+// data in, in no particular order.
+func (s *Store) SectionIDs(ctx context.Context, accountID string) ([]string, error) {
+	res := s.profiles.Distinct(ctx, "sections.section_id", bson.D{{"account_id", accountID}})
+	var values []any
+	if err := res.Decode(&values); err != nil {
+		return nil, fmt.Errorf("list sections: %w", err)
+	}
+	// Another writer's odd section id (not text) names no section.
+	ids := make([]string, 0, len(values))
+	for _, v := range values {
+		if id, ok := v.(string); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// scanDoc is a whole profile as stored, read leniently: other services
+// write profiles too, and one odd value must neither stop a segment nor be
+// taken for something it is not. Each part read from sections is checked;
+// a part in an unexpected form is marked in profile.Unreadable, which
+// segment conditions treat as undecided.
 type scanDoc struct {
 	ID        bson.ObjectID `bson:"_id"`
 	AccountID string        `bson:"account_id"`
-	Key       keyDoc        `bson:"key"`
-	Email     string        `bson:"email"`
-	Phone     string        `bson:"phone"`
-	CRMID     string        `bson:"crm_id"`
-	Sections  []struct {
-		SectionID  string         `bson:"section_id"`
-		Attributes map[string]any `bson:"attributes"`
-		Tags       []string       `bson:"tags"`
-		Consents   []struct {
-			Channel string        `bson:"channel"`
-			Topic   string        `bson:"topic"`
-			Status  string        `bson:"status"`
-			At      bson.RawValue `bson:"at"`
-		} `bson:"consents"`
-		Events []struct {
-			Type string         `bson:"type"`
-			At   bson.RawValue  `bson:"at"`
-			Data map[string]any `bson:"data"`
-		} `bson:"events"`
-	} `bson:"sections"`
+	Key       bson.RawValue `bson:"key"`
+	Email     bson.RawValue `bson:"email"`
+	Phone     bson.RawValue `bson:"phone"`
+	CRMID     bson.RawValue `bson:"crm_id"`
+	Sections  bson.RawValue `bson:"sections"`
 	CreatedAt bson.RawValue `bson:"created_at"`
 	UpdatedAt bson.RawValue `bson:"updated_at"`
 }
@@ -86,24 +123,139 @@ func (d *scanDoc) profile() profile.Profile {
 	p := profile.Profile{
 		ID:        d.ID.Hex(),
 		AccountID: d.AccountID,
-		Key:       profile.Key{Type: keyTypes.value(d.Key.Type), Value: d.Key.Value},
-		Email:     d.Email,
-		Phone:     d.Phone,
-		CRMID:     d.CRMID,
+		Email:     textOf(d.Email),
+		Phone:     textOf(d.Phone),
+		CRMID:     textOf(d.CRMID),
 		CreatedAt: dateOf(d.CreatedAt),
 		UpdatedAt: dateOf(d.UpdatedAt),
 	}
-	for _, sd := range d.Sections {
-		sec := profile.Section{SectionID: sd.SectionID, Attributes: plainMap(sd.Attributes), Tags: sd.Tags}
-		for _, c := range sd.Consents {
-			sec.Consents = append(sec.Consents, profile.Consent{Channel: c.Channel, Topic: c.Topic, Status: c.Status, At: dateOf(c.At)})
+	if key, ok := d.Key.DocumentOK(); ok {
+		p.Key = profile.Key{Type: keyTypes.value(textOf(key.Lookup("type"))), Value: textOf(key.Lookup("value"))}
+	}
+	if absent(d.Sections) {
+		return p
+	}
+	list, ok := arrayOf(d.Sections)
+	if !ok {
+		return withUnreadableSection(p)
+	}
+	for _, v := range list {
+		doc, ok := v.DocumentOK()
+		if !ok {
+			p = withUnreadableSection(p)
+			continue
 		}
-		for _, e := range sd.Events {
-			sec.Events = append(sec.Events, profile.Event{Type: e.Type, At: dateOf(e.At), Data: plainMap(e.Data)})
-		}
-		p.Sections = append(p.Sections, sec)
+		p.Sections = append(p.Sections, sectionOf(doc))
 	}
 	return p
+}
+
+var unreadableSection = profile.Section{Unreadable: profile.Unreadable{Section: true, Attributes: true, Tags: true, Consents: true, Events: true}}
+
+func withUnreadableSection(p profile.Profile) profile.Profile {
+	p.Sections = append(p.Sections, unreadableSection)
+	return p
+}
+
+// sectionOf reads one section document, marking the parts it cannot read.
+func sectionOf(doc bson.Raw) profile.Section {
+	id, ok := doc.Lookup("section_id").StringValueOK()
+	if !ok {
+		return unreadableSection
+	}
+	s := profile.Section{SectionID: id}
+	if v := doc.Lookup("attributes"); !absent(v) {
+		var m map[string]any
+		if attrs, ok := v.DocumentOK(); ok && bson.Unmarshal(attrs, &m) == nil {
+			s.Attributes = plainMap(m)
+		} else {
+			s.Unreadable.Attributes = true
+		}
+	}
+	if v := doc.Lookup("tags"); !absent(v) {
+		list, ok := arrayOf(v)
+		s.Unreadable.Tags = !ok
+		for _, t := range list {
+			if name, ok := t.StringValueOK(); ok {
+				s.Tags = append(s.Tags, name)
+			} else {
+				s.Unreadable.Tags = true
+			}
+		}
+	}
+	s.Consents, s.Unreadable.Consents = readList(doc.Lookup("consents"), func(c bson.Raw) (profile.Consent, bool) {
+		channel, ok1 := c.Lookup("channel").StringValueOK()
+		topic, ok2 := optionalText(c.Lookup("topic"))
+		status, ok3 := c.Lookup("status").StringValueOK()
+		return profile.Consent{Channel: channel, Topic: topic, Status: status, At: dateOf(c.Lookup("at"))}, ok1 && ok2 && ok3
+	})
+	s.Events, s.Unreadable.Events = readList(doc.Lookup("events"), func(e bson.Raw) (profile.Event, bool) {
+		typ, ok := e.Lookup("type").StringValueOK()
+		at, isDate := e.Lookup("at").DateTimeOK()
+		ev := profile.Event{Type: typ, At: time.UnixMilli(at).UTC()}
+		if data, ok := e.Lookup("data").DocumentOK(); ok {
+			var m map[string]any
+			if bson.Unmarshal(data, &m) == nil {
+				ev.Data = plainMap(m)
+			}
+		}
+		return ev, ok && isDate
+	})
+	return s
+}
+
+// readList reads an array of documents with read, keeping the items read
+// whole; unreadable reports whether the array or some item was not.
+func readList[T any](v bson.RawValue, read func(bson.Raw) (T, bool)) (items []T, unreadable bool) {
+	if absent(v) {
+		return nil, false
+	}
+	list, ok := arrayOf(v)
+	if !ok {
+		return nil, true
+	}
+	for _, item := range list {
+		doc, ok := item.DocumentOK()
+		if !ok {
+			unreadable = true
+			continue
+		}
+		if t, ok := read(doc); ok {
+			items = append(items, t)
+		} else {
+			unreadable = true
+		}
+	}
+	return items, unreadable
+}
+
+// absent reports whether a looked-up value is missing or null.
+func absent(v bson.RawValue) bool {
+	return v.Type == 0 || v.Type == bson.TypeNull
+}
+
+// arrayOf returns the values of an array.
+func arrayOf(v bson.RawValue) ([]bson.RawValue, bool) {
+	a, ok := v.ArrayOK()
+	if !ok {
+		return nil, false
+	}
+	values, err := a.Values()
+	return values, err == nil
+}
+
+// textOf is a stored string, or "" for anything else.
+func textOf(v bson.RawValue) string {
+	s, _ := v.StringValueOK()
+	return s
+}
+
+// optionalText is a string that may be missing or null ("").
+func optionalText(v bson.RawValue) (string, bool) {
+	if absent(v) {
+		return "", true
+	}
+	return v.StringValueOK()
 }
 
 // dateOf is a stored date, or the zero time for anything else.

@@ -93,6 +93,9 @@ type Store struct {
 	unsubscriptions *mongo.Collection
 	// previews are previews run on the server (previews.go).
 	previews *mongo.Collection
+	// snapshots and snapshotIDs are segment snapshots (snapshots.go).
+	snapshots   *mongo.Collection
+	snapshotIDs *mongo.Collection
 
 	// beforeOptOutWrite, when set, runs between OptOutConsents' read and its
 	// write (export_test.go): tests change a profile there, as the platform
@@ -139,6 +142,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 
 		unsubscriptions: db.Collection(unsubscriptionCollection),
 		previews:        db.Collection(previewsCollection),
+		snapshots:       db.Collection(snapshotsCollection),
+		snapshotIDs:     db.Collection(snapshotIDsCollection),
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -174,6 +179,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.jobs, mongo.IndexModel{Keys: bson.D{{"outcomes_expire_at", 1}}}},
 		{s.uploads, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
 		{s.previews, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
+		{s.snapshotIDs, mongo.IndexModel{Keys: bson.D{{"snapshot_id", 1}}}},
 		{s.claims, mongo.IndexModel{Keys: bson.D{{"job_id", 1}, {"attempt", -1}}}},
 		// The audit trail, newest first, and erasure lookups by hash.
 		{s.auditEvents, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"seq", -1}, {"_id", -1}}}},

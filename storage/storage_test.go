@@ -595,4 +595,66 @@ func TestScanProfiles(t *testing.T) {
 	if !p.CreatedAt.Equal(at) || !p.Sections[0].Events[0].At.Equal(at) || !p.Sections[0].Consents[0].At.IsZero() || p.Key.Type != identifier.Email {
 		t.Fatalf("profile %+v", p)
 	}
+	if p.Sections[0].Unreadable.Any() {
+		t.Fatalf("a well-formed section is marked unreadable: %+v", p.Sections[0].Unreadable)
+	}
+}
+
+// TestScanOddProfiles checks that values other writers stored in forms
+// erasure does not expect neither stop a scan nor read as something they are
+// not: the parts holding them are marked unreadable, and the rest is read.
+func TestScanOddProfiles(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	at := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
+	odd := bson.D{{"_id", bson.NewObjectID()}, {"account_id", "acme"}, {"key", bson.D{{"type", "email"}, {"value", "odd@example.com"}}},
+		{"email", 42},
+		{"sections", bson.A{
+			// Tags hold a number; one event's date is text, one event's type a number.
+			bson.D{{"section_id", "s1"}, {"tags", bson.A{"vip", 7}},
+				{"attributes", bson.D{{"score", int32(7)}}},
+				{"consents", bson.A{bson.D{{"channel", "email"}, {"topic", "news"}, {"status", true}}, bson.D{{"channel", "sms"}, {"status", "opt_in"}}}},
+				{"events", bson.A{bson.D{{"type", "email_click"}, {"at", "2025-03-01"}}, bson.D{{"type", 5}, {"at", at}}, bson.D{{"type", "email_open"}, {"at", at}}}}},
+			// Attributes and tags of the wrong shape.
+			bson.D{{"section_id", "s2"}, {"attributes", "none"}, {"tags", "vip"}, {"consents", bson.A{"opt_in"}}, {"events", bson.D{{"type", "x"}}}},
+			// No section id, and a section that is not a document.
+			bson.D{{"tags", bson.A{"vip"}}},
+			"s4",
+		}},
+		{"created_at", "2025-01-01"}}
+	notArray := bson.D{{"_id", bson.NewObjectID()}, {"account_id", "acme"}, {"key", "odd"}, {"sections", bson.D{{"section_id", "s1"}}}}
+	if _, err := storagetest.Database(t).Collection("profiles").InsertMany(ctx, []any{odd, notArray}); err != nil {
+		t.Fatal(err)
+	}
+	var all []profile.Profile
+	if err := s.ScanProfiles(ctx, "acme", "", func(p profile.Profile) bool { all = append(all, p); return true }); err != nil {
+		t.Fatalf("a scan over odd profiles failed: %v", err)
+	}
+	if len(all) != 2 {
+		t.Fatalf("%d profiles scanned, want 2", len(all))
+	}
+	p := all[0]
+	if p.Email != "" || !p.CreatedAt.IsZero() || p.Key.Type != identifier.Email || len(p.Sections) != 4 {
+		t.Fatalf("odd profile read as %+v", p)
+	}
+	s1, s2 := p.Sections[0], p.Sections[1]
+	want1 := profile.Unreadable{Tags: true, Consents: true, Events: true}
+	if s1.Unreadable != want1 || !slices.Equal(s1.Tags, []string{"vip"}) || s1.Attributes["score"] != int32(7) ||
+		len(s1.Consents) != 1 || s1.Consents[0].Channel != "sms" || len(s1.Events) != 1 || s1.Events[0].Type != "email_open" {
+		t.Fatalf("section s1 read as %+v", s1)
+	}
+	want2 := profile.Unreadable{Attributes: true, Tags: true, Consents: true, Events: true}
+	if s2.Unreadable != want2 || s2.SectionID != "s2" || s2.Attributes != nil || s2.Tags != nil {
+		t.Fatalf("section s2 read as %+v", s2)
+	}
+	for _, sec := range p.Sections[2:] {
+		if !sec.Unreadable.Section || !sec.Unreadable.Tags || sec.Tags != nil {
+			t.Fatalf("a section without a readable id read as %+v", sec)
+		}
+	}
+	q := all[1]
+	if q.Key.Type != 0 || len(q.Sections) != 1 || !q.Sections[0].Unreadable.Section {
+		t.Fatalf("a profile whose sections are not a list read as %+v", q)
+	}
 }

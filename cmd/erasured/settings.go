@@ -148,7 +148,7 @@ func settings() []setting {
 				}
 				return nil
 			}},
-		{name: "default-features", def: deletion.FeatureList(deletion.AllFeatures), cmds: serveCmd,
+		{name: "default-features", def: deletion.FeatureList(deletion.DefaultFeatures), cmds: serveCmd,
 			usage: "comma-separated features of accounts that have none stored, or none (see erasured features)",
 			field: func(c *config) any { return &c.features },
 			check: func(c *config) error {

@@ -380,7 +380,7 @@ func TestZeroMeansNoBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, want := c.deletionConfig(nil), deletion.DefaultConfig()
-	want.DefaultFeatures = deletion.AllFeatures
+	want.DefaultFeatures = deletion.DefaultFeatures
 	for _, f := range []struct {
 		name      string
 		got, want any

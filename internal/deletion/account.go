@@ -27,10 +27,19 @@ const (
 	// Unsubscribing: opt out profiles' consents instead of deleting them,
 	// by file, list or profile id.
 	Unsubscribing Feature = "unsubscribe"
+	// SegmentDeletion: delete the profiles a segment matches, straight
+	// from the segment (PreviewSegmentDeletion, ExecuteSegmentDeletion).
+	// Off unless activated for the account, as the help article has it:
+	// not among DefaultFeatures.
+	SegmentDeletion Feature = "segment_deletion"
 )
 
 // AllFeatures lists every feature.
-var AllFeatures = []Feature{FileDeletion, ListDeletion, ProfileDeletion, Unsubscribing}
+var AllFeatures = []Feature{FileDeletion, ListDeletion, ProfileDeletion, Unsubscribing, SegmentDeletion}
+
+// DefaultFeatures are the features of an account that has none stored,
+// unless Config.DefaultFeatures says otherwise: all but SegmentDeletion.
+var DefaultFeatures = []Feature{FileDeletion, ListDeletion, ProfileDeletion, Unsubscribing}
 
 // ParseFeatures reads a comma-separated list of feature names.
 func ParseFeatures(s string) ([]Feature, error) {

@@ -198,7 +198,7 @@ func BenchmarkCountSegment(b *testing.B) {
 		}}}
 		for range b.N {
 			got, err := svc.CountSegment(ctx, deletion.Caller{AccountID: "bench"}, inactive, now)
-			if err != nil || got.Profiles != want {
+			if err != nil || got.Profiles != int64(want) {
 				b.Fatalf("%+v, %v; want %d", got, err, want)
 			}
 		}

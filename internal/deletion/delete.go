@@ -99,7 +99,7 @@ func recordOf(j *job.Job, w row, at time.Time) job.Erasure {
 // it.
 func matchOf(j *job.Job, o job.RowOutcome) *profile.Match {
 	m := &profile.Match{ID: o.ProfileID, Sections: o.Sections}
-	if j.Kind != job.FromProfile {
+	if j.Kind != job.FromProfile && j.Kind != job.FromSegment {
 		// The profile's key is the row's value (outcomes stored before the
 		// hashes were kept need it).
 		m.Key = profile.Key{Type: j.IdentifierType, Value: o.Normalized}

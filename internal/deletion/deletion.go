@@ -69,13 +69,17 @@ type Config struct {
 	// once; a call that would start one more is refused.
 	MaxUploadsPerAccount int
 	// DefaultFeatures are the features of an account that has none stored;
-	// nil means all.
+	// nil means the package's DefaultFeatures (all but segment_deletion).
 	DefaultFeatures []Feature
 	// AuditKey is the secret the audit trail's identifier hashes are
 	// derived from (at least 32 bytes). It must stay the same for the
 	// trail to be verifiable; empty means a random key for this process
 	// only (tests).
 	AuditKey []byte
+	// SnapshotTTL is how long a segment snapshot (PreviewSegmentDeletion)
+	// may wait for ExecuteSegmentDeletion; a used one lives as long as its
+	// job runs.
+	SnapshotTTL time.Duration
 	// TempDir holds uploads copied out of the store while a job reads them;
 	// empty means the system default.
 	TempDir string
@@ -101,6 +105,7 @@ func DefaultConfig() Config {
 
 		MaxActiveJobsPerAccount: 20,
 		MaxUploadsPerAccount:    10,
+		SnapshotTTL:             30 * time.Minute,
 	}
 }
 
@@ -120,8 +125,9 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.CheckpointInterval, d.CheckpointInterval)
 	orDefault(&c.MaxActiveJobsPerAccount, d.MaxActiveJobsPerAccount)
 	orDefault(&c.MaxUploadsPerAccount, d.MaxUploadsPerAccount)
+	orDefault(&c.SnapshotTTL, d.SnapshotTTL)
 	if c.DefaultFeatures == nil {
-		c.DefaultFeatures = AllFeatures
+		c.DefaultFeatures = DefaultFeatures
 	}
 	return c
 }

@@ -98,11 +98,17 @@ type matcher struct {
 	typ identifier.Type
 }
 
-func (s *Service) matcherFor(j *job.Job) (matcher, error) {
-	if j.Kind == job.FromProfile {
-		return matcher{norm: profileIDs{}, resolve: s.resolveIDs}, nil
+// matcherFor returns how job j's rows are matched; for a segment job, also
+// the snapshot its rows come from.
+func (s *Service) matcherFor(ctx context.Context, j *job.Job) (matcher, *job.Snapshot, error) {
+	switch j.Kind {
+	case job.FromSegment:
+		return s.segmentMatcher(ctx, j)
+	case job.FromProfile:
+		return matcher{norm: profileIDs{}, resolve: s.resolveIDs}, nil, nil
 	}
-	return s.keyMatcher(Spec{Type: j.IdentifierType, DefaultRegion: j.DefaultRegion})
+	m, err := s.keyMatcher(Spec{Type: j.IdentifierType, DefaultRegion: j.DefaultRegion})
+	return m, nil, err
 }
 
 func (s *Service) keyMatcher(sp Spec) (matcher, error) {
@@ -192,7 +198,7 @@ func (c *classifier) classify(num int64, value string, present bool) row {
 		r.outcome, r.reason = job.Invalid, fmt.Sprintf("the row has no cell in %s", c.column)
 		return r
 	}
-	n, err := c.norm.Normalize(value)
+	n, err := c.norm.Normalize(unneutralise(value))
 	if err != nil {
 		r.outcome, r.reason = job.Invalid, reasonOf(err, err.Error())
 		return r
@@ -203,6 +209,19 @@ func (c *classifier) classify(num int64, value string, present bool) row {
 		r.outcome, r.dupOf = job.Duplicate, int64(first)
 	}
 	return r
+}
+
+// unneutralise drops the apostrophe that CSV exporters (this service's
+// segment export and reports among them, see neutralise) put before a cell
+// starting with = + - or @, so that a spreadsheet does not run it as a
+// formula: such a file's "'+46701234567" is the phone number +46701234567.
+// Only the value normalized changes; the row keeps the cell as read.
+func unneutralise(cell string) string {
+	s := strings.TrimSpace(cell)
+	if len(s) > 1 && s[0] == '\'' && strings.IndexByte("=+-@", s[1]) >= 0 {
+		return s[1:]
+	}
+	return cell
 }
 
 // resolveKeys looks up the valid rows of a batch in one query and marks each

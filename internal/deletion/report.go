@@ -41,15 +41,20 @@ type OutcomeSummary struct {
 
 // outcomeOrder is the order of a summary's outcomes: what the job did
 // first, then why other rows were left alone.
-func outcomeOrder(a job.Action) []job.Outcome {
-	if a == job.Unsubscribe {
+func outcomeOrder(j *job.Job) []job.Outcome {
+	switch {
+	case j.Action == job.Unsubscribe:
 		return []job.Outcome{job.Unsubscribed, job.AlreadyUnsubscribed, job.NotFound, job.Invalid, job.Duplicate}
+	case j.Kind == job.FromSegment:
+		return []job.Outcome{job.Deleted, job.NoLongerMatches, job.NotFound, job.Invalid, job.Duplicate}
 	}
 	return []job.Outcome{job.Deleted, job.NotFound, job.Invalid, job.Duplicate}
 }
 
 func countOf(c job.Counts, o job.Outcome) int64 {
 	switch o {
+	case job.NoLongerMatches:
+		return c.NoLongerMatching
 	case job.Deleted:
 		return c.Deleted
 	case job.NotFound:
@@ -89,7 +94,7 @@ func (s *Service) Report(ctx context.Context, by Caller, jobID string) (*Report,
 		n := max(j.Counts.TotalRows-j.Counts.Rows, 0)
 		r.RowsNotProcessed = &n
 	}
-	for _, o := range outcomeOrder(j.Action) {
+	for _, o := range outcomeOrder(j) {
 		if n := countOf(j.Counts, o); n > 0 {
 			r.Outcomes = append(r.Outcomes, OutcomeSummary{Outcome: o, Count: n})
 		}

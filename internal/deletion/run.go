@@ -23,6 +23,8 @@ type run struct {
 	log       *slog.Logger
 
 	match matcher
+	// snapshot is a segment job's snapshot, where its rows come from.
+	snapshot *job.Snapshot
 	// act is what the job does to the profiles its rows match.
 	act action
 	// sections are the job's per-section totals while it runs.
@@ -75,10 +77,11 @@ func (r *run) process() (job.State, error) {
 	if r.act, err = r.s.actionFor(r.job); err != nil {
 		return 0, err
 	}
-	m, err := r.s.matcherFor(r.job)
+	m, sn, err := r.s.matcherFor(r.ops, r.job)
 	if err != nil {
 		return 0, err
 	}
+	r.snapshot = sn
 	r.match = m
 	src, err := r.openRows()
 	if err != nil {
@@ -187,6 +190,8 @@ func (r *run) openRows() (rowSource, error) {
 	switch j.Kind {
 	case job.FromProfile:
 		return &listSource{items: []string{j.ProfileID}}, nil
+	case job.FromSegment:
+		return &snapshotSource{ctx: r.ops, s: r.s, sn: r.snapshot}, nil
 	case job.FromList:
 		items, err := r.s.store.LoadItems(r.ops, j)
 		if err != nil {

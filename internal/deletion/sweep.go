@@ -43,6 +43,11 @@ func (s *Service) sweepOnce(ctx context.Context) error {
 	} else if n > 0 {
 		s.logger.InfoContext(ctx, "identifiers of ended list jobs deleted", "jobs", n)
 	}
+	if n, err := s.store.DeleteUsedUpSnapshots(ctx, now); err != nil {
+		return err
+	} else if n > 0 {
+		s.logger.InfoContext(ctx, "expired or used segment snapshots deleted", "snapshots", n)
+	}
 	for {
 		jobs, err := s.store.JobsWithExpiredOutcomes(ctx, now, 100)
 		if err != nil {

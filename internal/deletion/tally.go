@@ -26,6 +26,9 @@ func tally(c *job.Counts, sections sectionTotals, batch []row, deleting bool) {
 		case job.NotFound:
 			c.Valid++
 			c.NotFound++
+		case job.NoLongerMatches:
+			c.Valid++
+			c.NoLongerMatching++
 		case job.Deleted, job.Unsubscribed, job.AlreadyUnsubscribed:
 			c.Valid++
 			c.Matched++

@@ -89,6 +89,8 @@ func (t Task) feature(k job.Kind) Feature {
 		return ListDeletion
 	case job.FromProfile:
 		return ProfileDeletion
+	case job.FromSegment:
+		return SegmentDeletion
 	}
 	return FileDeletion
 }

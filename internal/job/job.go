@@ -58,6 +58,9 @@ const (
 	FromList
 	// FromProfile targets one profile by id (a GDPR erasure).
 	FromProfile
+	// FromSegment reads the profile ids of a segment snapshot: the profiles
+	// a segment matched when its deletion was previewed.
+	FromSegment
 )
 
 func (k Kind) String() string {
@@ -68,6 +71,8 @@ func (k Kind) String() string {
 		return "list"
 	case FromProfile:
 		return "profile"
+	case FromSegment:
+		return "segment"
 	}
 	return fmt.Sprintf("Kind(%d)", int8(k))
 }
@@ -120,6 +125,8 @@ type Job struct {
 
 	// ProfileID is a FromProfile job's target.
 	ProfileID string
+	// SnapshotID is the segment snapshot a FromSegment job reads.
+	SnapshotID string
 
 	// CreatedBy is who asked for the job.
 	CreatedBy Actor
@@ -197,6 +204,10 @@ type Counts struct {
 	// unsubscribe.
 	Unsubscribed        int64
 	AlreadyUnsubscribed int64
+	// NoLongerMatching counts the profiles of a segment snapshot that the
+	// segment no longer matched when their batch ran; they are valid rows,
+	// neither matched nor not found.
+	NoLongerMatching int64
 }
 
 // SectionCount is how many matched profiles held data in a section; for an

@@ -25,6 +25,10 @@ const (
 	// AlreadyUnsubscribed: the row matched a profile with no opted-in
 	// consent the job selects; nothing changed.
 	AlreadyUnsubscribed
+	// NoLongerMatches: the row is a profile of a segment snapshot that the
+	// segment no longer matched when its batch ran (see the reason); it was
+	// left as it is.
+	NoLongerMatches
 )
 
 func (o Outcome) String() string {
@@ -41,6 +45,8 @@ func (o Outcome) String() string {
 		return "unsubscribed"
 	case AlreadyUnsubscribed:
 		return "already_unsubscribed"
+	case NoLongerMatches:
+		return "no_longer_matches"
 	}
 	return fmt.Sprintf("Outcome(%d)", int8(o))
 }

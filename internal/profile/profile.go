@@ -40,6 +40,32 @@ type Section struct {
 	Tags       []string
 	Consents   []Consent
 	Events     []Event
+	// Unreadable marks the parts of the section that another writer stored
+	// in a form erasure cannot read. They are left out of the fields above,
+	// and a segment condition that depends on them is undecided.
+	Unreadable Unreadable
+}
+
+// Unreadable marks the parts of a section stored in an unexpected form.
+type Unreadable struct {
+	// Section: the section is not a document or its id is not text; every
+	// part is then marked too.
+	Section bool
+	// Attributes: the attributes are not a document.
+	Attributes bool
+	// Tags: the tags are not a list, or hold something other than text.
+	Tags bool
+	// Consents: a consent is not a document, or its channel, topic or
+	// status is not text.
+	Consents bool
+	// Events: an event is not a document, its type is not text, or its
+	// date is not a date.
+	Events bool
+}
+
+// Any reports whether some part is marked.
+func (u Unreadable) Any() bool {
+	return u.Section || u.Attributes || u.Tags || u.Consents || u.Events
 }
 
 // Consent is a subscription status for a channel and topic.

@@ -8,62 +8,117 @@ import (
 	"github.com/erasure-dev/erasure/internal/profile"
 )
 
-// Match reports whether the profile p belongs to the segment at the
-// evaluation time now. It expects a definition that passed
-// [Segment.Validate]; a node it does not know matches nothing.
-func (s Segment) Match(p profile.Profile, now time.Time) bool {
-	return matchNode(s.Root, &p, now)
+// Truth is a segment's verdict on one profile. A condition that depends on
+// data stored in a form erasure cannot read (see [profile.Unreadable]) is
+// Unknown, and so is its negation: groups combine verdicts in three-valued
+// logic (All is No when a child is No, Any is Yes when a child is Yes, else
+// Unknown wins over the rest). Only Yes matches, so unreadable data never
+// puts a profile into a segment, whether the condition is negated or not.
+type Truth int8
+
+// The verdicts.
+const (
+	No Truth = iota
+	Unknown
+	Yes
+)
+
+func truthOf(b bool) Truth {
+	if b {
+		return Yes
+	}
+	return No
 }
 
-func matchNode(n Node, p *profile.Profile, now time.Time) bool {
+// not negates t when negate is set; Unknown stays Unknown.
+func (t Truth) not(negate bool) Truth {
+	if !negate || t == Unknown {
+		return t
+	}
+	return Yes - t
+}
+
+// Match reports whether the profile p belongs to the segment at the
+// evaluation time now: whether [Segment.Eval] says Yes.
+func (s Segment) Match(p profile.Profile, now time.Time) bool {
+	return s.Eval(p, now) == Yes
+}
+
+// Eval decides whether the profile p belongs to the segment at the
+// evaluation time now. It expects a definition that passed
+// [Segment.Validate]; a node it does not know is No.
+func (s Segment) Eval(p profile.Profile, now time.Time) Truth {
+	return evalNode(s.Root, &p, now)
+}
+
+func evalNode(n Node, p *profile.Profile, now time.Time) Truth {
 	switch n := n.(type) {
 	case Group:
-		return matchGroup(n, p, now) != n.Negate
+		return evalGroup(n, p, now).not(n.Negate)
 	case KeyType:
-		return (p.Key.Type == n.Type) != n.Negate
+		return truthOf(p.Key.Type == n.Type).not(n.Negate)
 	case Attribute:
-		return matchAttribute(n, p) != n.Negate
+		return evalAttribute(n, p).not(n.Negate)
 	case Tag:
-		return matchTag(n, p) != n.Negate
+		return evalTag(n, p).not(n.Negate)
 	case Event:
-		return matchEvent(n, p, now) != n.Negate
+		return evalEvent(n, p, now).not(n.Negate)
 	case Consent:
-		return matchConsent(n, p) != n.Negate
+		return evalConsent(n, p).not(n.Negate)
 	case Time:
-		return matchTime(n, p, now) != n.Negate
+		return evalTime(n, p, now).not(n.Negate)
 	}
-	return false
+	return No
 }
 
-func matchGroup(g Group, p *profile.Profile, now time.Time) bool {
+func evalGroup(g Group, p *profile.Profile, now time.Time) Truth {
+	// All is No as soon as a child is No, Any is Yes as soon as one is Yes.
+	decisive, other := No, Yes
 	switch g.Op {
 	case All:
-		for _, c := range g.Children {
-			if !matchNode(c, p, now) {
-				return false
-			}
-		}
-		return true
 	case Any:
-		for _, c := range g.Children {
-			if matchNode(c, p, now) {
-				return true
-			}
+		decisive, other = Yes, No
+	default:
+		return No
+	}
+	result := other
+	for _, c := range g.Children {
+		switch evalNode(c, p, now) {
+		case decisive:
+			return decisive
+		case Unknown:
+			result = Unknown
 		}
 	}
-	return false
+	return result
+}
+
+// some is the verdict of "some section in scope satisfies a condition":
+// Yes when one does, else Unknown when one might (its data was unreadable),
+// else No.
+type some struct{ found, unsure bool }
+
+func (s some) truth() Truth {
+	switch {
+	case s.found:
+		return Yes
+	case s.unsure:
+		return Unknown
+	}
+	return No
 }
 
 // inScope reports whether a condition naming section (empty: any) looks at
-// the section s.
+// the section s. A section whose id is unreadable might be any section.
 func inScope(section string, s *profile.Section) bool {
-	return section == "" || s.SectionID == section
+	return section == "" || s.SectionID == section || s.Unreadable.Section
 }
 
-func matchAttribute(a Attribute, p *profile.Profile) bool {
+func evalAttribute(a Attribute, p *profile.Profile) Truth {
 	if a.Op == OpNotExists {
-		return !matchAttribute(Attribute{Section: a.Section, Name: a.Name, Op: OpExists}, p)
+		return evalAttribute(Attribute{Section: a.Section, Name: a.Name, Op: OpExists}, p).not(true)
 	}
+	var r some
 	for i := range p.Sections {
 		s := &p.Sections[i]
 		if !inScope(a.Section, s) {
@@ -71,10 +126,11 @@ func matchAttribute(a Attribute, p *profile.Profile) bool {
 		}
 		v, ok := s.Attributes[a.Name]
 		if ok && v != nil && matchValue(a.Op, v, a.Value) {
-			return true
+			return Yes
 		}
+		r.unsure = r.unsure || s.Unreadable.Attributes
 	}
-	return false
+	return r.truth()
 }
 
 // matchValue applies op to a stored value v (not nil) and the condition's
@@ -218,7 +274,8 @@ func cmpOrdered[T int64 | float64](a, b T) int {
 	return 0
 }
 
-func matchTag(t Tag, p *profile.Profile) bool {
+func evalTag(t Tag, p *profile.Profile) Truth {
+	var r some
 	for i := range p.Sections {
 		s := &p.Sections[i]
 		if !inScope(t.Section, s) {
@@ -226,18 +283,21 @@ func matchTag(t Tag, p *profile.Profile) bool {
 		}
 		for _, name := range s.Tags {
 			if name == t.Name {
-				return true
+				return Yes
 			}
 		}
+		r.unsure = r.unsure || s.Unreadable.Tags
 	}
-	return false
+	return r.truth()
 }
 
 func daysBefore(now time.Time, days int) time.Time {
 	return now.Add(-time.Duration(days) * 24 * time.Hour)
 }
 
-func matchEvent(e Event, p *profile.Profile, now time.Time) bool {
+// evalEvent counts the readable events in the time frame; when they are too
+// few but a section in scope has unreadable events, the verdict is Unknown.
+func evalEvent(e Event, p *profile.Profile, now time.Time) Truth {
 	need := max(e.AtLeast, 1)
 	var from time.Time
 	if e.WithinDays > 0 {
@@ -246,11 +306,13 @@ func matchEvent(e Event, p *profile.Profile, now time.Time) bool {
 		from = e.From
 	}
 	n := 0
+	unsure := false
 	for i := range p.Sections {
 		s := &p.Sections[i]
 		if !inScope(e.Section, s) {
 			continue
 		}
+		unsure = unsure || s.Unreadable.Events
 		for _, ev := range s.Events {
 			if ev.Type != e.Type {
 				continue
@@ -263,14 +325,15 @@ func matchEvent(e Event, p *profile.Profile, now time.Time) bool {
 			}
 			n++
 			if n >= need {
-				return true
+				return Yes
 			}
 		}
 	}
-	return false
+	return some{unsure: unsure}.truth()
 }
 
-func matchConsent(c Consent, p *profile.Profile) bool {
+func evalConsent(c Consent, p *profile.Profile) Truth {
+	var r some
 	for i := range p.Sections {
 		s := &p.Sections[i]
 		if !inScope(c.Section, s) {
@@ -278,14 +341,17 @@ func matchConsent(c Consent, p *profile.Profile) bool {
 		}
 		for _, k := range s.Consents {
 			if k.Channel == c.Channel && (c.Topic == "" || k.Topic == c.Topic) && k.Status == c.Status {
-				return true
+				return Yes
 			}
 		}
+		r.unsure = r.unsure || s.Unreadable.Consents
 	}
-	return false
+	return r.truth()
 }
 
-func matchTime(t Time, p *profile.Profile, now time.Time) bool {
+// evalTime is Unknown for a profile without the date (unset, or stored as
+// something other than a date).
+func evalTime(t Time, p *profile.Profile, now time.Time) Truth {
 	var v time.Time
 	switch t.Field {
 	case Created:
@@ -293,10 +359,10 @@ func matchTime(t Time, p *profile.Profile, now time.Time) bool {
 	case Updated:
 		v = p.UpdatedAt
 	default:
-		return false
+		return No
 	}
 	if v.IsZero() {
-		return false
+		return Unknown
 	}
 	bound := t.At
 	if bound.IsZero() {
@@ -304,9 +370,9 @@ func matchTime(t Time, p *profile.Profile, now time.Time) bool {
 	}
 	switch t.Op {
 	case Before:
-		return v.Before(bound)
+		return truthOf(v.Before(bound))
 	case After:
-		return !v.Before(bound)
+		return truthOf(!v.Before(bound))
 	}
-	return false
+	return No
 }

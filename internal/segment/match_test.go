@@ -272,3 +272,51 @@ func TestArticleUseCases(t *testing.T) {
 		t.Error("not inactive 96 days later")
 	}
 }
+
+// TestUnreadableDataNeverDecides checks that data stored in a form erasure
+// cannot read puts a profile neither in a segment nor in its negation,
+// unless readable data decides.
+func TestUnreadableDataNeverDecides(t *testing.T) {
+	t.Parallel()
+	odd := profile.Profile{
+		Key: profile.Key{Type: identifier.Email, Value: "odd@example.com"},
+		// No created date at all; updated is readable.
+		UpdatedAt: daysAgo(10),
+		Sections: []profile.Section{
+			{SectionID: "newsletter", Tags: []string{"vip"}, Unreadable: profile.Unreadable{Tags: true, Events: true, Consents: true}},
+			{SectionID: "shop", Attributes: map[string]any{"score": int32(5)}},
+			{Unreadable: profile.Unreadable{Section: true, Attributes: true, Tags: true, Consents: true, Events: true}},
+		},
+	}
+	tests := []struct {
+		name string
+		c    Node
+		want Truth
+	}{
+		{"tag read despite others unreadable", Tag{Name: "vip"}, Yes},
+		{"tag maybe among the unreadable ones", Tag{Name: "test"}, Unknown},
+		{"not that tag either", Tag{Name: "test", Negate: true}, Unknown},
+		{"inactive for 36 months", Event{Type: "email_click", WithinDays: 1095, Negate: true}, Unknown},
+		{"consent opted out", Consent{Channel: "email", Status: profile.OptOut}, Unknown},
+		{"attribute readable in shop", Attribute{Section: "shop", Name: "score", Op: OpEquals, Value: 5}, Yes},
+		{"attribute maybe in the unreadable section", Attribute{Name: "score", Op: OpEquals, Value: 7}, Unknown},
+		{"a section whose id is unreadable may be newsletter", Attribute{Section: "newsletter", Name: "score", Op: OpExists}, Unknown},
+		{"created before", Time{Field: Created, Op: Before, DaysAgo: 30}, Unknown},
+		{"not created before", Time{Field: Created, Op: Before, DaysAgo: 30, Negate: true}, Unknown},
+		{"updated after", Time{Field: Updated, Op: After, DaysAgo: 30}, Yes},
+		{"key type", KeyType{Type: identifier.Email}, Yes},
+		{"unknown and no", Group{Op: All, Children: []Node{Tag{Name: "test"}, KeyType{Type: identifier.Phone}}}, No},
+		{"unknown or yes", Group{Op: Any, Children: []Node{Tag{Name: "test"}, KeyType{Type: identifier.Email}}}, Yes},
+		{"unknown and yes", Group{Op: All, Children: []Node{Tag{Name: "test"}, KeyType{Type: identifier.Email}}}, Unknown},
+		{"not (unknown and yes)", Group{Op: All, Negate: true, Children: []Node{Tag{Name: "test"}, KeyType{Type: identifier.Email}}}, Unknown},
+	}
+	for _, tt := range tests {
+		s := all(tt.c)
+		if got := s.Eval(odd, now); got != tt.want {
+			t.Errorf("%s: Eval = %v, want %v", tt.name, got, tt.want)
+		}
+		if s.Match(odd, now) != (tt.want == Yes) {
+			t.Errorf("%s: Match disagrees with Eval", tt.name)
+		}
+	}
+}

@@ -57,7 +57,18 @@
 // profile look inactive. Between dates is From (inclusive) to To (exclusive),
 // either open when zero. For [Time] conditions, Before is strictly earlier
 // and After is at or later, so the two split every profile with the date set;
-// a profile whose date is unset (zero) matches neither.
+// for a profile whose date is unset (zero) both are undecided.
+//
+// # Unreadable data
+//
+// Other services write the profiles too, and a value may be stored in a form
+// erasure cannot read: a tag that is not text, an event date stored as text
+// ([profile.Unreadable] marks such parts). A condition that depends on such a
+// part is Unknown, and so is its negation ([Truth]); groups combine the
+// verdicts in three-valued logic, and only Yes matches. So a profile whose
+// tags cannot be read is in neither "has tag test" nor "has not tag test"
+// unless a tag that was read decides, and data nobody can read never puts a
+// profile into a segment to be deleted. Counts report such profiles apart.
 //
 // # Limits
 //

@@ -25,6 +25,48 @@ type validator struct {
 	nodes    int
 }
 
+// clipped cuts a name from the request to 40 characters for a message, as
+// the API echoes every value.
+func clipped(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
+}
+
+// SectionsOutside returns the path and section of the first condition that
+// names a section not in allowed, if any.
+func (s Segment) SectionsOutside(allowed []string) (path, section string, found bool) {
+	var walk func(path string, n Node) bool
+	walk = func(path string, n Node) bool {
+		var sec string
+		switch n := n.(type) {
+		case Group:
+			for i, c := range n.Children {
+				if walk(fmt.Sprintf("%s.children[%d]", path, i), c) {
+					return true
+				}
+			}
+			return false
+		case Attribute:
+			sec = n.Section
+		case Tag:
+			sec = n.Section
+		case Event:
+			sec = n.Section
+		case Consent:
+			sec = n.Section
+		}
+		if sec == "" || slices.Contains(allowed, sec) {
+			return false
+		}
+		path, section, found = path+"."+n.kind(), sec, true
+		return true
+	}
+	walk("root", s.Root)
+	return path, section, found
+}
+
 func errorf(path, format string, args ...any) error {
 	return &Error{Path: path, Msg: fmt.Sprintf(format, args...)}
 }
@@ -103,7 +145,7 @@ func (v *validator) section(path, section string) error {
 		return err
 	}
 	if v.sections != nil && !slices.Contains(v.sections, section) {
-		return errorf(path, "unknown section %q", section)
+		return errorf(path, "unknown section %q", clipped(section))
 	}
 	return nil
 }
@@ -136,7 +178,7 @@ func (v *validator) attribute(path string, a Attribute) error {
 	// A name is a key in the stored document: "$" and "." would read as an
 	// operator or a path by any filter built from it.
 	if strings.ContainsAny(a.Name, "$.") {
-		return errorf(path, "attribute name %q holds %q or %q", a.Name, "$", ".")
+		return errorf(path, "attribute name %q holds %q or %q", clipped(a.Name), "$", ".")
 	}
 	switch a.Op {
 	case OpExists, OpNotExists:
@@ -250,7 +292,7 @@ func (v *validator) consent(path string, c Consent) error {
 		return err
 	}
 	if c.Status != profile.OptIn && c.Status != profile.OptOut {
-		return errorf(path, "unknown consent status %q; use %q or %q", c.Status, profile.OptIn, profile.OptOut)
+		return errorf(path, "unknown consent status %q; use %q or %q", clipped(c.Status), profile.OptIn, profile.OptOut)
 	}
 	return nil
 }
