@@ -33,6 +33,7 @@ var (
 		job.FromFile:    erasurev1.JobKind_JOB_KIND_FILE,
 		job.FromList:    erasurev1.JobKind_JOB_KIND_LIST,
 		job.FromProfile: erasurev1.JobKind_JOB_KIND_PROFILE,
+		job.FromSegment: erasurev1.JobKind_JOB_KIND_SEGMENT,
 	}
 	jobActions = map[job.Action]erasurev1.JobAction{
 		job.Delete:      erasurev1.JobAction_JOB_ACTION_DELETE,
@@ -45,6 +46,7 @@ var (
 		job.Duplicate:           erasurev1.Outcome_OUTCOME_DUPLICATE,
 		job.Unsubscribed:        erasurev1.Outcome_OUTCOME_UNSUBSCRIBED,
 		job.AlreadyUnsubscribed: erasurev1.Outcome_OUTCOME_ALREADY_UNSUBSCRIBED,
+		job.NoLongerMatches:     erasurev1.Outcome_OUTCOME_NO_LONGER_MATCHES,
 	}
 	auditActions = map[job.AuditAction]erasurev1.AuditAction{
 		job.Started:         erasurev1.AuditAction_AUDIT_ACTION_JOB_STARTED,
@@ -118,6 +120,7 @@ func countsProto(c job.Counts) *erasurev1.Counts {
 
 		Unsubscribed:        c.Unsubscribed,
 		AlreadyUnsubscribed: c.AlreadyUnsubscribed,
+		NoLongerMatching:    c.NoLongerMatching,
 	}
 }
 
@@ -161,6 +164,7 @@ func jobProto(v job.View) *erasurev1.Job {
 		QueuePosition:      v.QueuePosition,
 		CreatedBy:          actorProto(j.CreatedBy),
 		Action:             jobActions[j.Action],
+		SnapshotId:         j.SnapshotID,
 	}
 	if j.Action == job.Unsubscribe {
 		f := j.Unsubscribe

@@ -33,10 +33,13 @@ func (s *Server) DownloadReport(ctx context.Context, req *connect.Request[erasur
 	if err != nil {
 		return s.toStatus(ctx, err)
 	}
-	w := &chunkWriter{
-		next: &erasurev1.DownloadReportResponse{Filename: f.Filename, ContentType: deletion.ReportContentType},
-		send: stream.Send,
-	}
+	w := &chunkWriter{send: func(data []byte, first bool) error {
+		msg := &erasurev1.DownloadReportResponse{Data: data}
+		if first {
+			msg.Filename, msg.ContentType = f.Filename, deletion.ReportContentType
+		}
+		return stream.Send(msg)
+	}}
 	if err := f.WriteCSV(ctx, w); err != nil {
 		return s.toStatus(ctx, err)
 	}
@@ -48,12 +51,13 @@ func (s *Server) DownloadReport(ctx context.Context, req *connect.Request[erasur
 // has no padding, and the pieces joined decode to the file at once.
 const reportChunk = 3 << 16
 
-// chunkWriter sends what is written to it as DownloadReport messages of
-// reportChunk bytes, the first with the file's name and type.
+// chunkWriter sends what is written to it as the messages of a file
+// download, of reportChunk bytes each; first is set for the first, which
+// carries the file's name and type.
 type chunkWriter struct {
 	buf  []byte
-	next *erasurev1.DownloadReportResponse
-	send func(*erasurev1.DownloadReportResponse) error
+	sent bool
+	send func(data []byte, first bool) error
 }
 
 func (c *chunkWriter) Write(p []byte) (int, error) {
@@ -74,17 +78,14 @@ func (c *chunkWriter) Write(p []byte) (int, error) {
 }
 
 func (c *chunkWriter) flush() error {
-	msg := c.next
-	if msg == nil {
-		msg = &erasurev1.DownloadReportResponse{}
-	}
-	msg.Data, c.next, c.buf = c.buf, nil, nil
-	return c.send(msg)
+	data, first := c.buf, !c.sent
+	c.buf, c.sent = nil, true
+	return c.send(data, first)
 }
 
 // close sends the bytes left, and the first message if nothing was sent.
 func (c *chunkWriter) close() error {
-	if len(c.buf) == 0 && c.next == nil {
+	if len(c.buf) == 0 && c.sent {
 		return nil
 	}
 	return c.flush()

@@ -86,15 +86,27 @@ func (s *Store) ProfilesByID(ctx context.Context, accountID string, ids []string
 // SectionIDs returns the ids of the sections the account's profiles hold
 // data in, in no particular order.
 func (s *Store) SectionIDs(ctx context.Context, accountID string) ([]string, error) {
-	res := s.profiles.Distinct(ctx, "sections.section_id", bson.D{{"account_id", accountID}})
-	var values []any
-	if err := res.Decode(&values); err != nil {
+	// An aggregation rather than distinct: the embedded engine's distinct
+	// refuses the maxTimeMS the driver adds when the call has a deadline.
+	pipeline := bson.A{
+		bson.D{{"$match", bson.D{{"account_id", accountID}}}},
+		bson.D{{"$unwind", "$sections"}},
+		bson.D{{"$group", bson.D{{"_id", "$sections.section_id"}}}},
+	}
+	cur, err := s.profiles.Aggregate(ctx, pipeline)
+	if err != nil {
+		return nil, fmt.Errorf("list sections: %w", err)
+	}
+	var docs []struct {
+		ID bson.RawValue `bson:"_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("list sections: %w", err)
 	}
 	// Another writer's odd section id (not text) names no section.
-	ids := make([]string, 0, len(values))
-	for _, v := range values {
-		if id, ok := v.(string); ok {
+	ids := make([]string, 0, len(docs))
+	for _, d := range docs {
+		if id, ok := d.ID.StringValueOK(); ok {
 			ids = append(ids, id)
 		}
 	}

@@ -657,4 +657,16 @@ func TestScanOddProfiles(t *testing.T) {
 	if q.Key.Type != 0 || len(q.Sections) != 1 || !q.Sections[0].Unreadable.Section {
 		t.Fatalf("a profile whose sections are not a list read as %+v", q)
 	}
+	// The account's section ids: text ones only, each once, whatever the
+	// rest holds; and with a deadline (the driver then sends maxTimeMS).
+	dctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	ids, err := s.SectionIDs(dctx, "acme")
+	slices.Sort(ids)
+	if err != nil || !slices.Equal(ids, []string{"s1", "s2"}) {
+		t.Fatalf("SectionIDs = %v, %v; want s1 and s2", ids, err)
+	}
+	if ids, err := s.SectionIDs(dctx, "nobody"); err != nil || len(ids) != 0 {
+		t.Fatalf("SectionIDs of an empty account = %v, %v", ids, err)
+	}
 }

@@ -40,6 +40,12 @@ func TestEndToEndWithGrpcurl(t *testing.T) {
 	addr := freeAddr(t)
 	var logs testkit.SyncBuffer
 	dataDir := t.TempDir()
+	// Deleting from a segment is off by default; the operator turns it on
+	// for the demo account (before the server holds the embedded store).
+	if out, err := exec.Command(bin, "features", "-data-dir", dataDir, "-account", "demo",
+		"-set", "file_deletion,list_deletion,profile_deletion,unsubscribe,segment_deletion").CombinedOutput(); err != nil || !strings.Contains(string(out), "segment_deletion") {
+		t.Fatalf("erasured features: %v\n%s", err, out)
+	}
 	srv := exec.Command(bin, "-addr", addr, "-data-dir", dataDir, "-demo-profiles", "100")
 	srv.Stdout, srv.Stderr = &logs, &logs
 	if err := srv.Start(); err != nil {
@@ -195,6 +201,50 @@ func TestEndToEndWithGrpcurl(t *testing.T) {
 	up := call("UploadFile", body)[0]["upload"].(map[string]any)
 	if up["complete"] != true || up["receivedBytes"] != strconv.Itoa(big.Len()) {
 		t.Fatalf("a 9 MiB file in 4 MiB chunks: %v", up)
+	}
+
+	// Segments: the article's two use cases on the demo data, evaluated at a
+	// fixed time so that the counts do not depend on the day.
+	const at = `"evaluation_time": "2026-12-01T00:00:00Z"`
+	tagged := `"segment": {"root": {"op": "SEGMENT_GROUP_OP_ALL", "children": [{"tag": {"name": "internal_test"}}]}}`
+	inactive := `"segment": {"root": {"op": "SEGMENT_GROUP_OP_ALL", "children": [{"event": {"type": "email_click", "within_days": 1095, "negate": true}}]}}`
+	count := call("CountSegment", "{"+tagged+", "+at+"}")[0]
+	if count["profiles"] != "2" || count["deletionOffered"] != true {
+		t.Fatalf("CountSegment of the tagged test addresses: %v", count)
+	}
+	shown := fmt.Sprint(call("ShowSegmentProfiles", "{"+tagged+", "+at+"}"))
+	if !strings.Contains(shown, "person0050@example.com") || !strings.Contains(shown, "person0100@example.com") {
+		t.Fatalf("ShowSegmentProfiles: %s", shown)
+	}
+	var export []byte
+	for _, m := range call("ExportSegment", "{"+tagged+", "+at+`, "columns": ["EXPORT_COLUMN_EMAIL"]}`) {
+		if d, ok := m["data"].(string); ok {
+			b, err := base64.StdEncoding.DecodeString(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			export = append(export, b...)
+		}
+	}
+	if want := "\ufeffEmail\r\nperson0050@example.com\r\nperson0100@example.com\r\n"; string(export) != want {
+		t.Fatalf("ExportSegment: %q, want %q", export, want)
+	}
+	// The export, unchanged, in the delete import.
+	exportID := call("UploadFile", fmt.Sprintf(`{"metadata": {"account_id": "demo", "filename": "tagged.csv"}}
+{"chunk": %q}`, base64.StdEncoding.EncodeToString(export)))[0]["upload"].(map[string]any)["uploadId"].(string)
+	jobs = call("ExecuteDeletion", fmt.Sprintf(`{"source": {"upload_id": %q, "column_name": "Email"}, "spec": {"identifier_type": "IDENTIFIER_TYPE_EMAIL"}}`, exportID))
+	wantCounts(t, "delete by the export", jobs[len(jobs)-1]["job"].(map[string]any)["counts"], map[string]string{"rows": "2", "deleted": "2"})
+	// Straight from the segment: preview, then execute with the count.
+	preview := call("PreviewSegmentDeletion", "{"+inactive+", "+at+"}")[0]
+	n := str(t, preview, "profiles")
+	jobs = call("ExecuteSegmentDeletion", fmt.Sprintf(`{"snapshot_id": %q, "expected_profiles": %s}`, str(t, preview, "snapshotId"), n))
+	final = jobs[len(jobs)-1]["job"].(map[string]any)
+	wantCounts(t, "delete from the segment", final["counts"], map[string]string{"rows": n, "deleted": n})
+	if final["kind"] != "JOB_KIND_SEGMENT" || n == "0" {
+		t.Fatalf("segment deletion job: %v", final)
+	}
+	if left := call("CountSegment", "{"+inactive+", "+at+"}")[0]; left["profiles"] != nil && left["profiles"] != "0" {
+		t.Fatalf("inactive profiles left: %v", left)
 	}
 
 	// SIGTERM stops it cleanly.

@@ -62,16 +62,23 @@ const (
 	// UnsubscribeBulk: upload, inspect, preview and run unsubscribes by
 	// file, by list or by profile id, and cancel them.
 	UnsubscribeBulk Permission = "unsubscribe_by_file_or_list"
+	// ReadSegments: count, show and export the profiles a segment matches.
+	ReadSegments Permission = "read_segments"
+	// DeleteBySegment: preview and execute a deletion straight from a
+	// segment (the account also needs the feature segment_deletion).
+	DeleteBySegment Permission = "delete_by_segment"
 )
 
 // rolePermissions is the role table. Bulk deletion is open to every role,
 // as file imports are; single-profile erasure and the audit trail are kept
 // to admins and owners, as the platform keeps destructive account-wide
 // tools. Unsubscribing, which keeps the profile, is open to every role.
+// Every role reads segments; deleting straight from a segment is kept to
+// admins and owners, as the help article has it.
 var rolePermissions = map[Role][]Permission{
-	Owner: {DeleteBulk, DeleteProfile, UnsubscribeBulk, ReadReports, ReadAudit},
-	Admin: {DeleteBulk, DeleteProfile, UnsubscribeBulk, ReadReports, ReadAudit},
-	User:  {DeleteBulk, UnsubscribeBulk, ReadReports},
+	Owner: {DeleteBulk, DeleteProfile, UnsubscribeBulk, ReadReports, ReadAudit, ReadSegments, DeleteBySegment},
+	Admin: {DeleteBulk, DeleteProfile, UnsubscribeBulk, ReadReports, ReadAudit, ReadSegments, DeleteBySegment},
+	User:  {DeleteBulk, UnsubscribeBulk, ReadReports, ReadSegments},
 }
 
 // Principal is a verified caller.

@@ -26,6 +26,12 @@ const Account = "demo"
 // as its key. Each section has an e-mail consent to a topic named after the
 // section (opted out for n ending in 5); profiles keyed by phone also have
 // an SMS consent to "offers" in their first section.
+//
+// For the help article's two segment use cases: every 50th profile is an
+// internal test address, tagged internal_test in its newsletter section;
+// and e-mail clicks are spread so that "no click in the last 36 months"
+// matches some profiles and not others: profiles with n%4 == 0 clicked in
+// 2025, with n%4 == 1 in 2021, the others never.
 func Profile(account string, n int) profile.Profile {
 	t := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Minute)
 	p := profile.Profile{AccountID: account, CreatedAt: t, UpdatedAt: t}
@@ -51,6 +57,16 @@ func Profile(account string, n int) profile.Profile {
 	}
 	if n%3 == 0 {
 		p.Sections = append(p.Sections, section("events", n, t))
+	}
+	news := &p.Sections[0]
+	switch n % 4 {
+	case 0:
+		news.Events = append(news.Events, profile.Event{Type: "email_click", At: t.AddDate(0, 6, 0), Data: map[string]any{"campaign": "newsletter"}})
+	case 1:
+		news.Events = append(news.Events, profile.Event{Type: "email_click", At: t.AddDate(-4, 0, 0), Data: map[string]any{"campaign": "newsletter"}})
+	}
+	if n%50 == 0 {
+		news.Tags = append(news.Tags, "internal_test")
 	}
 	if p.Key.Type == identifier.Phone {
 		c := &p.Sections[0].Consents

@@ -37,13 +37,13 @@ func clipped(s string) string {
 // SectionsOutside returns the path and section of the first condition that
 // names a section not in allowed, if any.
 func (s Segment) SectionsOutside(allowed []string) (path, section string, found bool) {
-	var walk func(path string, n Node) bool
-	walk = func(path string, n Node) bool {
+	var walk func(at string, n Node) bool
+	walk = func(at string, n Node) bool {
 		var sec string
 		switch n := n.(type) {
 		case Group:
 			for i, c := range n.Children {
-				if walk(fmt.Sprintf("%s.children[%d]", path, i), c) {
+				if walk(fmt.Sprintf("%s.children[%d]", at, i), c) {
 					return true
 				}
 			}
@@ -60,7 +60,7 @@ func (s Segment) SectionsOutside(allowed []string) (path, section string, found 
 		if sec == "" || slices.Contains(allowed, sec) {
 			return false
 		}
-		path, section, found = path+"."+n.kind(), sec, true
+		path, section, found = at+"."+n.kind(), sec, true
 		return true
 	}
 	walk("root", s.Root)

@@ -131,3 +131,17 @@ func TestValidateSectionsUnchecked(t *testing.T) {
 		t.Error("Validate([]) accepts a section the account does not have")
 	}
 }
+
+func TestSectionsOutside(t *testing.T) {
+	t.Parallel()
+	s := Segment{Root: Group{Op: All, Children: []Node{
+		Tag{Name: "x"},
+		Group{Op: Any, Children: []Node{Tag{Section: "web", Name: "x"}, Event{Section: "shop", Type: "click"}}},
+	}}}
+	if path, sec, found := s.SectionsOutside([]string{"web"}); !found || path != "root.children[1].children[1].event" || sec != "shop" {
+		t.Fatalf("SectionsOutside(web) = %q, %q, %v", path, sec, found)
+	}
+	if _, _, found := s.SectionsOutside([]string{"web", "shop"}); found {
+		t.Fatal("a condition outside web and shop was found")
+	}
+}

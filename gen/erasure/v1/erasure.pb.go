@@ -264,6 +264,8 @@ const (
 	JobKind_JOB_KIND_LIST JobKind = 2
 	// One profile by id.
 	JobKind_JOB_KIND_PROFILE JobKind = 3
+	// The profiles of a segment snapshot (see snapshot_id).
+	JobKind_JOB_KIND_SEGMENT JobKind = 4
 )
 
 // Enum value maps for JobKind.
@@ -273,12 +275,14 @@ var (
 		1: "JOB_KIND_FILE",
 		2: "JOB_KIND_LIST",
 		3: "JOB_KIND_PROFILE",
+		4: "JOB_KIND_SEGMENT",
 	}
 	JobKind_value = map[string]int32{
 		"JOB_KIND_UNSPECIFIED": 0,
 		"JOB_KIND_FILE":        1,
 		"JOB_KIND_LIST":        2,
 		"JOB_KIND_PROFILE":     3,
+		"JOB_KIND_SEGMENT":     4,
 	}
 )
 
@@ -444,6 +448,10 @@ const (
 	// The row matched a profile that had no opted-in consent the spec selects:
 	// nothing changed.
 	Outcome_OUTCOME_ALREADY_UNSUBSCRIBED Outcome = 6
+	// The row is a profile of a segment snapshot that the segment no longer
+	// matched when its batch ran, or whose data could no longer be read
+	// (see reason): it was left as it is.
+	Outcome_OUTCOME_NO_LONGER_MATCHES Outcome = 7
 )
 
 // Enum value maps for Outcome.
@@ -456,6 +464,7 @@ var (
 		4: "OUTCOME_DUPLICATE",
 		5: "OUTCOME_UNSUBSCRIBED",
 		6: "OUTCOME_ALREADY_UNSUBSCRIBED",
+		7: "OUTCOME_NO_LONGER_MATCHES",
 	}
 	Outcome_value = map[string]int32{
 		"OUTCOME_UNSPECIFIED":          0,
@@ -465,6 +474,7 @@ var (
 		"OUTCOME_DUPLICATE":            4,
 		"OUTCOME_UNSUBSCRIBED":         5,
 		"OUTCOME_ALREADY_UNSUBSCRIBED": 6,
+		"OUTCOME_NO_LONGER_MATCHES":    7,
 	}
 )
 
@@ -549,6 +559,341 @@ func (x AuditAction) Number() protoreflect.EnumNumber {
 // Deprecated: Use AuditAction.Descriptor instead.
 func (AuditAction) EnumDescriptor() ([]byte, []int) {
 	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{8}
+}
+
+// SegmentGroupOp says how a group joins its children.
+type SegmentGroupOp int32
+
+const (
+	SegmentGroupOp_SEGMENT_GROUP_OP_UNSPECIFIED SegmentGroupOp = 0
+	SegmentGroupOp_SEGMENT_GROUP_OP_ALL         SegmentGroupOp = 1
+	SegmentGroupOp_SEGMENT_GROUP_OP_ANY         SegmentGroupOp = 2
+)
+
+// Enum value maps for SegmentGroupOp.
+var (
+	SegmentGroupOp_name = map[int32]string{
+		0: "SEGMENT_GROUP_OP_UNSPECIFIED",
+		1: "SEGMENT_GROUP_OP_ALL",
+		2: "SEGMENT_GROUP_OP_ANY",
+	}
+	SegmentGroupOp_value = map[string]int32{
+		"SEGMENT_GROUP_OP_UNSPECIFIED": 0,
+		"SEGMENT_GROUP_OP_ALL":         1,
+		"SEGMENT_GROUP_OP_ANY":         2,
+	}
+)
+
+func (x SegmentGroupOp) Enum() *SegmentGroupOp {
+	p := new(SegmentGroupOp)
+	*p = x
+	return p
+}
+
+func (x SegmentGroupOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SegmentGroupOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_erasure_v1_erasure_proto_enumTypes[9].Descriptor()
+}
+
+func (SegmentGroupOp) Type() protoreflect.EnumType {
+	return &file_erasure_v1_erasure_proto_enumTypes[9]
+}
+
+func (x SegmentGroupOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SegmentGroupOp.Descriptor instead.
+func (SegmentGroupOp) EnumDescriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{9}
+}
+
+// AttributeOp is an attribute condition's operator.
+type AttributeOp int32
+
+const (
+	AttributeOp_ATTRIBUTE_OP_UNSPECIFIED      AttributeOp = 0
+	AttributeOp_ATTRIBUTE_OP_EQUALS           AttributeOp = 1
+	AttributeOp_ATTRIBUTE_OP_NOT_EQUALS       AttributeOp = 2
+	AttributeOp_ATTRIBUTE_OP_CONTAINS         AttributeOp = 3
+	AttributeOp_ATTRIBUTE_OP_STARTS_WITH      AttributeOp = 4
+	AttributeOp_ATTRIBUTE_OP_EXISTS           AttributeOp = 5
+	AttributeOp_ATTRIBUTE_OP_NOT_EXISTS       AttributeOp = 6
+	AttributeOp_ATTRIBUTE_OP_LESS             AttributeOp = 7
+	AttributeOp_ATTRIBUTE_OP_LESS_OR_EQUAL    AttributeOp = 8
+	AttributeOp_ATTRIBUTE_OP_GREATER          AttributeOp = 9
+	AttributeOp_ATTRIBUTE_OP_GREATER_OR_EQUAL AttributeOp = 10
+)
+
+// Enum value maps for AttributeOp.
+var (
+	AttributeOp_name = map[int32]string{
+		0:  "ATTRIBUTE_OP_UNSPECIFIED",
+		1:  "ATTRIBUTE_OP_EQUALS",
+		2:  "ATTRIBUTE_OP_NOT_EQUALS",
+		3:  "ATTRIBUTE_OP_CONTAINS",
+		4:  "ATTRIBUTE_OP_STARTS_WITH",
+		5:  "ATTRIBUTE_OP_EXISTS",
+		6:  "ATTRIBUTE_OP_NOT_EXISTS",
+		7:  "ATTRIBUTE_OP_LESS",
+		8:  "ATTRIBUTE_OP_LESS_OR_EQUAL",
+		9:  "ATTRIBUTE_OP_GREATER",
+		10: "ATTRIBUTE_OP_GREATER_OR_EQUAL",
+	}
+	AttributeOp_value = map[string]int32{
+		"ATTRIBUTE_OP_UNSPECIFIED":      0,
+		"ATTRIBUTE_OP_EQUALS":           1,
+		"ATTRIBUTE_OP_NOT_EQUALS":       2,
+		"ATTRIBUTE_OP_CONTAINS":         3,
+		"ATTRIBUTE_OP_STARTS_WITH":      4,
+		"ATTRIBUTE_OP_EXISTS":           5,
+		"ATTRIBUTE_OP_NOT_EXISTS":       6,
+		"ATTRIBUTE_OP_LESS":             7,
+		"ATTRIBUTE_OP_LESS_OR_EQUAL":    8,
+		"ATTRIBUTE_OP_GREATER":          9,
+		"ATTRIBUTE_OP_GREATER_OR_EQUAL": 10,
+	}
+)
+
+func (x AttributeOp) Enum() *AttributeOp {
+	p := new(AttributeOp)
+	*p = x
+	return p
+}
+
+func (x AttributeOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AttributeOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_erasure_v1_erasure_proto_enumTypes[10].Descriptor()
+}
+
+func (AttributeOp) Type() protoreflect.EnumType {
+	return &file_erasure_v1_erasure_proto_enumTypes[10]
+}
+
+func (x AttributeOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AttributeOp.Descriptor instead.
+func (AttributeOp) EnumDescriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{10}
+}
+
+// ConsentStatus is a consent's status.
+type ConsentStatus int32
+
+const (
+	ConsentStatus_CONSENT_STATUS_UNSPECIFIED ConsentStatus = 0
+	ConsentStatus_CONSENT_STATUS_OPT_IN      ConsentStatus = 1
+	ConsentStatus_CONSENT_STATUS_OPT_OUT     ConsentStatus = 2
+)
+
+// Enum value maps for ConsentStatus.
+var (
+	ConsentStatus_name = map[int32]string{
+		0: "CONSENT_STATUS_UNSPECIFIED",
+		1: "CONSENT_STATUS_OPT_IN",
+		2: "CONSENT_STATUS_OPT_OUT",
+	}
+	ConsentStatus_value = map[string]int32{
+		"CONSENT_STATUS_UNSPECIFIED": 0,
+		"CONSENT_STATUS_OPT_IN":      1,
+		"CONSENT_STATUS_OPT_OUT":     2,
+	}
+)
+
+func (x ConsentStatus) Enum() *ConsentStatus {
+	p := new(ConsentStatus)
+	*p = x
+	return p
+}
+
+func (x ConsentStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConsentStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_erasure_v1_erasure_proto_enumTypes[11].Descriptor()
+}
+
+func (ConsentStatus) Type() protoreflect.EnumType {
+	return &file_erasure_v1_erasure_proto_enumTypes[11]
+}
+
+func (x ConsentStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConsentStatus.Descriptor instead.
+func (ConsentStatus) EnumDescriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{11}
+}
+
+// TimeField names a profile's own date.
+type TimeField int32
+
+const (
+	TimeField_TIME_FIELD_UNSPECIFIED TimeField = 0
+	TimeField_TIME_FIELD_CREATED     TimeField = 1
+	TimeField_TIME_FIELD_UPDATED     TimeField = 2
+)
+
+// Enum value maps for TimeField.
+var (
+	TimeField_name = map[int32]string{
+		0: "TIME_FIELD_UNSPECIFIED",
+		1: "TIME_FIELD_CREATED",
+		2: "TIME_FIELD_UPDATED",
+	}
+	TimeField_value = map[string]int32{
+		"TIME_FIELD_UNSPECIFIED": 0,
+		"TIME_FIELD_CREATED":     1,
+		"TIME_FIELD_UPDATED":     2,
+	}
+)
+
+func (x TimeField) Enum() *TimeField {
+	p := new(TimeField)
+	*p = x
+	return p
+}
+
+func (x TimeField) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TimeField) Descriptor() protoreflect.EnumDescriptor {
+	return file_erasure_v1_erasure_proto_enumTypes[12].Descriptor()
+}
+
+func (TimeField) Type() protoreflect.EnumType {
+	return &file_erasure_v1_erasure_proto_enumTypes[12]
+}
+
+func (x TimeField) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TimeField.Descriptor instead.
+func (TimeField) EnumDescriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{12}
+}
+
+// TimeOp says which side of a date a time condition keeps.
+type TimeOp int32
+
+const (
+	TimeOp_TIME_OP_UNSPECIFIED TimeOp = 0
+	TimeOp_TIME_OP_BEFORE      TimeOp = 1
+	TimeOp_TIME_OP_AFTER       TimeOp = 2
+)
+
+// Enum value maps for TimeOp.
+var (
+	TimeOp_name = map[int32]string{
+		0: "TIME_OP_UNSPECIFIED",
+		1: "TIME_OP_BEFORE",
+		2: "TIME_OP_AFTER",
+	}
+	TimeOp_value = map[string]int32{
+		"TIME_OP_UNSPECIFIED": 0,
+		"TIME_OP_BEFORE":      1,
+		"TIME_OP_AFTER":       2,
+	}
+)
+
+func (x TimeOp) Enum() *TimeOp {
+	p := new(TimeOp)
+	*p = x
+	return p
+}
+
+func (x TimeOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TimeOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_erasure_v1_erasure_proto_enumTypes[13].Descriptor()
+}
+
+func (TimeOp) Type() protoreflect.EnumType {
+	return &file_erasure_v1_erasure_proto_enumTypes[13]
+}
+
+func (x TimeOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TimeOp.Descriptor instead.
+func (TimeOp) EnumDescriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{13}
+}
+
+// ExportColumn is an identifier column of a segment export.
+type ExportColumn int32
+
+const (
+	ExportColumn_EXPORT_COLUMN_UNSPECIFIED ExportColumn = 0
+	// "Email": the profile's e-mail attribute.
+	ExportColumn_EXPORT_COLUMN_EMAIL ExportColumn = 1
+	// "Phone": the profile's phone attribute.
+	ExportColumn_EXPORT_COLUMN_PHONE ExportColumn = 2
+	// "CRM ID": the profile's CRM ID attribute.
+	ExportColumn_EXPORT_COLUMN_CRM_ID ExportColumn = 3
+	// Two columns: "Key type" (email, phone or crm_id) and "Key", the
+	// profile's Unique Identifier.
+	ExportColumn_EXPORT_COLUMN_KEY ExportColumn = 4
+)
+
+// Enum value maps for ExportColumn.
+var (
+	ExportColumn_name = map[int32]string{
+		0: "EXPORT_COLUMN_UNSPECIFIED",
+		1: "EXPORT_COLUMN_EMAIL",
+		2: "EXPORT_COLUMN_PHONE",
+		3: "EXPORT_COLUMN_CRM_ID",
+		4: "EXPORT_COLUMN_KEY",
+	}
+	ExportColumn_value = map[string]int32{
+		"EXPORT_COLUMN_UNSPECIFIED": 0,
+		"EXPORT_COLUMN_EMAIL":       1,
+		"EXPORT_COLUMN_PHONE":       2,
+		"EXPORT_COLUMN_CRM_ID":      3,
+		"EXPORT_COLUMN_KEY":         4,
+	}
+)
+
+func (x ExportColumn) Enum() *ExportColumn {
+	p := new(ExportColumn)
+	*p = x
+	return p
+}
+
+func (x ExportColumn) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExportColumn) Descriptor() protoreflect.EnumDescriptor {
+	return file_erasure_v1_erasure_proto_enumTypes[14].Descriptor()
+}
+
+func (ExportColumn) Type() protoreflect.EnumType {
+	return &file_erasure_v1_erasure_proto_enumTypes[14]
+}
+
+func (x ExportColumn) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExportColumn.Descriptor instead.
+func (ExportColumn) EnumDescriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{14}
 }
 
 // UploadMetadata describes a file before its bytes are sent.
@@ -4242,8 +4587,12 @@ type Counts struct {
 	// out, and matched profiles that had none opted in. Their sum is matched.
 	Unsubscribed        int64 `protobuf:"varint,9,opt,name=unsubscribed,proto3" json:"unsubscribed,omitempty"`
 	AlreadyUnsubscribed int64 `protobuf:"varint,10,opt,name=already_unsubscribed,json=alreadyUnsubscribed,proto3" json:"already_unsubscribed,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// For a deletion from a segment: profiles of the snapshot the segment no
+	// longer matched when their batch ran. They count as valid, and
+	// valid = matched + not_found + no_longer_matching.
+	NoLongerMatching int64 `protobuf:"varint,11,opt,name=no_longer_matching,json=noLongerMatching,proto3" json:"no_longer_matching,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Counts) Reset() {
@@ -4342,6 +4691,13 @@ func (x *Counts) GetUnsubscribed() int64 {
 func (x *Counts) GetAlreadyUnsubscribed() int64 {
 	if x != nil {
 		return x.AlreadyUnsubscribed
+	}
+	return 0
+}
+
+func (x *Counts) GetNoLongerMatching() int64 {
+	if x != nil {
+		return x.NoLongerMatching
 	}
 	return 0
 }
@@ -4507,7 +4863,10 @@ type Job struct {
 	// What the job does to the profiles it matches.
 	Action JobAction `protobuf:"varint,20,opt,name=action,proto3,enum=erasure.v1.JobAction" json:"action,omitempty"`
 	// For an unsubscribe: which consents it opts out.
-	Unsubscribe   *UnsubscribeSpec `protobuf:"bytes,21,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	Unsubscribe *UnsubscribeSpec `protobuf:"bytes,21,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	// For a deletion from a segment: the snapshot it deletes (deleted when
+	// the job ends).
+	SnapshotId    string `protobuf:"bytes,22,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4687,6 +5046,13 @@ func (x *Job) GetUnsubscribe() *UnsubscribeSpec {
 		return x.Unsubscribe
 	}
 	return nil
+}
+
+func (x *Job) GetSnapshotId() string {
+	if x != nil {
+		return x.SnapshotId
+	}
+	return ""
 }
 
 // Actor is who asked for something, as their token says.
@@ -5402,6 +5768,1780 @@ func (x *ConsentRef) GetTopic() string {
 	return ""
 }
 
+// Segment is a segment definition: a tree of groups over conditions on the
+// profile document. A condition about sections (attribute, tag, event,
+// consent) looks at the section named by its section_id, or at every section
+// of the profile when section_id is empty. A caller whose token lists the
+// sections it may see names only those, and "every section" means every
+// one of those. Every group and condition has negate: a negated node matches
+// exactly the profiles the node does not match, which is how "has not tag"
+// and "did not occur" are written.
+//
+// Limits: groups nest at most 8 deep (the root is 1), a tree holds at most
+// 200 groups and conditions below its root, names and values at most 1,024
+// bytes, dates lie from 1970 to 2100, relative windows span at most 36,600
+// days. A definition outside them, with an unknown operator, an empty
+// group, an attribute name holding "$" or ".", or a section the account's
+// profiles do not have, is refused with INVALID_ARGUMENT (SEGMENT_INVALID)
+// naming the condition's path; nothing is evaluated.
+type Segment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Root          *SegmentGroup          `protobuf:"bytes,1,opt,name=root,proto3" json:"root,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Segment) Reset() {
+	*x = Segment{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Segment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Segment) ProtoMessage() {}
+
+func (x *Segment) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Segment.ProtoReflect.Descriptor instead.
+func (*Segment) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *Segment) GetRoot() *SegmentGroup {
+	if x != nil {
+		return x.Root
+	}
+	return nil
+}
+
+// SegmentGroup joins its children: ALL matches when every child does, ANY
+// when one does.
+type SegmentGroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            SegmentGroupOp         `protobuf:"varint,1,opt,name=op,proto3,enum=erasure.v1.SegmentGroupOp" json:"op,omitempty"`
+	Negate        bool                   `protobuf:"varint,2,opt,name=negate,proto3" json:"negate,omitempty"`
+	Children      []*SegmentNode         `protobuf:"bytes,3,rep,name=children,proto3" json:"children,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentGroup) Reset() {
+	*x = SegmentGroup{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentGroup) ProtoMessage() {}
+
+func (x *SegmentGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentGroup.ProtoReflect.Descriptor instead.
+func (*SegmentGroup) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *SegmentGroup) GetOp() SegmentGroupOp {
+	if x != nil {
+		return x.Op
+	}
+	return SegmentGroupOp_SEGMENT_GROUP_OP_UNSPECIFIED
+}
+
+func (x *SegmentGroup) GetNegate() bool {
+	if x != nil {
+		return x.Negate
+	}
+	return false
+}
+
+func (x *SegmentGroup) GetChildren() []*SegmentNode {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
+// SegmentNode is a group or one condition.
+type SegmentNode struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Node:
+	//
+	//	*SegmentNode_Group
+	//	*SegmentNode_KeyType
+	//	*SegmentNode_Attribute
+	//	*SegmentNode_Tag
+	//	*SegmentNode_Event
+	//	*SegmentNode_Consent
+	//	*SegmentNode_Time
+	Node          isSegmentNode_Node `protobuf_oneof:"node"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentNode) Reset() {
+	*x = SegmentNode{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentNode) ProtoMessage() {}
+
+func (x *SegmentNode) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentNode.ProtoReflect.Descriptor instead.
+func (*SegmentNode) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *SegmentNode) GetNode() isSegmentNode_Node {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *SegmentNode) GetGroup() *SegmentGroup {
+	if x != nil {
+		if x, ok := x.Node.(*SegmentNode_Group); ok {
+			return x.Group
+		}
+	}
+	return nil
+}
+
+func (x *SegmentNode) GetKeyType() *KeyTypeCondition {
+	if x != nil {
+		if x, ok := x.Node.(*SegmentNode_KeyType); ok {
+			return x.KeyType
+		}
+	}
+	return nil
+}
+
+func (x *SegmentNode) GetAttribute() *AttributeCondition {
+	if x != nil {
+		if x, ok := x.Node.(*SegmentNode_Attribute); ok {
+			return x.Attribute
+		}
+	}
+	return nil
+}
+
+func (x *SegmentNode) GetTag() *TagCondition {
+	if x != nil {
+		if x, ok := x.Node.(*SegmentNode_Tag); ok {
+			return x.Tag
+		}
+	}
+	return nil
+}
+
+func (x *SegmentNode) GetEvent() *EventCondition {
+	if x != nil {
+		if x, ok := x.Node.(*SegmentNode_Event); ok {
+			return x.Event
+		}
+	}
+	return nil
+}
+
+func (x *SegmentNode) GetConsent() *ConsentCondition {
+	if x != nil {
+		if x, ok := x.Node.(*SegmentNode_Consent); ok {
+			return x.Consent
+		}
+	}
+	return nil
+}
+
+func (x *SegmentNode) GetTime() *TimeCondition {
+	if x != nil {
+		if x, ok := x.Node.(*SegmentNode_Time); ok {
+			return x.Time
+		}
+	}
+	return nil
+}
+
+type isSegmentNode_Node interface {
+	isSegmentNode_Node()
+}
+
+type SegmentNode_Group struct {
+	Group *SegmentGroup `protobuf:"bytes,1,opt,name=group,proto3,oneof"`
+}
+
+type SegmentNode_KeyType struct {
+	KeyType *KeyTypeCondition `protobuf:"bytes,2,opt,name=key_type,json=keyType,proto3,oneof"`
+}
+
+type SegmentNode_Attribute struct {
+	Attribute *AttributeCondition `protobuf:"bytes,3,opt,name=attribute,proto3,oneof"`
+}
+
+type SegmentNode_Tag struct {
+	Tag *TagCondition `protobuf:"bytes,4,opt,name=tag,proto3,oneof"`
+}
+
+type SegmentNode_Event struct {
+	Event *EventCondition `protobuf:"bytes,5,opt,name=event,proto3,oneof"`
+}
+
+type SegmentNode_Consent struct {
+	Consent *ConsentCondition `protobuf:"bytes,6,opt,name=consent,proto3,oneof"`
+}
+
+type SegmentNode_Time struct {
+	Time *TimeCondition `protobuf:"bytes,7,opt,name=time,proto3,oneof"`
+}
+
+func (*SegmentNode_Group) isSegmentNode_Node() {}
+
+func (*SegmentNode_KeyType) isSegmentNode_Node() {}
+
+func (*SegmentNode_Attribute) isSegmentNode_Node() {}
+
+func (*SegmentNode_Tag) isSegmentNode_Node() {}
+
+func (*SegmentNode_Event) isSegmentNode_Node() {}
+
+func (*SegmentNode_Consent) isSegmentNode_Node() {}
+
+func (*SegmentNode_Time) isSegmentNode_Node() {}
+
+// KeyTypeCondition matches profiles keyed by one Unique Identifier type.
+type KeyTypeCondition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          IdentifierType         `protobuf:"varint,1,opt,name=type,proto3,enum=erasure.v1.IdentifierType" json:"type,omitempty"`
+	Negate        bool                   `protobuf:"varint,2,opt,name=negate,proto3" json:"negate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyTypeCondition) Reset() {
+	*x = KeyTypeCondition{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyTypeCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyTypeCondition) ProtoMessage() {}
+
+func (x *KeyTypeCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyTypeCondition.ProtoReflect.Descriptor instead.
+func (*KeyTypeCondition) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *KeyTypeCondition) GetType() IdentifierType {
+	if x != nil {
+		return x.Type
+	}
+	return IdentifierType_IDENTIFIER_TYPE_UNSPECIFIED
+}
+
+func (x *KeyTypeCondition) GetNegate() bool {
+	if x != nil {
+		return x.Negate
+	}
+	return false
+}
+
+// AttributeCondition tests a section attribute. Values compare by type as
+// stored: text never equals a number ("5" is not 5), numbers compare by
+// value whatever their width, dates by instant. NOT_EQUALS means "has the
+// attribute with another value"; for "no section holds v" negate EQUALS.
+// CONTAINS and STARTS_WITH are for text, case-sensitive; the comparisons
+// for numbers and dates.
+type AttributeCondition struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SectionId string                 `protobuf:"bytes,1,opt,name=section_id,json=sectionId,proto3" json:"section_id,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Op        AttributeOp            `protobuf:"varint,3,opt,name=op,proto3,enum=erasure.v1.AttributeOp" json:"op,omitempty"`
+	// Unset for EXISTS and NOT_EXISTS.
+	Value         *AttributeValue `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
+	Negate        bool            `protobuf:"varint,5,opt,name=negate,proto3" json:"negate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeCondition) Reset() {
+	*x = AttributeCondition{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeCondition) ProtoMessage() {}
+
+func (x *AttributeCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeCondition.ProtoReflect.Descriptor instead.
+func (*AttributeCondition) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *AttributeCondition) GetSectionId() string {
+	if x != nil {
+		return x.SectionId
+	}
+	return ""
+}
+
+func (x *AttributeCondition) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AttributeCondition) GetOp() AttributeOp {
+	if x != nil {
+		return x.Op
+	}
+	return AttributeOp_ATTRIBUTE_OP_UNSPECIFIED
+}
+
+func (x *AttributeCondition) GetValue() *AttributeValue {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *AttributeCondition) GetNegate() bool {
+	if x != nil {
+		return x.Negate
+	}
+	return false
+}
+
+// AttributeValue is one typed value.
+type AttributeValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*AttributeValue_StringValue
+	//	*AttributeValue_BoolValue
+	//	*AttributeValue_IntValue
+	//	*AttributeValue_DoubleValue
+	//	*AttributeValue_TimeValue
+	Kind          isAttributeValue_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeValue) Reset() {
+	*x = AttributeValue{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeValue) ProtoMessage() {}
+
+func (x *AttributeValue) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeValue.ProtoReflect.Descriptor instead.
+func (*AttributeValue) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *AttributeValue) GetKind() isAttributeValue_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *AttributeValue) GetStringValue() string {
+	if x != nil {
+		if x, ok := x.Kind.(*AttributeValue_StringValue); ok {
+			return x.StringValue
+		}
+	}
+	return ""
+}
+
+func (x *AttributeValue) GetBoolValue() bool {
+	if x != nil {
+		if x, ok := x.Kind.(*AttributeValue_BoolValue); ok {
+			return x.BoolValue
+		}
+	}
+	return false
+}
+
+func (x *AttributeValue) GetIntValue() int64 {
+	if x != nil {
+		if x, ok := x.Kind.(*AttributeValue_IntValue); ok {
+			return x.IntValue
+		}
+	}
+	return 0
+}
+
+func (x *AttributeValue) GetDoubleValue() float64 {
+	if x != nil {
+		if x, ok := x.Kind.(*AttributeValue_DoubleValue); ok {
+			return x.DoubleValue
+		}
+	}
+	return 0
+}
+
+func (x *AttributeValue) GetTimeValue() *timestamppb.Timestamp {
+	if x != nil {
+		if x, ok := x.Kind.(*AttributeValue_TimeValue); ok {
+			return x.TimeValue
+		}
+	}
+	return nil
+}
+
+type isAttributeValue_Kind interface {
+	isAttributeValue_Kind()
+}
+
+type AttributeValue_StringValue struct {
+	StringValue string `protobuf:"bytes,1,opt,name=string_value,json=stringValue,proto3,oneof"`
+}
+
+type AttributeValue_BoolValue struct {
+	BoolValue bool `protobuf:"varint,2,opt,name=bool_value,json=boolValue,proto3,oneof"`
+}
+
+type AttributeValue_IntValue struct {
+	IntValue int64 `protobuf:"varint,3,opt,name=int_value,json=intValue,proto3,oneof"`
+}
+
+type AttributeValue_DoubleValue struct {
+	DoubleValue float64 `protobuf:"fixed64,4,opt,name=double_value,json=doubleValue,proto3,oneof"`
+}
+
+type AttributeValue_TimeValue struct {
+	TimeValue *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time_value,json=timeValue,proto3,oneof"`
+}
+
+func (*AttributeValue_StringValue) isAttributeValue_Kind() {}
+
+func (*AttributeValue_BoolValue) isAttributeValue_Kind() {}
+
+func (*AttributeValue_IntValue) isAttributeValue_Kind() {}
+
+func (*AttributeValue_DoubleValue) isAttributeValue_Kind() {}
+
+func (*AttributeValue_TimeValue) isAttributeValue_Kind() {}
+
+// TagCondition matches profiles carrying a tag; negate it for "has not
+// tag".
+type TagCondition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SectionId     string                 `protobuf:"bytes,1,opt,name=section_id,json=sectionId,proto3" json:"section_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Negate        bool                   `protobuf:"varint,3,opt,name=negate,proto3" json:"negate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TagCondition) Reset() {
+	*x = TagCondition{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TagCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TagCondition) ProtoMessage() {}
+
+func (x *TagCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TagCondition.ProtoReflect.Descriptor instead.
+func (*TagCondition) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *TagCondition) GetSectionId() string {
+	if x != nil {
+		return x.SectionId
+	}
+	return ""
+}
+
+func (x *TagCondition) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TagCondition) GetNegate() bool {
+	if x != nil {
+		return x.Negate
+	}
+	return false
+}
+
+// EventCondition matches profiles with at least at_least events of a type
+// (over every section in scope) in a time frame: within the last
+// within_days days of the evaluation time (an event dated later counts
+// too), or from from_time (inclusive) to to_time (exclusive), or ever when
+// neither is set. Negate it for "did not occur".
+type EventCondition struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SectionId string                 `protobuf:"bytes,1,opt,name=section_id,json=sectionId,proto3" json:"section_id,omitempty"`
+	Type      string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// 0 means 1.
+	AtLeast       int32                  `protobuf:"varint,3,opt,name=at_least,json=atLeast,proto3" json:"at_least,omitempty"`
+	WithinDays    int32                  `protobuf:"varint,4,opt,name=within_days,json=withinDays,proto3" json:"within_days,omitempty"`
+	FromTime      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=from_time,json=fromTime,proto3" json:"from_time,omitempty"`
+	ToTime        *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=to_time,json=toTime,proto3" json:"to_time,omitempty"`
+	Negate        bool                   `protobuf:"varint,7,opt,name=negate,proto3" json:"negate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventCondition) Reset() {
+	*x = EventCondition{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventCondition) ProtoMessage() {}
+
+func (x *EventCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventCondition.ProtoReflect.Descriptor instead.
+func (*EventCondition) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *EventCondition) GetSectionId() string {
+	if x != nil {
+		return x.SectionId
+	}
+	return ""
+}
+
+func (x *EventCondition) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *EventCondition) GetAtLeast() int32 {
+	if x != nil {
+		return x.AtLeast
+	}
+	return 0
+}
+
+func (x *EventCondition) GetWithinDays() int32 {
+	if x != nil {
+		return x.WithinDays
+	}
+	return 0
+}
+
+func (x *EventCondition) GetFromTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FromTime
+	}
+	return nil
+}
+
+func (x *EventCondition) GetToTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ToTime
+	}
+	return nil
+}
+
+func (x *EventCondition) GetNegate() bool {
+	if x != nil {
+		return x.Negate
+	}
+	return false
+}
+
+// ConsentCondition matches profiles with a consent for a channel (and
+// topic, any when empty) in a status. A profile without such a consent is
+// neither opted in nor out.
+type ConsentCondition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SectionId     string                 `protobuf:"bytes,1,opt,name=section_id,json=sectionId,proto3" json:"section_id,omitempty"`
+	Channel       string                 `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	Topic         string                 `protobuf:"bytes,3,opt,name=topic,proto3" json:"topic,omitempty"`
+	Status        ConsentStatus          `protobuf:"varint,4,opt,name=status,proto3,enum=erasure.v1.ConsentStatus" json:"status,omitempty"`
+	Negate        bool                   `protobuf:"varint,5,opt,name=negate,proto3" json:"negate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsentCondition) Reset() {
+	*x = ConsentCondition{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsentCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsentCondition) ProtoMessage() {}
+
+func (x *ConsentCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsentCondition.ProtoReflect.Descriptor instead.
+func (*ConsentCondition) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *ConsentCondition) GetSectionId() string {
+	if x != nil {
+		return x.SectionId
+	}
+	return ""
+}
+
+func (x *ConsentCondition) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *ConsentCondition) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ConsentCondition) GetStatus() ConsentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ConsentStatus_CONSENT_STATUS_UNSPECIFIED
+}
+
+func (x *ConsentCondition) GetNegate() bool {
+	if x != nil {
+		return x.Negate
+	}
+	return false
+}
+
+// TimeCondition tests when a profile was created or last updated: BEFORE is
+// strictly earlier, AFTER at or later than a date, given as a time or as a
+// number of days before the evaluation time.
+type TimeCondition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Field TimeField              `protobuf:"varint,1,opt,name=field,proto3,enum=erasure.v1.TimeField" json:"field,omitempty"`
+	Op    TimeOp                 `protobuf:"varint,2,opt,name=op,proto3,enum=erasure.v1.TimeOp" json:"op,omitempty"`
+	// Types that are valid to be assigned to Bound:
+	//
+	//	*TimeCondition_Time
+	//	*TimeCondition_DaysAgo
+	Bound         isTimeCondition_Bound `protobuf_oneof:"bound"`
+	Negate        bool                  `protobuf:"varint,5,opt,name=negate,proto3" json:"negate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimeCondition) Reset() {
+	*x = TimeCondition{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimeCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimeCondition) ProtoMessage() {}
+
+func (x *TimeCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimeCondition.ProtoReflect.Descriptor instead.
+func (*TimeCondition) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *TimeCondition) GetField() TimeField {
+	if x != nil {
+		return x.Field
+	}
+	return TimeField_TIME_FIELD_UNSPECIFIED
+}
+
+func (x *TimeCondition) GetOp() TimeOp {
+	if x != nil {
+		return x.Op
+	}
+	return TimeOp_TIME_OP_UNSPECIFIED
+}
+
+func (x *TimeCondition) GetBound() isTimeCondition_Bound {
+	if x != nil {
+		return x.Bound
+	}
+	return nil
+}
+
+func (x *TimeCondition) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		if x, ok := x.Bound.(*TimeCondition_Time); ok {
+			return x.Time
+		}
+	}
+	return nil
+}
+
+func (x *TimeCondition) GetDaysAgo() int32 {
+	if x != nil {
+		if x, ok := x.Bound.(*TimeCondition_DaysAgo); ok {
+			return x.DaysAgo
+		}
+	}
+	return 0
+}
+
+func (x *TimeCondition) GetNegate() bool {
+	if x != nil {
+		return x.Negate
+	}
+	return false
+}
+
+type isTimeCondition_Bound interface {
+	isTimeCondition_Bound()
+}
+
+type TimeCondition_Time struct {
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3,oneof"`
+}
+
+type TimeCondition_DaysAgo struct {
+	DaysAgo int32 `protobuf:"varint,4,opt,name=days_ago,json=daysAgo,proto3,oneof"`
+}
+
+func (*TimeCondition_Time) isTimeCondition_Bound() {}
+
+func (*TimeCondition_DaysAgo) isTimeCondition_Bound() {}
+
+// CountSegmentRequest asks how many profiles a segment matches.
+type CountSegmentRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Segment   *Segment               `protobuf:"bytes,2,opt,name=segment,proto3" json:"segment,omitempty"`
+	// The instant relative conditions resolve against; now when unset. Pass
+	// the evaluation_time of an earlier answer to get answers that agree.
+	EvaluationTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=evaluation_time,json=evaluationTime,proto3" json:"evaluation_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CountSegmentRequest) Reset() {
+	*x = CountSegmentRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountSegmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountSegmentRequest) ProtoMessage() {}
+
+func (x *CountSegmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountSegmentRequest.ProtoReflect.Descriptor instead.
+func (*CountSegmentRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *CountSegmentRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *CountSegmentRequest) GetSegment() *Segment {
+	if x != nil {
+		return x.Segment
+	}
+	return nil
+}
+
+func (x *CountSegmentRequest) GetEvaluationTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvaluationTime
+	}
+	return nil
+}
+
+// CountSegmentResponse is a segment's count.
+type CountSegmentResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Profiles int64                  `protobuf:"varint,1,opt,name=profiles,proto3" json:"profiles,omitempty"`
+	// For the matching profiles: how many hold data in each section, every
+	// section included (visible says whether the caller may see it).
+	Sections []*SegmentSectionCount `protobuf:"bytes,2,rep,name=sections,proto3" json:"sections,omitempty"`
+	// Profiles the segment could not decide because data a condition needs
+	// is stored in a form this service cannot read; they do not match.
+	UndecidedProfiles int64 `protobuf:"varint,3,opt,name=undecided_profiles,json=undecidedProfiles,proto3" json:"undecided_profiles,omitempty"`
+	// Whether deleting the matching profiles straight from the segment is
+	// offered to this caller (PreviewSegmentDeletion would be allowed).
+	DeletionOffered bool `protobuf:"varint,4,opt,name=deletion_offered,json=deletionOffered,proto3" json:"deletion_offered,omitempty"`
+	// When not offered, why: NO_MATCHES (the segment matches no profile),
+	// PERMISSION_MISSING (the caller's role lacks delete_by_segment: only
+	// owners and admins have it) or FEATURE_NOT_ACTIVATED (the account's
+	// feature segment_deletion is off); and the same in words.
+	DeletionUnavailableReason  string                 `protobuf:"bytes,5,opt,name=deletion_unavailable_reason,json=deletionUnavailableReason,proto3" json:"deletion_unavailable_reason,omitempty"`
+	DeletionUnavailableMessage string                 `protobuf:"bytes,6,opt,name=deletion_unavailable_message,json=deletionUnavailableMessage,proto3" json:"deletion_unavailable_message,omitempty"`
+	EvaluationTime             *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=evaluation_time,json=evaluationTime,proto3" json:"evaluation_time,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *CountSegmentResponse) Reset() {
+	*x = CountSegmentResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountSegmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountSegmentResponse) ProtoMessage() {}
+
+func (x *CountSegmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountSegmentResponse.ProtoReflect.Descriptor instead.
+func (*CountSegmentResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *CountSegmentResponse) GetProfiles() int64 {
+	if x != nil {
+		return x.Profiles
+	}
+	return 0
+}
+
+func (x *CountSegmentResponse) GetSections() []*SegmentSectionCount {
+	if x != nil {
+		return x.Sections
+	}
+	return nil
+}
+
+func (x *CountSegmentResponse) GetUndecidedProfiles() int64 {
+	if x != nil {
+		return x.UndecidedProfiles
+	}
+	return 0
+}
+
+func (x *CountSegmentResponse) GetDeletionOffered() bool {
+	if x != nil {
+		return x.DeletionOffered
+	}
+	return false
+}
+
+func (x *CountSegmentResponse) GetDeletionUnavailableReason() string {
+	if x != nil {
+		return x.DeletionUnavailableReason
+	}
+	return ""
+}
+
+func (x *CountSegmentResponse) GetDeletionUnavailableMessage() string {
+	if x != nil {
+		return x.DeletionUnavailableMessage
+	}
+	return ""
+}
+
+func (x *CountSegmentResponse) GetEvaluationTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvaluationTime
+	}
+	return nil
+}
+
+// SegmentSectionCount is how many of a segment's profiles hold data in one
+// section.
+type SegmentSectionCount struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SectionId string                 `protobuf:"bytes,1,opt,name=section_id,json=sectionId,proto3" json:"section_id,omitempty"`
+	Profiles  int64                  `protobuf:"varint,2,opt,name=profiles,proto3" json:"profiles,omitempty"`
+	// False for a section the caller's token does not list: deleting the
+	// profiles deletes their data there too.
+	Visible       bool `protobuf:"varint,3,opt,name=visible,proto3" json:"visible,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentSectionCount) Reset() {
+	*x = SegmentSectionCount{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentSectionCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentSectionCount) ProtoMessage() {}
+
+func (x *SegmentSectionCount) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentSectionCount.ProtoReflect.Descriptor instead.
+func (*SegmentSectionCount) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *SegmentSectionCount) GetSectionId() string {
+	if x != nil {
+		return x.SectionId
+	}
+	return ""
+}
+
+func (x *SegmentSectionCount) GetProfiles() int64 {
+	if x != nil {
+		return x.Profiles
+	}
+	return 0
+}
+
+func (x *SegmentSectionCount) GetVisible() bool {
+	if x != nil {
+		return x.Visible
+	}
+	return false
+}
+
+// ShowSegmentProfilesRequest asks for a page of a segment's profiles.
+type ShowSegmentProfilesRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AccountId      string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Segment        *Segment               `protobuf:"bytes,2,opt,name=segment,proto3" json:"segment,omitempty"`
+	EvaluationTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=evaluation_time,json=evaluationTime,proto3" json:"evaluation_time,omitempty"`
+	// At most this many profiles; 50 when zero, 1,000 at most.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page, or empty for the first.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShowSegmentProfilesRequest) Reset() {
+	*x = ShowSegmentProfilesRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShowSegmentProfilesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShowSegmentProfilesRequest) ProtoMessage() {}
+
+func (x *ShowSegmentProfilesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShowSegmentProfilesRequest.ProtoReflect.Descriptor instead.
+func (*ShowSegmentProfilesRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *ShowSegmentProfilesRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ShowSegmentProfilesRequest) GetSegment() *Segment {
+	if x != nil {
+		return x.Segment
+	}
+	return nil
+}
+
+func (x *ShowSegmentProfilesRequest) GetEvaluationTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvaluationTime
+	}
+	return nil
+}
+
+func (x *ShowSegmentProfilesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ShowSegmentProfilesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ShowSegmentProfilesResponse is one page of a segment's profiles.
+type ShowSegmentProfilesResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Profiles []*SegmentProfile      `protobuf:"bytes,1,rep,name=profiles,proto3" json:"profiles,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken  string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	EvaluationTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=evaluation_time,json=evaluationTime,proto3" json:"evaluation_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ShowSegmentProfilesResponse) Reset() {
+	*x = ShowSegmentProfilesResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShowSegmentProfilesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShowSegmentProfilesResponse) ProtoMessage() {}
+
+func (x *ShowSegmentProfilesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShowSegmentProfilesResponse.ProtoReflect.Descriptor instead.
+func (*ShowSegmentProfilesResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *ShowSegmentProfilesResponse) GetProfiles() []*SegmentProfile {
+	if x != nil {
+		return x.Profiles
+	}
+	return nil
+}
+
+func (x *ShowSegmentProfilesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ShowSegmentProfilesResponse) GetEvaluationTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvaluationTime
+	}
+	return nil
+}
+
+// SegmentProfile is one profile a segment matches.
+type SegmentProfile struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ProfileId string                 `protobuf:"bytes,1,opt,name=profile_id,json=profileId,proto3" json:"profile_id,omitempty"`
+	// The profile's Unique Identifier.
+	KeyType  IdentifierType `protobuf:"varint,2,opt,name=key_type,json=keyType,proto3,enum=erasure.v1.IdentifierType" json:"key_type,omitempty"`
+	KeyValue string         `protobuf:"bytes,3,opt,name=key_value,json=keyValue,proto3" json:"key_value,omitempty"`
+	// The identifier attributes it holds.
+	Email         string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	Phone         string                 `protobuf:"bytes,5,opt,name=phone,proto3" json:"phone,omitempty"`
+	CrmId         string                 `protobuf:"bytes,6,opt,name=crm_id,json=crmId,proto3" json:"crm_id,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentProfile) Reset() {
+	*x = SegmentProfile{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentProfile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentProfile) ProtoMessage() {}
+
+func (x *SegmentProfile) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentProfile.ProtoReflect.Descriptor instead.
+func (*SegmentProfile) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *SegmentProfile) GetProfileId() string {
+	if x != nil {
+		return x.ProfileId
+	}
+	return ""
+}
+
+func (x *SegmentProfile) GetKeyType() IdentifierType {
+	if x != nil {
+		return x.KeyType
+	}
+	return IdentifierType_IDENTIFIER_TYPE_UNSPECIFIED
+}
+
+func (x *SegmentProfile) GetKeyValue() string {
+	if x != nil {
+		return x.KeyValue
+	}
+	return ""
+}
+
+func (x *SegmentProfile) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *SegmentProfile) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *SegmentProfile) GetCrmId() string {
+	if x != nil {
+		return x.CrmId
+	}
+	return ""
+}
+
+func (x *SegmentProfile) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// ExportSegmentRequest asks for a segment's profiles as CSV.
+type ExportSegmentRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AccountId      string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Segment        *Segment               `protobuf:"bytes,2,opt,name=segment,proto3" json:"segment,omitempty"`
+	EvaluationTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=evaluation_time,json=evaluationTime,proto3" json:"evaluation_time,omitempty"`
+	// The columns, in this order; at least one.
+	Columns       []ExportColumn `protobuf:"varint,4,rep,packed,name=columns,proto3,enum=erasure.v1.ExportColumn" json:"columns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportSegmentRequest) Reset() {
+	*x = ExportSegmentRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportSegmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportSegmentRequest) ProtoMessage() {}
+
+func (x *ExportSegmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportSegmentRequest.ProtoReflect.Descriptor instead.
+func (*ExportSegmentRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *ExportSegmentRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ExportSegmentRequest) GetSegment() *Segment {
+	if x != nil {
+		return x.Segment
+	}
+	return nil
+}
+
+func (x *ExportSegmentRequest) GetEvaluationTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvaluationTime
+	}
+	return nil
+}
+
+func (x *ExportSegmentRequest) GetColumns() []ExportColumn {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+// ExportSegmentResponse is one piece of the export, a UTF-8 CSV file with a
+// byte order mark, a header row and a row per profile, lines ending in
+// CRLF. A cell that starts with = + - or @ is prefixed with an apostrophe
+// so that no spreadsheet runs it as a formula; the delete import drops that
+// apostrophe again. Concatenate the data of every message.
+type ExportSegmentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Data  []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// In the first message only: a name to save the file under
+	// ("segment-export-<time>.csv") and "text/csv; charset=utf-8".
+	Filename    string `protobuf:"bytes,2,opt,name=filename,proto3" json:"filename,omitempty"`
+	ContentType string `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// In the last message only, which carries no data: the number of
+	// profiles exported.
+	Profiles      int64 `protobuf:"varint,4,opt,name=profiles,proto3" json:"profiles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportSegmentResponse) Reset() {
+	*x = ExportSegmentResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportSegmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportSegmentResponse) ProtoMessage() {}
+
+func (x *ExportSegmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportSegmentResponse.ProtoReflect.Descriptor instead.
+func (*ExportSegmentResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *ExportSegmentResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ExportSegmentResponse) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *ExportSegmentResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *ExportSegmentResponse) GetProfiles() int64 {
+	if x != nil {
+		return x.Profiles
+	}
+	return 0
+}
+
+// PreviewSegmentDeletionRequest asks to freeze a segment for deletion.
+type PreviewSegmentDeletionRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AccountId      string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Segment        *Segment               `protobuf:"bytes,2,opt,name=segment,proto3" json:"segment,omitempty"`
+	EvaluationTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=evaluation_time,json=evaluationTime,proto3" json:"evaluation_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PreviewSegmentDeletionRequest) Reset() {
+	*x = PreviewSegmentDeletionRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewSegmentDeletionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewSegmentDeletionRequest) ProtoMessage() {}
+
+func (x *PreviewSegmentDeletionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewSegmentDeletionRequest.ProtoReflect.Descriptor instead.
+func (*PreviewSegmentDeletionRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *PreviewSegmentDeletionRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *PreviewSegmentDeletionRequest) GetSegment() *Segment {
+	if x != nil {
+		return x.Segment
+	}
+	return nil
+}
+
+func (x *PreviewSegmentDeletionRequest) GetEvaluationTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvaluationTime
+	}
+	return nil
+}
+
+// PreviewSegmentDeletionResponse describes a snapshot: the profiles a
+// deletion from the segment would delete.
+type PreviewSegmentDeletionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pass to ExecuteSegmentDeletion.
+	SnapshotId string `protobuf:"bytes,1,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
+	// Pass as expected_profiles to ExecuteSegmentDeletion once the user
+	// confirmed it.
+	Profiles int64 `protobuf:"varint,2,opt,name=profiles,proto3" json:"profiles,omitempty"`
+	// Every section the profiles hold data in, those the caller cannot see
+	// included (visible false).
+	Sections          []*SegmentSectionCount `protobuf:"bytes,3,rep,name=sections,proto3" json:"sections,omitempty"`
+	UndecidedProfiles int64                  `protobuf:"varint,4,opt,name=undecided_profiles,json=undecidedProfiles,proto3" json:"undecided_profiles,omitempty"`
+	// After it the snapshot cannot be executed.
+	ExpireTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	EvaluationTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=evaluation_time,json=evaluationTime,proto3" json:"evaluation_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PreviewSegmentDeletionResponse) Reset() {
+	*x = PreviewSegmentDeletionResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewSegmentDeletionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewSegmentDeletionResponse) ProtoMessage() {}
+
+func (x *PreviewSegmentDeletionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewSegmentDeletionResponse.ProtoReflect.Descriptor instead.
+func (*PreviewSegmentDeletionResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *PreviewSegmentDeletionResponse) GetSnapshotId() string {
+	if x != nil {
+		return x.SnapshotId
+	}
+	return ""
+}
+
+func (x *PreviewSegmentDeletionResponse) GetProfiles() int64 {
+	if x != nil {
+		return x.Profiles
+	}
+	return 0
+}
+
+func (x *PreviewSegmentDeletionResponse) GetSections() []*SegmentSectionCount {
+	if x != nil {
+		return x.Sections
+	}
+	return nil
+}
+
+func (x *PreviewSegmentDeletionResponse) GetUndecidedProfiles() int64 {
+	if x != nil {
+		return x.UndecidedProfiles
+	}
+	return 0
+}
+
+func (x *PreviewSegmentDeletionResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *PreviewSegmentDeletionResponse) GetEvaluationTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvaluationTime
+	}
+	return nil
+}
+
+// ExecuteSegmentDeletionRequest deletes a snapshot's profiles.
+type ExecuteSegmentDeletionRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	AccountId  string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	SnapshotId string                 `protobuf:"bytes,2,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
+	// The profiles of the preview the user confirmed.
+	ExpectedProfiles int64 `protobuf:"varint,3,opt,name=expected_profiles,json=expectedProfiles,proto3" json:"expected_profiles,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ExecuteSegmentDeletionRequest) Reset() {
+	*x = ExecuteSegmentDeletionRequest{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecuteSegmentDeletionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecuteSegmentDeletionRequest) ProtoMessage() {}
+
+func (x *ExecuteSegmentDeletionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecuteSegmentDeletionRequest.ProtoReflect.Descriptor instead.
+func (*ExecuteSegmentDeletionRequest) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *ExecuteSegmentDeletionRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ExecuteSegmentDeletionRequest) GetSnapshotId() string {
+	if x != nil {
+		return x.SnapshotId
+	}
+	return ""
+}
+
+func (x *ExecuteSegmentDeletionRequest) GetExpectedProfiles() int64 {
+	if x != nil {
+		return x.ExpectedProfiles
+	}
+	return 0
+}
+
+// ExecuteSegmentDeletionResponse is the job's state, as ExecuteDeletion
+// streams it.
+type ExecuteSegmentDeletionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecuteSegmentDeletionResponse) Reset() {
+	*x = ExecuteSegmentDeletionResponse{}
+	mi := &file_erasure_v1_erasure_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecuteSegmentDeletionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecuteSegmentDeletionResponse) ProtoMessage() {}
+
+func (x *ExecuteSegmentDeletionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_erasure_v1_erasure_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecuteSegmentDeletionResponse.ProtoReflect.Descriptor instead.
+func (*ExecuteSegmentDeletionResponse) Descriptor() ([]byte, []int) {
+	return file_erasure_v1_erasure_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *ExecuteSegmentDeletionResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
 var File_erasure_v1_erasure_proto protoreflect.FileDescriptor
 
 const file_erasure_v1_erasure_proto_rawDesc = "" +
@@ -5664,7 +7804,7 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x16DownloadReportResponse\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x1a\n" +
 	"\bfilename\x18\x02 \x01(\tR\bfilename\x12!\n" +
-	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\"\xb1\x02\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\"\xdf\x02\n" +
 	"\x06Counts\x12\x1d\n" +
 	"\n" +
 	"total_rows\x18\x01 \x01(\x03R\ttotalRows\x12\x12\n" +
@@ -5677,7 +7817,8 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\adeleted\x18\b \x01(\x03R\adeleted\x12\"\n" +
 	"\funsubscribed\x18\t \x01(\x03R\funsubscribed\x121\n" +
 	"\x14already_unsubscribed\x18\n" +
-	" \x01(\x03R\x13alreadyUnsubscribed\"m\n" +
+	" \x01(\x03R\x13alreadyUnsubscribed\x12,\n" +
+	"\x12no_longer_matching\x18\v \x01(\x03R\x10noLongerMatching\"m\n" +
 	"\fSectionCount\x12\x1d\n" +
 	"\n" +
 	"section_id\x18\x01 \x01(\tR\tsectionId\x12\x1a\n" +
@@ -5686,7 +7827,7 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\bProgress\x12\x18\n" +
 	"\apercent\x18\x01 \x01(\x01R\apercent\x12&\n" +
 	"\x0frows_per_second\x18\x02 \x01(\x01R\rrowsPerSecond\x12+\n" +
-	"\x03eta\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03eta\"\xa7\a\n" +
+	"\x03eta\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03eta\"\xc8\a\n" +
 	"\x03Job\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1d\n" +
 	"\n" +
@@ -5714,7 +7855,9 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\n" +
 	"created_by\x18\x13 \x01(\v2\x11.erasure.v1.ActorR\tcreatedBy\x12-\n" +
 	"\x06action\x18\x14 \x01(\x0e2\x15.erasure.v1.JobActionR\x06action\x12=\n" +
-	"\vunsubscribe\x18\x15 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\"I\n" +
+	"\vunsubscribe\x18\x15 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\x12\x1f\n" +
+	"\vsnapshot_id\x18\x16 \x01(\tR\n" +
+	"snapshotId\"I\n" +
 	"\x05Actor\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -5777,7 +7920,143 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\n" +
 	"section_id\x18\x01 \x01(\tR\tsectionId\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\tR\achannel\x12\x14\n" +
-	"\x05topic\x18\x03 \x01(\tR\x05topic*\x83\x01\n" +
+	"\x05topic\x18\x03 \x01(\tR\x05topic\"7\n" +
+	"\aSegment\x12,\n" +
+	"\x04root\x18\x01 \x01(\v2\x18.erasure.v1.SegmentGroupR\x04root\"\x87\x01\n" +
+	"\fSegmentGroup\x12*\n" +
+	"\x02op\x18\x01 \x01(\x0e2\x1a.erasure.v1.SegmentGroupOpR\x02op\x12\x16\n" +
+	"\x06negate\x18\x02 \x01(\bR\x06negate\x123\n" +
+	"\bchildren\x18\x03 \x03(\v2\x17.erasure.v1.SegmentNodeR\bchildren\"\x8f\x03\n" +
+	"\vSegmentNode\x120\n" +
+	"\x05group\x18\x01 \x01(\v2\x18.erasure.v1.SegmentGroupH\x00R\x05group\x129\n" +
+	"\bkey_type\x18\x02 \x01(\v2\x1c.erasure.v1.KeyTypeConditionH\x00R\akeyType\x12>\n" +
+	"\tattribute\x18\x03 \x01(\v2\x1e.erasure.v1.AttributeConditionH\x00R\tattribute\x12,\n" +
+	"\x03tag\x18\x04 \x01(\v2\x18.erasure.v1.TagConditionH\x00R\x03tag\x122\n" +
+	"\x05event\x18\x05 \x01(\v2\x1a.erasure.v1.EventConditionH\x00R\x05event\x128\n" +
+	"\aconsent\x18\x06 \x01(\v2\x1c.erasure.v1.ConsentConditionH\x00R\aconsent\x12/\n" +
+	"\x04time\x18\a \x01(\v2\x19.erasure.v1.TimeConditionH\x00R\x04timeB\x06\n" +
+	"\x04node\"Z\n" +
+	"\x10KeyTypeCondition\x12.\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1a.erasure.v1.IdentifierTypeR\x04type\x12\x16\n" +
+	"\x06negate\x18\x02 \x01(\bR\x06negate\"\xba\x01\n" +
+	"\x12AttributeCondition\x12\x1d\n" +
+	"\n" +
+	"section_id\x18\x01 \x01(\tR\tsectionId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
+	"\x02op\x18\x03 \x01(\x0e2\x17.erasure.v1.AttributeOpR\x02op\x120\n" +
+	"\x05value\x18\x04 \x01(\v2\x1a.erasure.v1.AttributeValueR\x05value\x12\x16\n" +
+	"\x06negate\x18\x05 \x01(\bR\x06negate\"\xdf\x01\n" +
+	"\x0eAttributeValue\x12#\n" +
+	"\fstring_value\x18\x01 \x01(\tH\x00R\vstringValue\x12\x1f\n" +
+	"\n" +
+	"bool_value\x18\x02 \x01(\bH\x00R\tboolValue\x12\x1d\n" +
+	"\tint_value\x18\x03 \x01(\x03H\x00R\bintValue\x12#\n" +
+	"\fdouble_value\x18\x04 \x01(\x01H\x00R\vdoubleValue\x12;\n" +
+	"\n" +
+	"time_value\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\ttimeValueB\x06\n" +
+	"\x04kind\"Y\n" +
+	"\fTagCondition\x12\x1d\n" +
+	"\n" +
+	"section_id\x18\x01 \x01(\tR\tsectionId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06negate\x18\x03 \x01(\bR\x06negate\"\x85\x02\n" +
+	"\x0eEventCondition\x12\x1d\n" +
+	"\n" +
+	"section_id\x18\x01 \x01(\tR\tsectionId\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
+	"\bat_least\x18\x03 \x01(\x05R\aatLeast\x12\x1f\n" +
+	"\vwithin_days\x18\x04 \x01(\x05R\n" +
+	"withinDays\x127\n" +
+	"\tfrom_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bfromTime\x123\n" +
+	"\ato_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x06toTime\x12\x16\n" +
+	"\x06negate\x18\a \x01(\bR\x06negate\"\xac\x01\n" +
+	"\x10ConsentCondition\x12\x1d\n" +
+	"\n" +
+	"section_id\x18\x01 \x01(\tR\tsectionId\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\tR\achannel\x12\x14\n" +
+	"\x05topic\x18\x03 \x01(\tR\x05topic\x121\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x19.erasure.v1.ConsentStatusR\x06status\x12\x16\n" +
+	"\x06negate\x18\x05 \x01(\bR\x06negate\"\xd0\x01\n" +
+	"\rTimeCondition\x12+\n" +
+	"\x05field\x18\x01 \x01(\x0e2\x15.erasure.v1.TimeFieldR\x05field\x12\"\n" +
+	"\x02op\x18\x02 \x01(\x0e2\x12.erasure.v1.TimeOpR\x02op\x120\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\x04time\x12\x1b\n" +
+	"\bdays_ago\x18\x04 \x01(\x05H\x00R\adaysAgo\x12\x16\n" +
+	"\x06negate\x18\x05 \x01(\bR\x06negateB\a\n" +
+	"\x05bound\"\xa8\x01\n" +
+	"\x13CountSegmentRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12-\n" +
+	"\asegment\x18\x02 \x01(\v2\x13.erasure.v1.SegmentR\asegment\x12C\n" +
+	"\x0fevaluation_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0eevaluationTime\"\x90\x03\n" +
+	"\x14CountSegmentResponse\x12\x1a\n" +
+	"\bprofiles\x18\x01 \x01(\x03R\bprofiles\x12;\n" +
+	"\bsections\x18\x02 \x03(\v2\x1f.erasure.v1.SegmentSectionCountR\bsections\x12-\n" +
+	"\x12undecided_profiles\x18\x03 \x01(\x03R\x11undecidedProfiles\x12)\n" +
+	"\x10deletion_offered\x18\x04 \x01(\bR\x0fdeletionOffered\x12>\n" +
+	"\x1bdeletion_unavailable_reason\x18\x05 \x01(\tR\x19deletionUnavailableReason\x12@\n" +
+	"\x1cdeletion_unavailable_message\x18\x06 \x01(\tR\x1adeletionUnavailableMessage\x12C\n" +
+	"\x0fevaluation_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0eevaluationTime\"j\n" +
+	"\x13SegmentSectionCount\x12\x1d\n" +
+	"\n" +
+	"section_id\x18\x01 \x01(\tR\tsectionId\x12\x1a\n" +
+	"\bprofiles\x18\x02 \x01(\x03R\bprofiles\x12\x18\n" +
+	"\avisible\x18\x03 \x01(\bR\avisible\"\xeb\x01\n" +
+	"\x1aShowSegmentProfilesRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12-\n" +
+	"\asegment\x18\x02 \x01(\v2\x13.erasure.v1.SegmentR\asegment\x12C\n" +
+	"\x0fevaluation_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0eevaluationTime\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\xc2\x01\n" +
+	"\x1bShowSegmentProfilesResponse\x126\n" +
+	"\bprofiles\x18\x01 \x03(\v2\x1a.erasure.v1.SegmentProfileR\bprofiles\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12C\n" +
+	"\x0fevaluation_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0eevaluationTime\"\x83\x02\n" +
+	"\x0eSegmentProfile\x12\x1d\n" +
+	"\n" +
+	"profile_id\x18\x01 \x01(\tR\tprofileId\x125\n" +
+	"\bkey_type\x18\x02 \x01(\x0e2\x1a.erasure.v1.IdentifierTypeR\akeyType\x12\x1b\n" +
+	"\tkey_value\x18\x03 \x01(\tR\bkeyValue\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\x12\x14\n" +
+	"\x05phone\x18\x05 \x01(\tR\x05phone\x12\x15\n" +
+	"\x06crm_id\x18\x06 \x01(\tR\x05crmId\x12;\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\xdd\x01\n" +
+	"\x14ExportSegmentRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12-\n" +
+	"\asegment\x18\x02 \x01(\v2\x13.erasure.v1.SegmentR\asegment\x12C\n" +
+	"\x0fevaluation_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0eevaluationTime\x122\n" +
+	"\acolumns\x18\x04 \x03(\x0e2\x18.erasure.v1.ExportColumnR\acolumns\"\x86\x01\n" +
+	"\x15ExportSegmentResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x1a\n" +
+	"\bfilename\x18\x02 \x01(\tR\bfilename\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x1a\n" +
+	"\bprofiles\x18\x04 \x01(\x03R\bprofiles\"\xb2\x01\n" +
+	"\x1dPreviewSegmentDeletionRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12-\n" +
+	"\asegment\x18\x02 \x01(\v2\x13.erasure.v1.SegmentR\asegment\x12C\n" +
+	"\x0fevaluation_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0eevaluationTime\"\xcb\x02\n" +
+	"\x1ePreviewSegmentDeletionResponse\x12\x1f\n" +
+	"\vsnapshot_id\x18\x01 \x01(\tR\n" +
+	"snapshotId\x12\x1a\n" +
+	"\bprofiles\x18\x02 \x01(\x03R\bprofiles\x12;\n" +
+	"\bsections\x18\x03 \x03(\v2\x1f.erasure.v1.SegmentSectionCountR\bsections\x12-\n" +
+	"\x12undecided_profiles\x18\x04 \x01(\x03R\x11undecidedProfiles\x12;\n" +
+	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12C\n" +
+	"\x0fevaluation_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0eevaluationTime\"\x8c\x01\n" +
+	"\x1dExecuteSegmentDeletionRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1f\n" +
+	"\vsnapshot_id\x18\x02 \x01(\tR\n" +
+	"snapshotId\x12+\n" +
+	"\x11expected_profiles\x18\x03 \x01(\x03R\x10expectedProfiles\"C\n" +
+	"\x1eExecuteSegmentDeletionResponse\x12!\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job*\x83\x01\n" +
 	"\x0eIdentifierType\x12\x1f\n" +
 	"\x1bIDENTIFIER_TYPE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15IDENTIFIER_TYPE_EMAIL\x10\x01\x12\x19\n" +
@@ -5799,12 +8078,13 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x17PREVIEW_STATE_SUCCEEDED\x10\x02\x12\x18\n" +
 	"\x14PREVIEW_STATE_FAILED\x10\x03\x12\x1b\n" +
 	"\x17PREVIEW_STATE_CANCELLED\x10\x04\x12\x16\n" +
-	"\x12PREVIEW_STATE_LOST\x10\x05*_\n" +
+	"\x12PREVIEW_STATE_LOST\x10\x05*u\n" +
 	"\aJobKind\x12\x18\n" +
 	"\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rJOB_KIND_FILE\x10\x01\x12\x11\n" +
 	"\rJOB_KIND_LIST\x10\x02\x12\x14\n" +
-	"\x10JOB_KIND_PROFILE\x10\x03*Z\n" +
+	"\x10JOB_KIND_PROFILE\x10\x03\x12\x14\n" +
+	"\x10JOB_KIND_SEGMENT\x10\x04*Z\n" +
 	"\tJobAction\x12\x1a\n" +
 	"\x16JOB_ACTION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11JOB_ACTION_DELETE\x10\x01\x12\x1a\n" +
@@ -5815,7 +8095,7 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x17\n" +
 	"\x13JOB_STATE_CANCELLED\x10\x04\x12\x14\n" +
-	"\x10JOB_STATE_FAILED\x10\x05*\xb6\x01\n" +
+	"\x10JOB_STATE_FAILED\x10\x05*\xd5\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOUTCOME_DELETED\x10\x01\x12\x15\n" +
@@ -5823,12 +8103,48 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x0fOUTCOME_INVALID\x10\x03\x12\x15\n" +
 	"\x11OUTCOME_DUPLICATE\x10\x04\x12\x18\n" +
 	"\x14OUTCOME_UNSUBSCRIBED\x10\x05\x12 \n" +
-	"\x1cOUTCOME_ALREADY_UNSUBSCRIBED\x10\x06*\x8f\x01\n" +
+	"\x1cOUTCOME_ALREADY_UNSUBSCRIBED\x10\x06\x12\x1d\n" +
+	"\x19OUTCOME_NO_LONGER_MATCHES\x10\a*\x8f\x01\n" +
 	"\vAuditAction\x12\x1c\n" +
 	"\x18AUDIT_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18AUDIT_ACTION_JOB_STARTED\x10\x01\x12%\n" +
 	"!AUDIT_ACTION_JOB_CANCEL_REQUESTED\x10\x02\x12\x1d\n" +
-	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x032\xac\x12\n" +
+	"\x19AUDIT_ACTION_JOB_FINISHED\x10\x03*f\n" +
+	"\x0eSegmentGroupOp\x12 \n" +
+	"\x1cSEGMENT_GROUP_OP_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14SEGMENT_GROUP_OP_ALL\x10\x01\x12\x18\n" +
+	"\x14SEGMENT_GROUP_OP_ANY\x10\x02*\xc4\x02\n" +
+	"\vAttributeOp\x12\x1c\n" +
+	"\x18ATTRIBUTE_OP_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13ATTRIBUTE_OP_EQUALS\x10\x01\x12\x1b\n" +
+	"\x17ATTRIBUTE_OP_NOT_EQUALS\x10\x02\x12\x19\n" +
+	"\x15ATTRIBUTE_OP_CONTAINS\x10\x03\x12\x1c\n" +
+	"\x18ATTRIBUTE_OP_STARTS_WITH\x10\x04\x12\x17\n" +
+	"\x13ATTRIBUTE_OP_EXISTS\x10\x05\x12\x1b\n" +
+	"\x17ATTRIBUTE_OP_NOT_EXISTS\x10\x06\x12\x15\n" +
+	"\x11ATTRIBUTE_OP_LESS\x10\a\x12\x1e\n" +
+	"\x1aATTRIBUTE_OP_LESS_OR_EQUAL\x10\b\x12\x18\n" +
+	"\x14ATTRIBUTE_OP_GREATER\x10\t\x12!\n" +
+	"\x1dATTRIBUTE_OP_GREATER_OR_EQUAL\x10\n" +
+	"*f\n" +
+	"\rConsentStatus\x12\x1e\n" +
+	"\x1aCONSENT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15CONSENT_STATUS_OPT_IN\x10\x01\x12\x1a\n" +
+	"\x16CONSENT_STATUS_OPT_OUT\x10\x02*W\n" +
+	"\tTimeField\x12\x1a\n" +
+	"\x16TIME_FIELD_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12TIME_FIELD_CREATED\x10\x01\x12\x16\n" +
+	"\x12TIME_FIELD_UPDATED\x10\x02*H\n" +
+	"\x06TimeOp\x12\x17\n" +
+	"\x13TIME_OP_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eTIME_OP_BEFORE\x10\x01\x12\x11\n" +
+	"\rTIME_OP_AFTER\x10\x02*\x90\x01\n" +
+	"\fExportColumn\x12\x1d\n" +
+	"\x19EXPORT_COLUMN_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13EXPORT_COLUMN_EMAIL\x10\x01\x12\x17\n" +
+	"\x13EXPORT_COLUMN_PHONE\x10\x02\x12\x18\n" +
+	"\x14EXPORT_COLUMN_CRM_ID\x10\x03\x12\x15\n" +
+	"\x11EXPORT_COLUMN_KEY\x10\x042\xb2\x16\n" +
 	"\x0eErasureService\x12M\n" +
 	"\n" +
 	"UploadFile\x12\x1d.erasure.v1.UploadFileRequest\x1a\x1e.erasure.v1.UploadFileResponse(\x01\x12Q\n" +
@@ -5856,7 +8172,12 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\fGetJobReport\x12\x1f.erasure.v1.GetJobReportRequest\x1a .erasure.v1.GetJobReportResponse\"\x03\x90\x02\x01\x12^\n" +
 	"\x0eDownloadReport\x12!.erasure.v1.DownloadReportRequest\x1a\".erasure.v1.DownloadReportResponse\"\x03\x90\x02\x010\x01\x12_\n" +
 	"\x0fListAuditEvents\x12\".erasure.v1.ListAuditEventsRequest\x1a#.erasure.v1.ListAuditEventsResponse\"\x03\x90\x02\x01\x12Y\n" +
-	"\rVerifyErasure\x12 .erasure.v1.VerifyErasureRequest\x1a!.erasure.v1.VerifyErasureResponse\"\x03\x90\x02\x01B\xa0\x01\n" +
+	"\rVerifyErasure\x12 .erasure.v1.VerifyErasureRequest\x1a!.erasure.v1.VerifyErasureResponse\"\x03\x90\x02\x01\x12V\n" +
+	"\fCountSegment\x12\x1f.erasure.v1.CountSegmentRequest\x1a .erasure.v1.CountSegmentResponse\"\x03\x90\x02\x01\x12k\n" +
+	"\x13ShowSegmentProfiles\x12&.erasure.v1.ShowSegmentProfilesRequest\x1a'.erasure.v1.ShowSegmentProfilesResponse\"\x03\x90\x02\x01\x12[\n" +
+	"\rExportSegment\x12 .erasure.v1.ExportSegmentRequest\x1a!.erasure.v1.ExportSegmentResponse\"\x03\x90\x02\x010\x01\x12o\n" +
+	"\x16PreviewSegmentDeletion\x12).erasure.v1.PreviewSegmentDeletionRequest\x1a*.erasure.v1.PreviewSegmentDeletionResponse\x12q\n" +
+	"\x16ExecuteSegmentDeletion\x12).erasure.v1.ExecuteSegmentDeletionRequest\x1a*.erasure.v1.ExecuteSegmentDeletionResponse0\x01B\xa0\x01\n" +
 	"\x0ecom.erasure.v1B\fErasureProtoP\x01Z7github.com/erasure-dev/erasure/gen/erasure/v1;erasurev1\xa2\x02\x03EXX\xaa\x02\n" +
 	"Erasure.V1\xca\x02\n" +
 	"Erasure\\V1\xe2\x02\x16Erasure\\V1\\GPBMetadata\xea\x02\vErasure::V1b\x06proto3"
@@ -5873,8 +8194,8 @@ func file_erasure_v1_erasure_proto_rawDescGZIP() []byte {
 	return file_erasure_v1_erasure_proto_rawDescData
 }
 
-var file_erasure_v1_erasure_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
+var file_erasure_v1_erasure_proto_enumTypes = make([]protoimpl.EnumInfo, 15)
+var file_erasure_v1_erasure_proto_msgTypes = make([]protoimpl.MessageInfo, 94)
 var file_erasure_v1_erasure_proto_goTypes = []any{
 	(IdentifierType)(0),                    // 0: erasure.v1.IdentifierType
 	(FileFormat)(0),                        // 1: erasure.v1.FileFormat
@@ -5885,232 +8206,309 @@ var file_erasure_v1_erasure_proto_goTypes = []any{
 	(JobState)(0),                          // 6: erasure.v1.JobState
 	(Outcome)(0),                           // 7: erasure.v1.Outcome
 	(AuditAction)(0),                       // 8: erasure.v1.AuditAction
-	(*UploadMetadata)(nil),                 // 9: erasure.v1.UploadMetadata
-	(*UploadFileRequest)(nil),              // 10: erasure.v1.UploadFileRequest
-	(*UploadFileResponse)(nil),             // 11: erasure.v1.UploadFileResponse
-	(*CreateUploadRequest)(nil),            // 12: erasure.v1.CreateUploadRequest
-	(*CreateUploadResponse)(nil),           // 13: erasure.v1.CreateUploadResponse
-	(*UploadChunkRequest)(nil),             // 14: erasure.v1.UploadChunkRequest
-	(*UploadChunkResponse)(nil),            // 15: erasure.v1.UploadChunkResponse
-	(*GetUploadRequest)(nil),               // 16: erasure.v1.GetUploadRequest
-	(*GetUploadResponse)(nil),              // 17: erasure.v1.GetUploadResponse
-	(*Upload)(nil),                         // 18: erasure.v1.Upload
-	(*FileOptions)(nil),                    // 19: erasure.v1.FileOptions
-	(*InspectUploadRequest)(nil),           // 20: erasure.v1.InspectUploadRequest
-	(*InspectUploadResponse)(nil),          // 21: erasure.v1.InspectUploadResponse
-	(*Column)(nil),                         // 22: erasure.v1.Column
-	(*ColumnSuggestion)(nil),               // 23: erasure.v1.ColumnSuggestion
-	(*FileSource)(nil),                     // 24: erasure.v1.FileSource
-	(*DeletionSpec)(nil),                   // 25: erasure.v1.DeletionSpec
-	(*UnsubscribeSpec)(nil),                // 26: erasure.v1.UnsubscribeSpec
-	(*PreviewUnsubscribeRequest)(nil),      // 27: erasure.v1.PreviewUnsubscribeRequest
-	(*PreviewUnsubscribeResponse)(nil),     // 28: erasure.v1.PreviewUnsubscribeResponse
-	(*ExecuteUnsubscribeRequest)(nil),      // 29: erasure.v1.ExecuteUnsubscribeRequest
-	(*ExecuteUnsubscribeResponse)(nil),     // 30: erasure.v1.ExecuteUnsubscribeResponse
-	(*UnsubscribeIdentifiersRequest)(nil),  // 31: erasure.v1.UnsubscribeIdentifiersRequest
-	(*UnsubscribeIdentifiersResponse)(nil), // 32: erasure.v1.UnsubscribeIdentifiersResponse
-	(*UnsubscribeProfileRequest)(nil),      // 33: erasure.v1.UnsubscribeProfileRequest
-	(*UnsubscribeProfileResponse)(nil),     // 34: erasure.v1.UnsubscribeProfileResponse
-	(*PreviewDeletionRequest)(nil),         // 35: erasure.v1.PreviewDeletionRequest
-	(*StartPreviewRequest)(nil),            // 36: erasure.v1.StartPreviewRequest
-	(*StartPreviewResponse)(nil),           // 37: erasure.v1.StartPreviewResponse
-	(*WatchPreviewRequest)(nil),            // 38: erasure.v1.WatchPreviewRequest
-	(*WatchPreviewResponse)(nil),           // 39: erasure.v1.WatchPreviewResponse
-	(*CancelPreviewRequest)(nil),           // 40: erasure.v1.CancelPreviewRequest
-	(*CancelPreviewResponse)(nil),          // 41: erasure.v1.CancelPreviewResponse
-	(*PreviewStatus)(nil),                  // 42: erasure.v1.PreviewStatus
-	(*PreviewWarning)(nil),                 // 43: erasure.v1.PreviewWarning
-	(*PreviewDeletionResponse)(nil),        // 44: erasure.v1.PreviewDeletionResponse
-	(*ExecuteDeletionRequest)(nil),         // 45: erasure.v1.ExecuteDeletionRequest
-	(*ExecuteDeletionResponse)(nil),        // 46: erasure.v1.ExecuteDeletionResponse
-	(*DeleteIdentifiersRequest)(nil),       // 47: erasure.v1.DeleteIdentifiersRequest
-	(*DeleteIdentifiersResponse)(nil),      // 48: erasure.v1.DeleteIdentifiersResponse
-	(*DeleteUploadRequest)(nil),            // 49: erasure.v1.DeleteUploadRequest
-	(*DeleteUploadResponse)(nil),           // 50: erasure.v1.DeleteUploadResponse
-	(*DeleteProfileRequest)(nil),           // 51: erasure.v1.DeleteProfileRequest
-	(*DeleteProfileResponse)(nil),          // 52: erasure.v1.DeleteProfileResponse
-	(*WatchJobRequest)(nil),                // 53: erasure.v1.WatchJobRequest
-	(*WatchJobResponse)(nil),               // 54: erasure.v1.WatchJobResponse
-	(*CancelJobRequest)(nil),               // 55: erasure.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),              // 56: erasure.v1.CancelJobResponse
-	(*GetJobRequest)(nil),                  // 57: erasure.v1.GetJobRequest
-	(*GetJobResponse)(nil),                 // 58: erasure.v1.GetJobResponse
-	(*ListJobsRequest)(nil),                // 59: erasure.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),               // 60: erasure.v1.ListJobsResponse
-	(*ListRowOutcomesRequest)(nil),         // 61: erasure.v1.ListRowOutcomesRequest
-	(*ListRowOutcomesResponse)(nil),        // 62: erasure.v1.ListRowOutcomesResponse
-	(*GetJobReportRequest)(nil),            // 63: erasure.v1.GetJobReportRequest
-	(*GetJobReportResponse)(nil),           // 64: erasure.v1.GetJobReportResponse
-	(*OutcomeSummary)(nil),                 // 65: erasure.v1.OutcomeSummary
-	(*DownloadReportRequest)(nil),          // 66: erasure.v1.DownloadReportRequest
-	(*DownloadReportResponse)(nil),         // 67: erasure.v1.DownloadReportResponse
-	(*Counts)(nil),                         // 68: erasure.v1.Counts
-	(*SectionCount)(nil),                   // 69: erasure.v1.SectionCount
-	(*Progress)(nil),                       // 70: erasure.v1.Progress
-	(*Job)(nil),                            // 71: erasure.v1.Job
-	(*Actor)(nil),                          // 72: erasure.v1.Actor
-	(*ListAuditEventsRequest)(nil),         // 73: erasure.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),        // 74: erasure.v1.ListAuditEventsResponse
-	(*AuditEvent)(nil),                     // 75: erasure.v1.AuditEvent
-	(*VerifyErasureRequest)(nil),           // 76: erasure.v1.VerifyErasureRequest
-	(*VerifyErasureResponse)(nil),          // 77: erasure.v1.VerifyErasureResponse
-	(*Erasure)(nil),                        // 78: erasure.v1.Erasure
-	(*RowOutcome)(nil),                     // 79: erasure.v1.RowOutcome
-	(*ConsentRef)(nil),                     // 80: erasure.v1.ConsentRef
-	(*timestamppb.Timestamp)(nil),          // 81: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),            // 82: google.protobuf.Duration
+	(SegmentGroupOp)(0),                    // 9: erasure.v1.SegmentGroupOp
+	(AttributeOp)(0),                       // 10: erasure.v1.AttributeOp
+	(ConsentStatus)(0),                     // 11: erasure.v1.ConsentStatus
+	(TimeField)(0),                         // 12: erasure.v1.TimeField
+	(TimeOp)(0),                            // 13: erasure.v1.TimeOp
+	(ExportColumn)(0),                      // 14: erasure.v1.ExportColumn
+	(*UploadMetadata)(nil),                 // 15: erasure.v1.UploadMetadata
+	(*UploadFileRequest)(nil),              // 16: erasure.v1.UploadFileRequest
+	(*UploadFileResponse)(nil),             // 17: erasure.v1.UploadFileResponse
+	(*CreateUploadRequest)(nil),            // 18: erasure.v1.CreateUploadRequest
+	(*CreateUploadResponse)(nil),           // 19: erasure.v1.CreateUploadResponse
+	(*UploadChunkRequest)(nil),             // 20: erasure.v1.UploadChunkRequest
+	(*UploadChunkResponse)(nil),            // 21: erasure.v1.UploadChunkResponse
+	(*GetUploadRequest)(nil),               // 22: erasure.v1.GetUploadRequest
+	(*GetUploadResponse)(nil),              // 23: erasure.v1.GetUploadResponse
+	(*Upload)(nil),                         // 24: erasure.v1.Upload
+	(*FileOptions)(nil),                    // 25: erasure.v1.FileOptions
+	(*InspectUploadRequest)(nil),           // 26: erasure.v1.InspectUploadRequest
+	(*InspectUploadResponse)(nil),          // 27: erasure.v1.InspectUploadResponse
+	(*Column)(nil),                         // 28: erasure.v1.Column
+	(*ColumnSuggestion)(nil),               // 29: erasure.v1.ColumnSuggestion
+	(*FileSource)(nil),                     // 30: erasure.v1.FileSource
+	(*DeletionSpec)(nil),                   // 31: erasure.v1.DeletionSpec
+	(*UnsubscribeSpec)(nil),                // 32: erasure.v1.UnsubscribeSpec
+	(*PreviewUnsubscribeRequest)(nil),      // 33: erasure.v1.PreviewUnsubscribeRequest
+	(*PreviewUnsubscribeResponse)(nil),     // 34: erasure.v1.PreviewUnsubscribeResponse
+	(*ExecuteUnsubscribeRequest)(nil),      // 35: erasure.v1.ExecuteUnsubscribeRequest
+	(*ExecuteUnsubscribeResponse)(nil),     // 36: erasure.v1.ExecuteUnsubscribeResponse
+	(*UnsubscribeIdentifiersRequest)(nil),  // 37: erasure.v1.UnsubscribeIdentifiersRequest
+	(*UnsubscribeIdentifiersResponse)(nil), // 38: erasure.v1.UnsubscribeIdentifiersResponse
+	(*UnsubscribeProfileRequest)(nil),      // 39: erasure.v1.UnsubscribeProfileRequest
+	(*UnsubscribeProfileResponse)(nil),     // 40: erasure.v1.UnsubscribeProfileResponse
+	(*PreviewDeletionRequest)(nil),         // 41: erasure.v1.PreviewDeletionRequest
+	(*StartPreviewRequest)(nil),            // 42: erasure.v1.StartPreviewRequest
+	(*StartPreviewResponse)(nil),           // 43: erasure.v1.StartPreviewResponse
+	(*WatchPreviewRequest)(nil),            // 44: erasure.v1.WatchPreviewRequest
+	(*WatchPreviewResponse)(nil),           // 45: erasure.v1.WatchPreviewResponse
+	(*CancelPreviewRequest)(nil),           // 46: erasure.v1.CancelPreviewRequest
+	(*CancelPreviewResponse)(nil),          // 47: erasure.v1.CancelPreviewResponse
+	(*PreviewStatus)(nil),                  // 48: erasure.v1.PreviewStatus
+	(*PreviewWarning)(nil),                 // 49: erasure.v1.PreviewWarning
+	(*PreviewDeletionResponse)(nil),        // 50: erasure.v1.PreviewDeletionResponse
+	(*ExecuteDeletionRequest)(nil),         // 51: erasure.v1.ExecuteDeletionRequest
+	(*ExecuteDeletionResponse)(nil),        // 52: erasure.v1.ExecuteDeletionResponse
+	(*DeleteIdentifiersRequest)(nil),       // 53: erasure.v1.DeleteIdentifiersRequest
+	(*DeleteIdentifiersResponse)(nil),      // 54: erasure.v1.DeleteIdentifiersResponse
+	(*DeleteUploadRequest)(nil),            // 55: erasure.v1.DeleteUploadRequest
+	(*DeleteUploadResponse)(nil),           // 56: erasure.v1.DeleteUploadResponse
+	(*DeleteProfileRequest)(nil),           // 57: erasure.v1.DeleteProfileRequest
+	(*DeleteProfileResponse)(nil),          // 58: erasure.v1.DeleteProfileResponse
+	(*WatchJobRequest)(nil),                // 59: erasure.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),               // 60: erasure.v1.WatchJobResponse
+	(*CancelJobRequest)(nil),               // 61: erasure.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),              // 62: erasure.v1.CancelJobResponse
+	(*GetJobRequest)(nil),                  // 63: erasure.v1.GetJobRequest
+	(*GetJobResponse)(nil),                 // 64: erasure.v1.GetJobResponse
+	(*ListJobsRequest)(nil),                // 65: erasure.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),               // 66: erasure.v1.ListJobsResponse
+	(*ListRowOutcomesRequest)(nil),         // 67: erasure.v1.ListRowOutcomesRequest
+	(*ListRowOutcomesResponse)(nil),        // 68: erasure.v1.ListRowOutcomesResponse
+	(*GetJobReportRequest)(nil),            // 69: erasure.v1.GetJobReportRequest
+	(*GetJobReportResponse)(nil),           // 70: erasure.v1.GetJobReportResponse
+	(*OutcomeSummary)(nil),                 // 71: erasure.v1.OutcomeSummary
+	(*DownloadReportRequest)(nil),          // 72: erasure.v1.DownloadReportRequest
+	(*DownloadReportResponse)(nil),         // 73: erasure.v1.DownloadReportResponse
+	(*Counts)(nil),                         // 74: erasure.v1.Counts
+	(*SectionCount)(nil),                   // 75: erasure.v1.SectionCount
+	(*Progress)(nil),                       // 76: erasure.v1.Progress
+	(*Job)(nil),                            // 77: erasure.v1.Job
+	(*Actor)(nil),                          // 78: erasure.v1.Actor
+	(*ListAuditEventsRequest)(nil),         // 79: erasure.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),        // 80: erasure.v1.ListAuditEventsResponse
+	(*AuditEvent)(nil),                     // 81: erasure.v1.AuditEvent
+	(*VerifyErasureRequest)(nil),           // 82: erasure.v1.VerifyErasureRequest
+	(*VerifyErasureResponse)(nil),          // 83: erasure.v1.VerifyErasureResponse
+	(*Erasure)(nil),                        // 84: erasure.v1.Erasure
+	(*RowOutcome)(nil),                     // 85: erasure.v1.RowOutcome
+	(*ConsentRef)(nil),                     // 86: erasure.v1.ConsentRef
+	(*Segment)(nil),                        // 87: erasure.v1.Segment
+	(*SegmentGroup)(nil),                   // 88: erasure.v1.SegmentGroup
+	(*SegmentNode)(nil),                    // 89: erasure.v1.SegmentNode
+	(*KeyTypeCondition)(nil),               // 90: erasure.v1.KeyTypeCondition
+	(*AttributeCondition)(nil),             // 91: erasure.v1.AttributeCondition
+	(*AttributeValue)(nil),                 // 92: erasure.v1.AttributeValue
+	(*TagCondition)(nil),                   // 93: erasure.v1.TagCondition
+	(*EventCondition)(nil),                 // 94: erasure.v1.EventCondition
+	(*ConsentCondition)(nil),               // 95: erasure.v1.ConsentCondition
+	(*TimeCondition)(nil),                  // 96: erasure.v1.TimeCondition
+	(*CountSegmentRequest)(nil),            // 97: erasure.v1.CountSegmentRequest
+	(*CountSegmentResponse)(nil),           // 98: erasure.v1.CountSegmentResponse
+	(*SegmentSectionCount)(nil),            // 99: erasure.v1.SegmentSectionCount
+	(*ShowSegmentProfilesRequest)(nil),     // 100: erasure.v1.ShowSegmentProfilesRequest
+	(*ShowSegmentProfilesResponse)(nil),    // 101: erasure.v1.ShowSegmentProfilesResponse
+	(*SegmentProfile)(nil),                 // 102: erasure.v1.SegmentProfile
+	(*ExportSegmentRequest)(nil),           // 103: erasure.v1.ExportSegmentRequest
+	(*ExportSegmentResponse)(nil),          // 104: erasure.v1.ExportSegmentResponse
+	(*PreviewSegmentDeletionRequest)(nil),  // 105: erasure.v1.PreviewSegmentDeletionRequest
+	(*PreviewSegmentDeletionResponse)(nil), // 106: erasure.v1.PreviewSegmentDeletionResponse
+	(*ExecuteSegmentDeletionRequest)(nil),  // 107: erasure.v1.ExecuteSegmentDeletionRequest
+	(*ExecuteSegmentDeletionResponse)(nil), // 108: erasure.v1.ExecuteSegmentDeletionResponse
+	(*timestamppb.Timestamp)(nil),          // 109: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 110: google.protobuf.Duration
 }
 var file_erasure_v1_erasure_proto_depIdxs = []int32{
-	9,   // 0: erasure.v1.UploadFileRequest.metadata:type_name -> erasure.v1.UploadMetadata
-	18,  // 1: erasure.v1.UploadFileResponse.upload:type_name -> erasure.v1.Upload
-	9,   // 2: erasure.v1.CreateUploadRequest.metadata:type_name -> erasure.v1.UploadMetadata
-	18,  // 3: erasure.v1.CreateUploadResponse.upload:type_name -> erasure.v1.Upload
-	18,  // 4: erasure.v1.UploadChunkResponse.upload:type_name -> erasure.v1.Upload
-	18,  // 5: erasure.v1.GetUploadResponse.upload:type_name -> erasure.v1.Upload
-	81,  // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
-	81,  // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
+	15,  // 0: erasure.v1.UploadFileRequest.metadata:type_name -> erasure.v1.UploadMetadata
+	24,  // 1: erasure.v1.UploadFileResponse.upload:type_name -> erasure.v1.Upload
+	15,  // 2: erasure.v1.CreateUploadRequest.metadata:type_name -> erasure.v1.UploadMetadata
+	24,  // 3: erasure.v1.CreateUploadResponse.upload:type_name -> erasure.v1.Upload
+	24,  // 4: erasure.v1.UploadChunkResponse.upload:type_name -> erasure.v1.Upload
+	24,  // 5: erasure.v1.GetUploadResponse.upload:type_name -> erasure.v1.Upload
+	109, // 6: erasure.v1.Upload.create_time:type_name -> google.protobuf.Timestamp
+	109, // 7: erasure.v1.Upload.expire_time:type_name -> google.protobuf.Timestamp
 	2,   // 8: erasure.v1.FileOptions.header:type_name -> erasure.v1.HeaderMode
-	19,  // 9: erasure.v1.InspectUploadRequest.options:type_name -> erasure.v1.FileOptions
+	25,  // 9: erasure.v1.InspectUploadRequest.options:type_name -> erasure.v1.FileOptions
 	1,   // 10: erasure.v1.InspectUploadResponse.format:type_name -> erasure.v1.FileFormat
-	22,  // 11: erasure.v1.InspectUploadResponse.columns:type_name -> erasure.v1.Column
-	23,  // 12: erasure.v1.InspectUploadResponse.suggestions:type_name -> erasure.v1.ColumnSuggestion
+	28,  // 11: erasure.v1.InspectUploadResponse.columns:type_name -> erasure.v1.Column
+	29,  // 12: erasure.v1.InspectUploadResponse.suggestions:type_name -> erasure.v1.ColumnSuggestion
 	0,   // 13: erasure.v1.ColumnSuggestion.identifier_type:type_name -> erasure.v1.IdentifierType
-	19,  // 14: erasure.v1.FileSource.options:type_name -> erasure.v1.FileOptions
+	25,  // 14: erasure.v1.FileSource.options:type_name -> erasure.v1.FileOptions
 	0,   // 15: erasure.v1.DeletionSpec.identifier_type:type_name -> erasure.v1.IdentifierType
-	24,  // 16: erasure.v1.PreviewUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
-	25,  // 17: erasure.v1.PreviewUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
-	26,  // 18: erasure.v1.PreviewUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	68,  // 19: erasure.v1.PreviewUnsubscribeResponse.counts:type_name -> erasure.v1.Counts
-	69,  // 20: erasure.v1.PreviewUnsubscribeResponse.sections:type_name -> erasure.v1.SectionCount
-	79,  // 21: erasure.v1.PreviewUnsubscribeResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
-	79,  // 22: erasure.v1.PreviewUnsubscribeResponse.hint_samples:type_name -> erasure.v1.RowOutcome
-	43,  // 23: erasure.v1.PreviewUnsubscribeResponse.warnings:type_name -> erasure.v1.PreviewWarning
-	24,  // 24: erasure.v1.ExecuteUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
-	25,  // 25: erasure.v1.ExecuteUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
-	26,  // 26: erasure.v1.ExecuteUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	71,  // 27: erasure.v1.ExecuteUnsubscribeResponse.job:type_name -> erasure.v1.Job
-	25,  // 28: erasure.v1.UnsubscribeIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
-	26,  // 29: erasure.v1.UnsubscribeIdentifiersRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	71,  // 30: erasure.v1.UnsubscribeIdentifiersResponse.job:type_name -> erasure.v1.Job
-	26,  // 31: erasure.v1.UnsubscribeProfileRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	71,  // 32: erasure.v1.UnsubscribeProfileResponse.job:type_name -> erasure.v1.Job
-	24,  // 33: erasure.v1.PreviewDeletionRequest.source:type_name -> erasure.v1.FileSource
-	25,  // 34: erasure.v1.PreviewDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	24,  // 35: erasure.v1.StartPreviewRequest.source:type_name -> erasure.v1.FileSource
-	25,  // 36: erasure.v1.StartPreviewRequest.spec:type_name -> erasure.v1.DeletionSpec
-	26,  // 37: erasure.v1.StartPreviewRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	42,  // 38: erasure.v1.StartPreviewResponse.status:type_name -> erasure.v1.PreviewStatus
-	42,  // 39: erasure.v1.WatchPreviewResponse.status:type_name -> erasure.v1.PreviewStatus
+	30,  // 16: erasure.v1.PreviewUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
+	31,  // 17: erasure.v1.PreviewUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
+	32,  // 18: erasure.v1.PreviewUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	74,  // 19: erasure.v1.PreviewUnsubscribeResponse.counts:type_name -> erasure.v1.Counts
+	75,  // 20: erasure.v1.PreviewUnsubscribeResponse.sections:type_name -> erasure.v1.SectionCount
+	85,  // 21: erasure.v1.PreviewUnsubscribeResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	85,  // 22: erasure.v1.PreviewUnsubscribeResponse.hint_samples:type_name -> erasure.v1.RowOutcome
+	49,  // 23: erasure.v1.PreviewUnsubscribeResponse.warnings:type_name -> erasure.v1.PreviewWarning
+	30,  // 24: erasure.v1.ExecuteUnsubscribeRequest.source:type_name -> erasure.v1.FileSource
+	31,  // 25: erasure.v1.ExecuteUnsubscribeRequest.spec:type_name -> erasure.v1.DeletionSpec
+	32,  // 26: erasure.v1.ExecuteUnsubscribeRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	77,  // 27: erasure.v1.ExecuteUnsubscribeResponse.job:type_name -> erasure.v1.Job
+	31,  // 28: erasure.v1.UnsubscribeIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
+	32,  // 29: erasure.v1.UnsubscribeIdentifiersRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	77,  // 30: erasure.v1.UnsubscribeIdentifiersResponse.job:type_name -> erasure.v1.Job
+	32,  // 31: erasure.v1.UnsubscribeProfileRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	77,  // 32: erasure.v1.UnsubscribeProfileResponse.job:type_name -> erasure.v1.Job
+	30,  // 33: erasure.v1.PreviewDeletionRequest.source:type_name -> erasure.v1.FileSource
+	31,  // 34: erasure.v1.PreviewDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
+	30,  // 35: erasure.v1.StartPreviewRequest.source:type_name -> erasure.v1.FileSource
+	31,  // 36: erasure.v1.StartPreviewRequest.spec:type_name -> erasure.v1.DeletionSpec
+	32,  // 37: erasure.v1.StartPreviewRequest.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	48,  // 38: erasure.v1.StartPreviewResponse.status:type_name -> erasure.v1.PreviewStatus
+	48,  // 39: erasure.v1.WatchPreviewResponse.status:type_name -> erasure.v1.PreviewStatus
 	3,   // 40: erasure.v1.PreviewStatus.state:type_name -> erasure.v1.PreviewState
-	44,  // 41: erasure.v1.PreviewStatus.deletion:type_name -> erasure.v1.PreviewDeletionResponse
-	28,  // 42: erasure.v1.PreviewStatus.unsubscribe:type_name -> erasure.v1.PreviewUnsubscribeResponse
-	68,  // 43: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
-	69,  // 44: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
-	79,  // 45: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
-	79,  // 46: erasure.v1.PreviewDeletionResponse.hint_samples:type_name -> erasure.v1.RowOutcome
-	43,  // 47: erasure.v1.PreviewDeletionResponse.warnings:type_name -> erasure.v1.PreviewWarning
-	24,  // 48: erasure.v1.ExecuteDeletionRequest.source:type_name -> erasure.v1.FileSource
-	25,  // 49: erasure.v1.ExecuteDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
-	71,  // 50: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
-	25,  // 51: erasure.v1.DeleteIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
-	71,  // 52: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
-	71,  // 53: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
-	71,  // 54: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
-	71,  // 55: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
-	71,  // 56: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
-	71,  // 57: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
+	50,  // 41: erasure.v1.PreviewStatus.deletion:type_name -> erasure.v1.PreviewDeletionResponse
+	34,  // 42: erasure.v1.PreviewStatus.unsubscribe:type_name -> erasure.v1.PreviewUnsubscribeResponse
+	74,  // 43: erasure.v1.PreviewDeletionResponse.counts:type_name -> erasure.v1.Counts
+	75,  // 44: erasure.v1.PreviewDeletionResponse.sections:type_name -> erasure.v1.SectionCount
+	85,  // 45: erasure.v1.PreviewDeletionResponse.invalid_samples:type_name -> erasure.v1.RowOutcome
+	85,  // 46: erasure.v1.PreviewDeletionResponse.hint_samples:type_name -> erasure.v1.RowOutcome
+	49,  // 47: erasure.v1.PreviewDeletionResponse.warnings:type_name -> erasure.v1.PreviewWarning
+	30,  // 48: erasure.v1.ExecuteDeletionRequest.source:type_name -> erasure.v1.FileSource
+	31,  // 49: erasure.v1.ExecuteDeletionRequest.spec:type_name -> erasure.v1.DeletionSpec
+	77,  // 50: erasure.v1.ExecuteDeletionResponse.job:type_name -> erasure.v1.Job
+	31,  // 51: erasure.v1.DeleteIdentifiersRequest.spec:type_name -> erasure.v1.DeletionSpec
+	77,  // 52: erasure.v1.DeleteIdentifiersResponse.job:type_name -> erasure.v1.Job
+	77,  // 53: erasure.v1.DeleteProfileResponse.job:type_name -> erasure.v1.Job
+	77,  // 54: erasure.v1.WatchJobResponse.job:type_name -> erasure.v1.Job
+	77,  // 55: erasure.v1.CancelJobResponse.job:type_name -> erasure.v1.Job
+	77,  // 56: erasure.v1.GetJobResponse.job:type_name -> erasure.v1.Job
+	77,  // 57: erasure.v1.ListJobsResponse.jobs:type_name -> erasure.v1.Job
 	7,   // 58: erasure.v1.ListRowOutcomesRequest.outcomes:type_name -> erasure.v1.Outcome
-	79,  // 59: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
-	71,  // 60: erasure.v1.GetJobReportResponse.job:type_name -> erasure.v1.Job
-	65,  // 61: erasure.v1.GetJobReportResponse.outcomes:type_name -> erasure.v1.OutcomeSummary
+	85,  // 59: erasure.v1.ListRowOutcomesResponse.rows:type_name -> erasure.v1.RowOutcome
+	77,  // 60: erasure.v1.GetJobReportResponse.job:type_name -> erasure.v1.Job
+	71,  // 61: erasure.v1.GetJobReportResponse.outcomes:type_name -> erasure.v1.OutcomeSummary
 	7,   // 62: erasure.v1.OutcomeSummary.outcome:type_name -> erasure.v1.Outcome
-	79,  // 63: erasure.v1.OutcomeSummary.rows:type_name -> erasure.v1.RowOutcome
-	82,  // 64: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
+	85,  // 63: erasure.v1.OutcomeSummary.rows:type_name -> erasure.v1.RowOutcome
+	110, // 64: erasure.v1.Progress.eta:type_name -> google.protobuf.Duration
 	4,   // 65: erasure.v1.Job.kind:type_name -> erasure.v1.JobKind
 	6,   // 66: erasure.v1.Job.state:type_name -> erasure.v1.JobState
-	25,  // 67: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
-	68,  // 68: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
-	70,  // 69: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
-	69,  // 70: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
-	81,  // 71: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	81,  // 72: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	81,  // 73: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
-	81,  // 74: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
-	72,  // 75: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
+	31,  // 67: erasure.v1.Job.spec:type_name -> erasure.v1.DeletionSpec
+	74,  // 68: erasure.v1.Job.counts:type_name -> erasure.v1.Counts
+	76,  // 69: erasure.v1.Job.progress:type_name -> erasure.v1.Progress
+	75,  // 70: erasure.v1.Job.sections:type_name -> erasure.v1.SectionCount
+	109, // 71: erasure.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	109, // 72: erasure.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	109, // 73: erasure.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
+	109, // 74: erasure.v1.Job.outcomes_expire_time:type_name -> google.protobuf.Timestamp
+	78,  // 75: erasure.v1.Job.created_by:type_name -> erasure.v1.Actor
 	5,   // 76: erasure.v1.Job.action:type_name -> erasure.v1.JobAction
-	26,  // 77: erasure.v1.Job.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
-	75,  // 78: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
-	81,  // 79: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	32,  // 77: erasure.v1.Job.unsubscribe:type_name -> erasure.v1.UnsubscribeSpec
+	81,  // 78: erasure.v1.ListAuditEventsResponse.events:type_name -> erasure.v1.AuditEvent
+	109, // 79: erasure.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
 	8,   // 80: erasure.v1.AuditEvent.action:type_name -> erasure.v1.AuditAction
-	72,  // 81: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
+	78,  // 81: erasure.v1.AuditEvent.actor:type_name -> erasure.v1.Actor
 	4,   // 82: erasure.v1.AuditEvent.job_kind:type_name -> erasure.v1.JobKind
 	0,   // 83: erasure.v1.AuditEvent.identifier_type:type_name -> erasure.v1.IdentifierType
 	6,   // 84: erasure.v1.AuditEvent.job_state:type_name -> erasure.v1.JobState
-	68,  // 85: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
+	74,  // 85: erasure.v1.AuditEvent.counts:type_name -> erasure.v1.Counts
 	5,   // 86: erasure.v1.AuditEvent.job_action:type_name -> erasure.v1.JobAction
-	25,  // 87: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
-	78,  // 88: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
+	31,  // 87: erasure.v1.VerifyErasureRequest.spec:type_name -> erasure.v1.DeletionSpec
+	84,  // 88: erasure.v1.VerifyErasureResponse.erasures:type_name -> erasure.v1.Erasure
 	4,   // 89: erasure.v1.Erasure.job_kind:type_name -> erasure.v1.JobKind
-	81,  // 90: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
+	109, // 90: erasure.v1.Erasure.time:type_name -> google.protobuf.Timestamp
 	7,   // 91: erasure.v1.RowOutcome.outcome:type_name -> erasure.v1.Outcome
-	80,  // 92: erasure.v1.RowOutcome.consents:type_name -> erasure.v1.ConsentRef
-	10,  // 93: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
-	12,  // 94: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
-	14,  // 95: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
-	49,  // 96: erasure.v1.ErasureService.DeleteUpload:input_type -> erasure.v1.DeleteUploadRequest
-	16,  // 97: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
-	20,  // 98: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
-	35,  // 99: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
-	45,  // 100: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
-	47,  // 101: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
-	51,  // 102: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
-	36,  // 103: erasure.v1.ErasureService.StartPreview:input_type -> erasure.v1.StartPreviewRequest
-	38,  // 104: erasure.v1.ErasureService.WatchPreview:input_type -> erasure.v1.WatchPreviewRequest
-	40,  // 105: erasure.v1.ErasureService.CancelPreview:input_type -> erasure.v1.CancelPreviewRequest
-	27,  // 106: erasure.v1.ErasureService.PreviewUnsubscribe:input_type -> erasure.v1.PreviewUnsubscribeRequest
-	29,  // 107: erasure.v1.ErasureService.ExecuteUnsubscribe:input_type -> erasure.v1.ExecuteUnsubscribeRequest
-	31,  // 108: erasure.v1.ErasureService.UnsubscribeIdentifiers:input_type -> erasure.v1.UnsubscribeIdentifiersRequest
-	33,  // 109: erasure.v1.ErasureService.UnsubscribeProfile:input_type -> erasure.v1.UnsubscribeProfileRequest
-	53,  // 110: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
-	55,  // 111: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
-	57,  // 112: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
-	59,  // 113: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
-	61,  // 114: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
-	63,  // 115: erasure.v1.ErasureService.GetJobReport:input_type -> erasure.v1.GetJobReportRequest
-	66,  // 116: erasure.v1.ErasureService.DownloadReport:input_type -> erasure.v1.DownloadReportRequest
-	73,  // 117: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
-	76,  // 118: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
-	11,  // 119: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
-	13,  // 120: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
-	15,  // 121: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
-	50,  // 122: erasure.v1.ErasureService.DeleteUpload:output_type -> erasure.v1.DeleteUploadResponse
-	17,  // 123: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
-	21,  // 124: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
-	44,  // 125: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
-	46,  // 126: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
-	48,  // 127: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
-	52,  // 128: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
-	37,  // 129: erasure.v1.ErasureService.StartPreview:output_type -> erasure.v1.StartPreviewResponse
-	39,  // 130: erasure.v1.ErasureService.WatchPreview:output_type -> erasure.v1.WatchPreviewResponse
-	41,  // 131: erasure.v1.ErasureService.CancelPreview:output_type -> erasure.v1.CancelPreviewResponse
-	28,  // 132: erasure.v1.ErasureService.PreviewUnsubscribe:output_type -> erasure.v1.PreviewUnsubscribeResponse
-	30,  // 133: erasure.v1.ErasureService.ExecuteUnsubscribe:output_type -> erasure.v1.ExecuteUnsubscribeResponse
-	32,  // 134: erasure.v1.ErasureService.UnsubscribeIdentifiers:output_type -> erasure.v1.UnsubscribeIdentifiersResponse
-	34,  // 135: erasure.v1.ErasureService.UnsubscribeProfile:output_type -> erasure.v1.UnsubscribeProfileResponse
-	54,  // 136: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
-	56,  // 137: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
-	58,  // 138: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
-	60,  // 139: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
-	62,  // 140: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
-	64,  // 141: erasure.v1.ErasureService.GetJobReport:output_type -> erasure.v1.GetJobReportResponse
-	67,  // 142: erasure.v1.ErasureService.DownloadReport:output_type -> erasure.v1.DownloadReportResponse
-	74,  // 143: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
-	77,  // 144: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
-	119, // [119:145] is the sub-list for method output_type
-	93,  // [93:119] is the sub-list for method input_type
-	93,  // [93:93] is the sub-list for extension type_name
-	93,  // [93:93] is the sub-list for extension extendee
-	0,   // [0:93] is the sub-list for field type_name
+	86,  // 92: erasure.v1.RowOutcome.consents:type_name -> erasure.v1.ConsentRef
+	88,  // 93: erasure.v1.Segment.root:type_name -> erasure.v1.SegmentGroup
+	9,   // 94: erasure.v1.SegmentGroup.op:type_name -> erasure.v1.SegmentGroupOp
+	89,  // 95: erasure.v1.SegmentGroup.children:type_name -> erasure.v1.SegmentNode
+	88,  // 96: erasure.v1.SegmentNode.group:type_name -> erasure.v1.SegmentGroup
+	90,  // 97: erasure.v1.SegmentNode.key_type:type_name -> erasure.v1.KeyTypeCondition
+	91,  // 98: erasure.v1.SegmentNode.attribute:type_name -> erasure.v1.AttributeCondition
+	93,  // 99: erasure.v1.SegmentNode.tag:type_name -> erasure.v1.TagCondition
+	94,  // 100: erasure.v1.SegmentNode.event:type_name -> erasure.v1.EventCondition
+	95,  // 101: erasure.v1.SegmentNode.consent:type_name -> erasure.v1.ConsentCondition
+	96,  // 102: erasure.v1.SegmentNode.time:type_name -> erasure.v1.TimeCondition
+	0,   // 103: erasure.v1.KeyTypeCondition.type:type_name -> erasure.v1.IdentifierType
+	10,  // 104: erasure.v1.AttributeCondition.op:type_name -> erasure.v1.AttributeOp
+	92,  // 105: erasure.v1.AttributeCondition.value:type_name -> erasure.v1.AttributeValue
+	109, // 106: erasure.v1.AttributeValue.time_value:type_name -> google.protobuf.Timestamp
+	109, // 107: erasure.v1.EventCondition.from_time:type_name -> google.protobuf.Timestamp
+	109, // 108: erasure.v1.EventCondition.to_time:type_name -> google.protobuf.Timestamp
+	11,  // 109: erasure.v1.ConsentCondition.status:type_name -> erasure.v1.ConsentStatus
+	12,  // 110: erasure.v1.TimeCondition.field:type_name -> erasure.v1.TimeField
+	13,  // 111: erasure.v1.TimeCondition.op:type_name -> erasure.v1.TimeOp
+	109, // 112: erasure.v1.TimeCondition.time:type_name -> google.protobuf.Timestamp
+	87,  // 113: erasure.v1.CountSegmentRequest.segment:type_name -> erasure.v1.Segment
+	109, // 114: erasure.v1.CountSegmentRequest.evaluation_time:type_name -> google.protobuf.Timestamp
+	99,  // 115: erasure.v1.CountSegmentResponse.sections:type_name -> erasure.v1.SegmentSectionCount
+	109, // 116: erasure.v1.CountSegmentResponse.evaluation_time:type_name -> google.protobuf.Timestamp
+	87,  // 117: erasure.v1.ShowSegmentProfilesRequest.segment:type_name -> erasure.v1.Segment
+	109, // 118: erasure.v1.ShowSegmentProfilesRequest.evaluation_time:type_name -> google.protobuf.Timestamp
+	102, // 119: erasure.v1.ShowSegmentProfilesResponse.profiles:type_name -> erasure.v1.SegmentProfile
+	109, // 120: erasure.v1.ShowSegmentProfilesResponse.evaluation_time:type_name -> google.protobuf.Timestamp
+	0,   // 121: erasure.v1.SegmentProfile.key_type:type_name -> erasure.v1.IdentifierType
+	109, // 122: erasure.v1.SegmentProfile.create_time:type_name -> google.protobuf.Timestamp
+	87,  // 123: erasure.v1.ExportSegmentRequest.segment:type_name -> erasure.v1.Segment
+	109, // 124: erasure.v1.ExportSegmentRequest.evaluation_time:type_name -> google.protobuf.Timestamp
+	14,  // 125: erasure.v1.ExportSegmentRequest.columns:type_name -> erasure.v1.ExportColumn
+	87,  // 126: erasure.v1.PreviewSegmentDeletionRequest.segment:type_name -> erasure.v1.Segment
+	109, // 127: erasure.v1.PreviewSegmentDeletionRequest.evaluation_time:type_name -> google.protobuf.Timestamp
+	99,  // 128: erasure.v1.PreviewSegmentDeletionResponse.sections:type_name -> erasure.v1.SegmentSectionCount
+	109, // 129: erasure.v1.PreviewSegmentDeletionResponse.expire_time:type_name -> google.protobuf.Timestamp
+	109, // 130: erasure.v1.PreviewSegmentDeletionResponse.evaluation_time:type_name -> google.protobuf.Timestamp
+	77,  // 131: erasure.v1.ExecuteSegmentDeletionResponse.job:type_name -> erasure.v1.Job
+	16,  // 132: erasure.v1.ErasureService.UploadFile:input_type -> erasure.v1.UploadFileRequest
+	18,  // 133: erasure.v1.ErasureService.CreateUpload:input_type -> erasure.v1.CreateUploadRequest
+	20,  // 134: erasure.v1.ErasureService.UploadChunk:input_type -> erasure.v1.UploadChunkRequest
+	55,  // 135: erasure.v1.ErasureService.DeleteUpload:input_type -> erasure.v1.DeleteUploadRequest
+	22,  // 136: erasure.v1.ErasureService.GetUpload:input_type -> erasure.v1.GetUploadRequest
+	26,  // 137: erasure.v1.ErasureService.InspectUpload:input_type -> erasure.v1.InspectUploadRequest
+	41,  // 138: erasure.v1.ErasureService.PreviewDeletion:input_type -> erasure.v1.PreviewDeletionRequest
+	51,  // 139: erasure.v1.ErasureService.ExecuteDeletion:input_type -> erasure.v1.ExecuteDeletionRequest
+	53,  // 140: erasure.v1.ErasureService.DeleteIdentifiers:input_type -> erasure.v1.DeleteIdentifiersRequest
+	57,  // 141: erasure.v1.ErasureService.DeleteProfile:input_type -> erasure.v1.DeleteProfileRequest
+	42,  // 142: erasure.v1.ErasureService.StartPreview:input_type -> erasure.v1.StartPreviewRequest
+	44,  // 143: erasure.v1.ErasureService.WatchPreview:input_type -> erasure.v1.WatchPreviewRequest
+	46,  // 144: erasure.v1.ErasureService.CancelPreview:input_type -> erasure.v1.CancelPreviewRequest
+	33,  // 145: erasure.v1.ErasureService.PreviewUnsubscribe:input_type -> erasure.v1.PreviewUnsubscribeRequest
+	35,  // 146: erasure.v1.ErasureService.ExecuteUnsubscribe:input_type -> erasure.v1.ExecuteUnsubscribeRequest
+	37,  // 147: erasure.v1.ErasureService.UnsubscribeIdentifiers:input_type -> erasure.v1.UnsubscribeIdentifiersRequest
+	39,  // 148: erasure.v1.ErasureService.UnsubscribeProfile:input_type -> erasure.v1.UnsubscribeProfileRequest
+	59,  // 149: erasure.v1.ErasureService.WatchJob:input_type -> erasure.v1.WatchJobRequest
+	61,  // 150: erasure.v1.ErasureService.CancelJob:input_type -> erasure.v1.CancelJobRequest
+	63,  // 151: erasure.v1.ErasureService.GetJob:input_type -> erasure.v1.GetJobRequest
+	65,  // 152: erasure.v1.ErasureService.ListJobs:input_type -> erasure.v1.ListJobsRequest
+	67,  // 153: erasure.v1.ErasureService.ListRowOutcomes:input_type -> erasure.v1.ListRowOutcomesRequest
+	69,  // 154: erasure.v1.ErasureService.GetJobReport:input_type -> erasure.v1.GetJobReportRequest
+	72,  // 155: erasure.v1.ErasureService.DownloadReport:input_type -> erasure.v1.DownloadReportRequest
+	79,  // 156: erasure.v1.ErasureService.ListAuditEvents:input_type -> erasure.v1.ListAuditEventsRequest
+	82,  // 157: erasure.v1.ErasureService.VerifyErasure:input_type -> erasure.v1.VerifyErasureRequest
+	97,  // 158: erasure.v1.ErasureService.CountSegment:input_type -> erasure.v1.CountSegmentRequest
+	100, // 159: erasure.v1.ErasureService.ShowSegmentProfiles:input_type -> erasure.v1.ShowSegmentProfilesRequest
+	103, // 160: erasure.v1.ErasureService.ExportSegment:input_type -> erasure.v1.ExportSegmentRequest
+	105, // 161: erasure.v1.ErasureService.PreviewSegmentDeletion:input_type -> erasure.v1.PreviewSegmentDeletionRequest
+	107, // 162: erasure.v1.ErasureService.ExecuteSegmentDeletion:input_type -> erasure.v1.ExecuteSegmentDeletionRequest
+	17,  // 163: erasure.v1.ErasureService.UploadFile:output_type -> erasure.v1.UploadFileResponse
+	19,  // 164: erasure.v1.ErasureService.CreateUpload:output_type -> erasure.v1.CreateUploadResponse
+	21,  // 165: erasure.v1.ErasureService.UploadChunk:output_type -> erasure.v1.UploadChunkResponse
+	56,  // 166: erasure.v1.ErasureService.DeleteUpload:output_type -> erasure.v1.DeleteUploadResponse
+	23,  // 167: erasure.v1.ErasureService.GetUpload:output_type -> erasure.v1.GetUploadResponse
+	27,  // 168: erasure.v1.ErasureService.InspectUpload:output_type -> erasure.v1.InspectUploadResponse
+	50,  // 169: erasure.v1.ErasureService.PreviewDeletion:output_type -> erasure.v1.PreviewDeletionResponse
+	52,  // 170: erasure.v1.ErasureService.ExecuteDeletion:output_type -> erasure.v1.ExecuteDeletionResponse
+	54,  // 171: erasure.v1.ErasureService.DeleteIdentifiers:output_type -> erasure.v1.DeleteIdentifiersResponse
+	58,  // 172: erasure.v1.ErasureService.DeleteProfile:output_type -> erasure.v1.DeleteProfileResponse
+	43,  // 173: erasure.v1.ErasureService.StartPreview:output_type -> erasure.v1.StartPreviewResponse
+	45,  // 174: erasure.v1.ErasureService.WatchPreview:output_type -> erasure.v1.WatchPreviewResponse
+	47,  // 175: erasure.v1.ErasureService.CancelPreview:output_type -> erasure.v1.CancelPreviewResponse
+	34,  // 176: erasure.v1.ErasureService.PreviewUnsubscribe:output_type -> erasure.v1.PreviewUnsubscribeResponse
+	36,  // 177: erasure.v1.ErasureService.ExecuteUnsubscribe:output_type -> erasure.v1.ExecuteUnsubscribeResponse
+	38,  // 178: erasure.v1.ErasureService.UnsubscribeIdentifiers:output_type -> erasure.v1.UnsubscribeIdentifiersResponse
+	40,  // 179: erasure.v1.ErasureService.UnsubscribeProfile:output_type -> erasure.v1.UnsubscribeProfileResponse
+	60,  // 180: erasure.v1.ErasureService.WatchJob:output_type -> erasure.v1.WatchJobResponse
+	62,  // 181: erasure.v1.ErasureService.CancelJob:output_type -> erasure.v1.CancelJobResponse
+	64,  // 182: erasure.v1.ErasureService.GetJob:output_type -> erasure.v1.GetJobResponse
+	66,  // 183: erasure.v1.ErasureService.ListJobs:output_type -> erasure.v1.ListJobsResponse
+	68,  // 184: erasure.v1.ErasureService.ListRowOutcomes:output_type -> erasure.v1.ListRowOutcomesResponse
+	70,  // 185: erasure.v1.ErasureService.GetJobReport:output_type -> erasure.v1.GetJobReportResponse
+	73,  // 186: erasure.v1.ErasureService.DownloadReport:output_type -> erasure.v1.DownloadReportResponse
+	80,  // 187: erasure.v1.ErasureService.ListAuditEvents:output_type -> erasure.v1.ListAuditEventsResponse
+	83,  // 188: erasure.v1.ErasureService.VerifyErasure:output_type -> erasure.v1.VerifyErasureResponse
+	98,  // 189: erasure.v1.ErasureService.CountSegment:output_type -> erasure.v1.CountSegmentResponse
+	101, // 190: erasure.v1.ErasureService.ShowSegmentProfiles:output_type -> erasure.v1.ShowSegmentProfilesResponse
+	104, // 191: erasure.v1.ErasureService.ExportSegment:output_type -> erasure.v1.ExportSegmentResponse
+	106, // 192: erasure.v1.ErasureService.PreviewSegmentDeletion:output_type -> erasure.v1.PreviewSegmentDeletionResponse
+	108, // 193: erasure.v1.ErasureService.ExecuteSegmentDeletion:output_type -> erasure.v1.ExecuteSegmentDeletionResponse
+	163, // [163:194] is the sub-list for method output_type
+	132, // [132:163] is the sub-list for method input_type
+	132, // [132:132] is the sub-list for extension type_name
+	132, // [132:132] is the sub-list for extension extendee
+	0,   // [0:132] is the sub-list for field type_name
 }
 
 func init() { file_erasure_v1_erasure_proto_init() }
@@ -6135,13 +8533,33 @@ func file_erasure_v1_erasure_proto_init() {
 		(*VerifyErasureRequest_Value)(nil),
 		(*VerifyErasureRequest_ProfileId)(nil),
 	}
+	file_erasure_v1_erasure_proto_msgTypes[74].OneofWrappers = []any{
+		(*SegmentNode_Group)(nil),
+		(*SegmentNode_KeyType)(nil),
+		(*SegmentNode_Attribute)(nil),
+		(*SegmentNode_Tag)(nil),
+		(*SegmentNode_Event)(nil),
+		(*SegmentNode_Consent)(nil),
+		(*SegmentNode_Time)(nil),
+	}
+	file_erasure_v1_erasure_proto_msgTypes[77].OneofWrappers = []any{
+		(*AttributeValue_StringValue)(nil),
+		(*AttributeValue_BoolValue)(nil),
+		(*AttributeValue_IntValue)(nil),
+		(*AttributeValue_DoubleValue)(nil),
+		(*AttributeValue_TimeValue)(nil),
+	}
+	file_erasure_v1_erasure_proto_msgTypes[81].OneofWrappers = []any{
+		(*TimeCondition_Time)(nil),
+		(*TimeCondition_DaysAgo)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_erasure_v1_erasure_proto_rawDesc), len(file_erasure_v1_erasure_proto_rawDesc)),
-			NumEnums:      9,
-			NumMessages:   72,
+			NumEnums:      15,
+			NumMessages:   94,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

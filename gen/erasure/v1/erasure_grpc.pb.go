@@ -45,6 +45,11 @@ const (
 	ErasureService_DownloadReport_FullMethodName         = "/erasure.v1.ErasureService/DownloadReport"
 	ErasureService_ListAuditEvents_FullMethodName        = "/erasure.v1.ErasureService/ListAuditEvents"
 	ErasureService_VerifyErasure_FullMethodName          = "/erasure.v1.ErasureService/VerifyErasure"
+	ErasureService_CountSegment_FullMethodName           = "/erasure.v1.ErasureService/CountSegment"
+	ErasureService_ShowSegmentProfiles_FullMethodName    = "/erasure.v1.ErasureService/ShowSegmentProfiles"
+	ErasureService_ExportSegment_FullMethodName          = "/erasure.v1.ErasureService/ExportSegment"
+	ErasureService_PreviewSegmentDeletion_FullMethodName = "/erasure.v1.ErasureService/PreviewSegmentDeletion"
+	ErasureService_ExecuteSegmentDeletion_FullMethodName = "/erasure.v1.ErasureService/ExecuteSegmentDeletion"
 )
 
 // ErasureServiceClient is the client API for ErasureService service.
@@ -78,7 +83,8 @@ const (
 // are echoed cut to 40 characters, and identifiers are never echoed. The
 // reasons, by status:
 //
-//	INVALID_ARGUMENT: IDENTIFIER_TYPE_REQUIRED, INVALID_REGION, INVALID_ID,
+//	INVALID_ARGUMENT: SEGMENT_INVALID (path: the condition at fault, such
+//	  as root.children[2].tag), COLUMNS_REQUIRED, IDENTIFIER_TYPE_REQUIRED, INVALID_REGION, INVALID_ID,
 //	  INVALID_IDENTIFIER, TARGET_REQUIRED, VALUES_REQUIRED, COLUMN_NOT_FOUND
 //	  (column_name or column_number, columns), COLUMN_REQUIRED,
 //	  COLUMN_AMBIGUOUS, INVALID_COLUMN_NUMBER, HEADER_ABSENT, SHEET_EMPTY,
@@ -89,17 +95,21 @@ const (
 //	  PROFILE_UNCHANGEABLE, INVALID_REQUEST (other malformed requests).
 //	NOT_FOUND: ACCOUNT_NOT_FOUND, UPLOAD_NOT_FOUND (upload_id),
 //	  JOB_NOT_FOUND (job_id), PREVIEW_NOT_FOUND (preview_id),
+//	  SNAPSHOT_NOT_FOUND (snapshot_id),
 //	  PROFILE_NOT_FOUND (profile_id), PROFILE_ALREADY_ERASED (profile_id,
 //	  job_id).
 //	FAILED_PRECONDITION: UPLOAD_INCOMPLETE (upload_id), UPLOAD_IN_USE
 //	  (upload_id, job_id), UPLOAD_ALREADY_USED (upload_id, job_id),
 //	  UPLOAD_OFFSET_MISMATCH (received_bytes: the offset to resume from),
-//	  UPLOAD_CHANGED, OUTCOMES_PURGED (job_id).
+//	  UPLOAD_CHANGED, OUTCOMES_PURGED (job_id), SEGMENT_EMPTY (undecided),
+//	  SNAPSHOT_EXPIRED (snapshot_id), SNAPSHOT_ALREADY_USED (snapshot_id,
+//	  job_id), SNAPSHOT_COUNT_MISMATCH (snapshot_id, profiles).
 //	RESOURCE_EXHAUSTED: FILE_TOO_LARGE (limit_bytes), LIST_TOO_LONG (limit),
 //	  TOO_MANY_ACTIVE_JOBS (limit), TOO_MANY_UPLOADS (limit),
 //	  MESSAGE_TOO_LARGE (limit_bytes, chunk_limit_bytes).
 //	PERMISSION_DENIED: PERMISSION_MISSING (role, permissions),
-//	  FEATURE_NOT_ACTIVATED (features), SECTION_NOT_VISIBLE (section).
+//	  FEATURE_NOT_ACTIVATED (features), SECTION_NOT_VISIBLE (section, and
+//	  path for a segment condition).
 //	UNAUTHENTICATED: TOKEN_MISSING, TOKEN_INVALID.
 //	UNAVAILABLE: SERVER_SHUTTING_DOWN (job_id or preview_id).
 //	CANCELLED, DEADLINE_EXCEEDED, INTERNAL: the same words as reasons.
@@ -231,6 +241,35 @@ type ErasureServiceClient interface {
 	// identifier and reveals nothing to anyone else; the value sent is hashed
 	// and not stored. Needs read_audit_trail (OWNER and ADMIN).
 	VerifyErasure(ctx context.Context, in *VerifyErasureRequest, opts ...grpc.CallOption) (*VerifyErasureResponse, error)
+	// CountSegment counts the profiles a segment matches, per section, and
+	// says whether this caller is offered deleting them straight from the
+	// segment, and if not, why. Needs read_segments (every role).
+	CountSegment(ctx context.Context, in *CountSegmentRequest, opts ...grpc.CallOption) (*CountSegmentResponse, error)
+	// ShowSegmentProfiles returns a segment's matching profiles a page at a
+	// time, in profile id order. Needs read_segments.
+	ShowSegmentProfiles(ctx context.Context, in *ShowSegmentProfilesRequest, opts ...grpc.CallOption) (*ShowSegmentProfilesResponse, error)
+	// ExportSegment streams a segment's matching profiles as a CSV file with
+	// the identifier columns asked for, which works unchanged as a delete
+	// import (the help article's "export the matching profiles, and use the
+	// file in the Delete import"). Needs read_segments.
+	ExportSegment(ctx context.Context, in *ExportSegmentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportSegmentResponse], error)
+	// PreviewSegmentDeletion freezes the profiles a segment matches now in a
+	// snapshot, and reports how many there are and the sections they hold
+	// data in, every section included. Nothing is deleted. The snapshot can
+	// be executed for 30 minutes. A segment matching no profile is refused
+	// (FAILED_PRECONDITION, SEGMENT_EMPTY). Needs delete_by_segment (OWNER
+	// and ADMIN) and the account feature segment_deletion.
+	PreviewSegmentDeletion(ctx context.Context, in *PreviewSegmentDeletionRequest, opts ...grpc.CallOption) (*PreviewSegmentDeletionResponse, error)
+	// ExecuteSegmentDeletion starts a job that deletes the profiles of a
+	// snapshot, and streams it like ExecuteDeletion. It is refused with
+	// FAILED_PRECONDITION when expected_profiles is not the snapshot's count,
+	// the snapshot expired, or it was already executed. Each profile is read
+	// again when its batch runs and deleted only if the segment still
+	// matches it (at the snapshot's evaluation time); one that no longer
+	// matches is left with outcome NO_LONGER_MATCHES. Profiles that began to
+	// match after the preview are not in the snapshot and stay. Needs
+	// delete_by_segment and the feature segment_deletion.
+	ExecuteSegmentDeletion(ctx context.Context, in *ExecuteSegmentDeletionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecuteSegmentDeletionResponse], error)
 }
 
 type erasureServiceClient struct {
@@ -585,6 +624,74 @@ func (c *erasureServiceClient) VerifyErasure(ctx context.Context, in *VerifyEras
 	return out, nil
 }
 
+func (c *erasureServiceClient) CountSegment(ctx context.Context, in *CountSegmentRequest, opts ...grpc.CallOption) (*CountSegmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CountSegmentResponse)
+	err := c.cc.Invoke(ctx, ErasureService_CountSegment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *erasureServiceClient) ShowSegmentProfiles(ctx context.Context, in *ShowSegmentProfilesRequest, opts ...grpc.CallOption) (*ShowSegmentProfilesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ShowSegmentProfilesResponse)
+	err := c.cc.Invoke(ctx, ErasureService_ShowSegmentProfiles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *erasureServiceClient) ExportSegment(ctx context.Context, in *ExportSegmentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportSegmentResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[10], ErasureService_ExportSegment_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportSegmentRequest, ExportSegmentResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_ExportSegmentClient = grpc.ServerStreamingClient[ExportSegmentResponse]
+
+func (c *erasureServiceClient) PreviewSegmentDeletion(ctx context.Context, in *PreviewSegmentDeletionRequest, opts ...grpc.CallOption) (*PreviewSegmentDeletionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewSegmentDeletionResponse)
+	err := c.cc.Invoke(ctx, ErasureService_PreviewSegmentDeletion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *erasureServiceClient) ExecuteSegmentDeletion(ctx context.Context, in *ExecuteSegmentDeletionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExecuteSegmentDeletionResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ErasureService_ServiceDesc.Streams[11], ErasureService_ExecuteSegmentDeletion_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExecuteSegmentDeletionRequest, ExecuteSegmentDeletionResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_ExecuteSegmentDeletionClient = grpc.ServerStreamingClient[ExecuteSegmentDeletionResponse]
+
 // ErasureServiceServer is the server API for ErasureService service.
 // All implementations must embed UnimplementedErasureServiceServer
 // for forward compatibility.
@@ -616,7 +723,8 @@ func (c *erasureServiceClient) VerifyErasure(ctx context.Context, in *VerifyEras
 // are echoed cut to 40 characters, and identifiers are never echoed. The
 // reasons, by status:
 //
-//	INVALID_ARGUMENT: IDENTIFIER_TYPE_REQUIRED, INVALID_REGION, INVALID_ID,
+//	INVALID_ARGUMENT: SEGMENT_INVALID (path: the condition at fault, such
+//	  as root.children[2].tag), COLUMNS_REQUIRED, IDENTIFIER_TYPE_REQUIRED, INVALID_REGION, INVALID_ID,
 //	  INVALID_IDENTIFIER, TARGET_REQUIRED, VALUES_REQUIRED, COLUMN_NOT_FOUND
 //	  (column_name or column_number, columns), COLUMN_REQUIRED,
 //	  COLUMN_AMBIGUOUS, INVALID_COLUMN_NUMBER, HEADER_ABSENT, SHEET_EMPTY,
@@ -627,17 +735,21 @@ func (c *erasureServiceClient) VerifyErasure(ctx context.Context, in *VerifyEras
 //	  PROFILE_UNCHANGEABLE, INVALID_REQUEST (other malformed requests).
 //	NOT_FOUND: ACCOUNT_NOT_FOUND, UPLOAD_NOT_FOUND (upload_id),
 //	  JOB_NOT_FOUND (job_id), PREVIEW_NOT_FOUND (preview_id),
+//	  SNAPSHOT_NOT_FOUND (snapshot_id),
 //	  PROFILE_NOT_FOUND (profile_id), PROFILE_ALREADY_ERASED (profile_id,
 //	  job_id).
 //	FAILED_PRECONDITION: UPLOAD_INCOMPLETE (upload_id), UPLOAD_IN_USE
 //	  (upload_id, job_id), UPLOAD_ALREADY_USED (upload_id, job_id),
 //	  UPLOAD_OFFSET_MISMATCH (received_bytes: the offset to resume from),
-//	  UPLOAD_CHANGED, OUTCOMES_PURGED (job_id).
+//	  UPLOAD_CHANGED, OUTCOMES_PURGED (job_id), SEGMENT_EMPTY (undecided),
+//	  SNAPSHOT_EXPIRED (snapshot_id), SNAPSHOT_ALREADY_USED (snapshot_id,
+//	  job_id), SNAPSHOT_COUNT_MISMATCH (snapshot_id, profiles).
 //	RESOURCE_EXHAUSTED: FILE_TOO_LARGE (limit_bytes), LIST_TOO_LONG (limit),
 //	  TOO_MANY_ACTIVE_JOBS (limit), TOO_MANY_UPLOADS (limit),
 //	  MESSAGE_TOO_LARGE (limit_bytes, chunk_limit_bytes).
 //	PERMISSION_DENIED: PERMISSION_MISSING (role, permissions),
-//	  FEATURE_NOT_ACTIVATED (features), SECTION_NOT_VISIBLE (section).
+//	  FEATURE_NOT_ACTIVATED (features), SECTION_NOT_VISIBLE (section, and
+//	  path for a segment condition).
 //	UNAUTHENTICATED: TOKEN_MISSING, TOKEN_INVALID.
 //	UNAVAILABLE: SERVER_SHUTTING_DOWN (job_id or preview_id).
 //	CANCELLED, DEADLINE_EXCEEDED, INTERNAL: the same words as reasons.
@@ -769,6 +881,35 @@ type ErasureServiceServer interface {
 	// identifier and reveals nothing to anyone else; the value sent is hashed
 	// and not stored. Needs read_audit_trail (OWNER and ADMIN).
 	VerifyErasure(context.Context, *VerifyErasureRequest) (*VerifyErasureResponse, error)
+	// CountSegment counts the profiles a segment matches, per section, and
+	// says whether this caller is offered deleting them straight from the
+	// segment, and if not, why. Needs read_segments (every role).
+	CountSegment(context.Context, *CountSegmentRequest) (*CountSegmentResponse, error)
+	// ShowSegmentProfiles returns a segment's matching profiles a page at a
+	// time, in profile id order. Needs read_segments.
+	ShowSegmentProfiles(context.Context, *ShowSegmentProfilesRequest) (*ShowSegmentProfilesResponse, error)
+	// ExportSegment streams a segment's matching profiles as a CSV file with
+	// the identifier columns asked for, which works unchanged as a delete
+	// import (the help article's "export the matching profiles, and use the
+	// file in the Delete import"). Needs read_segments.
+	ExportSegment(*ExportSegmentRequest, grpc.ServerStreamingServer[ExportSegmentResponse]) error
+	// PreviewSegmentDeletion freezes the profiles a segment matches now in a
+	// snapshot, and reports how many there are and the sections they hold
+	// data in, every section included. Nothing is deleted. The snapshot can
+	// be executed for 30 minutes. A segment matching no profile is refused
+	// (FAILED_PRECONDITION, SEGMENT_EMPTY). Needs delete_by_segment (OWNER
+	// and ADMIN) and the account feature segment_deletion.
+	PreviewSegmentDeletion(context.Context, *PreviewSegmentDeletionRequest) (*PreviewSegmentDeletionResponse, error)
+	// ExecuteSegmentDeletion starts a job that deletes the profiles of a
+	// snapshot, and streams it like ExecuteDeletion. It is refused with
+	// FAILED_PRECONDITION when expected_profiles is not the snapshot's count,
+	// the snapshot expired, or it was already executed. Each profile is read
+	// again when its batch runs and deleted only if the segment still
+	// matches it (at the snapshot's evaluation time); one that no longer
+	// matches is left with outcome NO_LONGER_MATCHES. Profiles that began to
+	// match after the preview are not in the snapshot and stay. Needs
+	// delete_by_segment and the feature segment_deletion.
+	ExecuteSegmentDeletion(*ExecuteSegmentDeletionRequest, grpc.ServerStreamingServer[ExecuteSegmentDeletionResponse]) error
 	mustEmbedUnimplementedErasureServiceServer()
 }
 
@@ -856,6 +997,21 @@ func (UnimplementedErasureServiceServer) ListAuditEvents(context.Context, *ListA
 }
 func (UnimplementedErasureServiceServer) VerifyErasure(context.Context, *VerifyErasureRequest) (*VerifyErasureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyErasure not implemented")
+}
+func (UnimplementedErasureServiceServer) CountSegment(context.Context, *CountSegmentRequest) (*CountSegmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CountSegment not implemented")
+}
+func (UnimplementedErasureServiceServer) ShowSegmentProfiles(context.Context, *ShowSegmentProfilesRequest) (*ShowSegmentProfilesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ShowSegmentProfiles not implemented")
+}
+func (UnimplementedErasureServiceServer) ExportSegment(*ExportSegmentRequest, grpc.ServerStreamingServer[ExportSegmentResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExportSegment not implemented")
+}
+func (UnimplementedErasureServiceServer) PreviewSegmentDeletion(context.Context, *PreviewSegmentDeletionRequest) (*PreviewSegmentDeletionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewSegmentDeletion not implemented")
+}
+func (UnimplementedErasureServiceServer) ExecuteSegmentDeletion(*ExecuteSegmentDeletionRequest, grpc.ServerStreamingServer[ExecuteSegmentDeletionResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExecuteSegmentDeletion not implemented")
 }
 func (UnimplementedErasureServiceServer) mustEmbedUnimplementedErasureServiceServer() {}
 func (UnimplementedErasureServiceServer) testEmbeddedByValue()                        {}
@@ -1272,6 +1428,82 @@ func _ErasureService_VerifyErasure_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ErasureService_CountSegment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CountSegmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ErasureServiceServer).CountSegment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ErasureService_CountSegment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ErasureServiceServer).CountSegment(ctx, req.(*CountSegmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ErasureService_ShowSegmentProfiles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ShowSegmentProfilesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ErasureServiceServer).ShowSegmentProfiles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ErasureService_ShowSegmentProfiles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ErasureServiceServer).ShowSegmentProfiles(ctx, req.(*ShowSegmentProfilesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ErasureService_ExportSegment_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportSegmentRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ErasureServiceServer).ExportSegment(m, &grpc.GenericServerStream[ExportSegmentRequest, ExportSegmentResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_ExportSegmentServer = grpc.ServerStreamingServer[ExportSegmentResponse]
+
+func _ErasureService_PreviewSegmentDeletion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewSegmentDeletionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ErasureServiceServer).PreviewSegmentDeletion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ErasureService_PreviewSegmentDeletion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ErasureServiceServer).PreviewSegmentDeletion(ctx, req.(*PreviewSegmentDeletionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ErasureService_ExecuteSegmentDeletion_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExecuteSegmentDeletionRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ErasureServiceServer).ExecuteSegmentDeletion(m, &grpc.GenericServerStream[ExecuteSegmentDeletionRequest, ExecuteSegmentDeletionResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErasureService_ExecuteSegmentDeletionServer = grpc.ServerStreamingServer[ExecuteSegmentDeletionResponse]
+
 // ErasureService_ServiceDesc is the grpc.ServiceDesc for ErasureService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1343,6 +1575,18 @@ var ErasureService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "VerifyErasure",
 			Handler:    _ErasureService_VerifyErasure_Handler,
 		},
+		{
+			MethodName: "CountSegment",
+			Handler:    _ErasureService_CountSegment_Handler,
+		},
+		{
+			MethodName: "ShowSegmentProfiles",
+			Handler:    _ErasureService_ShowSegmentProfiles_Handler,
+		},
+		{
+			MethodName: "PreviewSegmentDeletion",
+			Handler:    _ErasureService_PreviewSegmentDeletion_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -1393,6 +1637,16 @@ var ErasureService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "DownloadReport",
 			Handler:       _ErasureService_DownloadReport_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ExportSegment",
+			Handler:       _ErasureService_ExportSegment_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ExecuteSegmentDeletion",
+			Handler:       _ErasureService_ExecuteSegmentDeletion_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -108,6 +108,21 @@ const (
 	// ErasureServiceVerifyErasureProcedure is the fully-qualified name of the ErasureService's
 	// VerifyErasure RPC.
 	ErasureServiceVerifyErasureProcedure = "/erasure.v1.ErasureService/VerifyErasure"
+	// ErasureServiceCountSegmentProcedure is the fully-qualified name of the ErasureService's
+	// CountSegment RPC.
+	ErasureServiceCountSegmentProcedure = "/erasure.v1.ErasureService/CountSegment"
+	// ErasureServiceShowSegmentProfilesProcedure is the fully-qualified name of the ErasureService's
+	// ShowSegmentProfiles RPC.
+	ErasureServiceShowSegmentProfilesProcedure = "/erasure.v1.ErasureService/ShowSegmentProfiles"
+	// ErasureServiceExportSegmentProcedure is the fully-qualified name of the ErasureService's
+	// ExportSegment RPC.
+	ErasureServiceExportSegmentProcedure = "/erasure.v1.ErasureService/ExportSegment"
+	// ErasureServicePreviewSegmentDeletionProcedure is the fully-qualified name of the ErasureService's
+	// PreviewSegmentDeletion RPC.
+	ErasureServicePreviewSegmentDeletionProcedure = "/erasure.v1.ErasureService/PreviewSegmentDeletion"
+	// ErasureServiceExecuteSegmentDeletionProcedure is the fully-qualified name of the ErasureService's
+	// ExecuteSegmentDeletion RPC.
+	ErasureServiceExecuteSegmentDeletionProcedure = "/erasure.v1.ErasureService/ExecuteSegmentDeletion"
 )
 
 // ErasureServiceClient is a client for the erasure.v1.ErasureService service.
@@ -239,6 +254,35 @@ type ErasureServiceClient interface {
 	// identifier and reveals nothing to anyone else; the value sent is hashed
 	// and not stored. Needs read_audit_trail (OWNER and ADMIN).
 	VerifyErasure(context.Context, *connect.Request[v1.VerifyErasureRequest]) (*connect.Response[v1.VerifyErasureResponse], error)
+	// CountSegment counts the profiles a segment matches, per section, and
+	// says whether this caller is offered deleting them straight from the
+	// segment, and if not, why. Needs read_segments (every role).
+	CountSegment(context.Context, *connect.Request[v1.CountSegmentRequest]) (*connect.Response[v1.CountSegmentResponse], error)
+	// ShowSegmentProfiles returns a segment's matching profiles a page at a
+	// time, in profile id order. Needs read_segments.
+	ShowSegmentProfiles(context.Context, *connect.Request[v1.ShowSegmentProfilesRequest]) (*connect.Response[v1.ShowSegmentProfilesResponse], error)
+	// ExportSegment streams a segment's matching profiles as a CSV file with
+	// the identifier columns asked for, which works unchanged as a delete
+	// import (the help article's "export the matching profiles, and use the
+	// file in the Delete import"). Needs read_segments.
+	ExportSegment(context.Context, *connect.Request[v1.ExportSegmentRequest]) (*connect.ServerStreamForClient[v1.ExportSegmentResponse], error)
+	// PreviewSegmentDeletion freezes the profiles a segment matches now in a
+	// snapshot, and reports how many there are and the sections they hold
+	// data in, every section included. Nothing is deleted. The snapshot can
+	// be executed for 30 minutes. A segment matching no profile is refused
+	// (FAILED_PRECONDITION, SEGMENT_EMPTY). Needs delete_by_segment (OWNER
+	// and ADMIN) and the account feature segment_deletion.
+	PreviewSegmentDeletion(context.Context, *connect.Request[v1.PreviewSegmentDeletionRequest]) (*connect.Response[v1.PreviewSegmentDeletionResponse], error)
+	// ExecuteSegmentDeletion starts a job that deletes the profiles of a
+	// snapshot, and streams it like ExecuteDeletion. It is refused with
+	// FAILED_PRECONDITION when expected_profiles is not the snapshot's count,
+	// the snapshot expired, or it was already executed. Each profile is read
+	// again when its batch runs and deleted only if the segment still
+	// matches it (at the snapshot's evaluation time); one that no longer
+	// matches is left with outcome NO_LONGER_MATCHES. Profiles that began to
+	// match after the preview are not in the snapshot and stay. Needs
+	// delete_by_segment and the feature segment_deletion.
+	ExecuteSegmentDeletion(context.Context, *connect.Request[v1.ExecuteSegmentDeletionRequest]) (*connect.ServerStreamForClient[v1.ExecuteSegmentDeletionResponse], error)
 }
 
 // NewErasureServiceClient constructs a client for the erasure.v1.ErasureService service. By
@@ -422,6 +466,39 @@ func NewErasureServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		countSegment: connect.NewClient[v1.CountSegmentRequest, v1.CountSegmentResponse](
+			httpClient,
+			baseURL+ErasureServiceCountSegmentProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("CountSegment")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		showSegmentProfiles: connect.NewClient[v1.ShowSegmentProfilesRequest, v1.ShowSegmentProfilesResponse](
+			httpClient,
+			baseURL+ErasureServiceShowSegmentProfilesProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("ShowSegmentProfiles")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		exportSegment: connect.NewClient[v1.ExportSegmentRequest, v1.ExportSegmentResponse](
+			httpClient,
+			baseURL+ErasureServiceExportSegmentProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("ExportSegment")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		previewSegmentDeletion: connect.NewClient[v1.PreviewSegmentDeletionRequest, v1.PreviewSegmentDeletionResponse](
+			httpClient,
+			baseURL+ErasureServicePreviewSegmentDeletionProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("PreviewSegmentDeletion")),
+			connect.WithClientOptions(opts...),
+		),
+		executeSegmentDeletion: connect.NewClient[v1.ExecuteSegmentDeletionRequest, v1.ExecuteSegmentDeletionResponse](
+			httpClient,
+			baseURL+ErasureServiceExecuteSegmentDeletionProcedure,
+			connect.WithSchema(erasureServiceMethods.ByName("ExecuteSegmentDeletion")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -453,6 +530,11 @@ type erasureServiceClient struct {
 	downloadReport         *connect.Client[v1.DownloadReportRequest, v1.DownloadReportResponse]
 	listAuditEvents        *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
 	verifyErasure          *connect.Client[v1.VerifyErasureRequest, v1.VerifyErasureResponse]
+	countSegment           *connect.Client[v1.CountSegmentRequest, v1.CountSegmentResponse]
+	showSegmentProfiles    *connect.Client[v1.ShowSegmentProfilesRequest, v1.ShowSegmentProfilesResponse]
+	exportSegment          *connect.Client[v1.ExportSegmentRequest, v1.ExportSegmentResponse]
+	previewSegmentDeletion *connect.Client[v1.PreviewSegmentDeletionRequest, v1.PreviewSegmentDeletionResponse]
+	executeSegmentDeletion *connect.Client[v1.ExecuteSegmentDeletionRequest, v1.ExecuteSegmentDeletionResponse]
 }
 
 // UploadFile calls erasure.v1.ErasureService.UploadFile.
@@ -585,6 +667,31 @@ func (c *erasureServiceClient) VerifyErasure(ctx context.Context, req *connect.R
 	return c.verifyErasure.CallUnary(ctx, req)
 }
 
+// CountSegment calls erasure.v1.ErasureService.CountSegment.
+func (c *erasureServiceClient) CountSegment(ctx context.Context, req *connect.Request[v1.CountSegmentRequest]) (*connect.Response[v1.CountSegmentResponse], error) {
+	return c.countSegment.CallUnary(ctx, req)
+}
+
+// ShowSegmentProfiles calls erasure.v1.ErasureService.ShowSegmentProfiles.
+func (c *erasureServiceClient) ShowSegmentProfiles(ctx context.Context, req *connect.Request[v1.ShowSegmentProfilesRequest]) (*connect.Response[v1.ShowSegmentProfilesResponse], error) {
+	return c.showSegmentProfiles.CallUnary(ctx, req)
+}
+
+// ExportSegment calls erasure.v1.ErasureService.ExportSegment.
+func (c *erasureServiceClient) ExportSegment(ctx context.Context, req *connect.Request[v1.ExportSegmentRequest]) (*connect.ServerStreamForClient[v1.ExportSegmentResponse], error) {
+	return c.exportSegment.CallServerStream(ctx, req)
+}
+
+// PreviewSegmentDeletion calls erasure.v1.ErasureService.PreviewSegmentDeletion.
+func (c *erasureServiceClient) PreviewSegmentDeletion(ctx context.Context, req *connect.Request[v1.PreviewSegmentDeletionRequest]) (*connect.Response[v1.PreviewSegmentDeletionResponse], error) {
+	return c.previewSegmentDeletion.CallUnary(ctx, req)
+}
+
+// ExecuteSegmentDeletion calls erasure.v1.ErasureService.ExecuteSegmentDeletion.
+func (c *erasureServiceClient) ExecuteSegmentDeletion(ctx context.Context, req *connect.Request[v1.ExecuteSegmentDeletionRequest]) (*connect.ServerStreamForClient[v1.ExecuteSegmentDeletionResponse], error) {
+	return c.executeSegmentDeletion.CallServerStream(ctx, req)
+}
+
 // ErasureServiceHandler is an implementation of the erasure.v1.ErasureService service.
 type ErasureServiceHandler interface {
 	// UploadFile stores a file sent as a stream of messages: the first carries
@@ -714,6 +821,35 @@ type ErasureServiceHandler interface {
 	// identifier and reveals nothing to anyone else; the value sent is hashed
 	// and not stored. Needs read_audit_trail (OWNER and ADMIN).
 	VerifyErasure(context.Context, *connect.Request[v1.VerifyErasureRequest]) (*connect.Response[v1.VerifyErasureResponse], error)
+	// CountSegment counts the profiles a segment matches, per section, and
+	// says whether this caller is offered deleting them straight from the
+	// segment, and if not, why. Needs read_segments (every role).
+	CountSegment(context.Context, *connect.Request[v1.CountSegmentRequest]) (*connect.Response[v1.CountSegmentResponse], error)
+	// ShowSegmentProfiles returns a segment's matching profiles a page at a
+	// time, in profile id order. Needs read_segments.
+	ShowSegmentProfiles(context.Context, *connect.Request[v1.ShowSegmentProfilesRequest]) (*connect.Response[v1.ShowSegmentProfilesResponse], error)
+	// ExportSegment streams a segment's matching profiles as a CSV file with
+	// the identifier columns asked for, which works unchanged as a delete
+	// import (the help article's "export the matching profiles, and use the
+	// file in the Delete import"). Needs read_segments.
+	ExportSegment(context.Context, *connect.Request[v1.ExportSegmentRequest], *connect.ServerStream[v1.ExportSegmentResponse]) error
+	// PreviewSegmentDeletion freezes the profiles a segment matches now in a
+	// snapshot, and reports how many there are and the sections they hold
+	// data in, every section included. Nothing is deleted. The snapshot can
+	// be executed for 30 minutes. A segment matching no profile is refused
+	// (FAILED_PRECONDITION, SEGMENT_EMPTY). Needs delete_by_segment (OWNER
+	// and ADMIN) and the account feature segment_deletion.
+	PreviewSegmentDeletion(context.Context, *connect.Request[v1.PreviewSegmentDeletionRequest]) (*connect.Response[v1.PreviewSegmentDeletionResponse], error)
+	// ExecuteSegmentDeletion starts a job that deletes the profiles of a
+	// snapshot, and streams it like ExecuteDeletion. It is refused with
+	// FAILED_PRECONDITION when expected_profiles is not the snapshot's count,
+	// the snapshot expired, or it was already executed. Each profile is read
+	// again when its batch runs and deleted only if the segment still
+	// matches it (at the snapshot's evaluation time); one that no longer
+	// matches is left with outcome NO_LONGER_MATCHES. Profiles that began to
+	// match after the preview are not in the snapshot and stay. Needs
+	// delete_by_segment and the feature segment_deletion.
+	ExecuteSegmentDeletion(context.Context, *connect.Request[v1.ExecuteSegmentDeletionRequest], *connect.ServerStream[v1.ExecuteSegmentDeletionResponse]) error
 }
 
 // NewErasureServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -893,6 +1029,39 @@ func NewErasureServiceHandler(svc ErasureServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	erasureServiceCountSegmentHandler := connect.NewUnaryHandler(
+		ErasureServiceCountSegmentProcedure,
+		svc.CountSegment,
+		connect.WithSchema(erasureServiceMethods.ByName("CountSegment")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	erasureServiceShowSegmentProfilesHandler := connect.NewUnaryHandler(
+		ErasureServiceShowSegmentProfilesProcedure,
+		svc.ShowSegmentProfiles,
+		connect.WithSchema(erasureServiceMethods.ByName("ShowSegmentProfiles")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	erasureServiceExportSegmentHandler := connect.NewServerStreamHandler(
+		ErasureServiceExportSegmentProcedure,
+		svc.ExportSegment,
+		connect.WithSchema(erasureServiceMethods.ByName("ExportSegment")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	erasureServicePreviewSegmentDeletionHandler := connect.NewUnaryHandler(
+		ErasureServicePreviewSegmentDeletionProcedure,
+		svc.PreviewSegmentDeletion,
+		connect.WithSchema(erasureServiceMethods.ByName("PreviewSegmentDeletion")),
+		connect.WithHandlerOptions(opts...),
+	)
+	erasureServiceExecuteSegmentDeletionHandler := connect.NewServerStreamHandler(
+		ErasureServiceExecuteSegmentDeletionProcedure,
+		svc.ExecuteSegmentDeletion,
+		connect.WithSchema(erasureServiceMethods.ByName("ExecuteSegmentDeletion")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/erasure.v1.ErasureService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ErasureServiceUploadFileProcedure:
@@ -947,6 +1116,16 @@ func NewErasureServiceHandler(svc ErasureServiceHandler, opts ...connect.Handler
 			erasureServiceListAuditEventsHandler.ServeHTTP(w, r)
 		case ErasureServiceVerifyErasureProcedure:
 			erasureServiceVerifyErasureHandler.ServeHTTP(w, r)
+		case ErasureServiceCountSegmentProcedure:
+			erasureServiceCountSegmentHandler.ServeHTTP(w, r)
+		case ErasureServiceShowSegmentProfilesProcedure:
+			erasureServiceShowSegmentProfilesHandler.ServeHTTP(w, r)
+		case ErasureServiceExportSegmentProcedure:
+			erasureServiceExportSegmentHandler.ServeHTTP(w, r)
+		case ErasureServicePreviewSegmentDeletionProcedure:
+			erasureServicePreviewSegmentDeletionHandler.ServeHTTP(w, r)
+		case ErasureServiceExecuteSegmentDeletionProcedure:
+			erasureServiceExecuteSegmentDeletionHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1058,4 +1237,24 @@ func (UnimplementedErasureServiceHandler) ListAuditEvents(context.Context, *conn
 
 func (UnimplementedErasureServiceHandler) VerifyErasure(context.Context, *connect.Request[v1.VerifyErasureRequest]) (*connect.Response[v1.VerifyErasureResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.VerifyErasure is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) CountSegment(context.Context, *connect.Request[v1.CountSegmentRequest]) (*connect.Response[v1.CountSegmentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.CountSegment is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) ShowSegmentProfiles(context.Context, *connect.Request[v1.ShowSegmentProfilesRequest]) (*connect.Response[v1.ShowSegmentProfilesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.ShowSegmentProfiles is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) ExportSegment(context.Context, *connect.Request[v1.ExportSegmentRequest], *connect.ServerStream[v1.ExportSegmentResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.ExportSegment is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) PreviewSegmentDeletion(context.Context, *connect.Request[v1.PreviewSegmentDeletionRequest]) (*connect.Response[v1.PreviewSegmentDeletionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.PreviewSegmentDeletion is not implemented"))
+}
+
+func (UnimplementedErasureServiceHandler) ExecuteSegmentDeletion(context.Context, *connect.Request[v1.ExecuteSegmentDeletionRequest], *connect.ServerStream[v1.ExecuteSegmentDeletionResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("erasure.v1.ErasureService.ExecuteSegmentDeletion is not implemented"))
 }
