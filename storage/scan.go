@@ -2,12 +2,14 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 
 	"github.com/erasure-dev/erasure/internal/profile"
 )
@@ -19,9 +21,8 @@ import (
 // profiles it reads; on MongoDB the {account_id, _id} index serves it.
 // fn's profile is its own.
 //
-// Values read from attributes and event data are plain Go values: dates as
-// time.Time, numbers as int32, int64 or float64, documents as bson.D,
-// arrays as bson.A.
+// Attribute values are plain Go values (see plainValue); events are read
+// without their data, which no segment condition looks at.
 func (s *Store) ScanProfiles(ctx context.Context, accountID, after string, fn func(profile.Profile) bool) error {
 	filter := bson.D{{"account_id", accountID}}
 	if after != "" {
@@ -84,31 +85,33 @@ func (s *Store) ProfilesByID(ctx context.Context, accountID string, ids []string
 }
 
 // SectionIDs returns the ids of the sections the account's profiles hold
-// data in, in no particular order.
+// data in, in no particular order. On MongoDB the distinct command reads
+// them from the {account_id, sections.section_id} index (a DISTINCT_SCAN:
+// one index entry per section, not per profile).
 func (s *Store) SectionIDs(ctx context.Context, accountID string) ([]string, error) {
-	// An aggregation rather than distinct: the embedded engine's distinct
-	// refuses the maxTimeMS the driver adds when the call has a deadline.
-	pipeline := bson.A{
-		bson.D{{"$match", bson.D{{"account_id", accountID}}}},
-		bson.D{{"$unwind", "$sections"}},
-		bson.D{{"$group", bson.D{{"_id", "$sections.section_id"}}}},
+	// The command runs without the call's deadline, which the driver would
+	// send as maxTimeMS, an option the embedded engine's distinct refuses;
+	// it still stops when the call is cancelled.
+	cmdCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	cmd := bson.D{{"distinct", profilesCollection}, {"key", "sections.section_id"}, {"query", bson.D{{"account_id", accountID}}}}
+	raw, err := s.db.RunCommand(cmdCtx, cmd).Raw()
+	if err == nil {
+		err = ctx.Err()
 	}
-	cur, err := s.profiles.Aggregate(ctx, pipeline)
 	if err != nil {
 		return nil, fmt.Errorf("list sections: %w", err)
 	}
-	var docs []struct {
-		ID bson.RawValue `bson:"_id"`
-	}
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("list sections: %w", err)
-	}
 	// Another writer's odd section id (not text) names no section.
-	ids := make([]string, 0, len(docs))
-	for _, d := range docs {
-		if id, ok := d.ID.StringValueOK(); ok {
+	var ids []string
+	if !eachValue(raw.Lookup("values"), func(v bson.RawValue) {
+		if id, ok := v.StringValueOK(); ok {
 			ids = append(ids, id)
 		}
+	}) {
+		return nil, errors.New("list sections: the answer holds no list of values")
 	}
 	return ids, nil
 }
@@ -147,27 +150,20 @@ func (d *scanDoc) profile() profile.Profile {
 	if absent(d.Sections) {
 		return p
 	}
-	list, ok := arrayOf(d.Sections)
-	if !ok {
-		return withUnreadableSection(p)
-	}
-	for _, v := range list {
-		doc, ok := v.DocumentOK()
-		if !ok {
-			p = withUnreadableSection(p)
-			continue
+	ok := eachValue(d.Sections, func(v bson.RawValue) {
+		if doc, ok := v.DocumentOK(); ok {
+			p.Sections = append(p.Sections, sectionOf(doc))
+		} else {
+			p.Sections = append(p.Sections, unreadableSection)
 		}
-		p.Sections = append(p.Sections, sectionOf(doc))
+	})
+	if !ok {
+		p.Sections = append(p.Sections, unreadableSection)
 	}
 	return p
 }
 
 var unreadableSection = profile.Section{Unreadable: profile.Unreadable{Section: true, Attributes: true, Tags: true, Consents: true, Events: true}}
-
-func withUnreadableSection(p profile.Profile) profile.Profile {
-	p.Sections = append(p.Sections, unreadableSection)
-	return p
-}
 
 // sectionOf reads one section document, marking the parts it cannot read.
 func sectionOf(doc bson.Raw) profile.Section {
@@ -177,23 +173,26 @@ func sectionOf(doc bson.Raw) profile.Section {
 	}
 	s := profile.Section{SectionID: id}
 	if v := doc.Lookup("attributes"); !absent(v) {
-		var m map[string]any
-		if attrs, ok := v.DocumentOK(); ok && bson.Unmarshal(attrs, &m) == nil {
-			s.Attributes = plainMap(m)
+		attrs, ok := v.DocumentOK()
+		elems, err := attrs.Elements()
+		if ok && err == nil {
+			s.Attributes = make(map[string]any, len(elems))
+			for _, e := range elems {
+				s.Attributes[e.Key()] = plainValue(e.Value())
+			}
 		} else {
 			s.Unreadable.Attributes = true
 		}
 	}
 	if v := doc.Lookup("tags"); !absent(v) {
-		list, ok := arrayOf(v)
-		s.Unreadable.Tags = !ok
-		for _, t := range list {
+		ok := eachValue(v, func(t bson.RawValue) {
 			if name, ok := t.StringValueOK(); ok {
 				s.Tags = append(s.Tags, name)
 			} else {
 				s.Unreadable.Tags = true
 			}
-		}
+		})
+		s.Unreadable.Tags = s.Unreadable.Tags || !ok
 	}
 	s.Consents, s.Unreadable.Consents = readList(doc.Lookup("consents"), func(c bson.Raw) (profile.Consent, bool) {
 		channel, ok1 := c.Lookup("channel").StringValueOK()
@@ -202,16 +201,10 @@ func sectionOf(doc bson.Raw) profile.Section {
 		return profile.Consent{Channel: channel, Topic: topic, Status: status, At: dateOf(c.Lookup("at"))}, ok1 && ok2 && ok3
 	})
 	s.Events, s.Unreadable.Events = readList(doc.Lookup("events"), func(e bson.Raw) (profile.Event, bool) {
+		// An event's data is not read: no condition looks at it.
 		typ, ok := e.Lookup("type").StringValueOK()
 		at, isDate := e.Lookup("at").DateTimeOK()
-		ev := profile.Event{Type: typ, At: time.UnixMilli(at).UTC()}
-		if data, ok := e.Lookup("data").DocumentOK(); ok {
-			var m map[string]any
-			if bson.Unmarshal(data, &m) == nil {
-				ev.Data = plainMap(m)
-			}
-		}
-		return ev, ok && isDate
+		return profile.Event{Type: typ, At: time.UnixMilli(at).UTC()}, ok && isDate
 	})
 	return s
 }
@@ -222,23 +215,19 @@ func readList[T any](v bson.RawValue, read func(bson.Raw) (T, bool)) (items []T,
 	if absent(v) {
 		return nil, false
 	}
-	list, ok := arrayOf(v)
-	if !ok {
-		return nil, true
-	}
-	for _, item := range list {
+	ok := eachValue(v, func(item bson.RawValue) {
 		doc, ok := item.DocumentOK()
 		if !ok {
 			unreadable = true
-			continue
+			return
 		}
 		if t, ok := read(doc); ok {
 			items = append(items, t)
 		} else {
 			unreadable = true
 		}
-	}
-	return items, unreadable
+	})
+	return items, unreadable || !ok
 }
 
 // absent reports whether a looked-up value is missing or null.
@@ -246,14 +235,32 @@ func absent(v bson.RawValue) bool {
 	return v.Type == 0 || v.Type == bson.TypeNull
 }
 
-// arrayOf returns the values of an array.
-func arrayOf(v bson.RawValue) ([]bson.RawValue, bool) {
+// eachValue calls fn with each value of an array, in order, and reports
+// whether v is a well-formed array. It reads the array in place, without
+// the two slices RawArray.Values allocates: a segment scan walks a dozen
+// arrays per profile.
+func eachValue(v bson.RawValue, fn func(bson.RawValue)) bool {
 	a, ok := v.ArrayOK()
 	if !ok {
-		return nil, false
+		return false
 	}
-	values, err := a.Values()
-	return values, err == nil
+	length, _, ok := bsoncore.ReadLength(a)
+	if !ok || length < 5 || int(length) > len(a) {
+		return false
+	}
+	for rem := a[4 : length-1]; len(rem) > 0; {
+		elem, next, ok := bsoncore.ReadElement(rem)
+		if !ok {
+			return false
+		}
+		val, err := elem.ValueErr()
+		if err != nil {
+			return false
+		}
+		fn(bson.RawValue{Type: bson.Type(val.Type), Value: val.Data})
+		rem = next
+	}
+	return true
 }
 
 // textOf is a stored string, or "" for anything else.
@@ -278,27 +285,36 @@ func dateOf(v bson.RawValue) time.Time {
 	return time.Time{}
 }
 
-// plainMap turns the driver's types in a decoded map into plain Go values.
-func plainMap(m map[string]any) map[string]any {
-	for k, v := range m {
-		m[k] = plain(v)
-	}
-	return m
-}
-
-func plain(v any) any {
-	switch v := v.(type) {
-	case bson.DateTime:
-		return v.Time().UTC()
-	case bson.Decimal128:
-		// A decimal becomes the float64 nearest to it.
-		x, err := strconv.ParseFloat(v.String(), 64)
+// plainValue is a stored attribute value as a plain Go value: text as
+// string, numbers as int32, int64 or float64 (a decimal as the float64
+// nearest to it), booleans as bool, dates and timestamps as time.Time, null
+// as nil. Anything else (documents, arrays, binary data …) stays a
+// bson.RawValue, which exists but equals and compares to nothing.
+func plainValue(v bson.RawValue) any {
+	switch v.Type {
+	case bson.TypeString:
+		return v.StringValue()
+	case bson.TypeInt32:
+		return v.Int32()
+	case bson.TypeInt64:
+		return v.Int64()
+	case bson.TypeDouble:
+		return v.Double()
+	case bson.TypeBoolean:
+		return v.Boolean()
+	case bson.TypeDateTime:
+		return time.UnixMilli(v.DateTime()).UTC()
+	case bson.TypeTimestamp:
+		t, _ := v.Timestamp()
+		return time.Unix(int64(t), 0).UTC()
+	case bson.TypeDecimal128:
+		x, err := strconv.ParseFloat(v.Decimal128().String(), 64)
 		if err != nil {
-			return nil
+			return v
 		}
 		return x
-	case bson.Timestamp:
-		return time.Unix(int64(v.T), 0).UTC()
+	case bson.TypeNull, bson.TypeUndefined:
+		return nil
 	}
 	return v
 }

@@ -168,6 +168,9 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"key.type", 1}, {"key.value", 1}}, Options: unique}},
 		// An account's profiles in id order: a segment's scan.
 		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"_id", 1}}}},
+		// The account's section ids, which segment conditions are checked
+		// against (distinct reads one entry per section).
+		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"sections.section_id", 1}}}},
 		// Attribute lookups, used only to explain rows that matched nothing.
 		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"email", 1}}}},
 		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"phone", 1}}}},
