@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 
@@ -84,36 +85,19 @@ func (s *Store) ProfilesByID(ctx context.Context, accountID string, ids []string
 	return out, nil
 }
 
-// SectionIDs returns the ids of the sections the account's profiles hold
-// data in, in no particular order. On MongoDB the distinct command reads
-// them from the {account_id, sections.section_id} index (a DISTINCT_SCAN:
-// one index entry per section, not per profile).
-func (s *Store) SectionIDs(ctx context.Context, accountID string) ([]string, error) {
-	// The command runs without the call's deadline, which the driver would
-	// send as maxTimeMS, an option the embedded engine's distinct refuses;
-	// it still stops when the call is cancelled.
-	cmdCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	stop := context.AfterFunc(ctx, cancel)
-	defer stop()
-	cmd := bson.D{{"distinct", profilesCollection}, {"key", "sections.section_id"}, {"query", bson.D{{"account_id", accountID}}}}
-	raw, err := s.db.RunCommand(cmdCtx, cmd).Raw()
-	if err == nil {
-		err = ctx.Err()
+// SectionExists reports whether some profile of the account holds data in
+// the section. On MongoDB the {account_id, sections.section_id} index
+// answers it with one index probe.
+func (s *Store) SectionExists(ctx context.Context, accountID, section string) (bool, error) {
+	err := s.profiles.FindOne(ctx, bson.D{{"account_id", accountID}, {"sections.section_id", section}},
+		options.FindOne().SetProjection(bson.D{{"_id", 1}})).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list sections: %w", err)
+		return false, fmt.Errorf("find section: %w", err)
 	}
-	// Another writer's odd section id (not text) names no section.
-	var ids []string
-	if !eachValue(raw.Lookup("values"), func(v bson.RawValue) {
-		if id, ok := v.StringValueOK(); ok {
-			ids = append(ids, id)
-		}
-	}) {
-		return nil, errors.New("list sections: the answer holds no list of values")
-	}
-	return ids, nil
+	return true, nil
 }
 
 // scanDoc is a whole profile as stored, read leniently: other services

@@ -168,8 +168,8 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"key.type", 1}, {"key.value", 1}}, Options: unique}},
 		// An account's profiles in id order: a segment's scan.
 		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"_id", 1}}}},
-		// The account's section ids, which segment conditions are checked
-		// against (distinct reads one entry per section).
+		// Whether an account has a section, which a segment condition
+		// naming it is checked against (one index probe).
 		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"sections.section_id", 1}}}},
 		// Attribute lookups, used only to explain rows that matched nothing.
 		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"email", 1}}}},

@@ -204,6 +204,10 @@ func seed(t *testing.T, uri, db string) *storage.Store {
 	if err := store.InsertProfiles(ctx, ps); err != nil {
 		t.Fatal(err)
 	}
+	// Every feature, deleting from a segment included.
+	if err := store.SetAccountFeatures(ctx, "acme", []string{"file_deletion", "list_deletion", "profile_deletion", "unsubscribe", "segment_deletion"}); err != nil {
+		t.Fatal(err)
+	}
 	return store
 }
 
@@ -225,19 +229,43 @@ func fileData() []byte {
 	return []byte(b.String())
 }
 
-// action is what a crash test's job does: delete, or unsubscribe e-mail.
+// action is what a crash test's job does: delete or unsubscribe e-mail by
+// the file, or delete the profiles of a segment (those opted in to e-mail).
 type action string
 
 const (
 	deleting      action = "delete"
 	unsubscribing action = "unsubscribe"
+	fromSegment   action = "segment"
 )
+
+// optedIn is the segment of a fromSegment job: 180 of acme's 240 profiles.
+var optedIn = &erasurev1.Segment{Root: &erasurev1.SegmentGroup{Op: erasurev1.SegmentGroupOp_SEGMENT_GROUP_OP_ALL, Children: []*erasurev1.SegmentNode{
+	{Node: &erasurev1.SegmentNode_Consent{Consent: &erasurev1.ConsentCondition{Channel: "email", Status: erasurev1.ConsentStatus_CONSENT_STATUS_OPT_IN}}},
+}}}
 
 // startJob uploads the file and starts a job of act by it; it returns the
 // job's progress stream.
 func startJob(t *testing.T, i *instance, act action) func() (*erasurev1.Job, error) {
 	t.Helper()
 	ctx := context.Background()
+	if act == fromSegment {
+		pre, err := i.client.PreviewSegmentDeletion(ctx, &erasurev1.PreviewSegmentDeletionRequest{AccountId: "acme", Segment: optedIn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pre.GetProfiles() != 180 {
+			t.Fatalf("segment preview: %v, want 180 profiles", pre)
+		}
+		stream, err := i.client.ExecuteSegmentDeletion(ctx, &erasurev1.ExecuteSegmentDeletionRequest{AccountId: "acme", SnapshotId: pre.GetSnapshotId(), ExpectedProfiles: 180})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func() (*erasurev1.Job, error) {
+			res, err := stream.Recv()
+			return res.GetJob(), err
+		}
+	}
 	up, err := i.client.UploadFile(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -480,7 +508,7 @@ func (r report) diff(ref report) string {
 var references = map[action]*struct {
 	once sync.Once
 	r    report
-}{deleting: {}, unsubscribing: {}}
+}{deleting: {}, unsubscribing: {}, fromSegment: {}}
 
 func reference(t *testing.T, e *engine, act action) report {
 	t.Helper()
@@ -565,7 +593,7 @@ func TestKill9ResumesExactly(t *testing.T) {
 	for _, c := range []struct {
 		act action
 		at  int64
-	}{{deleting, 0}, {deleting, 40}, {deleting, 120}, {deleting, 200}, {unsubscribing, 40}, {unsubscribing, 200}} {
+	}{{deleting, 0}, {deleting, 40}, {deleting, 120}, {deleting, 200}, {unsubscribing, 40}, {unsubscribing, 200}, {fromSegment, 40}, {fromSegment, 120}} {
 		ref := reference(t, e, c.act)
 		at := c.at
 		t.Run(fmt.Sprintf("%s after %d rows", c.act, at), func(t *testing.T) {

@@ -50,17 +50,20 @@ func (s *Service) newSegmentEval(ctx context.Context, c Caller, seg segment.Segm
 	if err := checkAccount(c.AccountID); err != nil {
 		return segmentEval{}, err
 	}
-	sections, err := s.store.SectionIDs(ctx, c.AccountID)
-	if err != nil {
+	if err := segmentError(seg.Validate(nil)); err != nil {
 		return segmentEval{}, err
 	}
-	if err := segmentError(seg.Validate(sections)); err != nil {
-		return segmentEval{}, err
-	}
-	if len(c.Sections) > 0 {
-		if path, sec, found := seg.SectionsOutside(c.Sections); found {
-			return segmentEval{}, &Error{Kind: Denied, Reason: "SECTION_NOT_VISIBLE", Field: "segment", Meta: map[string]string{"path": path, "section": clip(sec)}, Msg: fmt.Sprintf(
-				"the segment's condition %s names section %q, which is not one you may see; name only your sections (%s), or ask an owner or admin", path, clip(sec), strings.Join(c.Sections, ", "))}
+	for _, r := range seg.NamedSections() {
+		if len(c.Sections) > 0 && !slices.Contains(c.Sections, r.Section) {
+			return segmentEval{}, &Error{Kind: Denied, Reason: "SECTION_NOT_VISIBLE", Field: "segment", Meta: map[string]string{"path": r.Path, "section": clip(r.Section)}, Msg: fmt.Sprintf(
+				"the segment's condition %s names section %q, which is not one you may see; name only your sections (%s), or ask an owner or admin", r.Path, clip(r.Section), strings.Join(c.Sections, ", "))}
+		}
+		ok, err := s.store.SectionExists(ctx, c.AccountID, r.Section)
+		if err != nil {
+			return segmentEval{}, err
+		}
+		if !ok {
+			return segmentEval{}, segmentError(segment.UnknownSection(r))
 		}
 	}
 	return segmentEval{seg: seg, now: now.UTC(), scope: c.Sections}, nil

@@ -34,20 +34,25 @@ func clipped(s string) string {
 	return s
 }
 
-// SectionsOutside returns the path and section of the first condition that
-// names a section not in allowed, if any.
-func (s Segment) SectionsOutside(allowed []string) (path, section string, found bool) {
-	var walk func(at string, n Node) bool
-	walk = func(at string, n Node) bool {
+// SectionRef is a section named by a condition, and the condition's path.
+type SectionRef struct {
+	Path    string
+	Section string
+}
+
+// NamedSections returns each section the definition's conditions name,
+// once, with the path of the first condition naming it, in tree order.
+func (s Segment) NamedSections() []SectionRef {
+	var refs []SectionRef
+	var walk func(at string, n Node)
+	walk = func(at string, n Node) {
 		var sec string
 		switch n := n.(type) {
 		case Group:
 			for i, c := range n.Children {
-				if walk(fmt.Sprintf("%s.children[%d]", at, i), c) {
-					return true
-				}
+				walk(fmt.Sprintf("%s.children[%d]", at, i), c)
 			}
-			return false
+			return
 		case Attribute:
 			sec = n.Section
 		case Tag:
@@ -57,14 +62,18 @@ func (s Segment) SectionsOutside(allowed []string) (path, section string, found 
 		case Consent:
 			sec = n.Section
 		}
-		if sec == "" || slices.Contains(allowed, sec) {
-			return false
+		if sec != "" && !slices.ContainsFunc(refs, func(r SectionRef) bool { return r.Section == sec }) {
+			refs = append(refs, SectionRef{Path: at + "." + n.kind(), Section: sec})
 		}
-		path, section, found = at+"."+n.kind(), sec, true
-		return true
 	}
 	walk("root", s.Root)
-	return path, section, found
+	return refs
+}
+
+// UnknownSection is the error of a condition naming a section the account
+// does not have, at path.
+func UnknownSection(r SectionRef) error {
+	return errorf(r.Path, "unknown section %q", clipped(r.Section))
 }
 
 func errorf(path, format string, args ...any) error {
@@ -145,7 +154,7 @@ func (v *validator) section(path, section string) error {
 		return err
 	}
 	if v.sections != nil && !slices.Contains(v.sections, section) {
-		return errorf(path, "unknown section %q", clipped(section))
+		return UnknownSection(SectionRef{Path: path, Section: section})
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package segment
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,16 +133,15 @@ func TestValidateSectionsUnchecked(t *testing.T) {
 	}
 }
 
-func TestSectionsOutside(t *testing.T) {
+func TestNamedSections(t *testing.T) {
 	t.Parallel()
 	s := Segment{Root: Group{Op: All, Children: []Node{
 		Tag{Name: "x"},
-		Group{Op: Any, Children: []Node{Tag{Section: "web", Name: "x"}, Event{Section: "shop", Type: "click"}}},
+		Group{Op: Any, Children: []Node{Tag{Section: "web", Name: "x"}, Event{Section: "shop", Type: "click"}, Consent{Section: "web", Channel: "email"}}},
 	}}}
-	if path, sec, found := s.SectionsOutside([]string{"web"}); !found || path != "root.children[1].children[1].event" || sec != "shop" {
-		t.Fatalf("SectionsOutside(web) = %q, %q, %v", path, sec, found)
-	}
-	if _, _, found := s.SectionsOutside([]string{"web", "shop"}); found {
-		t.Fatal("a condition outside web and shop was found")
+	got := s.NamedSections()
+	want := []SectionRef{{"root.children[1].children[0].tag", "web"}, {"root.children[1].children[1].event", "shop"}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("NamedSections = %v, want %v", got, want)
 	}
 }
