@@ -28,14 +28,21 @@ func evaluationTime(p *timestamppb.Timestamp) (time.Time, error) {
 	return t, nil
 }
 
+// segmentCall authorizes a segment call needing perm and returns its caller
+// and evaluation time.
+func segmentCall(ctx context.Context, account string, perm auth.Permission, at *timestamppb.Timestamp) (deletion.Caller, time.Time, error) {
+	by, err := authorize(ctx, account, perm)
+	if err != nil {
+		return deletion.Caller{}, time.Time{}, err
+	}
+	now, err := evaluationTime(at)
+	return by, now, err
+}
+
 // CountSegment implements erasure.v1.ErasureService.CountSegment.
 func (s *Server) CountSegment(ctx context.Context, req *connect.Request[erasurev1.CountSegmentRequest]) (*connect.Response[erasurev1.CountSegmentResponse], error) {
 	m := req.Msg
-	by, err := authorize(ctx, m.GetAccountId(), auth.ReadSegments)
-	if err != nil {
-		return nil, err
-	}
-	now, err := evaluationTime(m.GetEvaluationTime())
+	by, now, err := segmentCall(ctx, m.GetAccountId(), auth.ReadSegments, m.GetEvaluationTime())
 	if err != nil {
 		return nil, err
 	}
@@ -80,11 +87,7 @@ func (s *Server) segmentDeletionRefusal(ctx context.Context, by deletion.Caller,
 // ShowSegmentProfiles implements erasure.v1.ErasureService.ShowSegmentProfiles.
 func (s *Server) ShowSegmentProfiles(ctx context.Context, req *connect.Request[erasurev1.ShowSegmentProfilesRequest]) (*connect.Response[erasurev1.ShowSegmentProfilesResponse], error) {
 	m := req.Msg
-	by, err := authorize(ctx, m.GetAccountId(), auth.ReadSegments)
-	if err != nil {
-		return nil, err
-	}
-	now, err := evaluationTime(m.GetEvaluationTime())
+	by, now, err := segmentCall(ctx, m.GetAccountId(), auth.ReadSegments, m.GetEvaluationTime())
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +105,7 @@ func (s *Server) ShowSegmentProfiles(ctx context.Context, req *connect.Request[e
 // ExportSegment implements erasure.v1.ErasureService.ExportSegment.
 func (s *Server) ExportSegment(ctx context.Context, req *connect.Request[erasurev1.ExportSegmentRequest], stream *connect.ServerStream[erasurev1.ExportSegmentResponse]) error {
 	m := req.Msg
-	by, err := authorize(ctx, m.GetAccountId(), auth.ReadSegments)
-	if err != nil {
-		return err
-	}
-	now, err := evaluationTime(m.GetEvaluationTime())
+	by, now, err := segmentCall(ctx, m.GetAccountId(), auth.ReadSegments, m.GetEvaluationTime())
 	if err != nil {
 		return err
 	}
@@ -135,11 +134,7 @@ func (s *Server) ExportSegment(ctx context.Context, req *connect.Request[erasure
 // PreviewSegmentDeletion implements erasure.v1.ErasureService.PreviewSegmentDeletion.
 func (s *Server) PreviewSegmentDeletion(ctx context.Context, req *connect.Request[erasurev1.PreviewSegmentDeletionRequest]) (*connect.Response[erasurev1.PreviewSegmentDeletionResponse], error) {
 	m := req.Msg
-	by, err := authorize(ctx, m.GetAccountId(), auth.DeleteBySegment)
-	if err != nil {
-		return nil, err
-	}
-	now, err := evaluationTime(m.GetEvaluationTime())
+	by, now, err := segmentCall(ctx, m.GetAccountId(), auth.DeleteBySegment, m.GetEvaluationTime())
 	if err != nil {
 		return nil, err
 	}

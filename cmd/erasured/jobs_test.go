@@ -204,10 +204,6 @@ func seed(t *testing.T, uri, db string) *storage.Store {
 	if err := store.InsertProfiles(ctx, ps); err != nil {
 		t.Fatal(err)
 	}
-	// Every feature, deleting from a segment included.
-	if err := store.SetAccountFeatures(ctx, "acme", []string{"file_deletion", "list_deletion", "profile_deletion", "unsubscribe", "segment_deletion"}); err != nil {
-		t.Fatal(err)
-	}
 	return store
 }
 
@@ -250,6 +246,16 @@ func startJob(t *testing.T, i *instance, act action) func() (*erasurev1.Job, err
 	t.Helper()
 	ctx := context.Background()
 	if act == fromSegment {
+		// Deleting from a segment is off by default: turn it on for acme.
+		store, err := storage.Open(ctx, storage.Options{URI: i.uri, Database: i.db})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = store.SetAccountFeatures(ctx, "acme", []string{"segment_deletion"})
+		store.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		pre, err := i.client.PreviewSegmentDeletion(ctx, &erasurev1.PreviewSegmentDeletionRequest{AccountId: "acme", Segment: optedIn})
 		if err != nil {
 			t.Fatal(err)
@@ -448,10 +454,14 @@ func auditOf(ctx context.Context, t *testing.T, i *instance, jobID string, delet
 	}
 	for k := 0; k < len(deleted); k += max(1, len(deleted)/8) {
 		r := deleted[k]
-		found, err := i.client.VerifyErasure(ctx, &erasurev1.VerifyErasureRequest{
+		req := &erasurev1.VerifyErasureRequest{
 			Target: &erasurev1.VerifyErasureRequest_Value{Value: r.GetValue()},
 			Spec:   &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL},
-		})
+		}
+		if r.GetValue() == r.GetProfileId() { // a segment job's rows are profile ids
+			req = &erasurev1.VerifyErasureRequest{Target: &erasurev1.VerifyErasureRequest_ProfileId{ProfileId: r.GetProfileId()}}
+		}
+		found, err := i.client.VerifyErasure(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
