@@ -198,7 +198,8 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		defer close(workersDone)
 		_ = svc.Run(ctx)
 	}()
-	err = server.Serve(ctx, l, server.New(ctx, logger, svc, verifier, c.reflection), c.shutdownGrace)
+	h := server.WithCORS(server.New(ctx, logger, svc, verifier, c.reflection), c.allowedOrigins())
+	err = server.Serve(ctx, l, h, c.shutdownGrace)
 	<-workersDone
 	logger.Info("stopped")
 	return err

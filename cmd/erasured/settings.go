@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/server"
 )
 
 // command is a subcommand of erasured; a setting names the commands that
@@ -38,6 +39,7 @@ type config struct {
 	auditKeyFile  string
 	features      string
 	reflection    bool
+	corsOrigins   string
 	maxUploadMB   int64
 	logLevel      slog.Level
 	shutdownGrace time.Duration
@@ -122,6 +124,17 @@ func settings() []setting {
 			usage: "profiles seeded into the empty demo account of the embedded store; 0 seeds none",
 			field: func(c *config) any { return &c.demoProfiles },
 			check: func(c *config) error { return atLeast(c.demoProfiles, 0, "0 seeds none") }},
+		{name: "cors-allowed-origins", cmds: serveCmd,
+			usage: "comma-separated `origins` of web pages on other origins that may call the service from a browser (https://app.example.com); none by default",
+			field: func(c *config) any { return &c.corsOrigins },
+			check: func(c *config) error {
+				for _, o := range c.allowedOrigins() {
+					if err := server.CheckOrigin(o); err != nil {
+						return err
+					}
+				}
+				return nil
+			}},
 		{name: "jwt-public-keys", cmds: serveCmd,
 			usage: "comma-separated PEM `files` of the Ed25519 or RSA public keys whose tokens are trusted",
 			field: func(c *config) any { return &c.publicKeys },
@@ -357,6 +370,17 @@ func (c *config) validate(cmd command) error {
 		return nil
 	}
 	return usageError{errors.Join(errs...)}
+}
+
+// allowedOrigins lists the origins of -cors-allowed-origins.
+func (c *config) allowedOrigins() []string {
+	var origins []string
+	for _, o := range strings.Split(c.corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	return origins
 }
 
 // publicKeyFiles lists the files of -jwt-public-keys.
