@@ -1,5 +1,6 @@
 # erasure: see README.md. Every tool is installed by this Makefile into
-# .bin (Go tools, pinned in tools/go.mod) or node_modules (buf, pinned in
+# .bin (Go tools, pinned in tools/go.mod) or node_modules (buf, protoc-gen-es,
+# esbuild, TypeScript and the web client's libraries, pinned in
 # package-lock.json), so a fresh clone needs only Go, make and npm.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -40,21 +41,22 @@ bench-memory: ## Measure peak memory of erasured on a 50 MB CSV and a 50 MB XLSX
 	go run ./cmd/erasure-bench -memory
 
 .PHONY: lint
-lint: tools ## buf lint and format, go vet, gofmt
+lint: tools ## buf lint and format, go vet, gofmt, tsc on the web client
 	$(BUF) lint
 	$(BUF) format -d --exit-code
 	go vet -composites=false ./...
+	node_modules/.bin/tsc -p web/client
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 
 .PHONY: generate
-generate: tools ## Regenerate gen/ from proto/
+generate: tools ## Regenerate gen/ (Go) and web/client/src/gen (TypeScript) from proto/
 	$(BUF) generate
 
 .PHONY: check-generated
-check-generated: generate ## Fail when gen/ is not what proto/ generates
-	@changed="$$(git status --porcelain -- gen)"; \
-	  if [ -n "$$changed" ]; then echo "gen/ is stale; run make generate and commit:"; echo "$$changed"; exit 1; fi
+check-generated: generate ## Fail when gen/ or web/client/src/gen is not what proto/ generates
+	@changed="$$(git status --porcelain -- gen web/client/src/gen)"; \
+	  if [ -n "$$changed" ]; then echo "generated code is stale; run make generate and commit:"; echo "$$changed"; exit 1; fi
 
 .PHONY: tools
 tools: $(GO_TOOLS) $(BUF) ## Install the pinned tools
