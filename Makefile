@@ -23,7 +23,7 @@ run: ## Build and start erasured on :8080 (embedded store under ./data unless MO
 	./bin/erasured
 
 .PHONY: test
-test: tools libreoffice ## Run every test (starts its own embedded stores; needs no running service)
+test: tools libreoffice chromium ## Run every test (starts its own embedded stores; needs no running service)
 	go test -count=1 ./...
 
 .PHONY: test-huge
@@ -46,6 +46,7 @@ lint: tools ## buf lint and format, go vet, gofmt, tsc on the web client
 	$(BUF) format -d --exit-code
 	go vet -composites=false ./...
 	node_modules/.bin/tsc -p web/client
+	node_modules/.bin/tsc -p web/wizard
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 
@@ -57,6 +58,20 @@ generate: tools ## Regenerate gen/ (Go) and web/client/src/gen (TypeScript) from
 check-generated: generate ## Fail when gen/ or web/client/src/gen is not what proto/ generates
 	@changed="$$(git status --porcelain -- gen web/client/src/gen)"; \
 	  if [ -n "$$changed" ]; then echo "generated code is stale; run make generate and commit:"; echo "$$changed"; exit 1; fi
+
+# The wizard's page: built by esbuild from web/wizard and web/client into
+# web/dist, which is committed (erasured embeds it) and checked by CI.
+.PHONY: web
+web: tools ## Build the wizard's page (web/dist) from web/wizard and web/client
+	node_modules/.bin/esbuild web/wizard/main.tsx --bundle --minify --format=esm --target=es2022 \
+	  --jsx=automatic --jsx-import-source=preact --legal-comments=none --log-level=warning --outfile=web/dist/assets/app.js
+	cp web/wizard/index.html web/dist/index.html
+	cp web/wizard/app.css web/dist/assets/app.css
+
+.PHONY: check-web
+check-web: web ## Fail when web/dist is not what its sources build to
+	@changed="$$(git status --porcelain -- web/dist)"; \
+	  if [ -n "$$changed" ]; then echo "web/dist is stale; run make web and commit:"; echo "$$changed"; exit 1; fi
 
 .PHONY: tools
 tools: $(GO_TOOLS) $(BUF) ## Install the pinned tools
@@ -78,6 +93,20 @@ libreoffice: ## Install LibreOffice Calc (headless) unless soffice is there: on 
 	echo "installing libreoffice-calc-nogui for the report test"; \
 	{ $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui >/dev/null; } || \
 	  echo "could not install libreoffice-calc-nogui: the report test skips opening the download in LibreOffice"
+
+# The wizard's browser test drives Debian's Chromium with playwright-core; it
+# fails (never skips) without it, saying how to install it.
+.PHONY: chromium
+chromium: ## Install Chromium for the browser test unless it is there: on Debian, as root or with sudo
+	@if command -v chromium >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo=sudo; else sudo=no; fi; \
+	if [ "$$sudo" = no ] || ! command -v apt-get >/dev/null; then \
+	  echo "chromium not found and not installable here: install Debian's chromium (apt-get install chromium), or the browser test fails"; \
+	  exit 0; \
+	fi; \
+	echo "installing chromium for the browser test"; \
+	{ $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "could not install chromium: the browser test will fail saying so"
 
 $(BUF): package.json package-lock.json
 	npm ci --no-audit --no-fund

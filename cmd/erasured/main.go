@@ -23,8 +23,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
@@ -32,6 +34,7 @@ import (
 	"github.com/erasure-dev/erasure/internal/storageembed"
 	"github.com/erasure-dev/erasure/server"
 	"github.com/erasure-dev/erasure/storage"
+	"github.com/erasure-dev/erasure/web"
 )
 
 func main() {
@@ -198,10 +201,36 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		defer close(workersDone)
 		_ = svc.Run(ctx)
 	}()
-	h := server.WithCORS(server.New(ctx, logger, svc, verifier, c.reflection), c.allowedOrigins())
+	if c.mongoURI == "" {
+		if err := printWizardURL(stdout, c.devKeyPath(), l.Addr()); err != nil {
+			return err
+		}
+	}
+	h := server.WithCORS(web.Handler(server.New(ctx, logger, svc, verifier, c.reflection)), c.allowedOrigins())
 	err = server.Serve(ctx, l, h, c.shutdownGrace)
 	<-workersDone
 	logger.Info("stopped")
+	return err
+}
+
+// printWizardURL prints, for local use on the embedded store, the address
+// of the wizard with a 12-hour OWNER token of the demo account signed with
+// the development key. The token is in the URL's fragment, which browsers
+// never send, so it reaches no server log; it is printed, not logged.
+func printWizardURL(stdout io.Writer, keyPath string, addr net.Addr) error {
+	key, err := auth.DevKey(keyPath)
+	if err != nil {
+		return fmt.Errorf("development key: %w", err)
+	}
+	token, err := auth.Sign(key, auth.Principal{Account: demo.Account, Subject: "make-run", Kind: auth.KindUser, Role: auth.Owner}, 12*time.Hour)
+	if err != nil {
+		return err
+	}
+	port := "8080"
+	if a, ok := addr.(*net.TCPAddr); ok {
+		port = strconv.Itoa(a.Port)
+	}
+	_, err = fmt.Fprintf(stdout, "\nThe delete wizard, signed in to the demo account as its owner for 12 hours:\n  http://localhost:%s/#token=%s\n\n", port, token)
 	return err
 }
 

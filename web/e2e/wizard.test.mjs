@@ -1,0 +1,138 @@
+// The wizard in a real browser: Debian's Chromium driven by playwright-core,
+// against a real erasured started by web/wizard_test.go, which then checks
+// the store. Each step's screenshot goes to $SCREENSHOTS when set.
+import { chromium } from "playwright-core";
+
+const env = process.env;
+const base = env.ERASURE_URL;
+const token = env.ERASURE_TOKEN;
+const shots = env.SCREENSHOTS;
+
+function check(ok, what) {
+  if (!ok) throw new Error("FAIL: " + what);
+  console.log("ok: " + what);
+}
+
+const browser = await chromium.launch({
+  executablePath: env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(60_000);
+  const shot = async (name) => {
+    if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  };
+
+  // Signed in by the token in the fragment, which leaves the address bar.
+  await page.goto(`${base}/#token=${token}`);
+  await page.getByRole("heading", { name: "Delete profiles", level: 1 }).waitFor();
+  check(!page.url().includes("token="), "the token left the address bar");
+  await shot("1-choose");
+
+  // A CSV deletion by e-mail, end to end, with the keyboard where a user would.
+  async function runFile({ path, type, region, expectMatched, action = "delete", shotPrefix }) {
+    await page.getByRole("tab", { name: "Delete or unsubscribe" }).click();
+    if (action === "delete") await page.getByLabel(/Delete them/).check();
+    await page.getByLabel("Unique Identifier in the file").selectOption({ label: type });
+    if (region) await page.getByLabel(/Country of numbers/).fill(region);
+    await page.getByRole("button", { name: "Next: upload the file" }).press("Enter");
+    await page.getByLabel(/CSV or Excel file/).setInputFiles(path);
+    await page.getByRole("table", { name: /Columns of the file/ }).waitFor();
+    if (shotPrefix) await shot(`${shotPrefix}-map`);
+    await page.getByRole("button", { name: "Next: overview" }).click();
+    await page.getByRole("heading", { name: /Overview/ }).waitFor();
+    const matched = await page.getByTestId("matched").textContent();
+    check(matched === String(expectMatched), `the overview of ${path} shows ${expectMatched} profiles to delete (shows ${matched})`);
+    if (shotPrefix) await shot(`${shotPrefix}-overview`);
+  }
+
+  await runFile({ path: env.CSV_PATH, type: "E-mail address", expectMatched: 4, shotPrefix: "2-csv" });
+  check((await page.getByText(/sections you cannot see/).count()) === 0, "no hidden-section warning for an owner");
+  await page.getByRole("button", { name: "Delete 4 profiles" }).click();
+  await page.getByRole("heading", { name: /Finished/ }).waitFor();
+  const result = await page.getByTestId("job-result").textContent();
+  check(result.startsWith("4 deleted, 2 not found, 1 invalid, 1 duplicates"), `the finished job reports its rows (${result})`);
+  check((await page.getByRole("status").textContent()).includes("4 profiles deleted"), "a notice says the job completed");
+  await shot("3-csv-finished");
+
+  // The import history, with the job's Delete Report and the whole report as a file.
+  await page.getByRole("tab", { name: "Import history" }).click();
+  await page.getByRole("button", { name: "Delete Report" }).first().click();
+  await page.getByRole("table", { name: "Deleted: 4" }).waitFor();
+  check((await page.getByRole("table", { name: "Not found: 2" }).count()) === 1, "the report lists the rows not found");
+  await page.getByRole("button", { name: "Prepare the whole report as a file" }).click();
+  const link = page.getByRole("link", { name: /Download .*report.*\.csv/ });
+  const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+  const chunks = [];
+  for await (const c of await download.createReadStream()) chunks.push(c);
+  const csv = Buffer.concat(chunks).toString("utf8");
+  check(csv.includes("DELETED") && csv.split("\r\n").length >= 9, "the downloaded report holds every row");
+  await shot("4-history-report");
+
+  // Cancel at the overview deletes nothing (the Go test checks the store).
+  await page.getByRole("tab", { name: "Delete or unsubscribe" }).click();
+  await page.getByRole("button", { name: "Start another" }).click();
+  await runFile({ path: env.CANCEL_PATH, type: "E-mail address", expectMatched: 3 });
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.getByRole("button", { name: "Next: upload the file" }).waitFor();
+  check(true, "Cancel at the overview went back to the start");
+
+  // An XLSX deletion by phone numbers, with a country for national numbers.
+  await runFile({ path: env.XLSX_PATH, type: "Phone number", region: "SE", expectMatched: 5, shotPrefix: "5-xlsx" });
+  await page.getByRole("button", { name: "Delete 5 profiles" }).click();
+  await page.getByRole("heading", { name: /Finished/ }).waitFor();
+  check((await page.getByTestId("job-result").textContent()).startsWith("5 deleted"), "the XLSX job deleted 5 profiles");
+  await page.getByRole("button", { name: "Start another" }).click();
+
+  // A refused file says why in words.
+  await page.getByRole("button", { name: "Next: upload the file" }).click();
+  await page.getByLabel(/CSV or Excel file/).setInputFiles({ name: "people.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4") });
+  const alert = await page.getByRole("alert").textContent();
+  check(alert.includes("Only CSV and Excel (.xlsx) files can be used"), `a PDF is refused in words (${alert})`);
+  await shot("6-refused-file");
+  await page.getByRole("button", { name: "Back" }).click();
+
+  // A long job, and a reload in the middle of it: the page re-attaches.
+  await runFile({ path: env.LONG_PATH, type: "E-mail address", expectMatched: Number(env.LONG_MATCHED) });
+  await page.getByRole("button", { name: /Delete .* profiles/ }).click();
+  await page.getByRole("heading", { name: /Running/ }).waitFor();
+  await shot("7-running");
+  await page.reload();
+  await page.getByRole("heading", { name: /Running|Finished/ }).waitFor();
+  check(true, "after a reload mid-job the page follows the job again");
+  await page.getByRole("heading", { name: /Finished/ }).waitFor();
+  check((await page.getByTestId("job-result").textContent()).startsWith(`${env.LONG_MATCHED} deleted`), "the re-attached job finished with every match deleted");
+
+  // CORS: a page on the allowed origin may call the service; one on
+  // another origin may not.
+  const call = async (origin) => {
+    const p = await context.newPage();
+    await p.goto(origin);
+    const r = await p.evaluate(async ([url, tok]) => {
+      try {
+        const res = await fetch(url + "/erasure.v1.ErasureService/ListJobs", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Authorization: "Bearer " + tok },
+          body: "{}",
+        });
+        return "status " + res.status;
+      } catch (e) {
+        return "refused: " + e.message;
+      }
+    }, [base, token]);
+    await p.close();
+    return r;
+  };
+  check((await call(env.ALLOWED_ORIGIN)) === "status 200", "a page on the allowed origin calls the service");
+  const other = await call(env.OTHER_ORIGIN);
+  check(other.startsWith("refused"), `a page on another origin is refused by CORS (${other})`);
+} catch (e) {
+  console.error(e);
+  failed = true;
+} finally {
+  await browser.close();
+}
+if (failed) process.exitCode = 1;
