@@ -87,6 +87,34 @@ try {
   check((await page.getByTestId("job-result").textContent()).startsWith("5 deleted"), "the XLSX job deleted 5 profiles");
   await page.getByRole("button", { name: "Start another" }).click();
 
+  // Segments: the article's tagged test addresses, counted, shown,
+  // exported and deleted straight from the segment.
+  await page.getByRole("tab", { name: "Segments" }).click();
+  await page.getByLabel("Tag", { exact: true }).fill("internal_test");
+  await page.getByRole("button", { name: "Count profiles" }).click();
+  await page.getByTestId("segment-count").waitFor();
+  check((await page.getByTestId("segment-count").textContent()).startsWith("4 profiles match"), "the segment counts the 4 tagged profiles");
+  await page.getByRole("button", { name: "Show profiles" }).click();
+  const rows = page.getByRole("table", { name: "First matching profiles" }).getByRole("row");
+  await rows.nth(4).waitFor();
+  check((await rows.count()) === 5, "the 4 profiles are shown");
+  await page.getByRole("button", { name: "Export as a file" }).click();
+  const exportLink = page.getByRole("link", { name: /Download segment-export/ });
+  const [exported] = await Promise.all([page.waitForEvent("download"), exportLink.click()]);
+  const parts = [];
+  for await (const c of await exported.createReadStream()) parts.push(c);
+  const exportCSV = Buffer.concat(parts).toString("utf8");
+  check(exportCSV.startsWith("\ufeffEmail,Key type,Key\r\nperson0050@example.com,email,person0050@example.com\r\n") && exportCSV.split("\r\n").length === 6,
+    "the export holds the 4 profiles' identifiers");
+  await shot("8-segment");
+  await page.getByRole("button", { name: "Delete these profiles…" }).click();
+  await page.getByRole("heading", { name: "Delete 4 profiles?" }).waitFor();
+  await shot("9-segment-confirm");
+  await page.getByRole("region", { name: "Confirm the deletion" }).getByRole("button", { name: "Delete 4 profiles" }).click();
+  await page.getByRole("heading", { name: /Finished/ }).waitFor();
+  check((await page.getByTestId("job-result").last().textContent()).startsWith("4 deleted"), "the segment's 4 profiles were deleted");
+  await page.getByRole("tab", { name: "Delete or unsubscribe" }).click();
+
   // A refused file says why in words.
   await page.getByRole("button", { name: "Next: upload the file" }).click();
   await page.getByLabel(/CSV or Excel file/).setInputFiles({ name: "people.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4") });

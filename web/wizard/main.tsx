@@ -24,6 +24,7 @@ import {
   type PreviewUnsubscribeResponse,
   type RowOutcome,
 } from "../client/src/index.js";
+import { Segments } from "./segments.js";
 import { describe } from "./words.js";
 
 // Sign-in. In production the host application gives the page its bearer
@@ -574,7 +575,7 @@ function Report({ client, job }: { client: ErasureClient; job: Job }) {
 
 function App() {
   const [source] = useState(tokenSource);
-  const [tab, setTab] = useState<"wizard" | "history">("wizard");
+  const [tab, setTab] = useState<"wizard" | "history" | "segments">("wizard");
   const [notice, setNotice] = useState<string>();
   const [client] = useState(() => (source ? createErasureClient({ baseUrl: "/", token: source }) : undefined));
   if (!client) {
@@ -610,12 +611,18 @@ function App() {
         <button role="tab" aria-selected={tab === "history"} onClick={() => setTab("history")}>
           Import history
         </button>
+        <button role="tab" aria-selected={tab === "segments"} onClick={() => setTab("segments")}>
+          Segments
+        </button>
       </nav>
       {/* The wizard stays mounted on the other tab, so a running job goes on being followed. */}
       <div hidden={tab !== "wizard"}>
         <Wizard client={client} onEnded={ended} />
       </div>
       {tab === "history" && <History client={client} />}
+      <div hidden={tab !== "segments"}>
+        <Segments client={client} say={describe} Running={Running} onEnded={ended} />
+      </div>
     </main>
   );
 }
