@@ -40,7 +40,8 @@ func chromium(t *testing.T) string {
 // and an XLSX deletion end to end, Cancel at the overview deleting nothing,
 // the import history with its report and download, the segment screens
 // (count, show, export, delete from the segment), a refused file's
-// message, a reload in the middle of a job re-attaching to it, and CORS
+// message, a 50 MB upload with its progress bar, a reload in the middle of
+// a job re-attaching to it, and CORS
 // refusing a page on another origin. ERASURE_SCREENSHOTS=docs/screenshots
 // saves the steps' screenshots for the README.
 func TestWizardInChromium(t *testing.T) {
@@ -100,6 +101,16 @@ func TestWizardInChromium(t *testing.T) {
 	if err := os.WriteFile(longPath, []byte(long.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A 50 MB file, the default upload limit's size.
+	var big strings.Builder
+	big.WriteString("Email\n")
+	for n := 0; big.Len() < 50<<20-40; n++ {
+		fmt.Fprintf(&big, "user%08d@example.org\n", n)
+	}
+	bigPath := filepath.Join(t.TempDir(), "big.csv")
+	if err := os.WriteFile(bigPath, []byte(big.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	shots := os.Getenv("ERASURE_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
@@ -114,7 +125,7 @@ func TestWizardInChromium(t *testing.T) {
 	cmd.Env = append(os.Environ(), "ERASURE_URL="+url, "ERASURE_TOKEN="+token, "CHROMIUM="+browser, "SCREENSHOTS="+shots,
 		"CSV_PATH="+filepath.Join(examples, "delete-by-email.csv"), "CANCEL_PATH="+filepath.Join(examples, "unsubscribe-by-email.csv"),
 		"XLSX_PATH="+filepath.Join(examples, "delete-by-phone.xlsx"), "LONG_PATH="+longPath, fmt.Sprintf("LONG_MATCHED=%d", matched),
-		"ALLOWED_ORIGIN="+allowed.URL, "OTHER_ORIGIN="+other.URL)
+		"ALLOWED_ORIGIN="+allowed.URL, "OTHER_ORIGIN="+other.URL, "BIG_PATH="+bigPath, fmt.Sprintf("BIG_SIZE=%d", big.Len()))
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s", out)
 	if err != nil {

@@ -123,6 +123,18 @@ try {
   await shot("6-refused-file");
   await page.getByRole("button", { name: "Back" }).click();
 
+  // A 50 MB file goes up in chunks with a progress bar, is mapped, and
+  // Cancel discards it.
+  await page.getByRole("button", { name: "Next: upload the file" }).click();
+  await page.getByLabel(/CSV or Excel file/).setInputFiles(env.BIG_PATH);
+  const bar = page.getByRole("progressbar");
+  await bar.waitFor();
+  check(Number(await bar.getAttribute("max")) === Number(env.BIG_SIZE), `the progress bar counts the ${env.BIG_SIZE} bytes of the 50 MB file`);
+  await page.getByRole("table", { name: /Columns of the file/ }).waitFor({ timeout: 180_000 });
+  check(true, "the 50 MB file was uploaded and mapped");
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.getByRole("button", { name: "Next: upload the file" }).waitFor();
+
   // A long job, and a reload in the middle of it: the page re-attaches.
   await runFile({ path: env.LONG_PATH, type: "E-mail address", expectMatched: Number(env.LONG_MATCHED) });
   await page.getByRole("button", { name: /Delete .* profiles/ }).click();
