@@ -37,7 +37,8 @@ func chromium(t *testing.T) string {
 
 // TestWizardInChromium drives the wizard served by a real erasured in
 // Chromium (web/e2e/wizard.test.mjs) and checks the store afterwards: a CSV
-// and an XLSX deletion end to end, Cancel at the overview deleting nothing,
+// and an XLSX deletion end to end, an unsubscribe, Cancel at the overview
+// deleting nothing,
 // the import history with its report and download, the segment screens
 // (count, show, export, delete from the segment), a refused file's
 // message, a 50 MB upload with its progress bar, a reload in the middle of
@@ -149,6 +150,27 @@ func TestWizardInChromium(t *testing.T) {
 		if !exists(kept) {
 			t.Errorf("%s was deleted, but its file was cancelled at the overview (or it was in no file)", kept)
 		}
+	}
+	// The unsubscribe by the page opted person0011 out of e-mail, and kept it.
+	optedOut := false
+	if err := store.ScanProfiles(ctx, demo.Account, "", func(p profile.Profile) bool {
+		if p.Key.Value != "person0011@example.com" {
+			return true
+		}
+		optedOut = len(p.Sections) > 0
+		for _, sec := range p.Sections {
+			for _, c := range sec.Consents {
+				if c.Channel == "email" && c.Status != profile.OptOut {
+					optedOut = false
+				}
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !optedOut {
+		t.Error("person0011 is not opted out of e-mail after the page unsubscribed it")
 	}
 	// 200, less the CSV's 4, the XLSX's 5, the segment's 4 and the long file's.
 	if n, err := store.CountProfiles(ctx, demo.Account); err != nil || n != int64(200-4-5-4-matched) {

@@ -20,6 +20,19 @@ const browser = await chromium.launch({
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, acceptDownloads: true });
+  // The browser's notifications, recorded.
+  await context.addInitScript(() => {
+    window.__notes = [];
+    window.Notification = class {
+      static permission = "granted";
+      static requestPermission() {
+        return Promise.resolve("granted");
+      }
+      constructor(title, opts) {
+        window.__notes.push(`${title}: ${opts?.body ?? ""}`);
+      }
+    };
+  });
   const page = await context.newPage();
   page.setDefaultTimeout(60_000);
   const shot = async (name) => {
@@ -32,16 +45,36 @@ try {
   check(!page.url().includes("token="), "the token left the address bar");
   await shot("1-choose");
 
+  // Every control has a name a screen reader reads.
+  const unnamed = async () =>
+    page.evaluate(() =>
+      [...document.querySelectorAll("input, select, button, textarea, progress")]
+        .filter((el) => el.offsetParent !== null)
+        .filter((el) => !((el.labels && el.labels.length && el.labels[0].textContent.trim()) || el.getAttribute("aria-label") || el.textContent.trim()))
+        .map((el) => el.outerHTML.slice(0, 80)),
+    );
+  check((await unnamed()).length === 0, "every control of the first step is labelled");
+  // The keyboard alone gets from the first step to the upload.
+  for (let i = 0; i < 20 && !(await page.evaluate(() => document.activeElement?.textContent === "Next: upload the file")); i++) {
+    await page.keyboard.press("Tab");
+  }
+  await page.keyboard.press("Enter");
+  await page.getByLabel(/CSV or Excel file/).waitFor();
+  check(true, "Tab and Enter reach the upload step");
+  await page.getByRole("button", { name: "Back" }).press("Enter");
+
   // A CSV deletion by e-mail, end to end, with the keyboard where a user would.
   async function runFile({ path, type, region, expectMatched, action = "delete", shotPrefix }) {
     await page.getByRole("tab", { name: "Delete or unsubscribe" }).click();
     if (action === "delete") await page.getByLabel(/Delete them/).check();
+    else await page.getByLabel(/Unsubscribe them/).check();
     await page.getByLabel("Unique Identifier in the file").selectOption({ label: type });
     if (region) await page.getByLabel(/Country of numbers/).fill(region);
     await page.getByRole("button", { name: "Next: upload the file" }).press("Enter");
     await page.getByLabel(/CSV or Excel file/).setInputFiles(path);
     await page.getByRole("table", { name: /Columns of the file/ }).waitFor();
     if (shotPrefix) await shot(`${shotPrefix}-map`);
+    check((await unnamed()).length === 0, "every control of the mapping step is labelled");
     await page.getByRole("button", { name: "Next: overview" }).click();
     await page.getByRole("heading", { name: /Overview/ }).waitFor();
     const matched = await page.getByTestId("matched").textContent();
@@ -80,11 +113,25 @@ try {
   await page.getByRole("button", { name: "Next: upload the file" }).waitFor();
   check(true, "Cancel at the overview went back to the start");
 
+  // Unsubscribing by the same file keeps the profiles.
+  await runFile({ path: env.CANCEL_PATH, type: "E-mail address", expectMatched: 3, action: "unsubscribe" });
+  await page.getByRole("button", { name: "Unsubscribe 3 profiles" }).click();
+  await page.getByRole("heading", { name: /Finished/ }).waitFor();
+  const unsub = await page.getByTestId("job-result").textContent();
+  check(unsub.startsWith("2 unsubscribed"), `the unsubscribe opted out 2 profiles, one had already (${unsub})`);
+  await page.getByRole("button", { name: "Start another" }).click();
+
   // An XLSX deletion by phone numbers, with a country for national numbers.
   await runFile({ path: env.XLSX_PATH, type: "Phone number", region: "SE", expectMatched: 5, shotPrefix: "5-xlsx" });
+  check((await unnamed()).length === 0, "every control of the overview is labelled");
+  // The user goes to another browser tab while this job runs.
+  await page.evaluate(() => Object.defineProperty(document, "hidden", { configurable: true, get: () => true }));
   await page.getByRole("button", { name: "Delete 5 profiles" }).click();
   await page.getByRole("heading", { name: /Finished/ }).waitFor();
   check((await page.getByTestId("job-result").textContent()).startsWith("5 deleted"), "the XLSX job deleted 5 profiles");
+  const notes = await page.evaluate(() => window.__notes);
+  check(notes.length === 1 && notes[0].includes("5 profiles deleted"), `the browser notified the user in another tab (${notes})`);
+  await page.evaluate(() => Object.defineProperty(document, "hidden", { configurable: true, get: () => false }));
   await page.getByRole("button", { name: "Start another" }).click();
 
   // Segments: the article's tagged test addresses, counted, shown,
@@ -93,6 +140,7 @@ try {
   await page.getByLabel("Tag", { exact: true }).fill("internal_test");
   await page.getByRole("button", { name: "Count profiles" }).click();
   await page.getByTestId("segment-count").waitFor();
+  check((await unnamed()).length === 0, "every control of the segment screen is labelled");
   check((await page.getByTestId("segment-count").textContent()).startsWith("4 profiles match"), "the segment counts the 4 tagged profiles");
   await page.getByRole("button", { name: "Show profiles" }).click();
   const rows = page.getByRole("table", { name: "First matching profiles" }).getByRole("row");

@@ -2,6 +2,7 @@
 // wizard (choose, upload, map the column, overview, run) and the import
 // history with each job's report. It talks to the service only through
 // @erasure/client.
+import { Code, ConnectError } from "@connectrpc/connect";
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 
@@ -11,7 +12,9 @@ import {
   JobAction,
   JobState,
   Outcome,
+  PreviewState,
   runJob,
+  runPreview,
   toErasureError,
   uploadFile,
   watchJob,
@@ -103,7 +106,7 @@ function Bar({ value, max, label }: { value: number; max: number; label: string 
 // ---------------------------------------------------------------------------
 // The wizard.
 
-type Task = { action: JobAction; type: IdentifierType; region: string; channel: string };
+type Task = { action: JobAction; type: IdentifierType; region: string; channel: string; topics: string };
 
 type Overview =
   | { kind: "delete"; res: PreviewDeletionResponse }
@@ -111,7 +114,7 @@ type Overview =
 
 function Wizard({ client, onEnded }: { client: ErasureClient; onEnded: (job: Job) => void }) {
   const [step, setStep] = useState<"choose" | "upload" | "map" | "overview" | "run">(sessionStorage.getItem(jobKey) ? "run" : "choose");
-  const [task, setTask] = useState<Task>({ action: JobAction.DELETE, type: IdentifierType.EMAIL, region: "", channel: "email" });
+  const [task, setTask] = useState<Task>({ action: JobAction.DELETE, type: IdentifierType.EMAIL, region: "", channel: "email", topics: "" });
   const [err, setErr] = useState<ErasureError>();
   const [busy, setBusy] = useState(false);
   const [sent, setSent] = useState<[number, number]>([0, 0]);
@@ -121,6 +124,7 @@ function Wizard({ client, onEnded }: { client: ErasureClient; onEnded: (job: Job
   const [column, setColumn] = useState(0);
   const [overview, setOverview] = useState<Overview>();
   const [job, setJob] = useState<Job>();
+  const [rowsRead, setRowsRead] = useState<number>();
 
   const fail = (e: unknown) => {
     setErr(toErasureError(e));
@@ -128,7 +132,13 @@ function Wizard({ client, onEnded }: { client: ErasureClient; onEnded: (job: Job
   };
   const source = () => ({ uploadId, column: { case: "columnNumber" as const, value: column } });
   const spec = () => ({ identifierType: task.type, defaultRegion: task.region });
-  const unsubscribe = () => ({ channel: task.channel });
+  const unsubscribe = () => ({
+    channel: task.channel,
+    topics: task.topics
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t !== ""),
+  });
   const deleting = task.action === JobAction.DELETE;
 
   // A job that was running when the page was left: follow it again.
@@ -171,19 +181,32 @@ function Wizard({ client, onEnded }: { client: ErasureClient; onEnded: (job: Job
   }
 
   async function preview() {
+    // On the server, streaming the rows read, so a big file shows progress
+    // and a dropped connection re-attaches (WatchPreview).
     setErr(undefined);
     setBusy(true);
+    setRowsRead(0);
     try {
-      setOverview(
-        deleting
-          ? { kind: "delete", res: await client.previewDeletion({ source: source(), spec: spec() }) }
-          : { kind: "unsubscribe", res: await client.previewUnsubscribe({ source: source(), spec: spec(), unsubscribe: unsubscribe() }) },
+      const status = await runPreview(
+        client,
+        client.startPreview({ source: source(), spec: spec(), unsubscribe: deleting ? undefined : unsubscribe() }),
+        { onUpdate: (s) => setRowsRead(Number(s.rowsRead)) },
       );
+      if (status.state !== PreviewState.SUCCEEDED) {
+        // A mistake in the file, or a preview whose server stopped: the
+        // service's words say which and what to do.
+        throw new ConnectError(status.error || "the overview could not be made; try again", Code.FailedPrecondition);
+      }
+      const r = status.result;
+      if (r.case === "deletion") setOverview({ kind: "delete", res: r.value });
+      else if (r.case === "unsubscribe") setOverview({ kind: "unsubscribe", res: r.value });
       setStep("overview");
     } catch (e) {
       fail(e);
+      setRowsRead(undefined);
       return;
     }
+    setRowsRead(undefined);
     setBusy(false);
   }
 
@@ -212,6 +235,11 @@ function Wizard({ client, onEnded }: { client: ErasureClient; onEnded: (job: Job
 
   function execute() {
     setErr(undefined);
+    // Ask once, on this click, whether the browser may tell the user when
+    // the job ends while they are in another browser tab.
+    if ("Notification" in window && Notification.permission === "default") {
+      Notification.requestPermission().catch(() => {});
+    }
     const stream = deleting
       ? client.executeDeletion({ source: source(), spec: spec() })
       : client.executeUnsubscribe({ source: source(), spec: spec(), unsubscribe: unsubscribe() });
@@ -254,9 +282,15 @@ function Wizard({ client, onEnded }: { client: ErasureClient; onEnded: (job: Job
             </label>
           </fieldset>
           {!deleting && (
-            <label>
-              Channel to unsubscribe from <input value={task.channel} onInput={(e) => setTask({ ...task, channel: e.currentTarget.value })} required />
-            </label>
+            <>
+              <label>
+                Channel to unsubscribe from <input value={task.channel} onInput={(e) => setTask({ ...task, channel: e.currentTarget.value })} required />
+              </label>
+              <label>
+                Topics, separated by commas (empty for every topic){" "}
+                <input value={task.topics} onInput={(e) => setTask({ ...task, topics: e.currentTarget.value })} />
+              </label>
+            </>
           )}
           <label>
             Unique Identifier in the file{" "}
@@ -347,6 +381,12 @@ function Wizard({ client, onEnded }: { client: ErasureClient; onEnded: (job: Job
               })}
             </tbody>
           </table>
+          {rowsRead !== undefined && (
+            <div class="bar">
+              <progress aria-label="Reading the file" />
+              <span>Reading the file: {n(rowsRead)} rows so far</span>
+            </div>
+          )}
           <button type="submit" disabled={busy}>
             {busy ? "Checking the file…" : "Next: overview"}
           </button>
@@ -590,7 +630,12 @@ function App() {
   }
   const ended = (j: Job) => {
     const what = j.action === JobAction.UNSUBSCRIBE ? `${n(j.counts?.unsubscribed)} profiles unsubscribed` : `${n(j.counts?.deleted)} profiles deleted`;
-    setNotice(`${j.filename || "Your job"} ${stateNames[j.state]?.toLowerCase()}: ${what}.`);
+    const text = `${j.filename || "Your job"} ${stateNames[j.state]?.toLowerCase()}: ${what}.`;
+    setNotice(text);
+    // In another browser tab, the user would not see the page's notice.
+    if (document.hidden && "Notification" in window && Notification.permission === "granted") {
+      new Notification("Delete profiles", { body: text });
+    }
     document.title = "✓ " + document.title.replace(/^✓ /, "");
   };
   return (

@@ -3,7 +3,7 @@
 // which re-attaches to the job wherever it runs.
 import type { Client } from "@connectrpc/connect";
 
-import { ErasureService, JobState, type Job } from "./gen/erasure/v1/erasure_pb.js";
+import { ErasureService, JobState, PreviewState, type Job, type PreviewStatus } from "./gen/erasure/v1/erasure_pb.js";
 import { toErasureError } from "./errors.js";
 import { attemptsOf, delayOf, sleep, type Retry } from "./retry.js";
 
@@ -81,5 +81,49 @@ export async function watchJob(client: Client<typeof ErasureService>, jobId: str
       }
     }
     await sleep(delayOf(opts.retry, Math.max(failures, 1)), opts.signal);
+  }
+}
+
+export interface PreviewFollowOptions {
+  /** Called with every status of the preview: rows read so far, at least once a second. */
+  onUpdate?: (status: PreviewStatus) => void;
+  signal?: AbortSignal;
+  accountId?: string;
+  retry?: Retry;
+}
+
+/**
+ * runPreview consumes the stream of StartPreview, re-attaching with
+ * WatchPreview after a dropped stream, and resolves with the preview's last
+ * status: SUCCEEDED with its summary, or FAILED, CANCELLED or LOST with its
+ * error.
+ */
+export async function runPreview(client: Client<typeof ErasureService>, start: AsyncIterable<{ status?: PreviewStatus }>, opts: PreviewFollowOptions = {}): Promise<PreviewStatus> {
+  let last: PreviewStatus | undefined;
+  let failures = 0;
+  let stream = start;
+  for (;;) {
+    try {
+      for await (const res of stream) {
+        if (res.status) {
+          last = res.status;
+          failures = 0;
+          opts.onUpdate?.(last);
+        }
+      }
+      if (last && last.state !== PreviewState.RUNNING) {
+        return last;
+      }
+    } catch (e) {
+      const err = toErasureError(e);
+      if (!last || !err.retryable || opts.signal?.aborted || ++failures > attemptsOf(opts.retry)) {
+        throw err;
+      }
+      await sleep(delayOf(opts.retry, failures), opts.signal);
+    }
+    if (!last) {
+      throw new Error("the preview ended without a status");
+    }
+    stream = client.watchPreview({ accountId: opts.accountId ?? "", previewId: last.previewId }, { signal: opts.signal });
   }
 }

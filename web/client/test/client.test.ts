@@ -3,7 +3,7 @@
 // drops, each checked against what the service stored.
 import { Code } from "@connectrpc/connect";
 
-import { createErasureClient, ErasureError, IdentifierType, JobState, runJob, toErasureError, uploadFile } from "../src/index.js";
+import { createErasureClient, ErasureError, IdentifierType, JobState, PreviewState, runJob, runPreview, toErasureError, uploadFile } from "../src/index.js";
 
 declare const process: { env: Record<string, string | undefined>; exitCode?: number };
 
@@ -88,11 +88,11 @@ async function uploadWithLostAnswers(): Promise<string> {
   return upload.uploadId;
 }
 
-async function jobWithDroppedStream(uploadId: string) {
-  // The stream of ExecuteDeletion breaks after its first piece.
-  const { client, calls } = clientWith(async (procedure, _n, real) => {
+/** A breaker that cuts the stream of procedure after its first piece. */
+function cutAfterFirstPiece(target: string): Breaker {
+  return async (procedure, _n, real) => {
     const res = await real();
-    if (procedure !== "ExecuteDeletion" || !res.body) {
+    if (procedure !== target || !res.body) {
       return res;
     }
     const reader = res.body.getReader();
@@ -112,7 +112,23 @@ async function jobWithDroppedStream(uploadId: string) {
       },
     });
     return new Response(body, { status: res.status, headers: res.headers });
-  });
+  };
+}
+
+async function previewWithDroppedStream(uploadId: string) {
+  const { client, calls } = clientWith(cutAfterFirstPiece("StartPreview"));
+  const status = await runPreview(client, client.startPreview({
+    source: { uploadId, column: { case: "columnName", value: "Email" } },
+    spec: { identifierType: IdentifierType.EMAIL },
+  }), { retry: { firstDelayMs: 10 } });
+  check((calls.get("WatchPreview") ?? 0) >= 1, `the dropped preview stream was re-attached with WatchPreview (${calls.get("WatchPreview")} calls)`);
+  const d = status.result.case === "deletion" ? status.result.value : undefined;
+  check(status.state === PreviewState.SUCCEEDED && d?.counts?.matched === 14n, `the preview ended with the 14 e-mail profiles matched (got ${PreviewState[status.state]}, ${d?.counts?.matched})`);
+}
+
+async function jobWithDroppedStream(uploadId: string) {
+  // The stream of ExecuteDeletion breaks after its first piece.
+  const { client, calls } = clientWith(cutAfterFirstPiece("ExecuteDeletion"));
   const updates: JobState[] = [];
   const job = await runJob(client, client.executeDeletion({
     source: { uploadId, column: { case: "columnName", value: "Email" } },
@@ -130,6 +146,7 @@ async function jobWithDroppedStream(uploadId: string) {
 async function main() {
   await typedErrors();
   const uploadId = await uploadWithLostAnswers();
+  await previewWithDroppedStream(uploadId);
   await jobWithDroppedStream(uploadId);
 }
 
