@@ -64,7 +64,7 @@ try {
   await page.getByRole("button", { name: "Back" }).press("Enter");
 
   // A CSV deletion by e-mail, end to end, with the keyboard where a user would.
-  async function runFile({ path, type, region, expectMatched, action = "delete", shotPrefix }) {
+  async function runFile({ path, type, region, expectMatched, action = "delete", shotPrefix, column }) {
     await page.getByRole("tab", { name: "Delete or unsubscribe" }).click();
     if (action === "delete") await page.getByLabel(/Delete them/).check();
     else await page.getByLabel(/Unsubscribe them/).check();
@@ -75,6 +75,7 @@ try {
     await page.getByRole("table", { name: /Columns of the file/ }).waitFor();
     if (shotPrefix) await shot(`${shotPrefix}-map`);
     check((await unnamed()).length === 0, "every control of the mapping step is labelled");
+    if (column) await page.getByRole("radio", { name: column }).check();
     await page.getByRole("button", { name: "Next: overview" }).click();
     await page.getByRole("heading", { name: /Overview/ }).waitFor();
     const matched = await page.getByTestId("matched").textContent();
@@ -112,6 +113,14 @@ try {
   await page.getByRole("button", { name: "Cancel" }).click();
   await page.getByRole("button", { name: "Next: upload the file" }).waitFor();
   check(true, "Cancel at the overview went back to the start");
+
+  // An e-mail column previewed as phone numbers: the overview warns.
+  await runFile({ path: env.CSV_PATH, type: "Phone number", expectMatched: 0, column: "Column B Email" });
+  const warning = await page.getByRole("alert").first().textContent();
+  check(/look like e-mail/.test(warning), `previewing e-mail addresses as phone numbers warns (${warning})`);
+  await shot("2-wrong-type-warning");
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.getByRole("button", { name: "Next: upload the file" }).waitFor();
 
   // Unsubscribing by the same file keeps the profiles.
   await runFile({ path: env.CANCEL_PATH, type: "E-mail address", expectMatched: 3, action: "unsubscribe" });

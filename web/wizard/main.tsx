@@ -171,7 +171,8 @@ function Wizard({ client, onEnded }: { client: ErasureClient; onEnded: (job: Job
       const ins = await client.inspectUpload({ uploadId: u.uploadId });
       setInspect(ins);
       const suggested = ins.suggestions.find((s) => s.identifierType === task.type);
-      setColumn(suggested?.columnNumber ?? ins.columns[0]?.number ?? 1);
+      // No guess when no column looks like the type: the user chooses.
+      setColumn(suggested?.columnNumber ?? (ins.columns.length === 1 ? ins.columns[0]!.number : 0));
       setStep("map");
     } catch (e) {
       fail(e);
@@ -387,7 +388,12 @@ function Wizard({ client, onEnded }: { client: ErasureClient; onEnded: (job: Job
               <span>Reading the file: {n(rowsRead)} rows so far</span>
             </div>
           )}
-          <button type="submit" disabled={busy}>
+          {column === 0 && (
+            <p class="warning" role="note">
+              No column looks like {typeNames[task.type]?.toLowerCase()}s: choose the column that holds them, or go back and choose another type.
+            </p>
+          )}
+          <button type="submit" disabled={busy || column === 0}>
             {busy ? "Checking the file…" : "Next: overview"}
           </button>
           <button type="button" class="secondary" onClick={cancel} disabled={busy}>
