@@ -37,7 +37,8 @@ func chromium(t *testing.T) string {
 
 // TestWizardInChromium drives the wizard served by a real erasured in
 // Chromium (web/e2e/wizard.test.mjs) and checks the store afterwards: a CSV
-// and an XLSX deletion end to end, an unsubscribe, Cancel at the overview
+// and an XLSX deletion end to end, the warning about sections a user cannot
+// see, an unsubscribe, Cancel at the overview
 // deleting nothing,
 // the import history with its report and download, the segment screens
 // (count, show, export, delete from the segment), a refused file's
@@ -63,6 +64,10 @@ func TestWizardInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	token, err := auth.Sign(key, auth.Principal{Account: demo.Account, Subject: "wizard-test", Kind: auth.KindUser, Role: auth.Owner}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newsletterOnly, err := auth.Sign(key, auth.Principal{Account: demo.Account, Subject: "wizard-test", Kind: auth.KindUser, Role: auth.User, Sections: []string{"newsletter"}}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +128,7 @@ func TestWizardInChromium(t *testing.T) {
 	runCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, nodeBin, "e2e/wizard.test.mjs")
-	cmd.Env = append(os.Environ(), "ERASURE_URL="+url, "ERASURE_TOKEN="+token, "CHROMIUM="+browser, "SCREENSHOTS="+shots,
+	cmd.Env = append(os.Environ(), "ERASURE_URL="+url, "ERASURE_TOKEN="+token, "NEWSLETTER_TOKEN="+newsletterOnly, "CHROMIUM="+browser, "SCREENSHOTS="+shots,
 		"CSV_PATH="+filepath.Join(examples, "delete-by-email.csv"), "CANCEL_PATH="+filepath.Join(examples, "unsubscribe-by-email.csv"),
 		"XLSX_PATH="+filepath.Join(examples, "delete-by-phone.xlsx"), "LONG_PATH="+longPath, fmt.Sprintf("LONG_MATCHED=%d", matched),
 		"ALLOWED_ORIGIN="+allowed.URL, "OTHER_ORIGIN="+other.URL, "BIG_PATH="+bigPath, fmt.Sprintf("BIG_SIZE=%d", big.Len()))

@@ -83,6 +83,23 @@ try {
     if (shotPrefix) await shot(`${shotPrefix}-overview`);
   }
 
+  // A user who may see only the newsletter section is told that deleting
+  // removes data in sections they cannot see.
+  {
+    const restricted = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    const p = await restricted.newPage();
+    await p.goto(`${base}/#token=${env.NEWSLETTER_TOKEN}`);
+    await p.getByRole("button", { name: "Next: upload the file" }).click();
+    await p.getByLabel(/CSV or Excel file/).setInputFiles(env.CSV_PATH);
+    await p.getByRole("button", { name: "Next: overview" }).click();
+    await p.getByRole("heading", { name: /Overview/ }).waitFor();
+    const hidden = await p.getByText(/sections you cannot see/).textContent();
+    check(hidden.startsWith("3 of these profiles also hold data in sections you cannot see"), `a newsletter-only user is warned about hidden sections (${hidden})`);
+    if (shots) await p.screenshot({ path: `${shots}/2-hidden-sections.png`, fullPage: true });
+    await p.getByRole("button", { name: "Cancel" }).click();
+    await restricted.close();
+  }
+
   await runFile({ path: env.CSV_PATH, type: "E-mail address", expectMatched: 4, shotPrefix: "2-csv" });
   check((await page.getByText(/sections you cannot see/).count()) === 0, "no hidden-section warning for an owner");
   await page.getByRole("button", { name: "Delete 4 profiles" }).click();
