@@ -29,6 +29,7 @@ func (i *authInterceptor) authenticate(ctx context.Context, h http.Header) (cont
 	if err != nil {
 		return nil, statusError(connect.CodeUnauthenticated, err.Error(), "TOKEN_INVALID", "", nil)
 	}
+	noteCaller(ctx, p)
 	return auth.WithPrincipal(ctx, p), nil
 }
 

@@ -18,7 +18,9 @@ import (
 
 // Full jobs by e-mail, phone and CRM ID — matched, unmatched, invalid and
 // duplicate rows, hints — plus refused tokens and mistaken requests: the
-// server's log (at debug level) holds none of the identifiers, and no token.
+// server's log (at debug level) holds none of the identifiers, and no token,
+// while every call's line names its request id, account and token subject,
+// and a refusal's also its reason and peer.
 func TestLogsHoldNoIdentifiers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -75,7 +77,46 @@ func TestLogsHoldNoIdentifiers(t *testing.T) {
 		wantCode(t, err, connect.CodeUnauthenticated, "")
 	}
 
+	// A request id the caller chose comes back and is in the call's line.
+	req := connect.NewRequest(&erasurev1.ListJobsRequest{})
+	req.Header().Set("X-Request-Id", "batch-7:retry-2")
+	res, err := e.connect.ListJobs(ctx, req)
+	if err != nil || res.Header().Get("X-Request-Id") != "batch-7:retry-2" {
+		t.Fatalf("ListJobs with a request id: %v, header %q", err, res.Header().Get("X-Request-Id"))
+	}
+	// One that could carry anything else is replaced.
+	req = connect.NewRequest(&erasurev1.ListJobsRequest{})
+	req.Header().Set("X-Request-Id", "ann.secret@example.com is gone")
+	if res, err := e.connect.ListJobs(ctx, req); err != nil || len(res.Header().Get("X-Request-Id")) != 24 {
+		t.Fatalf("ListJobs with an unusable request id: %v, header %q", err, res.Header().Get("X-Request-Id"))
+	}
+
 	logs := e.logs.String()
+	// Every call's line says which request, account and token subject; a
+	// refusal's also why and from where.
+	lines := strings.Split(logs, "\n")
+	has := func(parts ...string) bool {
+		for _, l := range lines {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(l, p)
+			}
+			if all {
+				return true
+			}
+		}
+		return false
+	}
+	for _, want := range [][]string{
+		{"msg=rpc", "request_id=batch-7:retry-2", "ListJobs", "code=ok", "account_id=acme", "subject=tester"},
+		{"msg=rpc", "level=WARN", "code=unauthenticated", "reason=TOKEN_INVALID", "peer=127.0.0.1:"},
+		{"msg=rpc", "level=WARN", "GetJob", "code=not_found", "reason=JOB_NOT_FOUND", "account_id=acme", "subject=tester", "peer=127.0.0.1:"},
+		{"msg=rpc", "DeleteProfile", "code=invalid_argument", "reason=", "subject=tester"},
+	} {
+		if !has(want...) {
+			t.Errorf("no log line has all of %q", want)
+		}
+	}
 	for _, want := range []string{"job finished", "code=unauthenticated", "code=invalid_argument"} {
 		if !strings.Contains(strings.ToLower(logs), strings.ToLower(want)) {
 			t.Fatalf("the log lacks %q, so it did not see the calls this test checks:\n%s", want, logs)

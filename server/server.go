@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 	"github.com/erasure-dev/erasure/internal/auth"
@@ -65,7 +67,7 @@ func New(stopping context.Context, logger *slog.Logger, svc *deletion.Service, v
 		mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	}
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(erasurev1connect.ErasureServiceName)))
-	return mux
+	return withRequestID(mux)
 }
 
 // recover turns a panic in a handler into an Internal error and logs the
@@ -104,19 +106,36 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Durat
 	return nil
 }
 
-// newLogInterceptor logs one line per call: procedure, code and duration.
-// Requests and responses are never logged: they hold identifiers.
+// newLogInterceptor logs one line per call: request id, procedure,
+// protocol, code, the refusal's reason, the caller's account and token
+// subject (once the token was verified), the peer of a refused call, and the
+// duration. Requests and responses are never logged: they hold identifiers.
 func newLogInterceptor(logger *slog.Logger) connect.Interceptor {
 	return &logInterceptor{logger: logger}
 }
 
 type logInterceptor struct{ logger *slog.Logger }
 
+// callInfo is what the interceptors inside the log interceptor learn about
+// the caller, for its log line.
+type callInfo struct {
+	account, subject string
+}
+
+type callInfoKey struct{}
+
+// noteCaller records the verified caller of a call for its log line.
+func noteCaller(ctx context.Context, p *auth.Principal) {
+	if info, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
+		info.account, info.subject = p.Account, p.Subject
+	}
+}
+
 func (i *logInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		start := time.Now()
-		res, err := next(ctx, req)
-		i.log(ctx, req.Spec().Procedure, req.Peer().Protocol, start, err)
+		start, info := time.Now(), &callInfo{}
+		res, err := next(context.WithValue(ctx, callInfoKey{}, info), req)
+		i.log(ctx, req.Spec().Procedure, req.Peer(), info, start, err)
 		return res, err
 	}
 }
@@ -127,22 +146,52 @@ func (i *logInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) c
 
 func (i *logInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		start := time.Now()
-		err := next(ctx, conn)
-		i.log(ctx, conn.Spec().Procedure, conn.Peer().Protocol, start, err)
+		start, info := time.Now(), &callInfo{}
+		err := next(context.WithValue(ctx, callInfoKey{}, info), conn)
+		i.log(ctx, conn.Spec().Procedure, conn.Peer(), info, start, err)
 		return err
 	}
 }
 
-func (i *logInterceptor) log(ctx context.Context, procedure, protocol string, start time.Time, err error) {
+func (i *logInterceptor) log(ctx context.Context, procedure string, peer connect.Peer, info *callInfo, start time.Time, err error) {
+	attrs := []any{"request_id", requestIDFrom(ctx), "procedure", procedure, "protocol", peer.Protocol}
 	code := "ok"
 	level := slog.LevelInfo
 	if err != nil {
 		c := connect.CodeOf(err)
 		code = c.String()
-		if c == connect.CodeInternal || c == connect.CodeUnknown {
+		switch c {
+		case connect.CodeInternal, connect.CodeUnknown:
 			level = slog.LevelError
+		case connect.CodeUnauthenticated, connect.CodePermissionDenied, connect.CodeNotFound:
+			// A refusal: who asked, from where, and why, so that a probe can
+			// be told from a typo (never an identifier: reasons are codes).
+			level = slog.LevelWarn
+			attrs = append(attrs, "peer", peer.Addr)
+		}
+		attrs = append(attrs, "code", code, "reason", reasonOf(err))
+	} else {
+		attrs = append(attrs, "code", code)
+	}
+	if info.subject != "" {
+		attrs = append(attrs, "account_id", info.account, "subject", info.subject)
+	}
+	attrs = append(attrs, "duration_ms", time.Since(start).Milliseconds())
+	i.logger.Log(ctx, level, "rpc", attrs...)
+}
+
+// reasonOf returns the reason of an error's ErrorInfo, or "".
+func reasonOf(err error) string {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return ""
+	}
+	for _, d := range ce.Details() {
+		if v, err := d.Value(); err == nil {
+			if info, ok := v.(*errdetails.ErrorInfo); ok {
+				return info.GetReason()
+			}
 		}
 	}
-	i.logger.Log(ctx, level, "rpc", "procedure", procedure, "protocol", protocol, "code", code, "duration_ms", time.Since(start).Milliseconds())
+	return ""
 }

@@ -160,7 +160,7 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	if err := parse(newFlagSet(serveCmd, c), serveCmd, c, args, env, stdout); err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.logLevel}))
+	logger := c.logger(stderr)
 	verifier, err := c.verifier()
 	if err != nil {
 		return err
@@ -202,7 +202,7 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		_ = svc.Run(ctx)
 	}()
 	if c.mongoURI == "" {
-		if err := printWizardURL(stdout, c.devKeyPath(), l.Addr()); err != nil {
+		if err := printWizardURL(stdout, c.devKeyPath(), c.jwtIssuer, min(12*time.Hour, c.jwtMaxLife), l.Addr()); err != nil {
 			return err
 		}
 	}
@@ -213,16 +213,25 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	return err
 }
 
+// logger returns the server's logger: -log-format, at -log-level.
+func (c *config) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.logLevel}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
 // printWizardURL prints, for local use on the embedded store, the address
 // of the wizard with a 12-hour OWNER token of the demo account signed with
 // the development key. The token is in the URL's fragment, which browsers
 // never send, so it reaches no server log; it is printed, not logged.
-func printWizardURL(stdout io.Writer, keyPath string, addr net.Addr) error {
+func printWizardURL(stdout io.Writer, keyPath, issuer string, ttl time.Duration, addr net.Addr) error {
 	key, err := auth.DevKey(keyPath)
 	if err != nil {
 		return fmt.Errorf("development key: %w", err)
 	}
-	token, err := auth.Sign(key, auth.Principal{Account: demo.Account, Subject: "make-run", Kind: auth.KindUser, Role: auth.Owner}, 12*time.Hour)
+	token, err := auth.SignIssued(key, auth.Principal{Account: demo.Account, Subject: "make-run", Kind: auth.KindUser, Role: auth.Owner}, ttl, issuer)
 	if err != nil {
 		return err
 	}
@@ -230,7 +239,7 @@ func printWizardURL(stdout io.Writer, keyPath string, addr net.Addr) error {
 	if a, ok := addr.(*net.TCPAddr); ok {
 		port = strconv.Itoa(a.Port)
 	}
-	_, err = fmt.Fprintf(stdout, "\nThe delete wizard, signed in to the demo account as its owner for 12 hours:\n  http://localhost:%s/#token=%s\n\n", port, token)
+	_, err = fmt.Fprintf(stdout, "\nThe delete wizard, signed in to the demo account as its owner for %s:\n  http://localhost:%s/#token=%s\n\n", shortDuration(ttl), port, token)
 	return err
 }
 
@@ -275,7 +284,7 @@ func (c *config) verifier() (*auth.Verifier, error) {
 			return nil, errors.New("-jwt-hs256-secret-file: the secret must be at least 32 bytes")
 		}
 	}
-	return auth.NewVerifier(keys, secret), nil
+	return auth.NewVerifier(keys, secret).RequireIssuer(c.jwtIssuer).LimitLifetime(c.jwtMaxLife), nil
 }
 
 // openStore connects to MongoDB at uri, or starts the embedded store under

@@ -40,8 +40,11 @@ type config struct {
 	features      string
 	reflection    bool
 	corsOrigins   string
+	jwtIssuer     string
+	jwtMaxLife    time.Duration
 	maxUploadMB   int64
 	logLevel      slog.Level
+	logFormat     string
 	shutdownGrace time.Duration
 	// deletion holds the settings passed on as they are; deletionConfig
 	// adds the rest.
@@ -135,6 +138,13 @@ func settings() []setting {
 				}
 				return nil
 			}},
+		{name: "jwt-issuer", cmds: serveCmd | tokenCmd,
+			usage: "the `issuer` (iss) every token must carry; empty accepts any (erasured token puts it in its tokens)",
+			field: func(c *config) any { return &c.jwtIssuer }},
+		{name: "jwt-max-lifetime", def: "24h", cmds: serveCmd | tokenCmd,
+			usage: "the longest a token may live, from its iat (or now) to its exp; longer ones are refused",
+			field: func(c *config) any { return &c.jwtMaxLife },
+			check: func(c *config) error { return positive(c.jwtMaxLife) }},
 		{name: "jwt-public-keys", cmds: serveCmd,
 			usage: "comma-separated PEM `files` of the Ed25519 or RSA public keys whose tokens are trusted",
 			field: func(c *config) any { return &c.publicKeys },
@@ -235,6 +245,15 @@ func settings() []setting {
 		{name: "log-level", def: "info", cmds: serveCmd,
 			usage: "log `level`: debug, info, warn or error",
 			field: func(c *config) any { return &c.logLevel }},
+		{name: "log-format", def: "text", cmds: serveCmd,
+			usage: "log `format`: text (logfmt) or json (one object per line)",
+			field: func(c *config) any { return &c.logFormat },
+			check: func(c *config) error {
+				if c.logFormat != "text" && c.logFormat != "json" {
+					return fmt.Errorf("is %q: set text or json", c.logFormat)
+				}
+				return nil
+			}},
 		{name: "shutdown-grace", def: shortDuration(d.ShutdownGrace), cmds: serveCmd,
 			usage: "time open calls and running batches get to finish on shutdown",
 			field: func(c *config) any { return &c.shutdownGrace },

@@ -294,6 +294,32 @@ func TestTokenRefusesAKeyNoServerTrusts(t *testing.T) {
 	if _, _, err := runFor(t, env(), "token", "-data-dir", dir, "-role", "root"); err == nil || !strings.Contains(err.Error(), "-role is \"root\": set OWNER, ADMIN or USER") {
 		t.Fatalf("token -role root: %v", err)
 	}
+	// A lifetime the server would refuse is refused here first.
+	for _, ttl := range []string{"-1h", "0s", "25h"} {
+		if _, _, err := runFor(t, env(), "token", "-data-dir", dir, "-ttl", ttl); err == nil || !strings.Contains(err.Error(), "-ttl is") {
+			t.Errorf("token -ttl %s: %v", ttl, err)
+		}
+	}
+	// With an issuer and a longer limit configured, the token carries the
+	// issuer and the server accepts it.
+	out, _, err = runFor(t, env("ERASURE_JWT_ISSUER", "https://id.example.com", "ERASURE_JWT_MAX_LIFETIME", "72h"), "token", "-data-dir", dir, "-ttl", "48h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuing := &config{dataDir: dir, jwtIssuer: "https://id.example.com", jwtMaxLife: 72 * time.Hour}
+	if v, err = issuing.verifier(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(strings.TrimSpace(out)); err != nil {
+		t.Fatalf("a 48h token with the issuer: %v", err)
+	}
+	strictLife := &config{dataDir: dir, jwtIssuer: "https://id.example.com", jwtMaxLife: 24 * time.Hour}
+	if v, err = strictLife.verifier(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(strings.TrimSpace(out)); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("a 48h token against a 24h limit: %v", err)
+	}
 }
 
 // Each refused value says which setting, by flag and variable, and what to

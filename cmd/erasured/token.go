@@ -42,6 +42,8 @@ func runToken(args []string, env func(string) (string, bool), stdout, stderr io.
 		return usageError{fmt.Errorf("-kind is %q: set user, service or operator", *kind)}
 	case *ttl <= 0:
 		return usageError{fmt.Errorf("-ttl is %s: set how long the token is valid, such as 12h", shortDuration(*ttl))}
+	case *ttl > c.jwtMaxLife:
+		return usageError{fmt.Errorf("-ttl is %s, longer than -jwt-max-lifetime (%s), so the server would refuse the token: set a shorter -ttl", shortDuration(*ttl), shortDuration(c.jwtMaxLife))}
 	}
 
 	path := c.devKeyPath()
@@ -76,7 +78,7 @@ func runToken(args []string, env func(string) (string, bool), stdout, stderr io.
 	if *sections != "" {
 		p.Sections = strings.Split(*sections, ",")
 	}
-	token, err := auth.Sign(key, p, *ttl)
+	token, err := auth.SignIssued(key, p, *ttl, c.jwtIssuer)
 	if err != nil {
 		return err
 	}

@@ -126,6 +126,24 @@ type claims struct {
 type Verifier struct {
 	keys   []crypto.PublicKey
 	secret []byte
+	// issuer, when set, is the "iss" every token must carry.
+	issuer string
+	// maxLifetime, when set, bounds a token's life: from its "iat" (or
+	// from now when it has none) to its "exp".
+	maxLifetime time.Duration
+}
+
+// RequireIssuer makes v refuse tokens whose "iss" is not issuer, and
+// returns v.
+func (v *Verifier) RequireIssuer(issuer string) *Verifier {
+	v.issuer = issuer
+	return v
+}
+
+// LimitLifetime makes v refuse tokens that live longer than d, and returns v.
+func (v *Verifier) LimitLifetime(d time.Duration) *Verifier {
+	v.maxLifetime = d
+	return v
 }
 
 // NewVerifier trusts the given public keys (Ed25519 or RSA) and, only if
@@ -146,10 +164,16 @@ func (v *Verifier) Verify(token string) (*Principal, error) {
 	}
 	var c claims
 	var lastErr error
+	opts := []jwt.ParserOption{jwt.WithValidMethods(methods), jwt.WithAudience(Audience), jwt.WithExpirationRequired(), jwt.WithLeeway(leeway)}
+	if v.issuer != "" {
+		opts = append(opts, jwt.WithIssuer(v.issuer))
+	}
 	for _, key := range v.candidates() {
-		_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) { return key, nil },
-			jwt.WithValidMethods(methods), jwt.WithAudience(Audience), jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second))
+		_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) { return key, nil }, opts...)
 		if err == nil {
+			if err := v.checkLifetime(&c); err != nil {
+				return nil, err
+			}
 			return c.principal()
 		}
 		lastErr = err
@@ -161,6 +185,26 @@ func (v *Verifier) Verify(token string) (*Principal, error) {
 		lastErr = errors.New("no key is configured")
 	}
 	return nil, fmt.Errorf("%w: %s", ErrUnauthenticated, explain(lastErr))
+}
+
+// leeway is the clock difference tolerated between the token's issuer and
+// this service.
+const leeway = 30 * time.Second
+
+// checkLifetime refuses a token that lives longer than v allows.
+func (v *Verifier) checkLifetime(c *claims) error {
+	if v.maxLifetime <= 0 {
+		return nil
+	}
+	from := time.Now()
+	if c.IssuedAt != nil {
+		from = c.IssuedAt.Time
+	}
+	if c.ExpiresAt.Sub(from) > v.maxLifetime+leeway {
+		return fmt.Errorf("%w: the token lives %s, longer than the %s this service accepts; get one that expires sooner", ErrUnauthenticated,
+			c.ExpiresAt.Sub(from).Round(time.Second), v.maxLifetime)
+	}
+	return nil
 }
 
 func (v *Verifier) candidates() []any {
@@ -181,7 +225,18 @@ func explain(err error) string {
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return `the token is not for this service (its "aud" must include "erasure")`
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return "the token has no expiry (exp); tokens must expire"
+		// Each missing claim has its own message: the library's says which.
+		switch msg := err.Error(); {
+		case strings.Contains(msg, "exp claim"):
+			return "the token has no expiry (exp); tokens must expire"
+		case strings.Contains(msg, "aud claim"):
+			return `the token has no audience (aud); it must include "erasure"`
+		case strings.Contains(msg, "iss claim"):
+			return "the token has no issuer (iss); it must come from the issuer this service trusts"
+		}
+		return "the token lacks a claim this service requires"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "the token is not from the issuer this service trusts (iss)"
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return "the bearer token is not a JWT"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
@@ -214,9 +269,16 @@ func (c *claims) principal() (*Principal, error) {
 // Sign mints a token for p, valid for ttl, with an Ed25519 private key
 // (operators' local tokens and tests).
 func Sign(key ed25519.PrivateKey, p Principal, ttl time.Duration) (string, error) {
+	return SignIssued(key, p, ttl, "")
+}
+
+// SignIssued is Sign with an issuer ("iss"), for a service that requires
+// one; empty means none.
+func SignIssued(key ed25519.PrivateKey, p Principal, ttl time.Duration, issuer string) (string, error) {
 	now := time.Now()
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    issuer,
 			Subject:   p.Subject,
 			Audience:  jwt.ClaimStrings{Audience},
 			IssuedAt:  jwt.NewNumericDate(now),

@@ -41,6 +41,14 @@ func TestVerify(t *testing.T) {
 		return s
 	}
 	strict := NewVerifier([]crypto.PublicKey{pub, &rsaKey.PublicKey}, nil)
+	issued := NewVerifier([]crypto.PublicKey{pub}, nil).RequireIssuer("https://id.example.com")
+	short := NewVerifier([]crypto.PublicKey{pub}, nil).LimitLifetime(24 * time.Hour)
+	withIat := func(life time.Duration) jwt.MapClaims {
+		c := good()
+		c["iat"] = time.Now().Add(-time.Minute).Unix()
+		c["exp"] = time.Now().Add(life - time.Minute).Unix()
+		return c
+	}
 	withHS := NewVerifier([]crypto.PublicKey{pub}, secret)
 	for _, c := range []struct {
 		name     string
@@ -59,6 +67,15 @@ func TestVerify(t *testing.T) {
 		{"expired", strict, sign(jwt.SigningMethodEdDSA, priv, with("exp", time.Now().Add(-time.Minute).Unix())), "expired", ""},
 		{"no expiry", strict, sign(jwt.SigningMethodEdDSA, priv, with("exp", nil)), "no expiry", ""},
 		{"another audience", strict, sign(jwt.SigningMethodEdDSA, priv, with("aud", "billing")), `"aud" must include "erasure"`, ""},
+		// Each missing claim is named: an expiry but no audience is not
+		// "no expiry".
+		{"no audience", strict, sign(jwt.SigningMethodEdDSA, priv, with("aud", nil)), `no audience (aud)`, ""},
+		{"the issuer required", issued, sign(jwt.SigningMethodEdDSA, priv, with("iss", "https://id.example.com")), "", Admin},
+		{"no issuer", issued, sign(jwt.SigningMethodEdDSA, priv, good()), `no issuer (iss)`, ""},
+		{"another issuer", issued, sign(jwt.SigningMethodEdDSA, priv, with("iss", "https://evil.example.com")), `not from the issuer this service trusts`, ""},
+		{"a lifetime within the limit", short, sign(jwt.SigningMethodEdDSA, priv, withIat(24*time.Hour)), "", Admin},
+		{"a lifetime beyond the limit", short, sign(jwt.SigningMethodEdDSA, priv, withIat(48*time.Hour)), `longer than the 24h0m0s this service accepts`, ""},
+		{"no iat, expiring beyond the limit", short, sign(jwt.SigningMethodEdDSA, priv, with("exp", time.Now().Add(30*24*time.Hour).Unix())), `longer than`, ""},
 		{"no account", strict, sign(jwt.SigningMethodEdDSA, priv, with("account", nil)), `names no account`, ""},
 		{"no subject", strict, sign(jwt.SigningMethodEdDSA, priv, with("sub", nil)), `names no subject`, ""},
 		{"unknown role", strict, sign(jwt.SigningMethodEdDSA, priv, with("role", "ROOT")), `"role" must be OWNER, ADMIN or USER`, ""},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 
 	"github.com/erasure-dev/erasure/internal/job"
@@ -115,12 +114,14 @@ func (s *Service) ListAudit(ctx context.Context, accountID, jobID string, pageSi
 	if jobID != "" && !storage.ValidID(jobID) {
 		return nil, invalidf("job_id is not a job id: it has 24 hexadecimal digits").because("INVALID_ID").at("job_id")
 	}
+	// The query a token is bound to: the whole trail, or one job's events.
+	query := "audit:" + jobID
 	var after *storage.AuditCursor
 	if pageToken != "" {
 		after = new(storage.AuditCursor)
-		raw, err := base64.RawURLEncoding.DecodeString(pageToken)
+		raw, err := s.openPage(accountID, query, pageToken)
 		if err != nil || json.Unmarshal(raw, after) != nil || after.ID == "" {
-			return nil, invalidf("page_token is not one this service returned; start again without it").because("INVALID_PAGE_TOKEN").at("page_token")
+			return nil, badPageToken()
 		}
 	}
 	events, err := s.store.ListAudit(ctx, accountID, jobID, pageSize+1, after)
@@ -132,7 +133,7 @@ func (s *Service) ListAudit(ctx context.Context, accountID, jobID string, pageSi
 		p.Events = events[:pageSize]
 		last := p.Events[pageSize-1]
 		raw, _ := json.Marshal(storage.AuditCursor{Seq: last.Seq, ID: last.ID})
-		p.Next = base64.RawURLEncoding.EncodeToString(raw)
+		p.Next = s.sealPage(accountID, query, raw)
 	}
 	return p, nil
 }

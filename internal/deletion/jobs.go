@@ -227,18 +227,23 @@ func (s *Service) ListJobs(ctx context.Context, by Caller, pageSize int, pageTok
 	if err != nil {
 		return nil, "", err
 	}
-	if pageToken != "" && !storage.ValidID(pageToken) {
-		return nil, "", invalidf("page_token is not one this service returned; start again without it").because("INVALID_PAGE_TOKEN").at("page_token")
+	before := ""
+	if pageToken != "" {
+		pos, err := s.openPage(accountID, "jobs", pageToken)
+		if err != nil || !storage.ValidID(string(pos)) {
+			return nil, "", badPageToken()
+		}
+		before = string(pos)
 	}
 	// One more than asked tells whether another page exists.
-	jobs, err := s.store.ListJobs(ctx, accountID, pageSize+1, pageToken)
+	jobs, err := s.store.ListJobs(ctx, accountID, pageSize+1, before)
 	if err != nil {
 		return nil, "", err
 	}
 	next := ""
 	if len(jobs) > pageSize {
 		jobs = jobs[:pageSize]
-		next = jobs[pageSize-1].ID
+		next = s.sealPage(accountID, "jobs", []byte(jobs[pageSize-1].ID))
 	}
 	views := make([]job.View, len(jobs))
 	for i := range jobs {
