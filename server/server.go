@@ -48,7 +48,13 @@ var _ erasurev1connect.ErasureServiceHandler = (*Server)(nil)
 // Every API call needs a bearer token that verifier accepts; health and
 // reflection (which expose no data) do not. When stopping ends, open
 // progress streams are closed with UNAVAILABLE.
-func New(stopping context.Context, logger *slog.Logger, svc *deletion.Service, verifier *auth.Verifier, reflection bool) http.Handler {
+//
+// health, when not nil, is the readiness the health service, /readyz and
+// /healthz report; nil means always ready.
+func New(stopping context.Context, logger *slog.Logger, svc *deletion.Service, verifier *auth.Verifier, reflection bool, health *Health) http.Handler {
+	if health == nil {
+		health = NewHealth()
+	}
 	s := &Server{logger: logger, svc: svc, stopping: stopping}
 	opts := []connect.HandlerOption{
 		// Logging sees every call, including refused ones; recovery
@@ -66,7 +72,9 @@ func New(stopping context.Context, logger *slog.Logger, svc *deletion.Service, v
 		mux.Handle(grpcreflect.NewHandlerV1(reflector))
 		mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	}
-	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(erasurev1connect.ErasureServiceName)))
+	mux.Handle(grpchealth.NewHandler(health.checker))
+	mux.HandleFunc("GET /readyz", health.readyz)
+	mux.HandleFunc("GET /healthz", healthz)
 	return withRequestID(mux)
 }
 
@@ -78,10 +86,11 @@ func (s *Server) recover(ctx context.Context, spec connect.Spec, _ http.Header, 
 }
 
 // Serve serves h on l over HTTP/1.1 and cleartext HTTP/2 (h2c, which gRPC
-// clients use) until ctx ends, then shuts down, giving open calls up to
-// grace to finish. Calls do not inherit ctx: a call in flight is finished,
-// not cut off, when shutdown starts.
-func Serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Duration) error {
+// clients use) until ctx ends; then it goes on serving for drain (while
+// health says NOT_SERVING, so load balancers take the instance out) and
+// shuts down, giving open calls up to grace to finish. Calls do not inherit
+// ctx: a call in flight is finished, not cut off, when shutdown starts.
+func Serve(ctx context.Context, l net.Listener, h http.Handler, drain, grace time.Duration) error {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
@@ -97,6 +106,13 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Durat
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	if drain > 0 {
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(drain):
+		}
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()

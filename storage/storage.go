@@ -152,6 +152,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// Ping checks that the store answers (readiness).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx, nil); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
 // Close disconnects from the server.
 func (s *Store) Close(ctx context.Context) error {
 	return s.client.Disconnect(ctx)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/grpchealth"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -878,5 +880,69 @@ func TestFeaturesCommand(t *testing.T) {
 	}
 	if got := features("-account", "other"); !strings.Contains(got, "no features stored") {
 		t.Fatalf("other account: %q", got)
+	}
+}
+
+// Readiness follows the store: health (grpc.health.v1) and /readyz say
+// NOT_SERVING while the store is stopped and SERVING again once it is back,
+// and on SIGTERM the instance goes on answering, not ready, for its drain
+// time before the listener closes.
+func TestReadinessFollowsTheStore(t *testing.T) {
+	e := startEngine(t)
+	db := "readiness"
+	seed(t, e.srv.URI(), db)
+	a := startInstance(t, e, e.srv.URI()+"?serverSelectionTimeoutMS=500", db, "-shutdown-drain", "3s")
+	health := grpchealth.NewClient(http.DefaultClient, "http://"+a.addr)
+	state := func() (code int, body string, serving grpchealth.Status) {
+		res, err := http.Get("http://" + a.addr + "/readyz")
+		if err != nil {
+			return 0, err.Error(), 0
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h, err := health.Check(ctx, &grpchealth.CheckRequest{})
+		if err != nil {
+			return res.StatusCode, string(b), 0
+		}
+		return res.StatusCode, string(b), h.Status
+	}
+	// waitFor polls the instance until it is in the state wanted (the
+	// store is pinged every 2 s), or fails after a minute.
+	waitFor := func(what string, code int, body string, serving grpchealth.Status) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			c, b, s := state()
+			if c == code && strings.Contains(b, body) && s == serving {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: /readyz %d %q, health %v; want %d %q, %v", what, c, b, s, code, body, serving)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor("with the store", http.StatusOK, "ready", grpchealth.StatusServing)
+	if res, err := http.Get("http://" + a.addr + "/healthz"); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %v %v", res, err)
+	}
+	e.stop()
+	waitFor("with the store stopped", http.StatusServiceUnavailable, "the store does not answer", grpchealth.StatusNotServing)
+	e.start(t)
+	waitFor("with the store back", http.StatusOK, "ready", grpchealth.StatusServing)
+
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("shutting down, before the listener closes", http.StatusServiceUnavailable, "shutting down", grpchealth.StatusNotServing)
+	if err := <-a.exited; err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	for _, line := range []string{"not ready: the store does not answer", "ready again: the store answers"} {
+		if !strings.Contains(a.logs.String(), line) {
+			t.Errorf("the log lacks %q", line)
+		}
 	}
 }

@@ -193,8 +193,13 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	}
 	logger.Info("serving gRPC, gRPC-Web and Connect", "addr", l.Addr().String())
 
+	health := server.NewHealth()
+	go health.Watch(ctx, logger, store.Ping, healthInterval)
 	context.AfterFunc(ctx, func() {
-		logger.Info("shutting down: running batches finish, jobs are handed back", "grace", c.shutdownGrace.String())
+		// Not ready first, so load balancers stop sending calls while the
+		// listener still answers.
+		health.Set(false, "shutting down")
+		logger.Info("shutting down: running batches finish, jobs are handed back", "grace", c.shutdownGrace.String(), "drain", c.shutdownDrain.String())
 	})
 	workersDone := make(chan struct{})
 	go func() {
@@ -206,12 +211,15 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 			return err
 		}
 	}
-	h := server.WithCORS(web.Handler(server.New(ctx, logger, svc, verifier, c.reflection)), c.allowedOrigins())
-	err = server.Serve(ctx, l, h, c.shutdownGrace)
+	h := server.WithCORS(web.Handler(server.New(ctx, logger, svc, verifier, c.reflection, health)), c.allowedOrigins())
+	err = server.Serve(ctx, l, h, c.shutdownDrain, c.shutdownGrace)
 	<-workersDone
 	logger.Info("stopped")
 	return err
 }
+
+// healthInterval is how often readiness pings the store.
+const healthInterval = 2 * time.Second
 
 // logger returns the server's logger: -log-format, at -log-level.
 func (c *config) logger(w io.Writer) *slog.Logger {

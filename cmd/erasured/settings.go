@@ -46,6 +46,7 @@ type config struct {
 	logLevel      slog.Level
 	logFormat     string
 	shutdownGrace time.Duration
+	shutdownDrain time.Duration
 	// deletion holds the settings passed on as they are; deletionConfig
 	// adds the rest.
 	deletion deletion.Config
@@ -251,6 +252,15 @@ func settings() []setting {
 			check: func(c *config) error {
 				if c.logFormat != "text" && c.logFormat != "json" {
 					return fmt.Errorf("is %q: set text or json", c.logFormat)
+				}
+				return nil
+			}},
+		{name: "shutdown-drain", def: "2s", cmds: serveCmd,
+			usage: "on SIGTERM, how long to go on serving while health and /readyz say not serving, so load balancers stop sending calls; 0 for none",
+			field: func(c *config) any { return &c.shutdownDrain },
+			check: func(c *config) error {
+				if c.shutdownDrain < 0 {
+					return fmt.Errorf("is %s: set 0 or more", shortDuration(c.shutdownDrain))
 				}
 				return nil
 			}},
