@@ -7,10 +7,17 @@
 //
 // Streams are not retried: a broken progress stream is resumed with WatchJob,
 // and an upload stream by uploading again or with UploadChunk.
+//
+// Every call that starts a job gets a request_id when it has none (a random
+// one, written into the request message before the first attempt), so the
+// retries above, and a caller that sends the same message again after an
+// error, get the job the first attempt started instead of a second one.
 package client
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"time"
 
@@ -20,6 +27,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 )
@@ -62,6 +71,11 @@ func Dial(target string, opts Options) (erasurev1.ErasureServiceClient, *grpc.Cl
 		opts.MaxRetries = 6
 	}
 	unary := []grpc.UnaryClientInterceptor{
+		// Outermost: the retries below reuse the id.
+		func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			setRequestID(req)
+			return invoker(ctx, method, req, reply, cc, opts...)
+		},
 		timeout.UnaryClientInterceptor(opts.Timeout),
 		retry.UnaryClientInterceptor(
 			retry.WithCodes(codes.Unavailable),
@@ -69,7 +83,15 @@ func Dial(target string, opts Options) (erasurev1.ErasureServiceClient, *grpc.Cl
 			retry.WithBackoff(retry.BackoffExponentialWithJitterBounded(200*time.Millisecond, 0.2, 5*time.Second)),
 		),
 	}
-	var stream []grpc.StreamClientInterceptor
+	stream := []grpc.StreamClientInterceptor{
+		func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			s, err := streamer(ctx, desc, cc, method, opts...)
+			if err != nil {
+				return nil, err
+			}
+			return requestIDStream{s}, nil
+		},
+	}
 	if opts.Logger != nil {
 		l := logger(opts.Logger)
 		logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
@@ -97,4 +119,29 @@ func logger(l *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, level logging.Level, msg string, fields ...any) {
 		l.Log(ctx, slog.Level(level), msg, fields...)
 	})
+}
+
+// setRequestID gives a request message with an empty request_id field a
+// new random id, in place.
+func setRequestID(m any) {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return
+	}
+	r := pm.ProtoReflect()
+	f := r.Descriptor().Fields().ByName("request_id")
+	if f == nil || f.Kind() != protoreflect.StringKind || r.Get(f).String() != "" {
+		return
+	}
+	b := make([]byte, 16)
+	rand.Read(b)
+	r.Set(f, protoreflect.ValueOfString(hex.EncodeToString(b)))
+}
+
+// requestIDStream sets the request id of the messages a stream sends.
+type requestIDStream struct{ grpc.ClientStream }
+
+func (s requestIDStream) SendMsg(m any) error {
+	setRequestID(m)
+	return s.ClientStream.SendMsg(m)
 }

@@ -50,6 +50,8 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 			deletion.FailedPrecondition: connect.CodeFailedPrecondition,
 			deletion.TooLarge:           connect.CodeResourceExhausted,
 			deletion.Denied:             connect.CodePermissionDenied,
+			deletion.Exists:             connect.CodeAlreadyExists,
+			deletion.Busy:               connect.CodeUnavailable,
 		}[de.Kind]
 		if code == 0 {
 			code = connect.CodeInternal

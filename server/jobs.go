@@ -20,6 +20,7 @@ func (s *Server) ExecuteDeletion(ctx context.Context, req *connect.Request[erasu
 	if err != nil {
 		return err
 	}
+	by.Request = requestOf(m, m.GetRequestId())
 	j, err := s.svc.StartFile(ctx, by, fileSource(m.GetSource()), spec(m.GetSpec()), deletion.Delete)
 	if err != nil {
 		return s.toStatus(ctx, err)
@@ -36,6 +37,7 @@ func (s *Server) DeleteIdentifiers(ctx context.Context, req *connect.Request[era
 	if err != nil {
 		return err
 	}
+	by.Request = requestOf(m, m.GetRequestId())
 	j, err := s.svc.StartList(ctx, by, m.GetValues(), spec(m.GetSpec()), deletion.Delete)
 	if err != nil {
 		return s.toStatus(ctx, err)
@@ -87,6 +89,7 @@ func (s *Server) DeleteProfile(ctx context.Context, req *connect.Request[erasure
 	if err != nil {
 		return nil, err
 	}
+	by.Request = requestOf(req.Msg, req.Msg.GetRequestId())
 	j, err := s.svc.RunProfile(ctx, by, req.Msg.GetProfileId(), deletion.Delete)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)

@@ -3,8 +3,14 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/erasure-dev/erasure/internal/deletion"
 )
 
 // RequestIDHeader carries a call's request id: taken from the caller when it
@@ -52,4 +58,23 @@ func newRequestID() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// requestOf identifies a call that starts a job, for deletion.Request: its
+// request_id, and a hash of the rest of the message (request_id and
+// account_id left out, deterministic encoding), so that a retry matches and
+// another request under the same id does not.
+func requestOf(m proto.Message, id string) deletion.Request {
+	if id == "" {
+		return deletion.Request{}
+	}
+	c := proto.Clone(m).ProtoReflect()
+	for _, name := range []protoreflect.Name{"request_id", "account_id"} {
+		if f := c.Descriptor().Fields().ByName(name); f != nil {
+			c.Clear(f)
+		}
+	}
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(c.Interface())
+	sum := sha256.Sum256(b)
+	return deletion.Request{ID: id, Fingerprint: sum[:]}
 }

@@ -159,6 +159,7 @@ func (s *Server) ExecuteSegmentDeletion(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return err
 	}
+	by.Request = requestOf(m, m.GetRequestId())
 	j, err := s.svc.ExecuteSegmentDeletion(ctx, by, m.GetSnapshotId(), m.GetExpectedProfiles())
 	if err != nil {
 		return s.toStatus(ctx, err)

@@ -42,6 +42,7 @@ func (s *Server) ExecuteUnsubscribe(ctx context.Context, req *connect.Request[er
 	if err != nil {
 		return err
 	}
+	by.Request = requestOf(m, m.GetRequestId())
 	j, err := s.svc.StartFile(ctx, by, fileSource(m.GetSource()), spec(m.GetSpec()), unsubscribeTask(m.GetUnsubscribe()))
 	if err != nil {
 		return s.toStatus(ctx, err)
@@ -58,6 +59,7 @@ func (s *Server) UnsubscribeIdentifiers(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return err
 	}
+	by.Request = requestOf(m, m.GetRequestId())
 	j, err := s.svc.StartList(ctx, by, m.GetValues(), spec(m.GetSpec()), unsubscribeTask(m.GetUnsubscribe()))
 	if err != nil {
 		return s.toStatus(ctx, err)
@@ -74,6 +76,7 @@ func (s *Server) UnsubscribeProfile(ctx context.Context, req *connect.Request[er
 	if err != nil {
 		return nil, err
 	}
+	by.Request = requestOf(m, m.GetRequestId())
 	v, err := s.svc.RunProfile(ctx, by, m.GetProfileId(), unsubscribeTask(m.GetUnsubscribe()))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)

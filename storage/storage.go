@@ -96,6 +96,8 @@ type Store struct {
 	// snapshots and snapshotIDs are segment snapshots (snapshots.go).
 	snapshots   *mongo.Collection
 	snapshotIDs *mongo.Collection
+	// requests are the request ids of calls that started jobs (requests.go).
+	requests *mongo.Collection
 
 	// beforeOptOutWrite, when set, runs between OptOutConsents' read and its
 	// write (export_test.go): tests change a profile there, as the platform
@@ -144,6 +146,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		previews:        db.Collection(previewsCollection),
 		snapshots:       db.Collection(snapshotsCollection),
 		snapshotIDs:     db.Collection(snapshotIDsCollection),
+		requests:        db.Collection(requestsCollection),
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -191,6 +194,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.uploads, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
 		{s.previews, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
 		{s.snapshotIDs, mongo.IndexModel{Keys: bson.D{{"snapshot_id", 1}}}},
+		{s.requests, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
 		{s.claims, mongo.IndexModel{Keys: bson.D{{"job_id", 1}, {"attempt", -1}}}},
 		// The audit trail, newest first, and erasure lookups by hash.
 		{s.auditEvents, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"seq", -1}, {"_id", -1}}}},

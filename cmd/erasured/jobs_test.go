@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/erasure-dev/erasure/client"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
@@ -944,5 +946,75 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 		if !strings.Contains(a.logs.String(), line) {
 			t.Errorf("the log lacks %q", line)
 		}
+	}
+}
+
+// A call that starts a job, retried with its request id after the server
+// restarted, gets the job the first call started; the same id with another
+// request is refused naming that job. The Go client gives every such call
+// an id of its own, written into the request.
+func TestRequestIDSurvivesARestart(t *testing.T) {
+	e := startEngine(t)
+	db := "request_ids"
+	store := seed(t, e.srv.URI(), db)
+	a := startInstance(t, e, e.srv.URI(), db)
+	ctx := context.Background()
+	req := &erasurev1.DeleteIdentifiersRequest{AccountId: "acme", RequestId: "crm-sync:2026-12-01:42",
+		Spec: &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL}, Values: []string{"k0001@example.com", "k0002@example.com"}}
+	first := runList(t, a, req)
+	a.kill(t)
+
+	b := startInstance(t, e, e.srv.URI(), db)
+	again := runList(t, b, req)
+	if again.GetJobId() != first.GetJobId() || again.GetCounts().GetDeleted() != 2 {
+		t.Fatalf("the retry after a restart got job %s %v, want the first call's %s", again.GetJobId(), again.GetCounts(), first.GetJobId())
+	}
+	jobs, err := b.client.ListJobs(ctx, &erasurev1.ListJobsRequest{AccountId: "acme"})
+	if err != nil || len(jobs.GetJobs()) != 1 {
+		t.Fatalf("%d jobs in the history, %v; want the one", len(jobs.GetJobs()), err)
+	}
+	if n, _ := store.CountProfiles(ctx, "acme"); n != profilesPerAccount-2 {
+		t.Fatalf("acme has %d profiles, want %d", n, profilesPerAccount-2)
+	}
+
+	other := proto.Clone(req).(*erasurev1.DeleteIdentifiersRequest)
+	other.Values = []string{"k0003@example.com"}
+	stream, err := b.client.DeleteIdentifiers(ctx, other)
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.AlreadyExists || !strings.Contains(status.Convert(err).Message(), first.GetJobId()) {
+		t.Fatalf("the id with another request: %v", err)
+	}
+
+	// Without an id the client makes one, writes it into the request, and
+	// sending the same message again gets the same job.
+	auto := &erasurev1.DeleteIdentifiersRequest{Spec: req.Spec, Values: []string{"k0004@example.com"}}
+	j1 := runList(t, b, auto)
+	if auto.GetRequestId() == "" {
+		t.Fatal("the client set no request id")
+	}
+	if j2 := runList(t, b, auto); j2.GetJobId() != j1.GetJobId() {
+		t.Fatalf("the same message twice started jobs %s and %s", j1.GetJobId(), j2.GetJobId())
+	}
+}
+
+// runList runs a DeleteIdentifiers call on instance i to its end.
+func runList(t *testing.T, i *instance, req *erasurev1.DeleteIdentifiersRequest) *erasurev1.Job {
+	t.Helper()
+	stream, err := i.client.DeleteIdentifiers(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *erasurev1.Job
+	for {
+		res, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return last
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.GetJob()
 	}
 }

@@ -19,6 +19,8 @@ type Caller struct {
 	Actor     job.Actor
 	// Sections are the sections the caller can see; empty means all.
 	Sections []string
+	// Request identifies a call that starts a job (see Request).
+	Request Request
 }
 
 // auditKey turns identifiers into the keyed hashes the audit trail holds.

@@ -23,6 +23,10 @@ const (
 	TooLarge
 	// Denied: the account has not activated the feature the call needs.
 	Denied
+	// Exists: the request's id names another request (ALREADY_EXISTS).
+	Exists
+	// Busy: try again in a moment (UNAVAILABLE).
+	Busy
 )
 
 // Error is a failure the caller can act on. Msg is a full sentence meant for

@@ -14,7 +14,14 @@ import (
 // StartFile validates a job by a file and queues it. The file, sheet and
 // column are checked here, so a mistake is an error now rather than a
 // failed job later.
+//
+// A retry of the call (the same by.Request) gets the job the first call
+// started; see startOnce.
 func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec Spec, task Task) (*job.Job, error) {
+	return s.startOnce(ctx, by, func(jobID string) (*job.Job, error) { return s.startFile(ctx, by, src, spec, task, jobID) })
+}
+
+func (s *Service) startFile(ctx context.Context, by Caller, src FileSource, spec Spec, task Task, jobID string) (*job.Job, error) {
 	accountID := by.AccountID
 	task, err := s.admit(ctx, by, task, job.FromFile)
 	if err != nil {
@@ -38,7 +45,7 @@ func (s *Service) StartFile(ctx context.Context, by Caller, src FileSource, spec
 	}
 
 	j := &job.Job{
-		ID:             storage.NewID(),
+		ID:             jobID,
 		AccountID:      accountID,
 		Kind:           job.FromFile,
 		Action:         task.Action,
@@ -114,8 +121,13 @@ func headerModeOf(hasHeader bool) job.HeaderMode {
 	return job.HeaderAbsent
 }
 
-// StartList queues a job by an inline list of identifiers.
+// StartList queues a job by an inline list of identifiers; a retry of the
+// call gets the job the first call started (see startOnce).
 func (s *Service) StartList(ctx context.Context, by Caller, values []string, spec Spec, task Task) (*job.Job, error) {
+	return s.startOnce(ctx, by, func(jobID string) (*job.Job, error) { return s.startList(ctx, by, values, spec, task, jobID) })
+}
+
+func (s *Service) startList(ctx context.Context, by Caller, values []string, spec Spec, task Task, jobID string) (*job.Job, error) {
 	accountID := by.AccountID
 	task, err := s.admit(ctx, by, task, job.FromList)
 	if err != nil {
@@ -128,7 +140,7 @@ func (s *Service) StartList(ctx context.Context, by Caller, values []string, spe
 		return nil, err
 	}
 	j := &job.Job{
-		ID:             storage.NewID(),
+		ID:             jobID,
 		AccountID:      accountID,
 		Kind:           job.FromList,
 		Action:         task.Action,
@@ -160,24 +172,35 @@ func (s *Service) checkList(values []string) error {
 // RunProfile runs a task on one profile by id (deleting it is a GDPR
 // erasure) and returns the finished job. The job is queued and run by a
 // worker like any other, so it is recorded, resumed after a crash and
-// reported the same way; this call waits for it.
+// reported the same way; this call waits for it. A retry of the call gets
+// the job the first call started (see startOnce).
 func (s *Service) RunProfile(ctx context.Context, by Caller, profileID string, task Task) (job.View, error) {
-	accountID := by.AccountID
-	task, err := s.admit(ctx, by, task, job.FromProfile)
+	j, err := s.startOnce(ctx, by, func(jobID string) (*job.Job, error) { return s.startProfile(ctx, by, profileID, task, jobID) })
 	if err != nil {
 		return job.View{}, err
 	}
+	var last job.View
+	err = s.Watch(ctx, by, j.ID, func(v job.View) error { last = v; return nil })
+	return last, err
+}
+
+func (s *Service) startProfile(ctx context.Context, by Caller, profileID string, task Task, jobID string) (*job.Job, error) {
+	accountID := by.AccountID
+	task, err := s.admit(ctx, by, task, job.FromProfile)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := (profileIDs{}).Normalize(profileID); err != nil {
 		// The value is not echoed: callers paste e-mail addresses here.
-		return job.View{}, invalidf("profile_id is not a profile id: it has 24 hexadecimal digits, as shown on the profile").because("INVALID_ID").at("profile_id")
+		return nil, invalidf("profile_id is not a profile id: it has 24 hexadecimal digits, as shown on the profile").because("INVALID_ID").at("profile_id")
 	}
 	// A profile that does not exist is an answer, not a job: nothing is
 	// queued, run or recorded as a deletion.
 	if err := s.requireProfile(ctx, accountID, profileID); err != nil {
-		return job.View{}, err
+		return nil, err
 	}
 	j := &job.Job{
-		ID:          storage.NewID(),
+		ID:          jobID,
 		AccountID:   accountID,
 		Kind:        job.FromProfile,
 		Action:      task.Action,
@@ -189,11 +212,9 @@ func (s *Service) RunProfile(ctx context.Context, by Caller, profileID string, t
 		CreatedBy:   by.Actor,
 	}
 	if err := s.queue(ctx, j, nil); err != nil {
-		return job.View{}, err
+		return nil, err
 	}
-	var last job.View
-	err = s.Watch(ctx, by, j.ID, func(v job.View) error { last = v; return nil })
-	return last, err
+	return j, nil
 }
 
 // GetJob returns a job of the caller's account, as the caller sees it.

@@ -93,8 +93,13 @@ func (s *Service) PreviewSegmentDeletion(ctx context.Context, c Caller, seg segm
 // ExecuteSegmentDeletion queues a job that deletes the profiles of the
 // snapshot snapshotID. expected is the count the caller confirmed: a
 // different count, an expired snapshot or one already executed is refused,
-// so that a stale or repeated confirmation never deletes.
+// so that a stale or repeated confirmation never deletes (a retry of the
+// call with its request id gets the job the first call started).
 func (s *Service) ExecuteSegmentDeletion(ctx context.Context, c Caller, snapshotID string, expected int64) (*job.Job, error) {
+	return s.startOnce(ctx, c, func(jobID string) (*job.Job, error) { return s.executeSegmentDeletion(ctx, c, snapshotID, expected, jobID) })
+}
+
+func (s *Service) executeSegmentDeletion(ctx context.Context, c Caller, snapshotID string, expected int64, jobID string) (*job.Job, error) {
 	if _, err := s.admit(ctx, c, Delete, job.FromSegment); err != nil {
 		return nil, err
 	}
@@ -106,7 +111,7 @@ func (s *Service) ExecuteSegmentDeletion(ctx context.Context, c Caller, snapshot
 		return nil, err
 	}
 	j := &job.Job{
-		ID:         storage.NewID(),
+		ID:         jobID,
 		AccountID:  c.AccountID,
 		Kind:       job.FromSegment,
 		Action:     job.Delete,

@@ -43,6 +43,11 @@ func (s *Service) sweepOnce(ctx context.Context) error {
 	} else if n > 0 {
 		s.logger.InfoContext(ctx, "identifiers of ended list jobs deleted", "jobs", n)
 	}
+	if n, err := s.store.DeleteExpiredRequests(ctx, now); err != nil {
+		return err
+	} else if n > 0 {
+		s.logger.InfoContext(ctx, "expired request ids deleted", "request_ids", n)
+	}
 	if n, err := s.store.DeleteUsedUpSnapshots(ctx, now); err != nil {
 		return err
 	} else if n > 0 {

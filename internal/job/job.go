@@ -226,3 +226,18 @@ type Actor struct {
 	Kind    string
 	Role    string
 }
+
+// Request records that a call with a caller-chosen request id started a
+// job, so that a retry of the call gets that job instead of a new one.
+type Request struct {
+	AccountID string
+	// ID is the caller's request id.
+	ID string
+	// JobID is the job the call started (or is starting).
+	JobID string
+	// Fingerprint is a hash of the request's content.
+	Fingerprint []byte
+	CreatedAt   time.Time
+	// ExpiresAt is when the id may be used for another request.
+	ExpiresAt time.Time
+}

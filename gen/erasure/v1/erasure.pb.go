@@ -2277,11 +2277,18 @@ func (x *PreviewUnsubscribeResponse) GetWarnings() []*PreviewWarning {
 // ExecuteUnsubscribeRequest starts an unsubscribe by a file, with the same
 // source and specs as the preview the user confirmed.
 type ExecuteUnsubscribeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
-	Source        *FileSource            `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
-	Spec          *DeletionSpec          `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
-	Unsubscribe   *UnsubscribeSpec       `protobuf:"bytes,4,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	AccountId   string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Source      *FileSource            `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	Spec        *DeletionSpec          `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	Unsubscribe *UnsubscribeSpec       `protobuf:"bytes,4,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	// A caller-chosen id (1 to 128 letters, digits and "-_.:") that makes
+	// retrying this call safe: the same id from the same account within 24
+	// hours returns the job the first call started instead of starting
+	// another; the same id with a different request is refused with
+	// ALREADY_EXISTS (REQUEST_ID_REUSED, job_id). The Go client sets one
+	// when it is empty.
+	RequestId     string `protobuf:"bytes,15,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2344,6 +2351,13 @@ func (x *ExecuteUnsubscribeRequest) GetUnsubscribe() *UnsubscribeSpec {
 	return nil
 }
 
+func (x *ExecuteUnsubscribeRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // ExecuteUnsubscribeResponse is a snapshot of the job.
 type ExecuteUnsubscribeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2396,7 +2410,14 @@ type UnsubscribeIdentifiersRequest struct {
 	Spec        *DeletionSpec          `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
 	Unsubscribe *UnsubscribeSpec       `protobuf:"bytes,3,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
 	// The identifier values, at most 10,000.
-	Values        []string `protobuf:"bytes,4,rep,name=values,proto3" json:"values,omitempty"`
+	Values []string `protobuf:"bytes,4,rep,name=values,proto3" json:"values,omitempty"`
+	// A caller-chosen id (1 to 128 letters, digits and "-_.:") that makes
+	// retrying this call safe: the same id from the same account within 24
+	// hours returns the job the first call started instead of starting
+	// another; the same id with a different request is refused with
+	// ALREADY_EXISTS (REQUEST_ID_REUSED, job_id). The Go client sets one
+	// when it is empty.
+	RequestId     string `protobuf:"bytes,15,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2459,6 +2480,13 @@ func (x *UnsubscribeIdentifiersRequest) GetValues() []string {
 	return nil
 }
 
+func (x *UnsubscribeIdentifiersRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // UnsubscribeIdentifiersResponse is a snapshot of the job.
 type UnsubscribeIdentifiersResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2509,8 +2537,15 @@ type UnsubscribeProfileRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
 	// The profile's id (24 hexadecimal digits).
-	ProfileId     string           `protobuf:"bytes,2,opt,name=profile_id,json=profileId,proto3" json:"profile_id,omitempty"`
-	Unsubscribe   *UnsubscribeSpec `protobuf:"bytes,3,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	ProfileId   string           `protobuf:"bytes,2,opt,name=profile_id,json=profileId,proto3" json:"profile_id,omitempty"`
+	Unsubscribe *UnsubscribeSpec `protobuf:"bytes,3,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	// A caller-chosen id (1 to 128 letters, digits and "-_.:") that makes
+	// retrying this call safe: the same id from the same account within 24
+	// hours returns the job the first call started instead of starting
+	// another; the same id with a different request is refused with
+	// ALREADY_EXISTS (REQUEST_ID_REUSED, job_id). The Go client sets one
+	// when it is empty.
+	RequestId     string `protobuf:"bytes,15,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2564,6 +2599,13 @@ func (x *UnsubscribeProfileRequest) GetUnsubscribe() *UnsubscribeSpec {
 		return x.Unsubscribe
 	}
 	return nil
+}
+
+func (x *UnsubscribeProfileRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // UnsubscribeProfileResponse holds the finished job: unsubscribed = 1 or
@@ -3303,10 +3345,17 @@ func (x *PreviewDeletionResponse) GetWarnings() []*PreviewWarning {
 // ExecuteDeletionRequest starts a deletion by a file. It takes the same
 // source and spec as the preview the user confirmed.
 type ExecuteDeletionRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
-	Source        *FileSource            `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
-	Spec          *DeletionSpec          `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Source    *FileSource            `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	Spec      *DeletionSpec          `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	// A caller-chosen id (1 to 128 letters, digits and "-_.:") that makes
+	// retrying this call safe: the same id from the same account within 24
+	// hours returns the job the first call started instead of starting
+	// another; the same id with a different request is refused with
+	// ALREADY_EXISTS (REQUEST_ID_REUSED, job_id). The Go client sets one
+	// when it is empty.
+	RequestId     string `protobuf:"bytes,15,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3362,6 +3411,13 @@ func (x *ExecuteDeletionRequest) GetSpec() *DeletionSpec {
 	return nil
 }
 
+func (x *ExecuteDeletionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // ExecuteDeletionResponse is a snapshot of the job.
 type ExecuteDeletionResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3414,7 +3470,14 @@ type DeleteIdentifiersRequest struct {
 	Spec      *DeletionSpec          `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
 	// The identifier values, at most 10,000. Row numbers in the report are
 	// 1-based positions in this list.
-	Values        []string `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	Values []string `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	// A caller-chosen id (1 to 128 letters, digits and "-_.:") that makes
+	// retrying this call safe: the same id from the same account within 24
+	// hours returns the job the first call started instead of starting
+	// another; the same id with a different request is refused with
+	// ALREADY_EXISTS (REQUEST_ID_REUSED, job_id). The Go client sets one
+	// when it is empty.
+	RequestId     string `protobuf:"bytes,15,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3468,6 +3531,13 @@ func (x *DeleteIdentifiersRequest) GetValues() []string {
 		return x.Values
 	}
 	return nil
+}
+
+func (x *DeleteIdentifiersRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // DeleteIdentifiersResponse is a snapshot of the job.
@@ -3610,7 +3680,14 @@ type DeleteProfileRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
 	// The profile's id (24 hexadecimal digits).
-	ProfileId     string `protobuf:"bytes,2,opt,name=profile_id,json=profileId,proto3" json:"profile_id,omitempty"`
+	ProfileId string `protobuf:"bytes,2,opt,name=profile_id,json=profileId,proto3" json:"profile_id,omitempty"`
+	// A caller-chosen id (1 to 128 letters, digits and "-_.:") that makes
+	// retrying this call safe: the same id from the same account within 24
+	// hours returns the job the first call started instead of starting
+	// another; the same id with a different request is refused with
+	// ALREADY_EXISTS (REQUEST_ID_REUSED, job_id). The Go client sets one
+	// when it is empty.
+	RequestId     string `protobuf:"bytes,15,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3655,6 +3732,13 @@ func (x *DeleteProfileRequest) GetAccountId() string {
 func (x *DeleteProfileRequest) GetProfileId() string {
 	if x != nil {
 		return x.ProfileId
+	}
+	return ""
+}
+
+func (x *DeleteProfileRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -7441,8 +7525,15 @@ type ExecuteSegmentDeletionRequest struct {
 	SnapshotId string                 `protobuf:"bytes,2,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
 	// The profiles of the preview the user confirmed.
 	ExpectedProfiles int64 `protobuf:"varint,3,opt,name=expected_profiles,json=expectedProfiles,proto3" json:"expected_profiles,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// A caller-chosen id (1 to 128 letters, digits and "-_.:") that makes
+	// retrying this call safe: the same id from the same account within 24
+	// hours returns the job the first call started instead of starting
+	// another; the same id with a different request is refused with
+	// ALREADY_EXISTS (REQUEST_ID_REUSED, job_id). The Go client sets one
+	// when it is empty.
+	RequestId     string `protobuf:"bytes,15,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExecuteSegmentDeletionRequest) Reset() {
@@ -7494,6 +7585,13 @@ func (x *ExecuteSegmentDeletionRequest) GetExpectedProfiles() int64 {
 		return x.ExpectedProfiles
 	}
 	return 0
+}
+
+func (x *ExecuteSegmentDeletionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // ExecuteSegmentDeletionResponse is the job's state, as ExecuteDeletion
@@ -7647,29 +7745,35 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\fhint_samples\x18\x05 \x03(\v2\x16.erasure.v1.RowOutcomeR\vhintSamples\x12-\n" +
 	"\x13other_key_type_rows\x18\x06 \x01(\x03R\x10otherKeyTypeRows\x12.\n" +
 	"\x13already_erased_rows\x18\a \x01(\x03R\x11alreadyErasedRows\x126\n" +
-	"\bwarnings\x18\b \x03(\v2\x1a.erasure.v1.PreviewWarningR\bwarnings\"\xd7\x01\n" +
+	"\bwarnings\x18\b \x03(\v2\x1a.erasure.v1.PreviewWarningR\bwarnings\"\xf6\x01\n" +
 	"\x19ExecuteUnsubscribeRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
 	"\x06source\x18\x02 \x01(\v2\x16.erasure.v1.FileSourceR\x06source\x12,\n" +
 	"\x04spec\x18\x03 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\x12=\n" +
-	"\vunsubscribe\x18\x04 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\"?\n" +
+	"\vunsubscribe\x18\x04 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x0f \x01(\tR\trequestId\"?\n" +
 	"\x1aExecuteUnsubscribeResponse\x12!\n" +
-	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"\xc3\x01\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"\xe2\x01\n" +
 	"\x1dUnsubscribeIdentifiersRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\x12=\n" +
 	"\vunsubscribe\x18\x03 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\x12\x16\n" +
-	"\x06values\x18\x04 \x03(\tR\x06values\"C\n" +
+	"\x06values\x18\x04 \x03(\tR\x06values\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x0f \x01(\tR\trequestId\"C\n" +
 	"\x1eUnsubscribeIdentifiersResponse\x12!\n" +
-	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"\x98\x01\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"\xb7\x01\n" +
 	"\x19UnsubscribeProfileRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1d\n" +
 	"\n" +
 	"profile_id\x18\x02 \x01(\tR\tprofileId\x12=\n" +
-	"\vunsubscribe\x18\x03 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\"?\n" +
+	"\vunsubscribe\x18\x03 \x01(\v2\x1b.erasure.v1.UnsubscribeSpecR\vunsubscribe\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x0f \x01(\tR\trequestId\"?\n" +
 	"\x1aUnsubscribeProfileResponse\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"\xad\x01\n" +
 	"\x16PreviewDeletionRequest\x12\x1d\n" +
@@ -7722,31 +7826,37 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\fhint_samples\x18\x06 \x03(\v2\x16.erasure.v1.RowOutcomeR\vhintSamples\x12-\n" +
 	"\x13other_key_type_rows\x18\a \x01(\x03R\x10otherKeyTypeRows\x12.\n" +
 	"\x13already_erased_rows\x18\b \x01(\x03R\x11alreadyErasedRows\x126\n" +
-	"\bwarnings\x18\t \x03(\v2\x1a.erasure.v1.PreviewWarningR\bwarnings\"\x95\x01\n" +
+	"\bwarnings\x18\t \x03(\v2\x1a.erasure.v1.PreviewWarningR\bwarnings\"\xb4\x01\n" +
 	"\x16ExecuteDeletionRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12.\n" +
 	"\x06source\x18\x02 \x01(\v2\x16.erasure.v1.FileSourceR\x06source\x12,\n" +
-	"\x04spec\x18\x03 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\"<\n" +
+	"\x04spec\x18\x03 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x0f \x01(\tR\trequestId\"<\n" +
 	"\x17ExecuteDeletionResponse\x12!\n" +
-	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"\x7f\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"\x9e\x01\n" +
 	"\x18DeleteIdentifiersRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.erasure.v1.DeletionSpecR\x04spec\x12\x16\n" +
-	"\x06values\x18\x03 \x03(\tR\x06values\">\n" +
+	"\x06values\x18\x03 \x03(\tR\x06values\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x0f \x01(\tR\trequestId\">\n" +
 	"\x19DeleteIdentifiersResponse\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"Q\n" +
 	"\x13DeleteUploadRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1b\n" +
 	"\tupload_id\x18\x02 \x01(\tR\buploadId\"\x16\n" +
-	"\x14DeleteUploadResponse\"T\n" +
+	"\x14DeleteUploadResponse\"s\n" +
 	"\x14DeleteProfileRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1d\n" +
 	"\n" +
-	"profile_id\x18\x02 \x01(\tR\tprofileId\":\n" +
+	"profile_id\x18\x02 \x01(\tR\tprofileId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x0f \x01(\tR\trequestId\":\n" +
 	"\x15DeleteProfileResponse\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job\"G\n" +
 	"\x0fWatchJobRequest\x12\x1d\n" +
@@ -8048,13 +8158,15 @@ const file_erasure_v1_erasure_proto_rawDesc = "" +
 	"\x12undecided_profiles\x18\x04 \x01(\x03R\x11undecidedProfiles\x12;\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12C\n" +
-	"\x0fevaluation_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0eevaluationTime\"\x8c\x01\n" +
+	"\x0fevaluation_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0eevaluationTime\"\xab\x01\n" +
 	"\x1dExecuteSegmentDeletionRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1f\n" +
 	"\vsnapshot_id\x18\x02 \x01(\tR\n" +
 	"snapshotId\x12+\n" +
-	"\x11expected_profiles\x18\x03 \x01(\x03R\x10expectedProfiles\"C\n" +
+	"\x11expected_profiles\x18\x03 \x01(\x03R\x10expectedProfiles\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x0f \x01(\tR\trequestId\"C\n" +
 	"\x1eExecuteSegmentDeletionResponse\x12!\n" +
 	"\x03job\x18\x01 \x01(\v2\x0f.erasure.v1.JobR\x03job*\x83\x01\n" +
 	"\x0eIdentifierType\x12\x1f\n" +
