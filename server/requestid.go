@@ -25,7 +25,8 @@ type requestIDKey struct{}
 func withRequestID(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
-		if !validRequestID(id) {
+		// The same rule as a request_id: safe to log, nothing else inside.
+		if !deletion.ValidRequestID(id) {
 			id = newRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
@@ -37,21 +38,6 @@ func withRequestID(h http.Handler) http.Handler {
 func requestIDFrom(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
-}
-
-// validRequestID accepts 1 to 128 characters of letters, digits and
-// "-_.:", so a caller's id is safe to log and cannot carry anything else.
-func validRequestID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':'
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 func newRequestID() string {
