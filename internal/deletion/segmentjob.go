@@ -96,7 +96,9 @@ func (s *Service) PreviewSegmentDeletion(ctx context.Context, c Caller, seg segm
 // so that a stale or repeated confirmation never deletes (a retry of the
 // call with its request id gets the job the first call started).
 func (s *Service) ExecuteSegmentDeletion(ctx context.Context, c Caller, snapshotID string, expected int64) (*job.Job, error) {
-	return s.startOnce(ctx, c, func(jobID string) (*job.Job, error) { return s.executeSegmentDeletion(ctx, c, snapshotID, expected, jobID) })
+	return s.startOnce(ctx, c, func(jobID string) (*job.Job, error) {
+		return s.executeSegmentDeletion(ctx, c, snapshotID, expected, jobID)
+	})
 }
 
 func (s *Service) executeSegmentDeletion(ctx context.Context, c Caller, snapshotID string, expected int64, jobID string) (*job.Job, error) {
