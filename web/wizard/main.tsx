@@ -11,6 +11,7 @@ import {
   IdentifierType,
   JobAction,
   JobState,
+  newRequestId,
   Outcome,
   PreviewState,
   runJob,
@@ -241,9 +242,11 @@ function Wizard({ client, onEnded }: { client: ErasureClient; onEnded: (job: Job
     if ("Notification" in window && Notification.permission === "default") {
       Notification.requestPermission().catch(() => {});
     }
+    // A request id makes a repeated click (or a retried call) get the same job.
+    const requestId = newRequestId();
     const stream = deleting
-      ? client.executeDeletion({ source: source(), spec: spec() })
-      : client.executeUnsubscribe({ source: source(), spec: spec(), unsubscribe: unsubscribe() });
+      ? client.executeDeletion({ source: source(), spec: spec(), requestId })
+      : client.executeUnsubscribe({ source: source(), spec: spec(), unsubscribe: unsubscribe(), requestId });
     follow(
       runJob(client, stream, {
         onUpdate: (j) => {

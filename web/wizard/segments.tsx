@@ -7,6 +7,7 @@ import { useState } from "preact/hooks";
 import {
   ConsentStatus,
   ExportColumn,
+  newRequestId,
   runJob,
   SegmentGroupOp,
   toErasureError,
@@ -145,7 +146,7 @@ export function Segments({
   const doPreview = () => act(async () => setPreview(await client.previewSegmentDeletion({ segment: segment(), evaluationTime: at })));
   const doDelete = () =>
     act(async () => {
-      const j = await runJob(client, client.executeSegmentDeletion({ snapshotId: preview!.snapshotId, expectedProfiles: preview!.profiles }), { onUpdate: setJob });
+      const j = await runJob(client, client.executeSegmentDeletion({ snapshotId: preview!.snapshotId, expectedProfiles: preview!.profiles, requestId: newRequestId() }), { onUpdate: setJob });
       setJob(j);
       onEnded(j);
     });

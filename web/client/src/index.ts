@@ -11,7 +11,7 @@ import { ErasureService } from "./gen/erasure/v1/erasure_pb.js";
 export * from "./gen/erasure/v1/erasure_pb.js";
 export { ErasureError, toErasureError } from "./errors.js";
 export { DEFAULT_CHUNK_BYTES, uploadFile, type UploadOptions } from "./upload.js";
-export { ended, runJob, runPreview, watchJob, type FollowOptions, type PreviewFollowOptions } from "./jobs.js";
+export { ended, newRequestId, runJob, runPreview, watchJob, type FollowOptions, type PreviewFollowOptions } from "./jobs.js";
 export type { Retry } from "./retry.js";
 
 export type ErasureClient = Client<typeof ErasureService>;

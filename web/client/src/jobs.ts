@@ -127,3 +127,14 @@ export async function runPreview(client: Client<typeof ErasureService>, start: A
     stream = client.watchPreview({ accountId: opts.accountId ?? "", previewId: last.previewId }, { signal: opts.signal });
   }
 }
+
+/**
+ * newRequestId returns a random request id for a call that starts a job:
+ * sending the same id again (a repeated click, a retry) gets the same job.
+ * It uses getRandomValues, which pages served over plain HTTP have too.
+ */
+export function newRequestId(): string {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
