@@ -151,7 +151,7 @@ func TestAuditTrail(t *testing.T) {
 			"AUDIT_ACTION_JOB_STARTED adam/operator/ADMIN JOB_STATE_QUEUED deleted=0 rows=0"}},
 		{queued.GetJobId(), []string{
 			"AUDIT_ACTION_JOB_FINISHED adam/operator/ADMIN JOB_STATE_CANCELLED deleted=0 rows=0",
-			"AUDIT_ACTION_JOB_CANCEL_REQUESTED olga/user/OWNER JOB_STATE_CANCELLED deleted=0 rows=0",
+			"AUDIT_ACTION_JOB_CANCEL_REQUESTED olga/user/OWNER JOB_STATE_QUEUED deleted=0 rows=0", // the state when it was asked
 			"AUDIT_ACTION_JOB_STARTED adam/operator/ADMIN JOB_STATE_QUEUED deleted=0 rows=0"}},
 		{cancelled.GetJobId(), []string{
 			fmt.Sprintf("AUDIT_ACTION_JOB_FINISHED uma/user/USER JOB_STATE_CANCELLED deleted=%d rows=%d", c.GetDeleted(), c.GetRows()),

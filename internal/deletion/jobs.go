@@ -281,15 +281,24 @@ func (s *Service) Cancel(ctx context.Context, by Caller, jobID string) (job.View
 	if err := checkAccount(accountID); err != nil {
 		return job.View{}, err
 	}
+	// The request is recorded in the trail before the job can see it, so
+	// the trail never shows a job finished by a cancel before the cancel
+	// (the worker records the finish). The first request is the one
+	// recorded; a job that has ended already is returned unchanged.
+	before, err := s.store.GetJob(ctx, accountID, jobID)
+	if err != nil {
+		return job.View{}, notFound(err, "job", jobID)
+	}
+	if !before.State.Terminal() && !before.CancelRequested {
+		if err := s.record(ctx, job.CancelRequested, by.Actor, before); err != nil {
+			return job.View{}, err
+		}
+	}
 	j, err := s.store.RequestCancel(ctx, accountID, jobID)
 	if err != nil {
 		return job.View{}, notFound(err, "job", jobID)
 	}
 	if j.CancelRequested {
-		// The first request is the one recorded; the job stops at it.
-		if err := s.record(ctx, job.CancelRequested, by.Actor, j); err != nil {
-			return job.View{}, err
-		}
 		if j.State == job.Cancelled && j.StartedAt == nil {
 			// Ended before any worker took it: no worker records its end.
 			if err := s.record(ctx, job.Finished, j.CreatedBy, j); err != nil {
