@@ -20,7 +20,7 @@ help: ## Describe the targets
 .PHONY: run
 run: ## Build and start erasured on :8080 (embedded store under ./data unless MONGODB_URI is set)
 	go build -buildvcs=auto -o bin/erasured ./cmd/erasured
-	./bin/erasured
+	./bin/erasured -metrics-addr localhost:9090
 
 .PHONY: test
 test: tools libreoffice chromium ## Run every test (starts its own embedded stores; needs no running service)

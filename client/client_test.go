@@ -59,7 +59,7 @@ func TestRetriesUntilTheServerIsUp(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		_ = server.Serve(ctx, l, server.New(ctx, logger, svc, auth.NewVerifier([]crypto.PublicKey{pub}, nil), true, nil), 0, time.Second)
+		_ = server.Serve(ctx, l, server.New(ctx, logger, svc, auth.NewVerifier([]crypto.PublicKey{pub}, nil), server.Options{Reflection: true}), 0, time.Second)
 	}()
 	_, err = c.GetJob(context.Background(), &erasurev1.GetJobRequest{AccountId: "acme", JobId: "0123456789abcdef01234567"})
 	if status.Code(err) != codes.NotFound {

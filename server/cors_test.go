@@ -33,7 +33,7 @@ func TestCORS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := server.New(ctx, logger, svc, auth.NewVerifier([]crypto.PublicKey{pub}, nil), false, nil)
+	api := server.New(ctx, logger, svc, auth.NewVerifier([]crypto.PublicKey{pub}, nil), server.Options{})
 	allowed := httptest.NewServer(server.WithCORS(api, []string{"https://app.example.com"}))
 	t.Cleanup(allowed.Close)
 	none := httptest.NewServer(server.WithCORS(api, nil))

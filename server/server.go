@@ -22,6 +22,7 @@ import (
 	"github.com/erasure-dev/erasure/gen/erasure/v1/erasurev1connect"
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
+	"github.com/erasure-dev/erasure/internal/metrics"
 )
 
 // MaxMessageBytes bounds one request message; one over it fails with
@@ -44,30 +45,39 @@ type Server struct {
 
 var _ erasurev1connect.ErasureServiceHandler = (*Server)(nil)
 
+// Options configure New.
+type Options struct {
+	// Reflection serves gRPC server reflection (grpcurl list, describe).
+	Reflection bool
+	// Health is the readiness the health service, /readyz and /healthz
+	// report; nil means always ready.
+	Health *Health
+	// Metrics records every call; nil records nothing.
+	Metrics *metrics.Metrics
+}
+
 // New returns the HTTP handler serving the API, reflection and health.
 // Every API call needs a bearer token that verifier accepts; health and
 // reflection (which expose no data) do not. When stopping ends, open
 // progress streams are closed with UNAVAILABLE.
-//
-// health, when not nil, is the readiness the health service, /readyz and
-// /healthz report; nil means always ready.
-func New(stopping context.Context, logger *slog.Logger, svc *deletion.Service, verifier *auth.Verifier, reflection bool, health *Health) http.Handler {
+func New(stopping context.Context, logger *slog.Logger, svc *deletion.Service, verifier *auth.Verifier, opts Options) http.Handler {
+	health := opts.Health
 	if health == nil {
 		health = NewHealth()
 	}
 	s := &Server{logger: logger, svc: svc, stopping: stopping}
-	opts := []connect.HandlerOption{
+	handlerOpts := []connect.HandlerOption{
 		// Logging sees every call, including refused ones; recovery
 		// (WithRecover) is innermost.
-		connect.WithInterceptors(newLogInterceptor(logger), &authInterceptor{verifier: verifier}),
+		connect.WithInterceptors(&logInterceptor{logger: logger, metrics: opts.Metrics}, &authInterceptor{verifier: verifier}),
 		connect.WithRecover(s.recover),
 		connect.WithReadMaxBytes(MaxMessageBytes),
 		connect.WithConditionalHandlerOptions(gzipWithLimit),
 	}
 	mux := http.NewServeMux()
-	path, api := erasurev1connect.NewErasureServiceHandler(s, opts...)
+	path, api := erasurev1connect.NewErasureServiceHandler(s, handlerOpts...)
 	mux.Handle(path, limitMessageSize(api))
-	if reflection {
+	if opts.Reflection {
 		reflector := grpcreflect.NewStaticReflector(erasurev1connect.ErasureServiceName)
 		mux.Handle(grpcreflect.NewHandlerV1(reflector))
 		mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
@@ -122,15 +132,15 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, drain, grace tim
 	return nil
 }
 
-// newLogInterceptor logs one line per call: request id, procedure,
-// protocol, code, the refusal's reason, the caller's account and token
-// subject (once the token was verified), the peer of a refused call, and the
-// duration. Requests and responses are never logged: they hold identifiers.
-func newLogInterceptor(logger *slog.Logger) connect.Interceptor {
-	return &logInterceptor{logger: logger}
+// logInterceptor logs one line per call: request id, procedure, protocol,
+// code, the refusal's reason, the caller's account and token subject (once
+// the token was verified), the peer of a refused call, and the duration;
+// and counts the call in the metrics. Requests and responses are never
+// logged: they hold identifiers.
+type logInterceptor struct {
+	logger  *slog.Logger
+	metrics *metrics.Metrics
 }
-
-type logInterceptor struct{ logger *slog.Logger }
 
 // callInfo is what the interceptors inside the log interceptor learn about
 // the caller, for its log line.
@@ -192,8 +202,10 @@ func (i *logInterceptor) log(ctx context.Context, procedure string, peer connect
 	if info.subject != "" {
 		attrs = append(attrs, "account_id", info.account, "subject", info.subject)
 	}
-	attrs = append(attrs, "duration_ms", time.Since(start).Milliseconds())
+	d := time.Since(start)
+	attrs = append(attrs, "duration_ms", d.Milliseconds())
 	i.logger.Log(ctx, level, "rpc", attrs...)
+	i.metrics.RPC(procedure, code, d)
 }
 
 // reasonOf returns the reason of an error's ErrorInfo, or "".

@@ -108,7 +108,7 @@ func newEnv(t *testing.T, cfg deletion.Config) *env {
 	done := make(chan struct{}, 2)
 	go func() { _ = svc.Run(ctx); done <- struct{}{} }()
 	go func() {
-		_ = server.Serve(ctx, l, server.New(ctx, logger, svc, verifier, true, nil), 0, time.Second)
+		_ = server.Serve(ctx, l, server.New(ctx, logger, svc, verifier, server.Options{Reflection: true}), 0, time.Second)
 		done <- struct{}{}
 	}()
 

@@ -67,3 +67,30 @@ func (s *Store) CountUploadsInProgress(ctx context.Context, accountID string, si
 	}
 	return n, nil
 }
+
+// QueueStats returns, across accounts, how many jobs are queued and running,
+// the age of the oldest queued job at now, and how many uploads are still
+// receiving bytes (metrics). The {state, _id} index serves the job counts
+// and the oldest.
+func (s *Store) QueueStats(ctx context.Context, now time.Time) (queued, running int64, oldest time.Duration, uploads int64, err error) {
+	if queued, err = s.jobs.CountDocuments(ctx, bson.D{{"state", stateQueued}}); err != nil {
+		return 0, 0, 0, 0, fmt.Errorf("count queued jobs: %w", err)
+	}
+	if running, err = s.jobs.CountDocuments(ctx, bson.D{{"state", stateRunning}}); err != nil {
+		return 0, 0, 0, 0, fmt.Errorf("count running jobs: %w", err)
+	}
+	var first struct {
+		CreatedAt time.Time `bson:"created_at"`
+	}
+	err = s.jobs.FindOne(ctx, bson.D{{"state", stateQueued}}, options.FindOne().SetSort(bson.D{{"_id", 1}}).SetProjection(bson.D{{"created_at", 1}})).Decode(&first)
+	switch {
+	case err == nil:
+		oldest = max(now.Sub(first.CreatedAt), 0)
+	case !errors.Is(err, mongo.ErrNoDocuments):
+		return 0, 0, 0, 0, fmt.Errorf("find the oldest queued job: %w", err)
+	}
+	if uploads, err = s.uploads.CountDocuments(ctx, bson.D{{"complete", false}}); err != nil {
+		return 0, 0, 0, 0, fmt.Errorf("count uploads: %w", err)
+	}
+	return queued, running, oldest, uploads, nil
+}

@@ -210,7 +210,7 @@ func benchOurs(uri string, c config, file []byte) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	go server.Serve(runCtx, l, server.New(runCtx, quiet, svc, auth.NewVerifier([]crypto.PublicKey{pub}, nil), false, nil), 0, time.Second)
+	go server.Serve(runCtx, l, server.New(runCtx, quiet, svc, auth.NewVerifier([]crypto.PublicKey{pub}, nil), server.Options{}), 0, time.Second)
 	api := erasurev1connect.NewErasureServiceClient(&http.Client{Transport: bearer(token)}, "http://"+l.Addr().String())
 	time.Sleep(200 * time.Millisecond) // the first sweep and queue poll pass before measuring
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -1016,5 +1017,78 @@ func runList(t *testing.T, i *instance, req *erasurev1.DeleteIdentifiersRequest)
 			t.Fatal(err)
 		}
 		last = res.GetJob()
+	}
+}
+
+// Metrics, scraped from the separate listener while a job runs and after it
+// ended: calls by procedure and code, rows by outcome, batch times, the
+// shared queue, uploads; and no identifier anywhere in them.
+func TestMetricsDuringAJob(t *testing.T) {
+	e := startEngine(t)
+	db := "metrics"
+	seed(t, e.srv.URI(), db)
+	metricsAddr := freeAddr(t)
+	a := startInstance(t, e, e.srv.URI(), db, "-metrics-addr", metricsAddr)
+	scrape := func() string {
+		t.Helper()
+		res, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	// value returns the value of the sample line starting with prefix.
+	value := func(text, prefix string) float64 {
+		t.Helper()
+		for _, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(line, prefix+" ") {
+				v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, prefix)), 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+		}
+		t.Fatalf("no sample %s in:\n%s", prefix, text)
+		return 0
+	}
+	recv := startJob(t, a, deleting)
+	seen := follow(t, recv, 40)
+	during := scrape()
+	if seen.GetState() == erasurev1.JobState_JOB_STATE_RUNNING && value(during, "erasure_jobs_running") != 1 {
+		t.Errorf("while the job runs: erasure_jobs_running is %v", value(during, "erasure_jobs_running"))
+	}
+	if value(during, `erasure_rows_total{action="delete",outcome="deleted"}`) <= 0 {
+		t.Error("no deleted rows counted while the job runs")
+	}
+	finish(t, a, seen.GetJobId())
+	after := scrape()
+	for _, c := range []struct {
+		sample string
+		min    float64
+	}{
+		{`erasure_rows_total{action="delete",outcome="deleted"}`, 173},
+		{`erasure_rows_total{action="delete",outcome="invalid"}`, 1},
+		{`erasure_batch_duration_seconds_count{action="delete"}`, 30},
+		{`erasure_jobs_ended_total{action="delete",state="succeeded"}`, 1},
+		{`erasure_rpc_requests_total{code="ok",procedure="/erasure.v1.ErasureService/UploadFile"}`, 1},
+		{`erasure_rpc_requests_total{code="not_found",procedure="/erasure.v1.ErasureService/GetJob"}`, 1},
+		{`erasure_upload_bytes_total`, float64(len(fileData()))},
+		{`erasure_jobs_queued`, 0},
+		{`erasure_queue_oldest_age_seconds`, 0},
+	} {
+		if v := value(after, c.sample); v < c.min {
+			t.Errorf("%s = %v, want at least %v", c.sample, v, c.min)
+		}
+	}
+	if v := value(after, `erasure_rows_total{action="delete",outcome="deleted"}`); v != 173 {
+		t.Errorf("deleted rows counted %v, want the job's 173", v)
+	}
+	for _, secret := range []string{"@example.com", "acme", "k0001"} {
+		if strings.Contains(after, secret) {
+			t.Errorf("the metrics hold %q", secret)
+		}
 	}
 }

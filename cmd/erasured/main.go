@@ -28,9 +28,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/erasure-dev/erasure/internal/auth"
 	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/internal/demo"
+	"github.com/erasure-dev/erasure/internal/metrics"
 	"github.com/erasure-dev/erasure/internal/storageembed"
 	"github.com/erasure-dev/erasure/server"
 	"github.com/erasure-dev/erasure/storage"
@@ -186,7 +189,22 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		}
 	}
 
-	svc := deletion.New(logger, store, c.deletionConfig(auditKey))
+	var m *metrics.Metrics
+	if c.metricsAddr != "" {
+		m = metrics.New(func(ctx context.Context) (metrics.QueueStats, error) {
+			queued, running, oldest, uploads, err := store.QueueStats(ctx, time.Now())
+			return metrics.QueueStats{Queued: queued, Running: running, OldestQueued: oldest, UploadsInProgress: uploads}, err
+		})
+		ml, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		logger.Info("serving metrics", "addr", ml.Addr().String(), "path", "/metrics")
+		go server.Serve(ctx, ml, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}), 0, time.Second)
+	}
+	cfg := c.deletionConfig(auditKey)
+	cfg.Metrics = m
+	svc := deletion.New(logger, store, cfg)
 	l, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -211,7 +229,7 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 			return err
 		}
 	}
-	h := server.WithCORS(web.Handler(server.New(ctx, logger, svc, verifier, c.reflection, health)), c.allowedOrigins())
+	h := server.WithCORS(web.Handler(server.New(ctx, logger, svc, verifier, server.Options{Reflection: c.reflection, Health: health, Metrics: m})), c.allowedOrigins())
 	err = server.Serve(ctx, l, h, c.shutdownDrain, c.shutdownGrace)
 	<-workersDone
 	logger.Info("stopped")

@@ -40,6 +40,7 @@ type config struct {
 	features      string
 	reflection    bool
 	corsOrigins   string
+	metricsAddr   string
 	jwtIssuer     string
 	jwtMaxLife    time.Duration
 	maxUploadMB   int64
@@ -246,6 +247,9 @@ func settings() []setting {
 		{name: "log-level", def: "info", cmds: serveCmd,
 			usage: "log `level`: debug, info, warn or error",
 			field: func(c *config) any { return &c.logLevel }},
+		{name: "metrics-addr", cmds: serveCmd,
+			usage: "`address` of a separate listener serving Prometheus metrics at /metrics; empty (the default) serves none",
+			field: func(c *config) any { return &c.metricsAddr }},
 		{name: "log-format", def: "text", cmds: serveCmd,
 			usage: "log `format`: text (logfmt) or json (one object per line)",
 			field: func(c *config) any { return &c.logFormat },

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/erasure-dev/erasure/internal/job"
 )
@@ -52,6 +53,7 @@ func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
 		return nil
 	}
 	j := r.job
+	start := time.Now()
 	work := slices.Clone(batch)
 	if redo {
 		if err := r.readBack(ctx, work); err != nil {
@@ -88,6 +90,13 @@ func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
 	tally(&j.Counts, r.sections, work, true)
 	j.Sections = r.sections.list()
 	r.lastRow = work[len(work)-1].num
+	if m := r.s.cfg.Metrics; m != nil {
+		outcomes := map[string]int{}
+		for _, w := range work {
+			outcomes[w.outcome.String()]++
+		}
+		m.Batch(j.Action.String(), time.Since(start), outcomes)
+	}
 	return nil
 }
 

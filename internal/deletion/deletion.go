@@ -17,6 +17,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/erasure-dev/erasure/internal/metrics"
 	"github.com/erasure-dev/erasure/storage"
 )
 
@@ -80,6 +81,9 @@ type Config struct {
 	// may wait for ExecuteSegmentDeletion; a used one lives as long as its
 	// job runs.
 	SnapshotTTL time.Duration
+	// Metrics records jobs, batches, rows, retries and uploads; nil records
+	// nothing.
+	Metrics *metrics.Metrics
 	// TempDir holds uploads copied out of the store while a job reads them;
 	// empty means the system default.
 	TempDir string

@@ -50,6 +50,7 @@ func (r *run) withRetry(f func(context.Context) error) error {
 		if time.Until(deadline) <= 0 {
 			return errLeaseLost
 		}
+		r.s.cfg.Metrics.StoreRetry()
 		r.log.WarnContext(r.ops, "store unavailable; retrying", "retry_in", backoff.String(), "error", err)
 		select {
 		case <-r.ops.Done():

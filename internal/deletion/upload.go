@@ -63,6 +63,7 @@ func (s *Service) AppendUpload(ctx context.Context, accountID, uploadID string, 
 	if err := checkAccount(accountID); err != nil {
 		return nil, err
 	}
+	s.cfg.Metrics.UploadBytes(len(data))
 	u, err := s.store.AppendUpload(ctx, accountID, uploadID, offset, data, last, s.cfg.MaxUploadBytes)
 	var oe *storage.OffsetError
 	switch {

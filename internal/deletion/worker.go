@@ -70,6 +70,9 @@ func (s *Service) work(stop, ops context.Context, owner string) {
 // its lease, and records how it ended.
 func (s *Service) runJob(stop, ops context.Context, j *job.Job) {
 	r := s.newRun(stop, ops, j)
+	if j.Lease.Attempt > 1 {
+		s.cfg.Metrics.Takeover()
+	}
 	r.log.InfoContext(ops, "job started", "kind", j.Kind.String(), "action", j.Action.String(), "identifier_type", j.IdentifierType.String(), "resume_after_rows", j.Counts.Rows)
 	// Nothing is deleted before the start is in the audit trail (stored
 	// once, whoever records it first).
@@ -149,6 +152,7 @@ func (s *Service) finish(r *run, state job.State, reason string) {
 		}
 	}
 	c := done.Counts
+	s.cfg.Metrics.JobEnded(done.Action.String(), done.State.String())
 	r.log.InfoContext(r.ops, "job finished", "state", done.State.String(), "action", done.Action.String(), "rows", c.Rows, "deleted", c.Deleted,
 		"unsubscribed", c.Unsubscribed, "already_unsubscribed", c.AlreadyUnsubscribed, "not_found", c.NotFound, "invalid", c.Invalid, "duplicate", c.Duplicate)
 }
