@@ -15,9 +15,17 @@ const accountsCollection = "accounts"
 
 // accountDoc is an account's settings for this service.
 type accountDoc struct {
-	ID        string    `bson:"_id"`
-	Features  []string  `bson:"features"`
-	UpdatedAt time.Time `bson:"updated_at"`
+	ID        string      `bson:"_id"`
+	Features  []string    `bson:"features"`
+	Webhook   *webhookDoc `bson:"webhook,omitempty"`
+	UpdatedAt time.Time   `bson:"updated_at"`
+}
+
+// webhookDoc is where an account's job endings are posted, and the secret
+// they are signed with.
+type webhookDoc struct {
+	URL    string `bson:"url"`
+	Secret []byte `bson:"secret"`
 }
 
 // AccountFeatures returns the features activated for the account, and
@@ -32,6 +40,10 @@ func (s *Store) AccountFeatures(ctx context.Context, accountID string) ([]string
 	if err != nil {
 		return nil, false, fmt.Errorf("read account: %w", err)
 	}
+	if d.Features == nil {
+		// Settings without features (only a webhook): the defaults apply.
+		return nil, false, nil
+	}
 	return d.Features, true, nil
 }
 
@@ -40,8 +52,9 @@ func (s *Store) SetAccountFeatures(ctx context.Context, accountID string, featur
 	if features == nil {
 		features = []string{}
 	}
-	d := accountDoc{ID: accountID, Features: features, UpdatedAt: now()}
-	_, err := s.accounts.ReplaceOne(ctx, bson.D{{"_id", accountID}}, d, options.Replace().SetUpsert(true))
+	// Only the features: the account's other settings stay.
+	_, err := s.accounts.UpdateOne(ctx, bson.D{{"_id", accountID}},
+		bson.D{{"$set", bson.D{{"features", features}, {"updated_at", now()}}}}, options.UpdateOne().SetUpsert(true))
 	if err != nil {
 		return fmt.Errorf("set account features: %w", err)
 	}
@@ -93,4 +106,31 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (queued, running 
 		return 0, 0, 0, 0, fmt.Errorf("count uploads: %w", err)
 	}
 	return queued, running, oldest, uploads, nil
+}
+
+// SetAccountWebhook sets (or with an empty url removes) where the account's
+// job endings are posted and the secret that signs them.
+func (s *Store) SetAccountWebhook(ctx context.Context, accountID, url string, secret []byte) error {
+	update := bson.D{{"$set", bson.D{{"webhook", webhookDoc{URL: url, Secret: secret}}, {"updated_at", now()}}}}
+	if url == "" {
+		update = bson.D{{"$unset", bson.D{{"webhook", ""}}}, {"$set", bson.D{{"updated_at", now()}}}}
+	}
+	if _, err := s.accounts.UpdateOne(ctx, bson.D{{"_id", accountID}}, update, options.UpdateOne().SetUpsert(true)); err != nil {
+		return fmt.Errorf("set account webhook: %w", err)
+	}
+	return nil
+}
+
+// AccountWebhook returns the account's webhook URL and secret; an empty URL
+// when it has none.
+func (s *Store) AccountWebhook(ctx context.Context, accountID string) (string, []byte, error) {
+	var d accountDoc
+	err := s.accounts.FindOne(ctx, bson.D{{"_id", accountID}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && d.Webhook == nil) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("read account: %w", err)
+	}
+	return d.Webhook.URL, d.Webhook.Secret, nil
 }

@@ -98,6 +98,8 @@ type Store struct {
 	snapshotIDs *mongo.Collection
 	// requests are the request ids of calls that started jobs (requests.go).
 	requests *mongo.Collection
+	// deliveries are job endings to post to webhooks (webhooks.go).
+	deliveries *mongo.Collection
 
 	// beforeOptOutWrite, when set, runs between OptOutConsents' read and its
 	// write (export_test.go): tests change a profile there, as the platform
@@ -147,6 +149,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		snapshots:       db.Collection(snapshotsCollection),
 		snapshotIDs:     db.Collection(snapshotIDsCollection),
 		requests:        db.Collection(requestsCollection),
+		deliveries:      db.Collection(webhookDeliveriesCollection),
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -195,6 +198,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.previews, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
 		{s.snapshotIDs, mongo.IndexModel{Keys: bson.D{{"snapshot_id", 1}}}},
 		{s.requests, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
+		{s.deliveries, mongo.IndexModel{Keys: bson.D{{"next_at", 1}}}},
 		{s.claims, mongo.IndexModel{Keys: bson.D{{"job_id", 1}, {"attempt", -1}}}},
 		// The audit trail, newest first, and erasure lookups by hash.
 		{s.auditEvents, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"seq", -1}, {"_id", -1}}}},

@@ -73,6 +73,8 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		return runToken(rest, env, stdout, stderr)
 	case "features":
 		return runFeatures(ctx, rest, env, stdout)
+	case "webhook":
+		return runWebhook(ctx, rest, env, stdout)
 	case "version":
 		if len(rest) > 0 {
 			return usageError{fmt.Errorf("unexpected argument %q: erasured version takes none", rest[0])}

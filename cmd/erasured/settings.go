@@ -23,6 +23,7 @@ const (
 	serveCmd command = 1 << iota
 	tokenCmd
 	featuresCmd
+	webhookCmd
 )
 
 // config is everything the settings set, for every command.
@@ -90,7 +91,7 @@ func envName(flagName string) string {
 // settings declares every setting, in the order -h and the README list them.
 func settings() []setting {
 	d := deletion.DefaultConfig()
-	shared := serveCmd | tokenCmd | featuresCmd
+	shared := serveCmd | tokenCmd | featuresCmd | webhookCmd
 	return []setting{
 		{name: "addr", def: ":8080", cmds: serveCmd,
 			usage: "listen address, `host:port`; :8080 is every interface",
@@ -104,7 +105,7 @@ func settings() []setting {
 		{name: "mongodb-uri", cmds: shared,
 			usage: "MongoDB connection string (production); empty embeds FerretDB with its data under -data-dir",
 			field: func(c *config) any { return &c.mongoURI }},
-		{name: "database", def: "erasure", cmds: serveCmd | featuresCmd,
+		{name: "database", def: "erasure", cmds: serveCmd | featuresCmd | webhookCmd,
 			usage: "database holding profiles and the service's collections",
 			field: func(c *config) any { return &c.database },
 			check: func(c *config) error {
@@ -122,7 +123,7 @@ func settings() []setting {
 				}
 				return nil
 			}},
-		{name: "write-majority", def: "true", cmds: serveCmd | featuresCmd,
+		{name: "write-majority", def: "true", cmds: serveCmd | featuresCmd | webhookCmd,
 			usage: "write concern majority (with -mongodb-uri)",
 			field: func(c *config) any { return &c.writeMajority }},
 		{name: "demo-profiles", def: "5000", cmds: serveCmd,
@@ -478,6 +479,7 @@ func commands() []commandDoc {
 		{serveCmd, "serve", "[flags]", "start the server (the default: erasured [flags] does the same)"},
 		{tokenCmd, "token", "[flags]", "mint a development token signed with the development key the server trusts"},
 		{featuresCmd, "features", "[flags]", "show or set the features activated for an account"},
+		{webhookCmd, "webhook", "[flags]", "show or set where an account's job endings are posted"},
 		{0, "help", "[command]", "show this help, or a command's flags"},
 		{0, "version", "", "print the version and exit (also erasured -version)"},
 	}

@@ -429,3 +429,41 @@ func TestZeroMeansNoBound(t *testing.T) {
 		}
 	}
 }
+
+// erasured webhook sets, shows and removes an account's webhook, and
+// refuses a webhook without a usable secret or URL.
+func TestWebhookCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	short := filepath.Join(t.TempDir(), "short")
+	if err := os.WriteFile(short, []byte("too short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runFor(t, env(), "webhook", "-data-dir", dir, "-account", "acme", "-url", "https://hooks.example.com/erasure", "-secret-file", secret)
+	if err != nil || strings.TrimSpace(out) != "acme: https://hooks.example.com/erasure" {
+		t.Fatalf("set: %q, %v", out, err)
+	}
+	if out, _, err := runFor(t, env(), "webhook", "-data-dir", dir, "-account", "acme"); err != nil || strings.TrimSpace(out) != "acme: https://hooks.example.com/erasure" {
+		t.Fatalf("show: %q, %v", out, err)
+	}
+	for _, args := range [][]string{
+		{"-url", "https://hooks.example.com/erasure"},
+		{"-url", "https://hooks.example.com/erasure", "-secret-file", short},
+		{"-url", "hooks.example.com", "-secret-file", secret},
+	} {
+		if _, _, err := runFor(t, env(), append([]string{"webhook", "-data-dir", dir, "-account", "acme"}, args...)...); err == nil {
+			t.Errorf("webhook %v was accepted", args)
+		}
+	}
+	if out, _, err := runFor(t, env(), "webhook", "-data-dir", dir, "-account", "acme", "-remove"); err != nil || strings.TrimSpace(out) != "acme: no webhook" {
+		t.Fatalf("remove: %q, %v", out, err)
+	}
+	// The account's features were not touched: the defaults still apply.
+	if out, _, err := runFor(t, env(), "features", "-data-dir", dir, "-account", "acme"); err != nil || !strings.Contains(out, "no features stored") {
+		t.Fatalf("features after the webhook: %q, %v", out, err)
+	}
+}

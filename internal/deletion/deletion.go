@@ -81,6 +81,11 @@ type Config struct {
 	// may wait for ExecuteSegmentDeletion; a used one lives as long as its
 	// job runs.
 	SnapshotTTL time.Duration
+	// WebhookPoll is how often due webhook deliveries are looked for, and
+	// WebhookBackoff the wait after a delivery's first failed attempt
+	// (doubling after each one, up to 10 minutes).
+	WebhookPoll    time.Duration
+	WebhookBackoff time.Duration
 	// Metrics records jobs, batches, rows, retries and uploads; nil records
 	// nothing.
 	Metrics *metrics.Metrics
@@ -110,6 +115,8 @@ func DefaultConfig() Config {
 		MaxActiveJobsPerAccount: 20,
 		MaxUploadsPerAccount:    10,
 		SnapshotTTL:             30 * time.Minute,
+		WebhookPoll:             time.Second,
+		WebhookBackoff:          5 * time.Second,
 	}
 }
 
@@ -130,6 +137,8 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.MaxActiveJobsPerAccount, d.MaxActiveJobsPerAccount)
 	orDefault(&c.MaxUploadsPerAccount, d.MaxUploadsPerAccount)
 	orDefault(&c.SnapshotTTL, d.SnapshotTTL)
+	orDefault(&c.WebhookPoll, d.WebhookPoll)
+	orDefault(&c.WebhookBackoff, d.WebhookBackoff)
 	if c.DefaultFeatures == nil {
 		c.DefaultFeatures = DefaultFeatures
 	}

@@ -304,6 +304,9 @@ func (s *Service) Cancel(ctx context.Context, by Caller, jobID string) (job.View
 			if err := s.record(ctx, job.Finished, j.CreatedBy, j); err != nil {
 				return job.View{}, err
 			}
+			if err := s.queueDelivery(ctx, j); err != nil {
+				s.logger.WarnContext(ctx, "could not queue the job's webhook delivery", "job_id", j.ID, "error", err)
+			}
 		}
 	}
 	if j.State == job.Cancelled && j.StartedAt == nil && j.File.UploadID != "" {

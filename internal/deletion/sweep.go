@@ -43,6 +43,9 @@ func (s *Service) sweepOnce(ctx context.Context) error {
 	} else if n > 0 {
 		s.logger.InfoContext(ctx, "identifiers of ended list jobs deleted", "jobs", n)
 	}
+	if _, err := s.store.DeleteOldDeliveries(ctx, now.Add(-7*24*time.Hour)); err != nil {
+		return err
+	}
 	if n, err := s.store.DeleteExpiredRequests(ctx, now); err != nil {
 		return err
 	} else if n > 0 {

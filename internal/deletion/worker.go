@@ -27,6 +27,7 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Go(func() { s.work(ctx, ops, owner) })
 	}
 	wg.Go(func() { s.sweep(ctx) })
+	wg.Go(func() { s.deliver(ctx) })
 	wg.Wait()
 	return nil
 }
@@ -153,6 +154,9 @@ func (s *Service) finish(r *run, state job.State, reason string) {
 	}
 	c := done.Counts
 	s.cfg.Metrics.JobEnded(done.Action.String(), done.State.String())
+	if err := s.queueDelivery(r.ops, done); err != nil {
+		r.log.WarnContext(r.ops, "could not queue the job's webhook delivery", "error", err)
+	}
 	r.log.InfoContext(r.ops, "job finished", "state", done.State.String(), "action", done.Action.String(), "rows", c.Rows, "deleted", c.Deleted,
 		"unsubscribed", c.Unsubscribed, "already_unsubscribed", c.AlreadyUnsubscribed, "not_found", c.NotFound, "invalid", c.Invalid, "duplicate", c.Duplicate)
 }

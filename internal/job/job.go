@@ -241,3 +241,14 @@ type Request struct {
 	// ExpiresAt is when the id may be used for another request.
 	ExpiresAt time.Time
 }
+
+// Delivery is a job's ending to post to its account's webhook.
+type Delivery struct {
+	JobID     string
+	AccountID string
+	// Body is the JSON posted: job id, kind, action, state and counts; no
+	// identifier.
+	Body []byte
+	// Attempts are the attempts made, this one included once taken.
+	Attempts int
+}
