@@ -1091,4 +1091,19 @@ func TestMetricsDuringAJob(t *testing.T) {
 			t.Errorf("the metrics hold %q", secret)
 		}
 	}
+
+	// An operator who asks for it gets rows and ended jobs by account (the
+	// same file again: its profiles are gone, so its rows are not found).
+	a.kill(t)
+	metricsAddr = freeAddr(t)
+	b := startInstance(t, e, e.srv.URI(), db, "-metrics-addr", metricsAddr, "-metrics-account-label")
+	finish(t, b, follow(t, startJob(t, b, deleting), 0).GetJobId())
+	labelled := scrape()
+	if value(labelled, `erasure_rows_total{account="acme",action="delete",outcome="not_found"}`) <= 0 ||
+		value(labelled, `erasure_jobs_ended_total{account="acme",action="delete",state="succeeded"}`) != 1 {
+		t.Error("no metrics by account with -metrics-account-label")
+	}
+	if strings.Contains(labelled, "@example.com") {
+		t.Error("the labelled metrics hold an identifier")
+	}
 }

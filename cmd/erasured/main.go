@@ -196,7 +196,7 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		m = metrics.New(func(ctx context.Context) (metrics.QueueStats, error) {
 			queued, running, oldest, uploads, err := store.QueueStats(ctx, time.Now())
 			return metrics.QueueStats{Queued: queued, Running: running, OldestQueued: oldest, UploadsInProgress: uploads}, err
-		})
+		}, c.metricsAccounts)
 		ml, err := net.Listen("tcp", c.metricsAddr)
 		if err != nil {
 			return fmt.Errorf("listen for metrics: %w", err)

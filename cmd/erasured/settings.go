@@ -28,27 +28,28 @@ const (
 
 // config is everything the settings set, for every command.
 type config struct {
-	addr          string
-	mongoURI      string
-	database      string
-	dataDir       string
-	writeMajority bool
-	demoProfiles  int
-	publicKeys    string
-	hmacFile      string
-	devKey        string
-	auditKeyFile  string
-	features      string
-	reflection    bool
-	corsOrigins   string
-	metricsAddr   string
-	jwtIssuer     string
-	jwtMaxLife    time.Duration
-	maxUploadMB   int64
-	logLevel      slog.Level
-	logFormat     string
-	shutdownGrace time.Duration
-	shutdownDrain time.Duration
+	addr            string
+	mongoURI        string
+	database        string
+	dataDir         string
+	writeMajority   bool
+	demoProfiles    int
+	publicKeys      string
+	hmacFile        string
+	devKey          string
+	auditKeyFile    string
+	features        string
+	reflection      bool
+	corsOrigins     string
+	metricsAddr     string
+	metricsAccounts bool
+	jwtIssuer       string
+	jwtMaxLife      time.Duration
+	maxUploadMB     int64
+	logLevel        slog.Level
+	logFormat       string
+	shutdownGrace   time.Duration
+	shutdownDrain   time.Duration
 	// deletion holds the settings passed on as they are; deletionConfig
 	// adds the rest.
 	deletion deletion.Config
@@ -251,6 +252,9 @@ func settings() []setting {
 		{name: "metrics-addr", cmds: serveCmd,
 			usage: "`address` of a separate listener serving Prometheus metrics at /metrics; empty (the default) serves none",
 			field: func(c *config) any { return &c.metricsAddr }},
+		{name: "metrics-account-label", def: "false", cmds: serveCmd,
+			usage: "label rows and ended jobs in the metrics by account (one series per account; no person's identifier is ever a label)",
+			field: func(c *config) any { return &c.metricsAccounts }},
 		{name: "log-format", def: "text", cmds: serveCmd,
 			usage: "log `format`: text (logfmt) or json (one object per line)",
 			field: func(c *config) any { return &c.logFormat },

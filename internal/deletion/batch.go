@@ -95,7 +95,7 @@ func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
 		for _, w := range work {
 			outcomes[w.outcome.String()]++
 		}
-		m.Batch(j.Action.String(), time.Since(start), outcomes)
+		m.Batch(j.AccountID, j.Action.String(), time.Since(start), outcomes)
 	}
 	return nil
 }

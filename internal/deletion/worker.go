@@ -153,7 +153,7 @@ func (s *Service) finish(r *run, state job.State, reason string) {
 		}
 	}
 	c := done.Counts
-	s.cfg.Metrics.JobEnded(done.Action.String(), done.State.String())
+	s.cfg.Metrics.JobEnded(done.AccountID, done.Action.String(), done.State.String())
 	if err := s.queueDelivery(r.ops, done); err != nil {
 		r.log.WarnContext(r.ops, "could not queue the job's webhook delivery", "error", err)
 	}

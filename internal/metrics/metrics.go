@@ -1,7 +1,8 @@
 // Package metrics holds erasure's Prometheus metrics (issue 14). No label
-// holds an identifier or an account: labels are procedures, codes, actions,
-// states and outcomes. A nil *Metrics records nothing, so code paths need no
-// checks.
+// holds an identifier; labels are procedures, codes, actions, states and
+// outcomes, and an account only where the operator asks for it (rows and
+// ended jobs, with New's accounts set). A nil *Metrics records nothing, so
+// code paths need no checks.
 package metrics
 
 import (
@@ -24,6 +25,8 @@ type Metrics struct {
 	storeErrors prometheus.Counter
 	takeovers   prometheus.Counter
 	uploadBytes prometheus.Counter
+	// accounts adds the account label to rows and ended jobs.
+	accounts bool
 }
 
 // QueueStats are the store's view of the work, read at each scrape.
@@ -38,19 +41,29 @@ type QueueStats struct {
 // New returns the metrics, registered with the Go runtime's and the
 // process's. stats, when not nil, is read at each scrape for the queue and
 // upload gauges.
-func New(stats func(context.Context) (QueueStats, error)) *Metrics {
+// With accounts set, rows and ended jobs are also labelled by account (an
+// account id is no person's identifier, but it is a customer's name, and
+// one series per account grows with the customers).
+func New(stats func(context.Context) (QueueStats, error), accounts bool) *Metrics {
+	jobLabels := []string{"action", "outcome"}
+	endLabels := []string{"action", "state"}
+	if accounts {
+		jobLabels = append(jobLabels, "account")
+		endLabels = append(endLabels, "account")
+	}
 	m := &Metrics{
+		accounts: accounts,
 		Registry: prometheus.NewRegistry(),
 		rpcs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "erasure_rpc_requests_total",
 			Help: "RPCs handled, by procedure and status code."}, []string{"procedure", "code"}),
 		rpcDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "erasure_rpc_duration_seconds",
 			Help: "RPC latency, by procedure (streams: until they end).", Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}, []string{"procedure"}),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "erasure_rows_total",
-			Help: "Rows of jobs processed by this instance, by action and outcome."}, []string{"action", "outcome"}),
+			Help: "Rows of jobs processed by this instance, by action and outcome."}, jobLabels),
 		batches: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "erasure_batch_duration_seconds",
 			Help: "Time of one batch of a job (lookup, outcomes, change, records), by action.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}, []string{"action"}),
 		jobsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "erasure_jobs_ended_total",
-			Help: "Jobs this instance ran to their end, by action and final state."}, []string{"action", "state"}),
+			Help: "Jobs this instance ran to their end, by action and final state."}, endLabels),
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "erasure_store_retries_total",
 			Help: "Store calls of jobs that failed and were retried (the store was unavailable)."}),
 		takeovers: prometheus.NewCounter(prometheus.CounterOpts{Name: "erasure_lease_takeovers_total",
@@ -75,22 +88,31 @@ func (m *Metrics) RPC(procedure, code string, d time.Duration) {
 	m.rpcDuration.WithLabelValues(procedure).Observe(d.Seconds())
 }
 
-// Batch records one finished batch of a job and its rows' outcomes.
-func (m *Metrics) Batch(action string, d time.Duration, outcomes map[string]int) {
+// Batch records one finished batch of a job of account and its rows'
+// outcomes.
+func (m *Metrics) Batch(account, action string, d time.Duration, outcomes map[string]int) {
 	if m == nil {
 		return
 	}
 	m.batches.WithLabelValues(action).Observe(d.Seconds())
 	for o, n := range outcomes {
-		m.rows.WithLabelValues(action, o).Add(float64(n))
+		m.rows.WithLabelValues(m.labels(account, action, o)...).Add(float64(n))
 	}
 }
 
-// JobEnded records a job this instance ended.
-func (m *Metrics) JobEnded(action, state string) {
+// JobEnded records a job of account this instance ended.
+func (m *Metrics) JobEnded(account, action, state string) {
 	if m != nil {
-		m.jobsEnded.WithLabelValues(action, state).Inc()
+		m.jobsEnded.WithLabelValues(m.labels(account, action, state)...).Inc()
 	}
+}
+
+// labels are values, with the account last when it is a label.
+func (m *Metrics) labels(account string, values ...string) []string {
+	if m.accounts {
+		return append(values, account)
+	}
+	return values
 }
 
 // StoreRetry records a store call of a job retried after an error.
