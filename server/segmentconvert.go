@@ -118,26 +118,12 @@ func timeOf(p *timestamppb.Timestamp) time.Time {
 	return p.AsTime()
 }
 
-func segmentSectionsProto(list []job.SectionCount, visible []string) []*erasurev1.SegmentSectionCount {
+func segmentSectionsProto(list []job.SectionCount, by deletion.Caller) []*erasurev1.SegmentSectionCount {
 	out := make([]*erasurev1.SegmentSectionCount, len(list))
 	for i, s := range list {
-		out[i] = &erasurev1.SegmentSectionCount{SectionId: s.SectionID, Profiles: s.Profiles, Visible: canSee(visible, s.SectionID)}
+		out[i] = &erasurev1.SegmentSectionCount{SectionId: s.SectionID, Profiles: s.Profiles, Visible: by.CanSee(s.SectionID)}
 	}
 	return out
-}
-
-// canSee reports whether a caller who may see the sections visible (empty:
-// all) sees section id.
-func canSee(visible []string, id string) bool {
-	if len(visible) == 0 {
-		return true
-	}
-	for _, v := range visible {
-		if v == id {
-			return true
-		}
-	}
-	return false
 }
 
 func segmentProfileProto(p profile.Profile) *erasurev1.SegmentProfile {

@@ -52,7 +52,7 @@ func (s *Server) CountSegment(ctx context.Context, req *connect.Request[erasurev
 	}
 	out := &erasurev1.CountSegmentResponse{
 		Profiles:          c.Profiles,
-		Sections:          segmentSectionsProto(c.Sections, by.Sections),
+		Sections:          segmentSectionsProto(c.Sections, by),
 		UndecidedProfiles: c.Undecided,
 		EvaluationTime:    timestamppb.New(now),
 	}
@@ -145,7 +145,7 @@ func (s *Server) PreviewSegmentDeletion(ctx context.Context, req *connect.Reques
 	return connect.NewResponse(&erasurev1.PreviewSegmentDeletionResponse{
 		SnapshotId:        sn.ID,
 		Profiles:          sn.Profiles,
-		Sections:          segmentSectionsProto(sn.Sections, by.Sections),
+		Sections:          segmentSectionsProto(sn.Sections, by),
 		UndecidedProfiles: sn.Undecided,
 		ExpireTime:        timestamppb.New(sn.ExpiresAt),
 		EvaluationTime:    timestamppb.New(sn.EvaluatedAt),

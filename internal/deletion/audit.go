@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
+	"slices"
 
 	"github.com/erasure-dev/erasure/internal/job"
 	"github.com/erasure-dev/erasure/internal/profile"
@@ -21,6 +22,12 @@ type Caller struct {
 	Sections []string
 	// Request identifies a call that starts a job (see Request).
 	Request Request
+}
+
+// CanSee reports whether the caller may see the section: every section
+// unless the caller's token lists some.
+func (c Caller) CanSee(section string) bool {
+	return len(c.Sections) == 0 || slices.Contains(c.Sections, section)
 }
 
 // auditKey turns identifiers into the keyed hashes the audit trail holds.

@@ -25,17 +25,18 @@ import (
 // its relative conditions resolve against, and the sections whose data it
 // may look at (empty: all).
 type segmentEval struct {
-	seg   segment.Segment
-	now   time.Time
-	scope []string
+	seg segment.Segment
+	now time.Time
+	// scope is whose sections the segment looks at.
+	scope Caller
 }
 
 // eval decides one profile. A caller who may see only some sections gets a
 // segment over those: "any section" means any of theirs.
 func (e segmentEval) eval(p profile.Profile) segment.Truth {
-	if len(e.scope) > 0 {
+	if len(e.scope.Sections) > 0 {
 		p.Sections = slices.DeleteFunc(slices.Clone(p.Sections), func(s profile.Section) bool {
-			return !s.Unreadable.Section && !slices.Contains(e.scope, s.SectionID)
+			return !s.Unreadable.Section && !e.scope.CanSee(s.SectionID)
 		})
 	}
 	return e.seg.Eval(p, e.now)
@@ -54,7 +55,7 @@ func (s *Service) newSegmentEval(ctx context.Context, c Caller, seg segment.Segm
 		return segmentEval{}, err
 	}
 	for _, r := range seg.NamedSections() {
-		if len(c.Sections) > 0 && !slices.Contains(c.Sections, r.Section) {
+		if !c.CanSee(r.Section) {
 			return segmentEval{}, &Error{Kind: Denied, Reason: "SECTION_NOT_VISIBLE", Field: "segment", Meta: map[string]string{"path": r.Path, "section": clip(r.Section)}, Msg: fmt.Sprintf(
 				"the segment's condition %s names section %q, which is not one you may see; name only your sections (%s), or ask an owner or admin", r.Path, clip(r.Section), strings.Join(c.Sections, ", "))}
 		}
@@ -66,7 +67,7 @@ func (s *Service) newSegmentEval(ctx context.Context, c Caller, seg segment.Segm
 			return segmentEval{}, segmentError(segment.UnknownSection(r))
 		}
 	}
-	return segmentEval{seg: seg, now: now.UTC(), scope: c.Sections}, nil
+	return segmentEval{seg: seg, now: now.UTC(), scope: c}, nil
 }
 
 // segmentError turns a definition's fault into an Invalid error.

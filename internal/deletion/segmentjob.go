@@ -186,7 +186,7 @@ func (s *Service) segmentMatcher(ctx context.Context, j *job.Job) (matcher, *job
 	if err != nil {
 		return matcher{}, nil, err
 	}
-	e := segmentEval{seg: seg, now: sn.EvaluatedAt, scope: sn.Scope}
+	e := segmentEval{seg: seg, now: sn.EvaluatedAt, scope: Caller{AccountID: sn.AccountID, Sections: sn.Scope}}
 	return matcher{norm: profileIDs{}, resolve: func(ctx context.Context, accountID string, batch []row, _, consents bool) error {
 		return s.recheck(ctx, accountID, e, batch)
 	}}, sn, nil

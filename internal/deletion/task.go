@@ -48,7 +48,7 @@ func (t Task) check(by Caller) (Task, error) {
 	}
 	if len(by.Sections) > 0 {
 		for _, sec := range f.Sections {
-			if !slices.Contains(by.Sections, sec) {
+			if !by.CanSee(sec) {
 				return Task{}, &Error{Kind: Denied, Reason: "SECTION_NOT_VISIBLE", Field: "unsubscribe.sections", Meta: map[string]string{"section": clip(sec)}, Msg: fmt.Sprintf(
 					"section %q is not one you may see; name only your sections (%s), or ask an owner or admin", sec, strings.Join(by.Sections, ", "))}
 			}

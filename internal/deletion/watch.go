@@ -95,7 +95,7 @@ func (s *Service) view(ctx context.Context, by Caller, j *job.Job) (job.View, er
 func (s *Service) viewOf(by Caller, sn snapshot) job.View {
 	j := *sn.job
 	if len(by.Sections) > 0 && len(j.Unsubscribe.Sections) > 0 {
-		j.Unsubscribe.Sections = slices.DeleteFunc(slices.Clone(j.Unsubscribe.Sections), func(sec string) bool { return !slices.Contains(by.Sections, sec) })
+		j.Unsubscribe.Sections = slices.DeleteFunc(slices.Clone(j.Unsubscribe.Sections), func(sec string) bool { return !by.CanSee(sec) })
 	}
 	return job.View{
 		Job:           j,
@@ -113,7 +113,7 @@ func visibleSections(by Caller, all []job.SectionCount) []job.SectionCount {
 	}
 	var out []job.SectionCount
 	for _, c := range all {
-		if slices.Contains(by.Sections, c.SectionID) {
+		if by.CanSee(c.SectionID) {
 			out = append(out, c)
 		}
 	}
@@ -126,7 +126,7 @@ func visibleConsents(by Caller, all []profile.ConsentRef) []profile.ConsentRef {
 	if len(by.Sections) == 0 {
 		return all
 	}
-	return slices.DeleteFunc(slices.Clone(all), func(c profile.ConsentRef) bool { return !slices.Contains(by.Sections, c.SectionID) })
+	return slices.DeleteFunc(slices.Clone(all), func(c profile.ConsentRef) bool { return !by.CanSee(c.SectionID) })
 }
 
 // update is what a feed hands its watchers: a snapshot, or the error that
