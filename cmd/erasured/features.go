@@ -12,6 +12,18 @@ import (
 	"github.com/erasure-dev/erasure/internal/deletion"
 )
 
+// settingsService opens the store the server's settings in c name and
+// returns a service for the commands that read and change accounts'
+// settings (features, webhook); it runs no workers and records no erasure.
+func settingsService(ctx context.Context, c *config) (*deletion.Service, func(), error) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store, closeStore, err := openStore(ctx, c.mongoURI, c.database, c.dataDir, c.writeMajority, quiet, os.Stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return deletion.New(quiet, store, deletion.Config{AuditKey: []byte("not used: this command records no erasure")}), closeStore, nil
+}
+
 // runFeatures shows or sets the features activated for an account:
 //
 //	erasured features -account acme
@@ -30,13 +42,11 @@ func runFeatures(ctx context.Context, args []string, env func(string) (string, b
 	if strings.TrimSpace(*account) == "" {
 		return usageError{errors.New("-account is empty: set the account whose features to show or set")}
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, closeStore, err := openStore(ctx, c.mongoURI, c.database, c.dataDir, c.writeMajority, quiet, os.Stderr)
+	svc, closeSvc, err := settingsService(ctx, c)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	svc := deletion.New(quiet, store, deletion.Config{AuditKey: []byte("not used: this command records no erasure")})
+	defer closeSvc()
 	if *set != "" {
 		features := []deletion.Feature{}
 		if *set != "none" {

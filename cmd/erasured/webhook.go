@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
-
-	"github.com/erasure-dev/erasure/internal/deletion"
 )
 
 // runWebhook shows or sets where an account's job endings are posted:
@@ -46,13 +43,11 @@ func runWebhook(ctx context.Context, args []string, env func(string) (string, bo
 		}
 		secret = []byte(strings.TrimSpace(string(b)))
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, closeStore, err := openStore(ctx, c.mongoURI, c.database, c.dataDir, c.writeMajority, quiet, os.Stderr)
+	svc, closeSvc, err := settingsService(ctx, c)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	svc := deletion.New(quiet, store, deletion.Config{AuditKey: []byte("not used: this command records no erasure")})
+	defer closeSvc()
 	if *remove || *url != "" {
 		if err := svc.SetWebhook(ctx, *account, *url, secret); err != nil {
 			return err
