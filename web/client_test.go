@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,17 +24,6 @@ func node(t *testing.T) (nodeBin, bin string) {
 		t.Fatalf("esbuild not found in %s: run `make tools` (or `make test`, which installs the pinned npm packages)", bin)
 	}
 	return nodeBin, bin
-}
-
-// freeAddr returns a local address nobody listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // TestClientPackage runs web/client/test/client.test.ts on Node against a

@@ -191,7 +191,7 @@ func startErasured(t *testing.T, args ...string) (url, bin string) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/erasured").CombinedOutput(); err != nil {
 		t.Fatalf("build erasured: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	var logs testkit.SyncBuffer
 	srv := exec.Command(bin, append([]string{"-addr", addr}, args...)...)
 	srv.Stdout, srv.Stderr = &logs, &logs

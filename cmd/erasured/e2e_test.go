@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,7 +36,7 @@ func TestEndToEndWithGrpcurl(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	var logs testkit.SyncBuffer
 	dataDir := t.TempDir()
 	// Deleting from a segment is off by default; the operator turns it on
@@ -292,14 +291,4 @@ func str(t *testing.T, m map[string]any, path ...string) string {
 		t.Fatalf("no %v in %v", path, m)
 	}
 	return s
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

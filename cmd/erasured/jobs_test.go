@@ -129,7 +129,7 @@ type instance struct {
 
 func startInstance(t *testing.T, e *engine, uri, db string, extra ...string) *instance {
 	t.Helper()
-	i := &instance{addr: freeAddr(t), uri: uri, db: db, logs: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
+	i := &instance{addr: testkit.FreeAddr(t), uri: uri, db: db, logs: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
 	args := append([]string{"-addr", i.addr, "-mongodb-uri", uri, "-database", db, "-write-majority=false", "-dev-key", e.keyPEM, "-audit-key-file", e.auditKey,
 		"-lease", "2s", "-batch-size", "10", "-shutdown-grace", "5s",
 		// Several batches per checkpoint, so a crash leaves batches to redo
@@ -1027,7 +1027,7 @@ func TestMetricsDuringAJob(t *testing.T) {
 	e := startEngine(t)
 	db := "metrics"
 	seed(t, e.srv.URI(), db)
-	metricsAddr := freeAddr(t)
+	metricsAddr := testkit.FreeAddr(t)
 	a := startInstance(t, e, e.srv.URI(), db, "-metrics-addr", metricsAddr)
 	scrape := func() string {
 		t.Helper()
@@ -1095,7 +1095,7 @@ func TestMetricsDuringAJob(t *testing.T) {
 	// An operator who asks for it gets rows and ended jobs by account (the
 	// same file again: its profiles are gone, so its rows are not found).
 	a.kill(t)
-	metricsAddr = freeAddr(t)
+	metricsAddr = testkit.FreeAddr(t)
 	b := startInstance(t, e, e.srv.URI(), db, "-metrics-addr", metricsAddr, "-metrics-account-label")
 	finish(t, b, follow(t, startJob(t, b, deleting), 0).GetJobId())
 	labelled := scrape()
