@@ -51,6 +51,9 @@ func (h *Health) notReady() string {
 	return h.why
 }
 
+// storeDown is why the service is not ready while pings fail.
+const storeDown = "the store does not answer"
+
 // Watch pings the store every interval until ctx ends, turning NOT_SERVING
 // when a ping fails (or takes longer than the interval) and SERVING again
 // when one succeeds, and logs each change.
@@ -64,12 +67,14 @@ func (h *Health) Watch(ctx context.Context, logger *slog.Logger, ping func(conte
 		if ctx.Err() != nil {
 			return
 		}
+		// Only the store's own verdict is changed here: a server shutting
+		// down stays not ready.
 		was := h.notReady()
 		switch {
 		case err != nil && was == "":
-			logger.Warn("not ready: the store does not answer", "error", err)
-			h.Set(false, "the store does not answer")
-		case err == nil && was == "the store does not answer":
+			logger.Warn("not ready: "+storeDown, "error", err)
+			h.Set(false, storeDown)
+		case err == nil && was == storeDown:
 			logger.Info("ready again: the store answers")
 			h.Set(true, "")
 		}
