@@ -138,6 +138,18 @@ func (s *Service) executeSegmentDeletion(ctx context.Context, c Caller, snapshot
 // checkSnapshot refuses a snapshot that cannot be executed with the count
 // expected.
 func (s *Service) checkSnapshot(sn *job.Snapshot, expected int64) error {
+	if err := s.snapshotUsable(sn); err != nil {
+		return err
+	}
+	if expected != sn.Profiles {
+		return preconditionf("the snapshot holds %d profiles, not the %d confirmed; show the user the preview's count and confirm that", sn.Profiles, expected).
+			because("SNAPSHOT_COUNT_MISMATCH", "snapshot_id", sn.ID, "profiles", strconv.FormatInt(sn.Profiles, 10)).at("expected_profiles")
+	}
+	return nil
+}
+
+// snapshotUsable refuses a snapshot already executed or expired.
+func (s *Service) snapshotUsable(sn *job.Snapshot) error {
 	switch {
 	case sn.JobID != "":
 		return preconditionf("snapshot %s was already executed by job %s; preview the segment again to delete what it matches now", sn.ID, sn.JobID).
@@ -145,9 +157,6 @@ func (s *Service) checkSnapshot(sn *job.Snapshot, expected int64) error {
 	case !s.now().Before(sn.ExpiresAt):
 		return preconditionf("snapshot %s expired at %s; preview the segment again", sn.ID, sn.ExpiresAt.Format(time.RFC3339)).
 			because("SNAPSHOT_EXPIRED", "snapshot_id", sn.ID).at("snapshot_id")
-	case expected != sn.Profiles:
-		return preconditionf("the snapshot holds %d profiles, not the %d confirmed; show the user the preview's count and confirm that", sn.Profiles, expected).
-			because("SNAPSHOT_COUNT_MISMATCH", "snapshot_id", sn.ID, "profiles", strconv.FormatInt(sn.Profiles, 10)).at("expected_profiles")
 	}
 	return nil
 }
@@ -162,7 +171,7 @@ func (s *Service) snapshotError(err error, snapshotID string, sn *job.Snapshot) 
 	case errors.Is(err, storage.ErrConflict) && sn != nil:
 		// Claimed or expired in between: say which, as read now.
 		if now, gerr := s.store.GetSnapshot(context.Background(), sn.AccountID, sn.ID); gerr == nil {
-			if cerr := s.checkSnapshot(now, now.Profiles); cerr != nil {
+			if cerr := s.snapshotUsable(now); cerr != nil {
 				return cerr
 			}
 		}
