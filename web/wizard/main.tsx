@@ -29,7 +29,7 @@ import {
   type RowOutcome,
 } from "../client/src/index.js";
 import { Segments } from "./segments.js";
-import { describe } from "./words.js";
+import { describe, n } from "./words.js";
 
 // Sign-in. In production the host application gives the page its bearer
 // token: it defines window.erasureToken, a function returning the token (or
@@ -84,8 +84,6 @@ const stateNames: Record<number, string> = {
   [JobState.FAILED]: "Failed",
 };
 
-const fmt = new Intl.NumberFormat("en");
-const n = (v: bigint | number | undefined) => fmt.format(Number(v ?? 0));
 
 function ErrorBox({ err }: { err: ErasureError | undefined }) {
   return err ? (

@@ -22,6 +22,7 @@ import {
 } from "../client/src/index.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { SegmentNodeSchema } from "../client/src/index.js";
+import { n } from "./words.js";
 
 type Kind = "tag" | "no-tag" | "event" | "no-event" | "consent-in" | "consent-out" | "attribute";
 
@@ -59,8 +60,6 @@ function nodeOf(c: Condition): MessageInitShape<typeof SegmentNodeSchema> {
   }
 }
 
-const fmt = new Intl.NumberFormat("en");
-const n = (v: bigint | number | undefined) => fmt.format(Number(v ?? 0));
 
 function Sections({ list }: { list: SegmentSectionCount[] }) {
   return (

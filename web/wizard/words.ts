@@ -36,3 +36,10 @@ export function describe(err: ErasureError): string {
   }
   return first ? `${first} (${err.message})` : err.message;
 }
+
+const numbers = new Intl.NumberFormat("en");
+
+/** n writes a count for people: 1,234. */
+export function n(v: bigint | number | undefined): string {
+  return numbers.format(Number(v ?? 0));
+}
