@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,12 +22,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/erasure-dev/erasure/client"
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
-	"github.com/erasure-dev/erasure/internal/auth"
+	"github.com/erasure-dev/erasure/internal/erasuredtest"
 	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/internal/profile"
-	"github.com/erasure-dev/erasure/internal/storageembed"
 	"github.com/erasure-dev/erasure/internal/storagetest"
 	"github.com/erasure-dev/erasure/internal/testkit"
 	"github.com/erasure-dev/erasure/storage"
@@ -40,137 +35,6 @@ import (
 // embedded engine that the test owns, so instances can be killed, stopped
 // and doubled while the store lives on (and the store can be stopped while
 // an instance lives on).
-
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "erasured-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "erasured")
-		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
-
-// engine is an embedded store the test can stop and start again, with the
-// signing key its instances trust.
-type engine struct {
-	dir    string
-	srv    *storageembed.Server
-	keyPEM string
-	token  string
-	// auditKey is the audit key file every instance shares.
-	auditKey string
-}
-
-func startEngine(t *testing.T) *engine {
-	t.Helper()
-	e := &engine{dir: t.TempDir()}
-	e.keyPEM = filepath.Join(t.TempDir(), "dev-jwt-key.pem")
-	e.auditKey = filepath.Join(t.TempDir(), "audit-key")
-	if err := os.WriteFile(e.auditKey, []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	key, err := auth.DevKey(e.keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.token, err = auth.Sign(key, auth.Principal{Account: "acme", Subject: "test", Kind: auth.KindService, Role: auth.Owner}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.start(t)
-	t.Cleanup(func() {
-		if e.srv != nil {
-			e.srv.Close()
-		}
-	})
-	return e
-}
-
-func (e *engine) start(t *testing.T) {
-	t.Helper()
-	srv, err := storageembed.Start(e.dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv = srv
-}
-
-func (e *engine) stop() {
-	e.srv.Close()
-	e.srv = nil
-}
-
-// instance is a running erasured.
-type instance struct {
-	cmd  *exec.Cmd
-	addr string
-	// uri and db are the store it uses.
-	uri, db string
-	logs    *testkit.SyncBuffer
-	exited  chan error
-	client  erasurev1.ErasureServiceClient
-}
-
-func startInstance(t *testing.T, e *engine, uri, db string, extra ...string) *instance {
-	t.Helper()
-	i := &instance{addr: testkit.FreeAddr(t), uri: uri, db: db, logs: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
-	args := append([]string{"-addr", i.addr, "-mongodb-uri", uri, "-database", db, "-write-majority=false", "-dev-key", e.keyPEM, "-audit-key-file", e.auditKey,
-		"-lease", "2s", "-batch-size", "10", "-shutdown-grace", "5s",
-		// Several batches per checkpoint, so a crash leaves batches to redo
-		// from their stored outcomes.
-		"-checkpoint-interval", "250ms"}, extra...)
-	i.cmd = exec.Command(binary(t), args...)
-	i.cmd.Stdout, i.cmd.Stderr = i.logs, i.logs
-	if err := i.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { i.exited <- i.cmd.Wait() }()
-	c, conn, err := client.Dial(i.addr, client.Options{Token: e.token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	i.client = c
-	t.Cleanup(func() {
-		conn.Close()
-		if i.cmd.ProcessState == nil {
-			i.cmd.Process.Kill()
-			<-i.exited
-		}
-		if t.Failed() {
-			t.Logf("log of %s:\n%s", i.addr, i.logs.String())
-		}
-	})
-	// Up when it answers (the client retries while it starts).
-	_, err = c.GetJob(context.Background(), &erasurev1.GetJobRequest{AccountId: "acme", JobId: "0123456789abcdef01234567"})
-	if status.Code(err) != codes.NotFound {
-		t.Fatalf("instance not up: %v\n%s", err, i.logs.String())
-	}
-	return i
-}
-
-func (i *instance) kill(t *testing.T) {
-	t.Helper()
-	if err := i.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-i.exited
-}
 
 // The data of every job test: 240 profiles of account acme keyed by e-mail,
 // the same addresses in account other, and a file of 300 rows naming 200 of
@@ -247,12 +111,12 @@ var optedIn = &erasurev1.Segment{Root: &erasurev1.SegmentGroup{Op: erasurev1.Seg
 
 // startJob uploads the file and starts a job of act by it; it returns the
 // job's progress stream.
-func startJob(t *testing.T, i *instance, act action) func() (*erasurev1.Job, error) {
+func startJob(t *testing.T, i *erasuredtest.Instance, act action) func() (*erasurev1.Job, error) {
 	t.Helper()
 	ctx := context.Background()
 	if act == fromSegment {
 		// Deleting from a segment is off by default: turn it on for acme.
-		store, err := storage.Open(ctx, storage.Options{URI: i.uri, Database: i.db})
+		store, err := storage.Open(ctx, storage.Options{URI: i.URI, Database: i.DB})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,14 +125,14 @@ func startJob(t *testing.T, i *instance, act action) func() (*erasurev1.Job, err
 		if err != nil {
 			t.Fatal(err)
 		}
-		pre, err := i.client.PreviewSegmentDeletion(ctx, &erasurev1.PreviewSegmentDeletionRequest{AccountId: "acme", Segment: optedIn})
+		pre, err := i.Client.PreviewSegmentDeletion(ctx, &erasurev1.PreviewSegmentDeletionRequest{AccountId: "acme", Segment: optedIn})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if pre.GetProfiles() != 180 {
 			t.Fatalf("segment preview: %v, want 180 profiles", pre)
 		}
-		stream, err := i.client.ExecuteSegmentDeletion(ctx, &erasurev1.ExecuteSegmentDeletionRequest{AccountId: "acme", SnapshotId: pre.GetSnapshotId(), ExpectedProfiles: 180})
+		stream, err := i.Client.ExecuteSegmentDeletion(ctx, &erasurev1.ExecuteSegmentDeletionRequest{AccountId: "acme", SnapshotId: pre.GetSnapshotId(), ExpectedProfiles: 180})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +141,7 @@ func startJob(t *testing.T, i *instance, act action) func() (*erasurev1.Job, err
 			return res.GetJob(), err
 		}
 	}
-	up, err := i.client.UploadFile(ctx)
+	up, err := i.Client.UploadFile(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +158,7 @@ func startJob(t *testing.T, i *instance, act action) func() (*erasurev1.Job, err
 	source := &erasurev1.FileSource{UploadId: res.GetUpload().GetUploadId(), Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}
 	spec := &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL}
 	if act == unsubscribing {
-		stream, err := i.client.ExecuteUnsubscribe(ctx, &erasurev1.ExecuteUnsubscribeRequest{
+		stream, err := i.Client.ExecuteUnsubscribe(ctx, &erasurev1.ExecuteUnsubscribeRequest{
 			AccountId: "acme", Source: source, Spec: spec, Unsubscribe: &erasurev1.UnsubscribeSpec{Channel: "email"}})
 		if err != nil {
 			t.Fatal(err)
@@ -304,7 +168,7 @@ func startJob(t *testing.T, i *instance, act action) func() (*erasurev1.Job, err
 			return res.GetJob(), err
 		}
 	}
-	stream, err := i.client.ExecuteDeletion(ctx, &erasurev1.ExecuteDeletionRequest{AccountId: "acme", Source: source, Spec: spec})
+	stream, err := i.Client.ExecuteDeletion(ctx, &erasurev1.ExecuteDeletionRequest{AccountId: "acme", Source: source, Spec: spec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,11 +195,11 @@ func follow(t *testing.T, recv func() (*erasurev1.Job, error), rows int64) *eras
 
 // finish watches a job to its end on instance i and returns its report:
 // the job and every row outcome.
-func finish(t *testing.T, i *instance, jobID string) report {
+func finish(t *testing.T, i *erasuredtest.Instance, jobID string) report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	w, err := i.client.WatchJob(ctx, &erasurev1.WatchJobRequest{AccountId: "acme", JobId: jobID})
+	w, err := i.Client.WatchJob(ctx, &erasurev1.WatchJobRequest{AccountId: "acme", JobId: jobID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +214,7 @@ func finish(t *testing.T, i *instance, jobID string) report {
 		}
 		last = res.GetJob()
 	}
-	rows, err := i.client.ListRowOutcomes(ctx, &erasurev1.ListRowOutcomesRequest{AccountId: "acme", JobId: jobID})
+	rows, err := i.Client.ListRowOutcomes(ctx, &erasurev1.ListRowOutcomesRequest{AccountId: "acme", JobId: jobID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +247,7 @@ func finish(t *testing.T, i *instance, jobID string) report {
 		sections: fmt.Sprint(last.GetSections()),
 		outcomes: outcomes,
 		audit:    auditOf(ctx, t, i, jobID, deleted, unsubscribed),
-		profiles: profilesOf(t, i.uri, i.db),
+		profiles: profilesOf(t, i.URI, i.DB),
 	}
 }
 
@@ -430,14 +294,14 @@ func profilesOf(t *testing.T, uri, db string) string {
 // auditOf describes what the audit trail holds about a job: its events and,
 // for some of its deleted rows, the erasures VerifyErasure finds (each must
 // be recorded exactly once, however often the job was interrupted).
-func auditOf(ctx context.Context, t *testing.T, i *instance, jobID string, deleted []*erasurev1.RowOutcome, unsubscribed int) []string {
+func auditOf(ctx context.Context, t *testing.T, i *erasuredtest.Instance, jobID string, deleted []*erasurev1.RowOutcome, unsubscribed int) []string {
 	t.Helper()
-	events, err := i.client.ListAuditEvents(ctx, &erasurev1.ListAuditEventsRequest{JobId: jobID})
+	events, err := i.Client.ListAuditEvents(ctx, &erasurev1.ListAuditEventsRequest{JobId: jobID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Every deleted row has exactly one erasure record, and no other row.
-	store, err := storage.Open(ctx, storage.Options{URI: i.uri, Database: i.db})
+	store, err := storage.Open(ctx, storage.Options{URI: i.URI, Database: i.DB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +330,7 @@ func auditOf(ctx context.Context, t *testing.T, i *instance, jobID string, delet
 		if r.GetValue() == r.GetProfileId() { // a segment job's rows are profile ids
 			req = &erasurev1.VerifyErasureRequest{Target: &erasurev1.VerifyErasureRequest_ProfileId{ProfileId: r.GetProfileId()}}
 		}
-		found, err := i.client.VerifyErasure(ctx, req)
+		found, err := i.Client.VerifyErasure(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -525,13 +389,13 @@ var references = map[action]*struct {
 	r    report
 }{deleting: {}, unsubscribing: {}, fromSegment: {}}
 
-func reference(t *testing.T, e *engine, act action) report {
+func reference(t *testing.T, e *erasuredtest.Engine, act action) report {
 	t.Helper()
 	ent := references[act]
 	ent.once.Do(func() {
 		db := "ref_" + string(act)
-		seed(t, e.srv.URI(), db)
-		i := startInstance(t, e, e.srv.URI(), db)
+		seed(t, e.Srv.URI(), db)
+		i := erasuredtest.StartInstance(t, e, e.Srv.URI(), db)
 		first, err := startJob(t, i, act)()
 		if err != nil {
 			t.Fatal(err)
@@ -604,7 +468,7 @@ func claimPIDs(t *testing.T, uri, db, jobID string) []string {
 // run that was never interrupted, having deleted (or unsubscribed) exactly
 // the same profiles.
 func TestKill9ResumesExactly(t *testing.T) {
-	e := startEngine(t)
+	e := erasuredtest.StartEngine(t)
 	for _, c := range []struct {
 		act action
 		at  int64
@@ -613,15 +477,15 @@ func TestKill9ResumesExactly(t *testing.T) {
 		at := c.at
 		t.Run(fmt.Sprintf("%s after %d rows", c.act, at), func(t *testing.T) {
 			db := fmt.Sprintf("kill_%s_%d", c.act, at)
-			store := seed(t, e.srv.URI(), db)
-			a := startInstance(t, e, e.srv.URI(), db)
+			store := seed(t, e.Srv.URI(), db)
+			a := erasuredtest.StartInstance(t, e, e.Srv.URI(), db)
 			seen := follow(t, startJob(t, a, c.act), at)
 			if seen.GetState() >= erasurev1.JobState_JOB_STATE_SUCCEEDED {
 				t.Fatalf("the job ended before the kill; make it longer: %v", seen)
 			}
-			a.kill(t)
+			a.Kill(t)
 
-			b := startInstance(t, e, e.srv.URI(), db)
+			b := erasuredtest.StartInstance(t, e, e.Srv.URI(), db)
 			got := finish(t, b, seen.GetJobId())
 			if d := got.diff(ref); d != "" {
 				t.Fatalf("report after kill -9 differs from an uninterrupted run: %s", d)
@@ -630,9 +494,9 @@ func TestKill9ResumesExactly(t *testing.T) {
 			// The killed process claimed first and the restarted one last.
 			// (On a loaded machine an owner may also lose its 2 s lease and
 			// claim its job again in between; the report is exact anyway.)
-			pids := claimPIDs(t, e.srv.URI(), db, seen.GetJobId())
-			if at > 0 && (len(pids) < 2 || pids[0] != fmt.Sprint(a.cmd.Process.Pid) || pids[len(pids)-1] != fmt.Sprint(b.cmd.Process.Pid)) {
-				t.Errorf("claims by processes %v, want %d (killed) first and %d (restarted) last", pids, a.cmd.Process.Pid, b.cmd.Process.Pid)
+			pids := claimPIDs(t, e.Srv.URI(), db, seen.GetJobId())
+			if at > 0 && (len(pids) < 2 || pids[0] != fmt.Sprint(a.Cmd.Process.Pid) || pids[len(pids)-1] != fmt.Sprint(b.Cmd.Process.Pid)) {
+				t.Errorf("claims by processes %v, want %d (killed) first and %d (restarted) last", pids, a.Cmd.Process.Pid, b.Cmd.Process.Pid)
 			}
 		})
 	}
@@ -641,22 +505,22 @@ func TestKill9ResumesExactly(t *testing.T) {
 // With two instances on one store, killing the one running a job hands it
 // to the other, which finishes it exactly.
 func TestSecondInstanceTakesOver(t *testing.T) {
-	e := startEngine(t)
+	e := erasuredtest.StartEngine(t)
 	for _, act := range []action{deleting, unsubscribing} {
 		t.Run(string(act), func(t *testing.T) { secondInstanceTakesOver(t, e, act) })
 	}
 }
 
-func secondInstanceTakesOver(t *testing.T, e *engine, act action) {
+func secondInstanceTakesOver(t *testing.T, e *erasuredtest.Engine, act action) {
 	ref := reference(t, e, act)
 	db := "takeover_" + string(act)
-	store := seed(t, e.srv.URI(), db)
-	instances := []*instance{startInstance(t, e, e.srv.URI(), db), startInstance(t, e, e.srv.URI(), db)}
+	store := seed(t, e.Srv.URI(), db)
+	instances := []*erasuredtest.Instance{erasuredtest.StartInstance(t, e, e.Srv.URI(), db), erasuredtest.StartInstance(t, e, e.Srv.URI(), db)}
 	seen := follow(t, startJob(t, instances[0], act), 60)
-	pids := claimPIDs(t, e.srv.URI(), db, seen.GetJobId())
-	var owner, other *instance
+	pids := claimPIDs(t, e.Srv.URI(), db, seen.GetJobId())
+	var owner, other *erasuredtest.Instance
 	for _, i := range instances {
-		if fmt.Sprint(i.cmd.Process.Pid) == pids[len(pids)-1] {
+		if fmt.Sprint(i.Cmd.Process.Pid) == pids[len(pids)-1] {
 			owner = i
 		} else {
 			other = i
@@ -665,7 +529,7 @@ func secondInstanceTakesOver(t *testing.T, e *engine, act action) {
 	if owner == nil {
 		t.Fatalf("no instance has pid %s", pids[0])
 	}
-	owner.kill(t)
+	owner.Kill(t)
 	killed := time.Now()
 	got := finish(t, other, seen.GetJobId())
 	t.Logf("the other instance finished the job %v after the kill", time.Since(killed).Round(time.Millisecond))
@@ -673,8 +537,8 @@ func secondInstanceTakesOver(t *testing.T, e *engine, act action) {
 		t.Fatalf("report after takeover differs from an uninterrupted run: %s", d)
 	}
 	checkStore(t, store, ref)
-	if after := claimPIDs(t, e.srv.URI(), db, seen.GetJobId()); len(after) <= len(pids) || after[len(after)-1] != fmt.Sprint(other.cmd.Process.Pid) {
-		t.Errorf("claims by processes %v, want the surviving %d to claim last", after, other.cmd.Process.Pid)
+	if after := claimPIDs(t, e.Srv.URI(), db, seen.GetJobId()); len(after) <= len(pids) || after[len(after)-1] != fmt.Sprint(other.Cmd.Process.Pid) {
+		t.Errorf("claims by processes %v, want the surviving %d to claim last", after, other.Cmd.Process.Pid)
 	}
 }
 
@@ -682,14 +546,14 @@ func secondInstanceTakesOver(t *testing.T, e *engine, act action) {
 // job under exactly one claim (so no batch is processed twice), and every
 // report is exact.
 func TestTwoInstancesShareTheQueue(t *testing.T) {
-	e := startEngine(t)
+	e := erasuredtest.StartEngine(t)
 	db := "shared"
-	store := seed(t, e.srv.URI(), db)
-	instances := []*instance{
+	store := seed(t, e.Srv.URI(), db)
+	instances := []*erasuredtest.Instance{
 		// A lease far longer than a job: a second claim could only mean a
 		// job was taken from a live worker.
-		startInstance(t, e, e.srv.URI(), db, "-workers", "1", "-max-jobs-per-account", "0", "-lease", "60s"),
-		startInstance(t, e, e.srv.URI(), db, "-workers", "1", "-max-jobs-per-account", "0", "-lease", "60s"),
+		erasuredtest.StartInstance(t, e, e.Srv.URI(), db, "-workers", "1", "-max-jobs-per-account", "0", "-lease", "60s"),
+		erasuredtest.StartInstance(t, e, e.Srv.URI(), db, "-workers", "1", "-max-jobs-per-account", "0", "-lease", "60s"),
 	}
 	const jobs, per = 4, profilesPerAccount / 4
 	ids := make([]string, jobs)
@@ -698,7 +562,7 @@ func TestTwoInstancesShareTheQueue(t *testing.T) {
 		for n := k * per; n < (k+1)*per; n++ {
 			values = append(values, fmt.Sprintf("k%04d@example.com", n))
 		}
-		stream, err := instances[k%2].client.DeleteIdentifiers(context.Background(), &erasurev1.DeleteIdentifiersRequest{
+		stream, err := instances[k%2].Client.DeleteIdentifiers(context.Background(), &erasurev1.DeleteIdentifiersRequest{
 			AccountId: "acme", Values: values, Spec: &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL}})
 		if err != nil {
 			t.Fatal(err)
@@ -715,7 +579,7 @@ func TestTwoInstancesShareTheQueue(t *testing.T) {
 		if got.state != erasurev1.JobState_JOB_STATE_SUCCEEDED || got.c.GetDeleted() != per {
 			t.Errorf("job %d: %v %s, want succeeded with %d deleted", k, got.state, got.counts, per)
 		}
-		pids := claimPIDs(t, e.srv.URI(), db, id)
+		pids := claimPIDs(t, e.Srv.URI(), db, id)
 		if len(pids) != 1 {
 			t.Errorf("job %d has claims %v, want exactly one", k, pids)
 		}
@@ -736,14 +600,14 @@ func TestTwoInstancesShareTheQueue(t *testing.T) {
 // the client's stream ends with advice to re-attach; another instance picks
 // the job up at once (well before the 30 s lease would expire).
 func TestSIGTERMHandsTheJobBack(t *testing.T) {
-	e := startEngine(t)
+	e := erasuredtest.StartEngine(t)
 	ref := reference(t, e, deleting)
 	db := "sigterm"
-	store := seed(t, e.srv.URI(), db)
-	a := startInstance(t, e, e.srv.URI(), db, "-lease", "30s")
+	store := seed(t, e.Srv.URI(), db)
+	a := erasuredtest.StartInstance(t, e, e.Srv.URI(), db, "-lease", "30s")
 	recv := startJob(t, a, deleting)
 	seen := follow(t, recv, 60)
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := a.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -757,7 +621,7 @@ func TestSIGTERMHandsTheJobBack(t *testing.T) {
 		break
 	}
 	select {
-	case err := <-a.exited:
+	case err := <-a.Exited:
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v", err)
 		}
@@ -765,7 +629,7 @@ func TestSIGTERMHandsTheJobBack(t *testing.T) {
 		t.Fatal("still running 15 s after SIGTERM")
 	}
 	start := time.Now()
-	b := startInstance(t, e, e.srv.URI(), db, "-lease", "30s")
+	b := erasuredtest.StartInstance(t, e, e.Srv.URI(), db, "-lease", "30s")
 	got := finish(t, b, seen.GetJobId())
 	if d := got.diff(ref); d != "" {
 		t.Fatalf("report after SIGTERM differs from an uninterrupted run: %s", d)
@@ -779,51 +643,55 @@ func TestSIGTERMHandsTheJobBack(t *testing.T) {
 // The store goes away for a few seconds mid-job: the worker retries and the
 // job ends with the exact report.
 func TestStoreOutageMidJob(t *testing.T) {
-	e := startEngine(t)
+	e := erasuredtest.StartEngine(t)
 	for _, act := range []action{deleting, unsubscribing} {
 		t.Run(string(act), func(t *testing.T) { storeOutageMidJob(t, e, act) })
 	}
 }
 
-func storeOutageMidJob(t *testing.T, e *engine, act action) {
+func storeOutageMidJob(t *testing.T, e *erasuredtest.Engine, act action) {
 	ref := reference(t, e, act)
 	db := "outage_" + string(act)
-	store := seed(t, e.srv.URI(), db)
+	store := seed(t, e.Srv.URI(), db)
 	// A short server selection timeout makes store calls fail during the
 	// outage instead of waiting it out inside the driver, so the worker's
 	// own retries are what carries the job through.
 	// Small batches make the job outlast the engine's own shutdown, which
 	// lets requests in flight finish for a few seconds; the report does not
 	// depend on the batch size.
-	a := startInstance(t, e, e.srv.URI()+"?serverSelectionTimeoutMS=500", db, "-lease", "30s", "-batch-size", "2")
+	a := erasuredtest.StartInstance(t, e, e.Srv.URI()+"?serverSelectionTimeoutMS=500", db, "-lease", "30s", "-batch-size", "2")
 	seen := follow(t, startJob(t, a, act), 20)
-	e.stop()
+	e.Stop()
 	time.Sleep(3 * time.Second)
-	e.start(t)
+	e.Start(t)
 	got := finish(t, a, seen.GetJobId())
 	if d := got.diff(ref); d != "" {
 		t.Fatalf("report after an outage differs from an uninterrupted run: %s", d)
 	}
 	checkStore(t, store, ref)
-	if !strings.Contains(a.logs.String(), "store unavailable; retrying") {
-		t.Errorf("the worker never met the outage; the test proved nothing:\n%s", a.logs.String())
+	// The outage meets the worker between store calls (it retries) or in
+	// one (the engine, shutting down, fails it with InternalError where
+	// MongoDB says InterruptedAtShutdown: the batch is handed back and redone
+	// from its outcomes); which, depends on timing, and either is a test.
+	if logs := a.Logs.String(); !strings.Contains(logs, "store unavailable; retrying") && !strings.Contains(logs, "a batch could not be finished") {
+		t.Errorf("the worker never met the outage; the test proved nothing:\n%s", logs)
 	}
 }
 
 // A cancel sent to one instance stops a job running on another, after its
 // current batch; the report says what had been deleted, exactly.
 func TestCancelReachesAnotherInstance(t *testing.T) {
-	e := startEngine(t)
+	e := erasuredtest.StartEngine(t)
 	db := "cancel"
-	store := seed(t, e.srv.URI(), db)
-	instances := []*instance{startInstance(t, e, e.srv.URI(), db), startInstance(t, e, e.srv.URI(), db)}
+	store := seed(t, e.Srv.URI(), db)
+	instances := []*erasuredtest.Instance{erasuredtest.StartInstance(t, e, e.Srv.URI(), db), erasuredtest.StartInstance(t, e, e.Srv.URI(), db)}
 	seen := follow(t, startJob(t, instances[0], deleting), 40)
-	pids := claimPIDs(t, e.srv.URI(), db, seen.GetJobId())
+	pids := claimPIDs(t, e.Srv.URI(), db, seen.GetJobId())
 	other := instances[0]
-	if fmt.Sprint(other.cmd.Process.Pid) == pids[0] {
+	if fmt.Sprint(other.Cmd.Process.Pid) == pids[0] {
 		other = instances[1]
 	}
-	res, err := other.client.CancelJob(context.Background(), &erasurev1.CancelJobRequest{AccountId: "acme", JobId: seen.GetJobId()})
+	res, err := other.Client.CancelJob(context.Background(), &erasurev1.CancelJobRequest{AccountId: "acme", JobId: seen.GetJobId()})
 	if err != nil || !res.GetJob().GetCancelRequested() {
 		t.Fatalf("cancel = %v, %v", res, err)
 	}
@@ -851,13 +719,13 @@ func TestCancelReachesAnotherInstance(t *testing.T) {
 // `erasured features` stores an account's features; a running instance
 // applies them at once, to that account only.
 func TestFeaturesCommand(t *testing.T) {
-	e := startEngine(t)
+	e := erasuredtest.StartEngine(t)
 	db := "features"
-	seed(t, e.srv.URI(), db)
-	i := startInstance(t, e, e.srv.URI(), db)
+	seed(t, e.Srv.URI(), db)
+	i := erasuredtest.StartInstance(t, e, e.Srv.URI(), db)
 	features := func(args ...string) string {
 		t.Helper()
-		out, err := exec.Command(binary(t), append([]string{"features", "-mongodb-uri", e.srv.URI(), "-database", db}, args...)...).CombinedOutput()
+		out, err := exec.Command(erasuredtest.Build(t, "cmd/erasured"), append([]string{"features", "-mongodb-uri", e.Srv.URI(), "-database", db}, args...)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("erasured features %v: %v\n%s", args, err, out)
 		}
@@ -870,11 +738,11 @@ func TestFeaturesCommand(t *testing.T) {
 		t.Fatalf("set: %q", got)
 	}
 	ctx := context.Background()
-	_, err := i.client.DeleteProfile(ctx, &erasurev1.DeleteProfileRequest{ProfileId: fmt.Sprintf("%08x%016x", 4, 1)})
+	_, err := i.Client.DeleteProfile(ctx, &erasurev1.DeleteProfileRequest{ProfileId: fmt.Sprintf("%08x%016x", 4, 1)})
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "profile_deletion is not activated") {
 		t.Fatalf("DeleteProfile without the feature: %v", err)
 	}
-	if out, err := exec.Command(binary(t), "features", "-mongodb-uri", e.srv.URI(), "-database", db, "-account", "acme", "-set", "everything").CombinedOutput(); err == nil ||
+	if out, err := exec.Command(erasuredtest.Build(t, "cmd/erasured"), "features", "-mongodb-uri", e.Srv.URI(), "-database", db, "-account", "acme", "-set", "everything").CombinedOutput(); err == nil ||
 		!strings.Contains(string(out), `unknown feature "everything"`) {
 		t.Fatalf("an unknown feature: %v\n%s", err, out)
 	}
@@ -891,13 +759,13 @@ func TestFeaturesCommand(t *testing.T) {
 // and on SIGTERM the instance goes on answering, not ready, for its drain
 // time before the listener closes.
 func TestReadinessFollowsTheStore(t *testing.T) {
-	e := startEngine(t)
+	e := erasuredtest.StartEngine(t)
 	db := "readiness"
-	seed(t, e.srv.URI(), db)
-	a := startInstance(t, e, e.srv.URI()+"?serverSelectionTimeoutMS=500", db, "-shutdown-drain", "3s")
-	health := grpchealth.NewClient(http.DefaultClient, "http://"+a.addr)
+	seed(t, e.Srv.URI(), db)
+	a := erasuredtest.StartInstance(t, e, e.Srv.URI()+"?serverSelectionTimeoutMS=500", db, "-shutdown-drain", "3s")
+	health := grpchealth.NewClient(http.DefaultClient, "http://"+a.Addr)
 	state := func() (code int, body string, serving grpchealth.Status) {
-		res, err := http.Get("http://" + a.addr + "/readyz")
+		res, err := http.Get("http://" + a.Addr + "/readyz")
 		if err != nil {
 			return 0, err.Error(), 0
 		}
@@ -928,23 +796,23 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 		}
 	}
 	waitFor("with the store", http.StatusOK, "ready", grpchealth.StatusServing)
-	if res, err := http.Get("http://" + a.addr + "/healthz"); err != nil || res.StatusCode != http.StatusOK {
+	if res, err := http.Get("http://" + a.Addr + "/healthz"); err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("/healthz: %v %v", res, err)
 	}
-	e.stop()
+	e.Stop()
 	waitFor("with the store stopped", http.StatusServiceUnavailable, "the store does not answer", grpchealth.StatusNotServing)
-	e.start(t)
+	e.Start(t)
 	waitFor("with the store back", http.StatusOK, "ready", grpchealth.StatusServing)
 
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := a.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	waitFor("shutting down, before the listener closes", http.StatusServiceUnavailable, "shutting down", grpchealth.StatusNotServing)
-	if err := <-a.exited; err != nil {
+	if err := <-a.Exited; err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	for _, line := range []string{"not ready: the store does not answer", "ready again: the store answers"} {
-		if !strings.Contains(a.logs.String(), line) {
+		if !strings.Contains(a.Logs.String(), line) {
 			t.Errorf("the log lacks %q", line)
 		}
 	}
@@ -955,22 +823,22 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 // request is refused naming that job. The Go client gives every such call
 // an id of its own, written into the request.
 func TestRequestIDSurvivesARestart(t *testing.T) {
-	e := startEngine(t)
+	e := erasuredtest.StartEngine(t)
 	db := "request_ids"
-	store := seed(t, e.srv.URI(), db)
-	a := startInstance(t, e, e.srv.URI(), db)
+	store := seed(t, e.Srv.URI(), db)
+	a := erasuredtest.StartInstance(t, e, e.Srv.URI(), db)
 	ctx := context.Background()
 	req := &erasurev1.DeleteIdentifiersRequest{AccountId: "acme", RequestId: "crm-sync:2026-12-01:42",
 		Spec: &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL}, Values: []string{"k0001@example.com", "k0002@example.com"}}
 	first := runList(t, a, req)
-	a.kill(t)
+	a.Kill(t)
 
-	b := startInstance(t, e, e.srv.URI(), db)
+	b := erasuredtest.StartInstance(t, e, e.Srv.URI(), db)
 	again := runList(t, b, req)
 	if again.GetJobId() != first.GetJobId() || again.GetCounts().GetDeleted() != 2 {
 		t.Fatalf("the retry after a restart got job %s %v, want the first call's %s", again.GetJobId(), again.GetCounts(), first.GetJobId())
 	}
-	jobs, err := b.client.ListJobs(ctx, &erasurev1.ListJobsRequest{AccountId: "acme"})
+	jobs, err := b.Client.ListJobs(ctx, &erasurev1.ListJobsRequest{AccountId: "acme"})
 	if err != nil || len(jobs.GetJobs()) != 1 {
 		t.Fatalf("%d jobs in the history, %v; want the one", len(jobs.GetJobs()), err)
 	}
@@ -980,7 +848,7 @@ func TestRequestIDSurvivesARestart(t *testing.T) {
 
 	other := proto.Clone(req).(*erasurev1.DeleteIdentifiersRequest)
 	other.Values = []string{"k0003@example.com"}
-	stream, err := b.client.DeleteIdentifiers(ctx, other)
+	stream, err := b.Client.DeleteIdentifiers(ctx, other)
 	if err == nil {
 		_, err = stream.Recv()
 	}
@@ -1001,9 +869,9 @@ func TestRequestIDSurvivesARestart(t *testing.T) {
 }
 
 // runList runs a DeleteIdentifiers call on instance i to its end.
-func runList(t *testing.T, i *instance, req *erasurev1.DeleteIdentifiersRequest) *erasurev1.Job {
+func runList(t *testing.T, i *erasuredtest.Instance, req *erasurev1.DeleteIdentifiersRequest) *erasurev1.Job {
 	t.Helper()
-	stream, err := i.client.DeleteIdentifiers(context.Background(), req)
+	stream, err := i.Client.DeleteIdentifiers(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1024,11 +892,11 @@ func runList(t *testing.T, i *instance, req *erasurev1.DeleteIdentifiersRequest)
 // ended: calls by procedure and code, rows by outcome, batch times, the
 // shared queue, uploads; and no identifier anywhere in them.
 func TestMetricsDuringAJob(t *testing.T) {
-	e := startEngine(t)
+	e := erasuredtest.StartEngine(t)
 	db := "metrics"
-	seed(t, e.srv.URI(), db)
+	seed(t, e.Srv.URI(), db)
 	metricsAddr := testkit.FreeAddr(t)
-	a := startInstance(t, e, e.srv.URI(), db, "-metrics-addr", metricsAddr)
+	a := erasuredtest.StartInstance(t, e, e.Srv.URI(), db, "-metrics-addr", metricsAddr)
 	scrape := func() string {
 		t.Helper()
 		res, err := http.Get("http://" + metricsAddr + "/metrics")
@@ -1094,9 +962,9 @@ func TestMetricsDuringAJob(t *testing.T) {
 
 	// An operator who asks for it gets rows and ended jobs by account (the
 	// same file again: its profiles are gone, so its rows are not found).
-	a.kill(t)
+	a.Kill(t)
 	metricsAddr = testkit.FreeAddr(t)
-	b := startInstance(t, e, e.srv.URI(), db, "-metrics-addr", metricsAddr, "-metrics-account-label")
+	b := erasuredtest.StartInstance(t, e, e.Srv.URI(), db, "-metrics-addr", metricsAddr, "-metrics-account-label")
 	finish(t, b, follow(t, startJob(t, b, deleting), 0).GetJobId())
 	labelled := scrape()
 	if value(labelled, `erasure_rows_total{account="acme",action="delete",outcome="not_found"}`) <= 0 ||

@@ -21,8 +21,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/erasure-dev/erasure/internal/auth"
+	"github.com/erasure-dev/erasure/internal/buildinfo"
 	"github.com/erasure-dev/erasure/internal/deletion"
 	"github.com/erasure-dev/erasure/internal/demo"
 	"github.com/erasure-dev/erasure/internal/metrics"
@@ -79,7 +78,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		if len(rest) > 0 {
 			return usageError{fmt.Errorf("unexpected argument %q: erasured version takes none", rest[0])}
 		}
-		_, err := fmt.Fprintln(stdout, "erasured", version())
+		_, err := fmt.Fprintln(stdout, "erasured", buildinfo.Version())
 		return err
 	case "help":
 		if len(rest) > 1 {
@@ -97,34 +96,6 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		return nil
 	}
 	return usageError{fmt.Errorf("unknown command %q: the commands are serve (the default), token, features, help and version", name)}
-}
-
-// version describes this build: the module's version, the VCS revision it
-// was built from when known, and the Go version.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(no build information) " + runtime.Version()
-	}
-	v := bi.Main.Version
-	if v == "" {
-		v = "(devel)"
-	}
-	var rev, modified string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				modified = ", modified"
-			}
-		}
-	}
-	if rev != "" {
-		v += " (revision " + rev + modified + ")"
-	}
-	return v + " " + bi.GoVersion
 }
 
 // auditKey reads the audit key, creating it under the data directory for
@@ -207,6 +178,9 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	cfg := c.deletionConfig(auditKey)
 	cfg.Metrics = m
 	svc := deletion.New(logger, store, cfg)
+	if c.deletion.Workers == 0 {
+		logger.Warn("this instance runs no jobs (-workers 0): jobs it queues wait for an instance that does")
+	}
 	l, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -329,9 +303,9 @@ func openStore(ctx context.Context, uri, database, dataDir string, writeMajority
 		}
 		closeEngine = engine.Close
 		uri, writeMajority = engine.URI(), false
-		logger.Info("using the embedded store (FerretDB on SQLite); set MONGODB_URI for production", "data_dir", dataDir, "version", version())
+		logger.Info("using the embedded store (FerretDB on SQLite); set MONGODB_URI for production", "data_dir", dataDir, "version", buildinfo.Version())
 	} else {
-		logger.Info("using MongoDB from MONGODB_URI", "database", database, "write_majority", writeMajority, "version", version())
+		logger.Info("using MongoDB from MONGODB_URI", "database", database, "write_majority", writeMajority, "version", buildinfo.Version())
 	}
 	store, err := storage.Open(ctx, storage.Options{URI: uri, Database: database, WriteMajority: writeMajority})
 	if err != nil {

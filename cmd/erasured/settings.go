@@ -198,9 +198,9 @@ func settings() []setting {
 			field: func(c *config) any { return &c.deletion.OutcomeRetention },
 			check: func(c *config) error { return positive(c.deletion.OutcomeRetention) }},
 		{name: "workers", def: strconv.Itoa(d.Workers), cmds: serveCmd,
-			usage: "jobs this instance runs at once",
+			usage: "jobs this instance runs at once; 0 runs none (an instance that only serves calls while others run the jobs)",
 			field: func(c *config) any { return &c.deletion.Workers },
-			check: func(c *config) error { return atLeast(c.deletion.Workers, 1, "") }},
+			check: func(c *config) error { return atLeast(c.deletion.Workers, 0, "") }},
 		{name: "max-jobs-per-account", def: strconv.Itoa(d.MaxJobsPerAccount), cmds: serveCmd,
 			usage: "jobs of one account running at once over all instances; 0 for no bound",
 			field: func(c *config) any { return &c.deletion.MaxJobsPerAccount },
@@ -462,6 +462,9 @@ func (c *config) deletionConfig(auditKey []byte) deletion.Config {
 	d.ShutdownGrace = c.shutdownGrace
 	d.DefaultFeatures, _ = c.defaultFeatures() // validated
 	d.AuditKey = auditKey
+	if d.Workers == 0 {
+		d.Workers = -1 // deletion.Config reads 0 as its default
+	}
 	// MaxJobsPerAccount reads 0 as no bound itself.
 	for _, limit := range []*int{&d.MaxActiveJobsPerAccount, &d.MaxUploadsPerAccount} {
 		if *limit == 0 {

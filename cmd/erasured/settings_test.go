@@ -334,7 +334,7 @@ func TestValidationSaysWhatToSet(t *testing.T) {
 		{[]string{"-batch-size", "0"}, "-batch-size (ERASURE_BATCH_SIZE) is 0: set a number from 1 to 10000"},
 		{[]string{"-batch-size", "10001"}, "-batch-size (ERASURE_BATCH_SIZE) is 10001: set a number from 1 to 10000"},
 		{[]string{"-max-upload-mb", "0"}, "-max-upload-mb (ERASURE_MAX_UPLOAD_MB) is 0: set a number from 1 to 4096"},
-		{[]string{"-workers", "0"}, "-workers (ERASURE_WORKERS) is 0: set 1 or more"},
+		{[]string{"-workers", "-1"}, "-workers (ERASURE_WORKERS) is -1: set 0 or more"},
 		{[]string{"-max-jobs-per-account", "-1"}, "-max-jobs-per-account (ERASURE_MAX_JOBS_PER_ACCOUNT) is -1: set 0 or more (0 for no bound)"},
 		{[]string{"-max-active-jobs-per-account", "-1"}, "-max-active-jobs-per-account (ERASURE_MAX_ACTIVE_JOBS_PER_ACCOUNT) is -1: set 0 or more (0 for no bound)"},
 		{[]string{"-max-uploads-per-account", "-1"}, "-max-uploads-per-account (ERASURE_MAX_UPLOADS_PER_ACCOUNT) is -1: set 0 or more (0 for no bound)"},
@@ -364,8 +364,8 @@ func TestValidationSaysWhatToSet(t *testing.T) {
 	}
 
 	// All problems at once, and a variable's bad value names the variable.
-	_, _, err := runFor(t, env("ERASURE_WORKERS", "0", "ERASURE_LEASE", "1s"), "-batch-size", "0")
-	for _, want := range []string{"-workers (ERASURE_WORKERS) is 0", "-batch-size (ERASURE_BATCH_SIZE) is 0", "-checkpoint-interval (ERASURE_CHECKPOINT_INTERVAL) is 1s"} {
+	_, _, err := runFor(t, env("ERASURE_WORKERS", "-2", "ERASURE_LEASE", "1s"), "-batch-size", "0")
+	for _, want := range []string{"-workers (ERASURE_WORKERS) is -2", "-batch-size (ERASURE_BATCH_SIZE) is 0", "-checkpoint-interval (ERASURE_CHECKPOINT_INTERVAL) is 1s"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("several problems: %v\nwant %q", err, want)
 		}

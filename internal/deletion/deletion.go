@@ -33,7 +33,8 @@ type Config struct {
 	OutcomeRetention time.Duration
 	// BatchSize is how many rows are resolved and deleted per round trip.
 	BatchSize int
-	// Workers is how many jobs this instance runs at once.
+	// Workers is how many jobs this instance runs at once; negative for
+	// none (an instance that serves calls while others run the jobs).
 	Workers int
 	// MaxJobsPerAccount bounds the jobs of one account running at once
 	// across instances, so one account's big files cannot hold every
@@ -126,7 +127,9 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.UploadTTL, d.UploadTTL)
 	orDefault(&c.OutcomeRetention, d.OutcomeRetention)
 	orDefault(&c.BatchSize, d.BatchSize)
-	orDefault(&c.Workers, d.Workers)
+	if c.Workers == 0 { // negative: none
+		c.Workers = d.Workers
+	}
 	orDefault(&c.QueuePoll, d.QueuePoll)
 	orDefault(&c.WatchPoll, d.WatchPoll)
 	orDefault(&c.SweepInterval, d.SweepInterval)
