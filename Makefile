@@ -17,9 +17,12 @@ export PATH := $(BIN):$(PATH)
 help: ## Describe the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
+.PHONY: build
+build: ## Build erasured (the service) and erasurectl (the operators' client) into bin/
+	go build -buildvcs=auto -o bin/ ./cmd/erasured ./cmd/erasurectl
+
 .PHONY: run
-run: ## Build and start erasured on :8080 (embedded store under ./data unless MONGODB_URI is set)
-	go build -buildvcs=auto -o bin/erasured ./cmd/erasured
+run: build ## Build and start erasured on :8080 (embedded store under ./data unless MONGODB_URI is set)
 	./bin/erasured -metrics-addr localhost:9090
 
 .PHONY: test
