@@ -239,18 +239,12 @@ func (c *cli) runAction(ctx context.Context, r *request) error {
 		fmt.Fprintf(c.tio.out, "Nothing to %s: no row matched a profile that would change. No job was started.\n", r.verb())
 		return nil
 	}
-	if !r.yes {
-		question := fmt.Sprintf("Delete %s with all their data in every section? This cannot be undone.", plural(matched, "profile", "profiles"))
-		if r.unsubscribe {
-			question = fmt.Sprintf("Opt out the %s consents of %s?", r.channel, plural(matched, "profile", "profiles"))
-		}
-		ok, err := c.confirm(early, question)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return &exitStatus{code: exitDeclined, msg: "Nothing was changed."}
-		}
+	question := deleteQuestion(matched)
+	if r.unsubscribe {
+		question = fmt.Sprintf("Opt out the %s consents of %s?", r.channel, plural(matched, "profile", "profiles"))
+	}
+	if err := c.mustConfirm(early, r.yes, question); err != nil {
+		return err
 	}
 	interrupts, stopInterrupts := catchInterrupts()
 	defer stopInterrupts()
@@ -270,18 +264,12 @@ func (c *cli) runAction(ctx context.Context, r *request) error {
 
 // runProfile deletes or unsubscribes one profile by id, after asking.
 func (c *cli) runProfile(ctx context.Context, r *request) error {
-	if !r.yes {
-		question := fmt.Sprintf("Delete profile %s with all its data in every section? This cannot be undone.", r.profile)
-		if r.unsubscribe {
-			question = fmt.Sprintf("Opt out the %s consents of profile %s?", r.channel, r.profile)
-		}
-		ok, err := c.confirm(ctx, question)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return &exitStatus{code: exitDeclined, msg: "Nothing was changed."}
-		}
+	question := fmt.Sprintf("Delete profile %s with all its data in every section? This cannot be undone.", r.profile)
+	if r.unsubscribe {
+		question = fmt.Sprintf("Opt out the %s consents of profile %s?", r.channel, r.profile)
+	}
+	if err := c.mustConfirm(ctx, r.yes, question); err != nil {
+		return err
 	}
 	var j *erasurev1.Job
 	if r.unsubscribe {

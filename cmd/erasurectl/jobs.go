@@ -22,30 +22,19 @@ func (c *cli) jobsCommand() *cobra.Command {
 		Short: "List the account's jobs, newest first (the import history)",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit < 1 {
-				return usagef("--limit is 1 or more")
-			}
-			var jobs []proto.Message
-			token := ""
-			for len(jobs) < limit {
-				resp, err := c.svc.ListJobs(cmd.Context(), &erasurev1.ListJobsRequest{AccountId: c.account, PageSize: int32(min(limit-len(jobs), 500)), PageToken: token})
-				if err != nil {
-					return err
-				}
-				for _, j := range resp.GetJobs() {
-					jobs = append(jobs, j)
-				}
-				if token = resp.GetNextPageToken(); token == "" {
-					break
-				}
+			jobs, err := pages(limit, func(size int32, token string) ([]*erasurev1.Job, string, error) {
+				resp, err := c.svc.ListJobs(cmd.Context(), &erasurev1.ListJobsRequest{AccountId: c.account, PageSize: size, PageToken: token})
+				return resp.GetJobs(), resp.GetNextPageToken(), err
+			})
+			if err != nil {
+				return err
 			}
 			if c.output == "json" {
-				return c.printJSON(map[string]any{"jobs": jobs})
+				return c.printJSON(map[string]any{"jobs": messages(jobs)})
 			}
 			tw := tabwriter.NewWriter(c.tio.out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "JOB\tCREATED\tACTION\tKIND\tSTATE\tROWS\tDONE\tSOURCE")
-			for _, m := range jobs {
-				j := m.(*erasurev1.Job)
+			for _, j := range jobs {
 				done := j.GetCounts().GetDeleted()
 				if j.GetAction() == erasurev1.JobAction_JOB_ACTION_UNSUBSCRIBE {
 					done = j.GetCounts().GetUnsubscribed()
@@ -59,6 +48,36 @@ func (c *cli) jobsCommand() *cobra.Command {
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many jobs")
 	return cmd
+}
+
+// pages collects the first limit items of a paged list; page returns the
+// items of one page of at most size and the next page's token.
+func pages[T any](limit int, page func(size int32, token string) ([]T, string, error)) ([]T, error) {
+	if limit < 1 {
+		return nil, usagef("--limit is 1 or more")
+	}
+	var items []T
+	token := ""
+	for len(items) < limit {
+		got, next, err := page(int32(min(limit-len(items), 500)), token)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, got...)
+		if token = next; token == "" {
+			break
+		}
+	}
+	return items, nil
+}
+
+// messages is a list of messages as printJSON takes it.
+func messages[T proto.Message](l []T) []proto.Message {
+	out := make([]proto.Message, len(l))
+	for i, m := range l {
+		out[i] = m
+	}
+	return out
 }
 
 // source is what a job read: its file, sheet and column, or its kind.
@@ -282,30 +301,19 @@ func (c *cli) auditCommand() *cobra.Command {
 		Short: "List the audit trail, newest first: jobs started, cancels asked, jobs finished, with who and the counts",
 		Args:  exactArgs(0, "no arguments (--job filters by job)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit < 1 {
-				return usagef("--limit is 1 or more")
-			}
-			var events []proto.Message
-			token := ""
-			for len(events) < limit {
-				resp, err := c.svc.ListAuditEvents(cmd.Context(), &erasurev1.ListAuditEventsRequest{AccountId: c.account, JobId: jobID, PageSize: int32(min(limit-len(events), 500)), PageToken: token})
-				if err != nil {
-					return err
-				}
-				for _, e := range resp.GetEvents() {
-					events = append(events, e)
-				}
-				if token = resp.GetNextPageToken(); token == "" {
-					break
-				}
+			events, err := pages(limit, func(size int32, token string) ([]*erasurev1.AuditEvent, string, error) {
+				resp, err := c.svc.ListAuditEvents(cmd.Context(), &erasurev1.ListAuditEventsRequest{AccountId: c.account, JobId: jobID, PageSize: size, PageToken: token})
+				return resp.GetEvents(), resp.GetNextPageToken(), err
+			})
+			if err != nil {
+				return err
 			}
 			if c.output == "json" {
-				return c.printJSON(map[string]any{"events": events})
+				return c.printJSON(map[string]any{"events": messages(events)})
 			}
 			tw := tabwriter.NewWriter(c.tio.out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "TIME\tEVENT\tBY\tJOB\tACTION\tKIND\tSTATE\tCOUNTS")
-			for _, m := range events {
-				e := m.(*erasurev1.AuditEvent)
+			for _, e := range events {
 				fmt.Fprintf(tw, "%s\t%s\t%s (%s)\t%s\t%s\t%s\t%s\t%s\n", e.GetTime().AsTime().Local().Format(time.DateTime),
 					enumWord(e.GetAction().String(), "AUDIT_ACTION_"), e.GetActor().GetSubject(), e.GetActor().GetRole(), e.GetJobId(),
 					enumWord(e.GetJobAction().String(), "JOB_ACTION_"), enumWord(e.GetJobKind().String(), "JOB_KIND_"),

@@ -52,6 +52,27 @@ func (c *cli) confirm(ctx context.Context, question string) (bool, error) {
 	}
 }
 
+// mustConfirm asks unless yes is set, and returns the exit status of
+// "nothing was started" unless the answer is yes.
+func (c *cli) mustConfirm(ctx context.Context, yes bool, question string) error {
+	if yes {
+		return nil
+	}
+	ok, err := c.confirm(ctx, question)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &exitStatus{code: exitDeclined, msg: "Nothing was changed."}
+	}
+	return nil
+}
+
+// deleteQuestion asks to delete n profiles.
+func deleteQuestion(n int64) string {
+	return fmt.Sprintf("Delete %s with all their data in every section? This cannot be undone.", plural(n, "profile", "profiles"))
+}
+
 // ask asks a question on the terminal and returns the answer in lower
 // case, or interrupted when Ctrl-C comes again or the input ends.
 func (c *cli) ask(ctx context.Context, interrupts <-chan os.Signal, question string) string {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	erasurev1 "github.com/erasure-dev/erasure/gen/erasure/v1"
 )
@@ -111,37 +110,27 @@ func (c *cli) segmentShow() *cobra.Command {
 		Short: "List the profiles a segment matches, in profile id order",
 		Args:  exactArgs(1, "the segment definition (a JSON file, or '-')"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if limit < 1 {
-				return usagef("--limit is 1 or more")
-			}
 			seg, err := c.readSegment(args[0])
 			if err != nil {
 				return err
 			}
-			var profiles []proto.Message
 			req := &erasurev1.ShowSegmentProfilesRequest{AccountId: c.account, Segment: seg}
-			for len(profiles) < limit {
-				req.PageSize = int32(min(limit-len(profiles), 500))
+			profiles, err := pages(limit, func(size int32, token string) ([]*erasurev1.SegmentProfile, string, error) {
+				req.PageSize, req.PageToken = size, token
 				resp, err := c.svc.ShowSegmentProfiles(cmd.Context(), req)
-				if err != nil {
-					return err
-				}
 				// Every page at the first page's evaluation time.
 				req.EvaluationTime = resp.GetEvaluationTime()
-				for _, p := range resp.GetProfiles() {
-					profiles = append(profiles, p)
-				}
-				if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
-					break
-				}
+				return resp.GetProfiles(), resp.GetNextPageToken(), err
+			})
+			if err != nil {
+				return err
 			}
 			if c.output == "json" {
-				return c.printJSON(map[string]any{"profiles": profiles})
+				return c.printJSON(map[string]any{"profiles": messages(profiles)})
 			}
 			tw := tabwriter.NewWriter(c.tio.out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "PROFILE\tKEY TYPE\tKEY\tEMAIL\tPHONE\tCRM ID")
-			for _, m := range profiles {
-				p := m.(*erasurev1.SegmentProfile)
+			for _, p := range profiles {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.GetProfileId(), typeWords(p.GetKeyType()), p.GetKeyValue(), p.GetEmail(), p.GetPhone(), p.GetCrmId())
 			}
 			return tw.Flush()
@@ -231,14 +220,8 @@ segment_deletion.`,
 				}
 				printSegmentSections(w, pv.GetSections())
 			}
-			if !yes {
-				ok, err := c.confirm(ctx, fmt.Sprintf("Delete %s with all their data in every section? This cannot be undone.", plural(pv.GetProfiles(), "profile", "profiles")))
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return &exitStatus{code: exitDeclined, msg: "Nothing was changed."}
-				}
+			if err := c.mustConfirm(ctx, yes, deleteQuestion(pv.GetProfiles())); err != nil {
+				return err
 			}
 			interrupts, stop := catchInterrupts()
 			defer stop()
