@@ -29,7 +29,9 @@ import (
 // maxPerAccount, when positive, bounds the jobs of one account running at
 // once: a job whose account has that many running is left queued, and jobs
 // of other accounts go first. The bound is checked, not reserved, so two
-// instances claiming at the same moment may exceed it by one each.
+// claims at the same moment may exceed it by one each: callers serialize
+// their own claims (package deletion does, per instance), and two
+// instances claiming at the same moment still can.
 func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration, maxPerAccount int) (*job.Job, error) {
 	t := now()
 	cur, err := s.jobs.Find(ctx, bson.D{{"$or", bson.A{

@@ -217,9 +217,9 @@ func TestInterruptAsksWhatToDoWithTheJob(t *testing.T) {
 	if n := e.profiles(t); n != demoProfiles {
 		t.Fatalf("%d profiles before any job ran, want %d", n, demoProfiles)
 	}
-	// One worker: the second job runs after the first (see the closing
-	// note of issue 14 on the per-account limit).
-	erasuredtest.StartInstance(t, e.engine, e.engine.Srv.URI(), e.db, "-workers", "1")
+	// Its two workers find both jobs queued at once; the account's bound
+	// of one running job makes the second run after the first.
+	erasuredtest.StartInstance(t, e.engine, e.engine.Srv.URI(), e.db)
 	r := e.ctl(t, "", "watch", left)
 	if r.code != exitOK || !strings.Contains(r.stdout, fmt.Sprintf("%d profiles deleted", emailKeyed)) {
 		t.Fatalf("watch: %v", r)

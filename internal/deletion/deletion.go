@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/erasure-dev/erasure/internal/metrics"
@@ -165,6 +166,10 @@ type Service struct {
 	// wake tells an idle worker that a job was queued here, so it starts
 	// without waiting for the next poll.
 	wake chan struct{}
+	// claiming lets one worker of this instance claim at a time: the
+	// per-account bound is checked, then claimed (storage.ClaimJob), so
+	// workers claiming at once would all see the account below it.
+	claiming sync.Mutex
 	// feeds share one store poll among all watchers of a job.
 	feeds feeds
 	// auditKey hashes identifiers for the audit trail.

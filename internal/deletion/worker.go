@@ -46,7 +46,9 @@ func (s *Service) work(stop, ops context.Context, owner string) {
 	t := time.NewTicker(s.cfg.QueuePoll)
 	defer t.Stop()
 	for stop.Err() == nil {
+		s.claiming.Lock()
 		j, err := s.store.ClaimJob(ops, owner, s.cfg.Lease, s.cfg.MaxJobsPerAccount)
+		s.claiming.Unlock()
 		switch {
 		case err == nil:
 			s.runJob(stop, ops, j)
