@@ -24,6 +24,8 @@ import (
 // embedded store: most in-process (run with buffers for its terminal), the
 // progress bar and Ctrl-C as a process on a pseudo-terminal (pty_test.go).
 
+func TestMain(m *testing.M) { erasuredtest.Main(m) }
+
 // demoProfiles are seeded into account acme; demo.Profile says who they
 // are: person0001@example.com … are e-mail keyed (n%10 < 7), every 50th
 // profile is tagged internal_test.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +37,8 @@ import (
 // embedded engine that the test owns, so instances can be killed, stopped
 // and doubled while the store lives on (and the store can be stopped while
 // an instance lives on).
+
+func TestMain(m *testing.M) { erasuredtest.Main(m) }
 
 // The data of every job test: 240 profiles of account acme keyed by e-mail,
 // the same addresses in account other, and a file of 300 rows naming 200 of
@@ -483,6 +487,12 @@ func TestKill9ResumesExactly(t *testing.T) {
 			if seen.GetState() >= erasurev1.JobState_JOB_STATE_SUCCEEDED {
 				t.Fatalf("the job ended before the kill; make it longer: %v", seen)
 			}
+			// The killed instance leaves its copy of the upload (identifiers
+			// in clear) in its work directory; the next one to start removes it.
+			copies := uploadCopies(t, e.WorkDir)
+			if c.act != fromSegment && at > 0 && len(copies) != 1 {
+				t.Fatalf("copies of the upload in the work directory while the job runs: %v, want 1", copies)
+			}
 			a.Kill(t)
 
 			b := erasuredtest.StartInstance(t, e, e.Srv.URI(), db)
@@ -491,6 +501,14 @@ func TestKill9ResumesExactly(t *testing.T) {
 				t.Fatalf("report after kill -9 differs from an uninterrupted run: %s", d)
 			}
 			checkStore(t, store, ref)
+			if left := uploadCopies(t, e.WorkDir); len(left) > 0 {
+				t.Errorf("copies of the upload left on disk after the restart and the job's end: %v", left)
+			}
+			for _, path := range copies {
+				if _, err := os.Stat(filepath.Dir(path)); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("the killed instance's work directory %s is still there: %v", filepath.Dir(path), err)
+				}
+			}
 			// The killed process claimed first and the restarted one last.
 			// (On a loaded machine an owner may also lose its 2 s lease and
 			// claim its job again in between; the report is exact anyway.)
@@ -500,6 +518,17 @@ func TestKill9ResumesExactly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// uploadCopies lists the copies of uploads in the instances' work
+// directories under root.
+func uploadCopies(t *testing.T, root string) []string {
+	t.Helper()
+	copies, err := filepath.Glob(filepath.Join(root, "instance-*", "erasure-upload-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return copies
 }
 
 // With two instances on one store, killing the one running a job hands it

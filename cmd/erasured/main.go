@@ -34,6 +34,7 @@ import (
 	"github.com/erasure-dev/erasure/internal/demo"
 	"github.com/erasure-dev/erasure/internal/metrics"
 	"github.com/erasure-dev/erasure/internal/storageembed"
+	"github.com/erasure-dev/erasure/internal/workdir"
 	"github.com/erasure-dev/erasure/server"
 	"github.com/erasure-dev/erasure/storage"
 	"github.com/erasure-dev/erasure/web"
@@ -175,8 +176,17 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		logger.Info("serving metrics", "addr", ml.Addr().String(), "path", "/metrics")
 		go server.Serve(ctx, ml, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}), 0, time.Second)
 	}
+	work, removed, err := workdir.Open(c.workDirPath())
+	if err != nil {
+		return err
+	}
+	defer work.Close()
+	if removed > 0 {
+		logger.Info("removed the temporary files of instances that stopped without removing them", "instances", removed, "work_dir", c.workDirPath())
+	}
 	cfg := c.deletionConfig(auditKey)
 	cfg.Metrics = m
+	cfg.TempDir = work.Path
 	svc := deletion.New(logger, store, cfg)
 	if c.deletion.Workers == 0 {
 		logger.Warn("this instance runs no jobs (-workers 0): jobs it queues wait for an instance that does")
@@ -246,6 +256,17 @@ func printWizardURL(stdout io.Writer, keyPath, issuer string, ttl time.Duration,
 }
 
 // devKeyPath is the development key this configuration trusts, or "".
+// workDirPath is -work-dir, or its default.
+func (c *config) workDirPath() string {
+	switch {
+	case c.workDir != "":
+		return c.workDir
+	case c.mongoURI == "":
+		return filepath.Join(c.dataDir, "work")
+	}
+	return filepath.Join(os.TempDir(), "erasure")
+}
+
 func (c *config) devKeyPath() string {
 	if c.devKey != "" {
 		return c.devKey

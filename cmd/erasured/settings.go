@@ -38,6 +38,7 @@ type config struct {
 	hmacFile        string
 	devKey          string
 	auditKeyFile    string
+	workDir         string
 	features        string
 	reflection      bool
 	corsOrigins     string
@@ -175,6 +176,10 @@ func settings() []setting {
 				}
 				return nil
 			}},
+		{name: "work-dir", cmds: serveCmd,
+			defDoc: "<data-dir>/work with the embedded store, <system temp>/erasure with MongoDB",
+			usage:  "`directory` of the temporary copies of the uploads jobs and previews read, which hold identifiers: created readable only by the service, each instance's files removed when it stops, and those of instances that died by the next one to start",
+			field:  func(c *config) any { return &c.workDir }},
 		{name: "default-features", def: deletion.FeatureList(deletion.DefaultFeatures), cmds: serveCmd,
 			usage: "comma-separated features of accounts that have none stored, or none (see erasured features)",
 			field: func(c *config) any { return &c.features },

@@ -35,8 +35,20 @@ var (
 	built   = map[string]string{}
 )
 
+// Main runs the tests of a package that uses Build, then removes what it
+// built. Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	buildMu.Lock()
+	for _, bin := range built {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	buildMu.Unlock()
+	os.Exit(code)
+}
+
 // Build builds a command of the module once per test binary, such as
-// "cmd/erasured", and returns the executable's path.
+// "cmd/erasured", and returns the executable's path; Main removes it.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
 	buildMu.Lock()
@@ -67,12 +79,14 @@ type Engine struct {
 	Token string
 	// AuditKey is the audit key file every instance shares.
 	AuditKey string
+	// WorkDir is the -work-dir of every instance, as on one machine.
+	WorkDir string
 }
 
 // StartEngine starts a store, stopped when the test ends.
 func StartEngine(t *testing.T) *Engine {
 	t.Helper()
-	e := &Engine{Dir: t.TempDir()}
+	e := &Engine{Dir: t.TempDir(), WorkDir: t.TempDir()}
 	e.KeyPEM = filepath.Join(t.TempDir(), "dev-jwt-key.pem")
 	e.AuditKey = filepath.Join(t.TempDir(), "audit-key")
 	if err := os.WriteFile(e.AuditKey, []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
@@ -131,7 +145,7 @@ type Instance struct {
 func StartInstance(t *testing.T, e *Engine, uri, db string, extra ...string) *Instance {
 	t.Helper()
 	i := &Instance{Addr: testkit.FreeAddr(t), URI: uri, DB: db, Logs: &testkit.SyncBuffer{}, Exited: make(chan error, 1)}
-	args := append([]string{"-addr", i.Addr, "-mongodb-uri", uri, "-database", db, "-write-majority=false", "-dev-key", e.KeyPEM, "-audit-key-file", e.AuditKey,
+	args := append([]string{"-addr", i.Addr, "-mongodb-uri", uri, "-database", db, "-write-majority=false", "-dev-key", e.KeyPEM, "-audit-key-file", e.AuditKey, "-work-dir", e.WorkDir,
 		"-lease", "2s", "-batch-size", "10", "-shutdown-grace", "5s", "-checkpoint-interval", "250ms"}, extra...)
 	i.Cmd = exec.Command(Build(t, "cmd/erasured"), args...)
 	i.Cmd.Stdout, i.Cmd.Stderr = i.Logs, i.Logs
