@@ -96,6 +96,9 @@ type sheet struct {
 	rows      tabular.Rows
 	name      string
 	hasHeader bool
+	// declared is set when the caller said the first row holds column
+	// names (job.HeaderPresent), rather than the service deciding it.
+	declared bool
 	// header holds the first row's cells when hasHeader is set.
 	header []string
 	// first is a data row already read while deciding about the header.
@@ -127,7 +130,7 @@ func (f *openedFile) openSheet(opts FileOptions, isHeader func(first []string) b
 	cells := append([]string(nil), row.Cells...)
 	switch opts.Header {
 	case job.HeaderPresent:
-		sh.hasHeader = true
+		sh.hasHeader, sh.declared = true, true
 	case job.HeaderAbsent:
 		sh.hasHeader = false
 	default:
@@ -264,9 +267,10 @@ func (sh *sheet) describeColumns() string {
 	if !sh.hasHeader && sh.first != nil {
 		width = len(sh.first.Cells)
 	}
+	quote := sh.namesQuotable()
 	var parts []string
 	for i := 0; i < width && i < 30; i++ {
-		if l := sh.label(i); sh.hasHeader && !strings.HasPrefix(l, "column ") {
+		if l := sh.label(i); quote && !strings.HasPrefix(l, "column ") {
 			parts = append(parts, fmt.Sprintf("%d %q", i+1, clip(l)))
 		} else {
 			parts = append(parts, fmt.Sprintf("%d (%s)", i+1, columnLetter(i+1)))
@@ -276,6 +280,27 @@ func (sh *sheet) describeColumns() string {
 		parts = append(parts, fmt.Sprintf("and %d more", width-30))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// namesQuotable says whether messages may quote the header's cells. A row
+// the caller did not declare a header may be data (a headerless file whose
+// column is chosen by name is read as having a header), and messages never
+// quote data. So such a row is quoted only when no cell holds a digit or an
+// @: a row of a file of identifiers has an e-mail address, a phone number
+// or (nearly always) a CRM ID with a digit in it.
+func (sh *sheet) namesQuotable() bool {
+	if !sh.hasHeader {
+		return false
+	}
+	if sh.declared {
+		return true
+	}
+	for _, c := range sh.header {
+		if strings.ContainsAny(c, "0123456789@") {
+			return false
+		}
+	}
+	return true
 }
 
 // columnLetter returns a spreadsheet column name: 1 is A, 27 is AA.
