@@ -1004,3 +1004,18 @@ func TestMetricsDuringAJob(t *testing.T) {
 		t.Error("the labelled metrics hold an identifier")
 	}
 }
+
+// Settings whose batch may not fit in three quarters of the lease on a
+// slow store are warned about at start, naming what to change.
+func TestWarnsWhenABatchMayOutliveTheLease(t *testing.T) {
+	e := erasuredtest.StartEngine(t)
+	const warning = "lower -batch-size or raise -lease"
+	fits := erasuredtest.StartInstance(t, e, e.Srv.URI(), "lease_fits") // 10 rows, 2 s
+	tight := erasuredtest.StartInstance(t, e, e.Srv.URI(), "lease_tight", "-batch-size", "2000")
+	if strings.Contains(fits.Logs.String(), warning) {
+		t.Errorf("warned with batches of 10 rows and a 2 s lease:\n%s", fits.Logs.String())
+	}
+	if !strings.Contains(tight.Logs.String(), warning) || !strings.Contains(tight.Logs.String(), "batch_may_take=4s") {
+		t.Errorf("no warning with batches of 2,000 rows and a 2 s lease:\n%s", tight.Logs.String())
+	}
+}

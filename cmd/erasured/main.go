@@ -191,6 +191,10 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	if c.deletion.Workers == 0 {
 		logger.Warn("this instance runs no jobs (-workers 0): jobs it queues wait for an instance that does")
 	}
+	if slow := slowBatch(c.deletion.BatchSize); slow > c.deletion.Lease*3/4 {
+		logger.Warn("a batch of -batch-size rows may take longer than three quarters of -lease on a slow store, and a job whose batches outlive its lease goes back and forth between instances; lower -batch-size or raise -lease",
+			"batch_size", c.deletion.BatchSize, "lease", c.deletion.Lease.String(), "batch_may_take", slow.String())
+	}
 	l, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -220,6 +224,16 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	<-workersDone
 	logger.Info("stopped")
 	return err
+}
+
+// slowRowsPerSecond is the pace of a job on a slow store: the embedded
+// engine, which scans the profiles on every lookup, or a busy MongoDB
+// (docs/benchmarks.md measures 600 to 3,700 rows a second on the engine).
+const slowRowsPerSecond = 500
+
+// slowBatch is how long a batch of n rows may take on a slow store.
+func slowBatch(n int) time.Duration {
+	return time.Duration(n) * time.Second / slowRowsPerSecond
 }
 
 // healthInterval is how often readiness pings the store.

@@ -90,6 +90,13 @@ func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
 	tally(&j.Counts, r.sections, work, true)
 	j.Sections = r.sections.list()
 	r.lastRow = work[len(work)-1].num
+	if took := time.Since(start); took > r.s.cfg.Lease*3/4 {
+		// The lease is renewed between batches: a batch this long lets
+		// another instance take the job over while it runs, and the job
+		// goes back and forth instead of getting done.
+		r.log.WarnContext(ctx, "a batch took more than three quarters of the lease, so another instance may take the job over in the middle of a batch; lower -batch-size or raise -lease",
+			"took", took.Round(time.Millisecond).String(), "lease", r.s.cfg.Lease.String(), "rows", len(work), "batch_size", r.s.cfg.BatchSize)
+	}
 	if m := r.s.cfg.Metrics; m != nil {
 		outcomes := map[string]int{}
 		for _, w := range work {

@@ -250,12 +250,12 @@ func hostileCases() []hostileCase {
 		// tabular's wording for "from row 4 on" (see the report).
 		hostileCase{name: "XLSX sheet with a control character", file: "control_char_xml.xlsx", src: byEmail, spec: emailSpec}.failsLater(`the sheet "Data" is damaged after row 4`, true),
 		hostileCase{name: "XLSX row beyond 1,048,576", file: "rows_beyond_max.xlsx", src: byEmail, spec: emailSpec}.failsLater("rows beyond row 1,048,576", true),
-		// Known gap: a formula cell with no saved result (what openpyxl and
-		// other libraries write; Excel computes it on opening) reads as
-		// empty, so row 2, which Excel shows as ann@example.com, is not a
-		// row at all: ann is neither deleted nor reported.
+		// A formula cell with no saved result (what openpyxl and other
+		// libraries write; Excel computes it on opening) has no value to
+		// read: row 2, which Excel shows as ann@example.com, is invalid
+		// with what to do, not skipped as empty.
 		{name: "XLSX formula without a saved value", file: "formulas_without_values.xlsx", src: byEmail, spec: emailSpec,
-			rows: []string{"3 deleted"}, deletes: []string{"bob@example.com"}},
+			rows: []string{"2 invalid formula whose result the file does not have", "3 deleted"}, deletes: []string{"bob@example.com"}},
 		{name: "XLSX rows 2 and 1,048,576", file: "rows_to_1048576.xlsx", src: byEmail, spec: emailSpec,
 			rows: []string{"2 deleted", "1048576 deleted"}, deletes: []string{"ann@example.com", "bob@example.com"}},
 		{name: "XLSX hidden first sheet", file: "hidden_first_sheet.xlsx", src: byEmail, spec: emailSpec,

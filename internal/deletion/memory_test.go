@@ -34,7 +34,7 @@ func BenchmarkDuplicateCheckMemory(b *testing.B) {
 		before := ms.HeapAlloc
 		c := newClassifier(norm, "Email", rows)
 		for i, v := range values {
-			c.classify(int64(i+2), v, true)
+			c.classify(int64(i+2), v, cellPresent)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&ms)

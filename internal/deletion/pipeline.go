@@ -192,10 +192,14 @@ func newClassifier(norm normalizer, column string, expected int64) *classifier {
 // bytes, and -max-upload-mb is at most 4096).
 const maxRowNumber = 1<<32 - 1
 
-func (c *classifier) classify(num int64, value string, present bool) row {
+func (c *classifier) classify(num int64, value string, state cellState) row {
 	r := row{num: num, value: value}
-	if !present {
+	switch state {
+	case cellMissing:
 		r.outcome, r.reason = job.Invalid, fmt.Sprintf("the row has no cell in %s", c.column)
+		return r
+	case cellUncomputed:
+		r.outcome, r.reason = job.Invalid, uncomputedReason
 		return r
 	}
 	n, err := c.norm.Normalize(unneutralise(value))
@@ -210,6 +214,11 @@ func (c *classifier) classify(num int64, value string, present bool) row {
 	}
 	return r
 }
+
+// uncomputedReason is why a formula cell without a saved result is not
+// read: the file shows no value for it, though a spreadsheet program would
+// compute one on opening.
+const uncomputedReason = "the cell holds a formula whose result the file does not have (it was written by a program that leaves the computing to Excel): open the file in Excel or LibreOffice, save it, and upload the saved file"
 
 // unneutralise drops the apostrophe that CSV exporters (this service's
 // segment export and reports among them, see neutralise) put before a cell
@@ -301,11 +310,11 @@ func explain(p profile.Match, t identifier.Type, value string) string {
 func readBatch(src rowSource, c *classifier, batch []row, size int) ([]row, error) {
 	batch = batch[:0]
 	for len(batch) < size {
-		num, value, present, err := src.next()
+		num, value, state, err := src.next()
 		if err != nil {
 			return batch, err
 		}
-		batch = append(batch, c.classify(num, value, present))
+		batch = append(batch, c.classify(num, value, state))
 	}
 	return batch, nil
 }

@@ -155,12 +155,12 @@ type countingSource struct {
 	n *atomic.Int64
 }
 
-func (c *countingSource) next() (int64, string, bool, error) {
-	num, v, present, err := c.rowSource.next()
+func (c *countingSource) next() (int64, string, cellState, error) {
+	num, v, state, err := c.rowSource.next()
 	if err == nil {
 		c.n.Add(1)
 	}
-	return num, v, present, err
+	return num, v, state, err
 }
 
 // CancelPreview asks a running preview of the caller's account to stop;

@@ -155,11 +155,11 @@ func (r *run) process() (job.State, error) {
 // again, only to know which values the rest of the source repeats.
 func (r *run) skipDone(src rowSource, c *classifier) error {
 	for n := int64(0); n < r.job.Counts.Rows; n++ {
-		num, value, present, err := src.next()
+		num, value, state, err := src.next()
 		if err != nil {
 			return fmt.Errorf("skip to checkpoint: %w", err)
 		}
-		c.classify(num, value, present)
+		c.classify(num, value, state)
 		r.lastRow = num
 		if n%256 == 0 {
 			if r.stop.Err() != nil {

@@ -255,21 +255,21 @@ type snapshotSource struct {
 	row   int64
 }
 
-func (src *snapshotSource) next() (int64, string, bool, error) {
+func (src *snapshotSource) next() (int64, string, cellState, error) {
 	for src.i >= len(src.items) {
 		if src.part >= src.sn.Chunks {
-			return 0, "", false, io.EOF
+			return 0, "", cellMissing, io.EOF
 		}
 		items, err := src.s.store.SnapshotPart(src.ctx, src.sn.AccountID, src.sn.ID, src.part)
 		if err != nil {
-			return 0, "", false, fmt.Errorf("read snapshot part %d: %w", src.part, err)
+			return 0, "", cellMissing, fmt.Errorf("read snapshot part %d: %w", src.part, err)
 		}
 		src.items, src.i = items, 0
 		src.part++
 	}
 	src.i++
 	src.row++
-	return src.row, src.items[src.i-1], true, nil
+	return src.row, src.items[src.i-1], cellPresent, nil
 }
 
 func (src *snapshotSource) close() {}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -314,11 +315,24 @@ func columnLetter(n int) string {
 	return string(b)
 }
 
-// rowSource yields the identifier cell of each data row, with its row number.
+// rowSource yields the identifier cell of each data row, with its row
+// number and whether the row has the cell.
 type rowSource interface {
-	next() (row int64, value string, present bool, err error)
+	next() (row int64, value string, state cellState, err error)
 	close()
 }
+
+// cellState says whether a row has its identifier cell.
+type cellState uint8
+
+const (
+	cellPresent cellState = iota
+	// cellMissing: the row is shorter than the column.
+	cellMissing
+	// cellUncomputed: the cell holds a formula whose result the file does
+	// not have (tabular.Row.Uncomputed).
+	cellUncomputed
+)
 
 // sheetColumn is one column of an open sheet.
 type sheetColumn struct {
@@ -326,15 +340,18 @@ type sheetColumn struct {
 	col int
 }
 
-func (s *sheetColumn) next() (int64, string, bool, error) {
+func (s *sheetColumn) next() (int64, string, cellState, error) {
 	r, err := s.sh.next()
 	if err != nil {
-		return 0, "", false, err
+		return 0, "", cellMissing, err
+	}
+	if slices.Contains(r.Uncomputed, s.col) {
+		return r.Number, "", cellUncomputed, nil
 	}
 	if s.col >= len(r.Cells) {
-		return r.Number, "", false, nil
+		return r.Number, "", cellMissing, nil
 	}
-	return r.Number, r.Cells[s.col], true, nil
+	return r.Number, r.Cells[s.col], cellPresent, nil
 }
 
 func (s *sheetColumn) close() { s.sh.close() }
@@ -344,12 +361,12 @@ type listSource struct {
 	i     int
 }
 
-func (s *listSource) next() (int64, string, bool, error) {
+func (s *listSource) next() (int64, string, cellState, error) {
 	if s.i >= len(s.items) {
-		return 0, "", false, io.EOF
+		return 0, "", cellMissing, io.EOF
 	}
 	s.i++
-	return int64(s.i), s.items[s.i-1], true, nil
+	return int64(s.i), s.items[s.i-1], cellPresent, nil
 }
 
 func (s *listSource) close() {}

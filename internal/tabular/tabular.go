@@ -122,12 +122,18 @@ type Row struct {
 	// row. For CSV it is the line on which the record starts (blank lines
 	// count as lines but yield no Row); for XLSX it is the sheet's row
 	// number. A row whose cells are all empty (",,," in a CSV, an empty or
-	// formatted-only row in a sheet) yields no Row.
+	// formatted-only row in a sheet) yields no Row, unless one of them is
+	// uncomputed.
 	Number int64
 	// Cells are the values as read, trailing empty cells not trimmed. The
 	// slice may be reused by the next call to Next: copy what you keep (the
 	// strings themselves are not overwritten).
 	Cells []string
+	// Uncomputed are the 0-based columns, in order, of an XLSX row's cells
+	// that hold a formula whose result the file does not have (written by
+	// a library, for Excel to compute on opening): read as empty, they are
+	// not what a spreadsheet program shows. Cells may be shorter than them.
+	Uncomputed []int
 }
 
 // Rows iterates over the rows of one sheet.

@@ -43,7 +43,7 @@ func errNoTempSpace() *FileError {
 type xlsxFile struct {
 	ef      *excelize.File
 	tmpDir  string
-	lastRow map[string]int64 // sheet part → last row number its XML announces
+	scans   map[string]*sheetScan // sheet part → what its XML announces
 	lim     Limits
 	sheets  []xlsxSheet // every sheet, in workbook order
 	visible []string
@@ -66,7 +66,7 @@ func openXLSX(r io.ReaderAt, size int64, lim Limits, tempDir, path string) (x *x
 	if err := checkArchive(zr, lim); err != nil {
 		return nil, err
 	}
-	lastRow, err := verifyArchive(zr)
+	scans, err := verifyArchive(zr)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func openXLSX(r io.ReaderAt, size int64, lim Limits, tempDir, path string) (x *x
 	if err != nil {
 		return nil, errNoTempSpace()
 	}
-	x = &xlsxFile{tmpDir: tmpDir, lim: lim, lastRow: lastRow}
+	x = &xlsxFile{tmpDir: tmpDir, lim: lim, scans: scans}
 	defer func() {
 		// excelize is not written for hostile input; a panic in it is a
 		// damaged file, not a crash of the service.
@@ -324,6 +324,9 @@ type xlsxRows struct {
 	rows  *excelize.Rows
 	n     int64 // the row number of excelize's current iteration
 	err   error // sticky: io.EOF or a *FileError
+	// uncomputed is the next of the sheet's formula cells without a saved
+	// result (sheetScan.uncomputed) not yet reached.
+	uncomputed int
 }
 
 // Next relies on excelize calling Next once per row number, empty rows and
@@ -368,10 +371,11 @@ func (it *xlsxRows) Next() (row Row, err error) {
 				return Row{}, it.err
 			}
 		}
-		if empty {
+		uncomputed := it.uncomputedCells()
+		if empty && len(uncomputed) == 0 {
 			continue // a formula with an empty result, or only empty strings
 		}
-		return Row{Number: it.n, Cells: cells}, nil
+		return Row{Number: it.n, Cells: cells, Uncomputed: uncomputed}, nil
 	}
 	if rerr := it.rows.Error(); rerr != nil {
 		if errors.Is(rerr, excelize.ErrMaxRows) {
@@ -385,12 +389,32 @@ func (it *xlsxRows) Next() (row Row, err error) {
 	// character from a careless exporter, say). Compare with the last row
 	// the raw XML announces, so that such a file is an error rather than a
 	// list that quietly lost its tail.
-	if last, ok := it.x.lastRow[it.sheet.part]; ok && last > it.n {
+	if scan, ok := it.x.scans[it.sheet.part]; ok && scan.lastRow > it.n {
 		it.err = it.damaged()
 		return Row{}, it.err
 	}
 	it.err = io.EOF
 	return Row{}, io.EOF
+}
+
+// uncomputedCells returns the columns of row it.n whose formula has no
+// saved result.
+func (it *xlsxRows) uncomputedCells() []int {
+	scan := it.x.scans[it.sheet.part]
+	if scan == nil {
+		return nil
+	}
+	var cols []int
+	for ; it.uncomputed < len(scan.uncomputed); it.uncomputed++ {
+		c := scan.uncomputed[it.uncomputed]
+		if c.row > it.n {
+			break
+		}
+		if c.row == it.n {
+			cols = append(cols, c.col)
+		}
+	}
+	return cols
 }
 
 func errRowsBeyondMax(sheet string) *FileError {

@@ -8,6 +8,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"strings"
 )
@@ -73,10 +74,9 @@ func checkArchive(zr *zip.Reader, lim Limits) error {
 // came out), so without this a damaged download could yield a shortened
 // list or wrong addresses without any error. The sizes were bounded by
 // checkArchive, so this costs at most MaxUnzippedBytes of decompression and
-// no memory. On the way it records, for each worksheet, the last row its XML
-// announces (see scanLastRow).
-func verifyArchive(zr *zip.Reader) (map[string]int64, error) {
-	lastRow := map[string]int64{}
+// no memory. On the way it scans each worksheet (see scanSheet).
+func verifyArchive(zr *zip.Reader) (map[string]*sheetScan, error) {
+	scans := map[string]*sheetScan{}
 	for _, f := range zr.File {
 		rc, err := f.Open()
 		if err != nil {
@@ -85,68 +85,195 @@ func verifyArchive(zr *zip.Reader) (map[string]int64, error) {
 		name := strings.ReplaceAll(f.Name, `\`, "/")
 		lower := strings.ToLower(name)
 		if strings.HasPrefix(lower, "xl/worksheets/") && strings.HasSuffix(lower, ".xml") {
-			lastRow[name], err = scanLastRow(rc)
+			scans[name], err = scanSheet(rc)
 		} else {
 			_, err = io.Copy(io.Discard, rc)
 		}
 		_ = rc.Close()
+		var fe *FileError
+		if errors.As(err, &fe) {
+			return nil, fe
+		}
 		if err != nil {
 			return nil, errDamagedWorkbook()
 		}
 	}
-	return lastRow, nil
+	return scans, nil
 }
 
-// scanLastRow finds <row ...> and <prefix:row ...> start tags without an XML
+// sheetScan is what scanSheet learns about a worksheet's XML.
+type sheetScan struct {
+	// lastRow is the highest row number the XML announces.
+	lastRow int64
+	// uncomputed are the formula cells that have no saved result (no <v>),
+	// in sheet order: what libraries such as openpyxl write, leaving the
+	// computing to Excel when it opens the file. Read, they are empty.
+	uncomputed []cellRef
+}
+
+// cellRef is a cell: its row number and 0-based column.
+type cellRef struct {
+	row int64
+	col int
+}
+
+// maxUncomputed bounds the formula cells without a saved result a sheet
+// may have (and the memory that remembering them takes).
+const maxUncomputed = 100_000
+
+// scanSheet finds the row and cell tags of a worksheet without an XML
 // parser: it jumps from '<' to '<' with bufio's fast byte search and only
-// looks inside tags named row, which keeps the check a small fraction of the
-// cost of excelize's own parse. It returns the highest row number, counting
-// rows the way excelize does (the r attribute, else one more than the
-// previous row), and any read error, which for a zip entry includes a wrong
-// checksum or a lying size.
-func scanLastRow(src io.Reader) (int64, error) {
+// looks inside tags named row, c, f, v and is (any namespace prefix), which
+// keeps the scan a small fraction of the cost of excelize's own parse. It
+// counts rows and cells the way excelize does (the r attribute, else one
+// more than the previous one), and returns any read error, which for a zip
+// entry includes a wrong checksum or a lying size.
+func scanSheet(src io.Reader) (*sheetScan, error) {
 	br := bufio.NewReaderSize(src, 64<<10)
-	var cur, last int64
+	scan := &sheetScan{}
+	var row int64
+	col := -1
+	inCell, hasFormula, hasValue := false, false, false
+	endCell := func() error {
+		if inCell && hasFormula && !hasValue {
+			if len(scan.uncomputed) == maxUncomputed {
+				return fileErrorf(0, "the workbook has more than %s formula cells whose results were not saved (it was written by a program that leaves the computing to Excel); open it in Excel or LibreOffice, save it, and upload the saved file", groupDigits(maxUncomputed))
+			}
+			scan.uncomputed = append(scan.uncomputed, cellRef{row: row, col: col})
+		}
+		inCell = false
+		return nil
+	}
 	for {
 		if _, err := br.ReadSlice('<'); err != nil {
 			if err == bufio.ErrBufferFull {
 				continue
 			}
 			if err == io.EOF {
-				return last, nil
+				return scan, nil
 			}
-			return last, err
+			return scan, err
 		}
 		name, _ := br.Peek(32)
+		closing := len(name) > 0 && name[0] == '/'
+		if closing {
+			name = name[1:]
+		}
 		end := 0
 		for end < len(name) && !isTagEnd(name[end]) {
 			end++
 		}
 		if end == len(name) {
-			continue // longer than any row tag name, or cut by the end
+			continue // longer than any tag name looked at, or cut by the end
 		}
 		local := name[:end]
 		if i := bytes.LastIndexByte(local, ':'); i >= 0 {
 			local = local[i+1:]
 		}
-		if string(local) != "row" {
+		switch string(local) {
+		case "row", "c":
+		case "f":
+			hasFormula = hasFormula || inCell && !closing
+			continue
+		case "v", "is":
+			hasValue = hasValue || inCell && !closing
+			continue
+		default:
+			continue
+		}
+		if closing {
+			if string(local) == "c" {
+				if err := endCell(); err != nil {
+					return scan, err
+				}
+			}
 			continue
 		}
 		tag, err := br.ReadSlice('>')
 		if err != nil && err != bufio.ErrBufferFull {
 			if err == io.EOF {
-				return last, nil
+				return scan, nil
 			}
-			return last, err
+			return scan, err
 		}
-		if r := rowAttr(tag[end:]); r > 0 {
-			cur = r
+		attrs := tag[end:]
+		if string(local) == "row" {
+			if r := rowAttr(attrs); r > 0 {
+				row = r
+			} else {
+				row++
+			}
+			col = -1
+			scan.lastRow = max(scan.lastRow, row)
+			continue
+		}
+		if c := cellColumn(attrs); c >= 0 {
+			col = c
 		} else {
-			cur++
+			col++
 		}
-		last = max(last, cur)
+		inCell, hasFormula, hasValue = true, false, false
+		if bytes.HasSuffix(tag, []byte("/>")) {
+			inCell = false // an empty cell: no formula
+		}
 	}
 }
+
+// cellColumn returns the 0-based column of a cell start tag's r attribute
+// ("B2" is 1), or -1 if it has none (excelize then counts on).
+func cellColumn(tag []byte) int {
+	v := attr(tag, 'r')
+	col := 0
+	n := 0
+	for _, b := range v {
+		if b >= 'a' && b <= 'z' {
+			b -= 'a' - 'A'
+		}
+		if b < 'A' || b > 'Z' {
+			break
+		}
+		col = col*26 + int(b-'A'+1)
+		if n++; n > 3 {
+			return -1
+		}
+	}
+	if n == 0 {
+		return -1
+	}
+	return col - 1
+}
+
+// attr returns the value of a one-letter attribute in a start tag, or nil.
+func attr(tag []byte, name byte) []byte {
+	for i := 0; i+1 < len(tag); i++ {
+		if tag[i] != name || !isTagEnd(prevByte(tag, i)) {
+			continue
+		}
+		j := i + 1
+		for j < len(tag) && isSpace(tag[j]) {
+			j++
+		}
+		if j >= len(tag) || tag[j] != '=' {
+			continue
+		}
+		j++
+		for j < len(tag) && isSpace(tag[j]) {
+			j++
+		}
+		if j >= len(tag) || (tag[j] != '"' && tag[j] != '\'') {
+			return nil
+		}
+		q := tag[j]
+		k := bytes.IndexByte(tag[j+1:], q)
+		if k < 0 {
+			return nil
+		}
+		return tag[j+1 : j+1+k]
+	}
+	return nil
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func isTagEnd(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '>' || c == '/'
@@ -155,34 +282,18 @@ func isTagEnd(c byte) bool {
 // rowAttr returns the value of the r attribute in a row start tag, 0 if it
 // has none or it is not a positive number (excelize then counts on).
 func rowAttr(tag []byte) int64 {
-	for i := 0; i+1 < len(tag); i++ {
-		if tag[i] != 'r' || !isTagEnd(prevByte(tag, i)) {
-			continue
+	v := attr(tag, 'r')
+	var n int64
+	for _, b := range v {
+		if b < '0' || b > '9' {
+			break
 		}
-		j := i + 1
-		for j < len(tag) && (tag[j] == ' ' || tag[j] == '\t' || tag[j] == '\n' || tag[j] == '\r') {
-			j++
-		}
-		if j >= len(tag) || tag[j] != '=' {
-			continue
-		}
-		j++
-		for j < len(tag) && (tag[j] == ' ' || tag[j] == '\t' || tag[j] == '\n' || tag[j] == '\r') {
-			j++
-		}
-		if j >= len(tag) || (tag[j] != '"' && tag[j] != '\'') {
+		n = n*10 + int64(b-'0')
+		if n > 1<<40 {
 			return 0
 		}
-		var n int64
-		for j++; j < len(tag) && tag[j] >= '0' && tag[j] <= '9'; j++ {
-			n = n*10 + int64(tag[j]-'0')
-			if n > 1<<40 {
-				return 0
-			}
-		}
-		return n
 	}
-	return 0
+	return n
 }
 
 func prevByte(b []byte, i int) byte {

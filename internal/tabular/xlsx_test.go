@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -466,23 +467,31 @@ func TestXLSXGap(t *testing.T) {
 	assertRows(t, got, []Row{row(1, "a"), row(1048576, "z")})
 }
 
-func TestScanLastRow(t *testing.T) {
+func TestScanSheet(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		xml  string
-		want int64
+		xml        string
+		last       int64
+		uncomputed []cellRef
 	}{
-		{`<sheetData><row r="3"><c r="A3"/></row><row r="10" spans="1:2"/></sheetData>`, 10},
-		{`<sheetData><row><c/></row><row/><rows/><rowBreaks/></sheetData>`, 2},
-		{`<x:sheetData><x:row r = '7' x14ac:dyDescent="0.25"></x:row></x:sheetData>`, 7},
-		{`<row spans="1:3" r="4"/>`, 4},
-		{`<row r="5"/><row r="2"/>`, 5},
-		{``, 0},
+		{`<sheetData><row r="3"><c r="A3"/></row><row r="10" spans="1:2"/></sheetData>`, 10, nil},
+		{`<sheetData><row><c/></row><row/><rows/><rowBreaks/></sheetData>`, 2, nil},
+		{`<x:sheetData><x:row r = '7' x14ac:dyDescent="0.25"></x:row></x:sheetData>`, 7, nil},
+		{`<row spans="1:3" r="4"/>`, 4, nil},
+		{`<row r="5"/><row r="2"/>`, 5, nil},
+		{``, 0, nil},
+		// Formulas: without <v> uncomputed, with <v> (even empty) computed.
+		{`<row r="2"><c r="A2"><f>B2&amp;"@x.com"</f></c><c r="B2" t="str"><f>1+1</f><v>2</v></c></row>`, 2, []cellRef{{2, 0}}},
+		{`<row r="3"><c r="AB3"><f t="shared" si="0"/></c><c r="AC3" t="str"><f>""</f><v></v></c></row>`, 3, []cellRef{{3, 27}}},
+		{`<row><c><f>1</f></c><c><f>2</f><v>2</v></c><c><x:f>3</x:f></c></row>`, 1, []cellRef{{1, 0}, {1, 2}}},
+		{`<row r="4"><c r="A4" t="inlineStr"><f>A1</f><is><t>a</t></is></c><c r="B4"><v>1</v></c><c r="C4"/></row>`, 4, nil},
+		// A <v> or <f> outside a cell counts for nothing.
+		{`<row r="1"><c r="A1"><f>1</f></c><v>1</v></row>`, 1, []cellRef{{1, 0}}},
 	}
 	for _, tc := range tests {
-		got, err := scanLastRow(strings.NewReader(tc.xml))
-		if err != nil || got != tc.want {
-			t.Errorf("scanLastRow(%q) = %d, %v; want %d", tc.xml, got, err, tc.want)
+		got, err := scanSheet(strings.NewReader(tc.xml))
+		if err != nil || got.lastRow != tc.last || !slices.Equal(got.uncomputed, tc.uncomputed) {
+			t.Errorf("scanSheet(%q) = %d %v, %v; want %d %v", tc.xml, got.lastRow, got.uncomputed, err, tc.last, tc.uncomputed)
 		}
 	}
 }
