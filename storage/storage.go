@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -172,51 +173,121 @@ func (s *Store) Close(ctx context.Context) error {
 }
 
 func (s *Store) createIndexes(ctx context.Context) error {
-	unique := options.Index().SetUnique(true)
 	indexes := []struct {
-		coll  *mongo.Collection
-		model mongo.IndexModel
+		coll   *mongo.Collection
+		keys   bson.D
+		unique bool
 	}{
 		// The platform's contract: one profile per identifier in an account.
 		// Every row lookup uses it.
-		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"key.type", 1}, {"key.value", 1}}, Options: unique}},
+		{s.profiles, bson.D{{"account_id", 1}, {"key.type", 1}, {"key.value", 1}}, true},
 		// An account's profiles in id order: a segment's scan.
-		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"_id", 1}}}},
+		{s.profiles, bson.D{{"account_id", 1}, {"_id", 1}}, false},
 		// Whether an account has a section, which a segment condition
 		// naming it is checked against (one index probe).
-		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"sections.section_id", 1}}}},
+		{s.profiles, bson.D{{"account_id", 1}, {"sections.section_id", 1}}, false},
 		// Attribute lookups, used only to explain rows that matched nothing.
-		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"email", 1}}}},
-		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"phone", 1}}}},
-		{s.profiles, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"crm_id", 1}}}},
+		{s.profiles, bson.D{{"account_id", 1}, {"email", 1}}, false},
+		{s.profiles, bson.D{{"account_id", 1}, {"phone", 1}}, false},
+		{s.profiles, bson.D{{"account_id", 1}, {"crm_id", 1}}, false},
 		// Job history, newest first, and the queue.
-		{s.jobs, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"_id", -1}}}},
-		{s.jobs, mongo.IndexModel{Keys: bson.D{{"state", 1}, {"_id", 1}}}},
-		{s.jobs, mongo.IndexModel{Keys: bson.D{{"state", 1}, {"lease_expires_at", 1}}}},
-		{s.jobs, mongo.IndexModel{Keys: bson.D{{"outcomes_expire_at", 1}}}},
-		{s.uploads, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
-		{s.previews, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
-		{s.snapshotIDs, mongo.IndexModel{Keys: bson.D{{"snapshot_id", 1}}}},
-		{s.requests, mongo.IndexModel{Keys: bson.D{{"expires_at", 1}}}},
-		{s.deliveries, mongo.IndexModel{Keys: bson.D{{"next_at", 1}}}},
-		{s.claims, mongo.IndexModel{Keys: bson.D{{"job_id", 1}, {"attempt", -1}}}},
+		{s.jobs, bson.D{{"account_id", 1}, {"_id", -1}}, false},
+		{s.jobs, bson.D{{"state", 1}, {"_id", 1}}, false},
+		{s.jobs, bson.D{{"state", 1}, {"lease_expires_at", 1}}, false},
+		{s.jobs, bson.D{{"outcomes_expire_at", 1}}, false},
+		{s.uploads, bson.D{{"expires_at", 1}}, false},
+		{s.previews, bson.D{{"expires_at", 1}}, false},
+		{s.snapshotIDs, bson.D{{"snapshot_id", 1}}, false},
+		{s.requests, bson.D{{"expires_at", 1}}, false},
+		{s.deliveries, bson.D{{"next_at", 1}}, false},
+		{s.claims, bson.D{{"job_id", 1}, {"attempt", -1}}, false},
 		// The audit trail, newest first, and erasure lookups by hash.
-		{s.auditEvents, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"seq", -1}, {"_id", -1}}}},
-		{s.erasures, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"key_hash", 1}}}},
-		{s.erasures, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"profile_hash", 1}}}},
+		{s.auditEvents, bson.D{{"account_id", 1}, {"seq", -1}, {"_id", -1}}, false},
+		{s.erasures, bson.D{{"account_id", 1}, {"key_hash", 1}}, false},
+		{s.erasures, bson.D{{"account_id", 1}, {"profile_hash", 1}}, false},
 		// Active jobs and uploads of an account, for the per-account limits.
-		{s.jobs, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"state", 1}}}},
-		{s.uploads, mongo.IndexModel{Keys: bson.D{{"account_id", 1}, {"complete", 1}, {"created_at", 1}}}},
+		{s.jobs, bson.D{{"account_id", 1}, {"state", 1}}, false},
+		{s.uploads, bson.D{{"account_id", 1}, {"complete", 1}, {"created_at", 1}}, false},
 		// GridFS's own required index, created here because chunks are
 		// written directly (see AppendUpload).
-		{s.bucket.GetChunksCollection(), mongo.IndexModel{Keys: bson.D{{"files_id", 1}, {"n", 1}}, Options: unique}},
+		{s.bucket.GetChunksCollection(), bson.D{{"files_id", 1}, {"n", 1}}, true},
 	}
 	for _, ix := range indexes {
-		if _, err := ix.coll.Indexes().CreateOne(ctx, ix.model); err != nil {
-			return fmt.Errorf("create index on %s: %w", ix.coll.Name(), err)
+		model := mongo.IndexModel{Keys: ix.keys}
+		if ix.unique {
+			model.Options = options.Index().SetUnique(true)
 		}
+		_, err := ix.coll.Indexes().CreateOne(ctx, model)
+		if err == nil && !ix.unique {
+			continue
+		}
+		// The collection may already have the index under another name
+		// or options, or may refuse a new one (a sharded profiles
+		// collection takes a unique index only when its shard key is a
+		// prefix of it): an index with the same keys, unique where ours
+		// is, serves as well. A unique index is looked for even when its
+		// creation succeeded: the embedded engine accepts a unique index
+		// whose name a non-unique one already has, and keeps that one.
+		found, lerr := hasIndex(ctx, ix.coll, ix.keys, ix.unique)
+		if lerr == nil && found {
+			continue
+		}
+		if err == nil {
+			err = lerr
+		}
+		if err == nil {
+			err = errors.New("an index of the same name that is not unique is in the way")
+		}
+		what := "an index"
+		if ix.unique {
+			what = "a unique index"
+		}
+		return fmt.Errorf("%s.%s needs %s on %s, which could not be created (%w); create it yourself, or see docs/cost-model.md section 2.1 for the shard keys it works with", s.db.Name(), ix.coll.Name(), what, keysString(ix.keys), err)
 	}
 	return nil
+}
+
+// hasIndex says whether coll has an index on exactly keys (fields, order
+// and directions), unique if unique is set.
+func hasIndex(ctx context.Context, coll *mongo.Collection, keys bson.D, unique bool) (bool, error) {
+	cur, err := coll.Indexes().List(ctx)
+	if err != nil {
+		return false, err
+	}
+	var specs []struct {
+		Key    bson.D `bson:"key"`
+		Unique bool   `bson:"unique"`
+	}
+	if err := cur.All(ctx, &specs); err != nil {
+		return false, err
+	}
+	for _, spec := range specs {
+		if (spec.Unique || !unique) && sameKeys(spec.Key, keys) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func sameKeys(a, b bson.D) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || fmt.Sprint(a[i].Value) != fmt.Sprint(b[i].Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// keysString writes index keys as the shell does: {account_id: 1, ...}.
+func keysString(keys bson.D) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s: %v", k.Key, k.Value)
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // parseID turns a caller's id into an ObjectID. A malformed id cannot name
