@@ -43,6 +43,10 @@ bench: ## Measure everything issue 5 asks (about 25 minutes): end to end against
 bench-memory: ## Measure peak memory of erasured on a 50 MB CSV and a 50 MB XLSX of 1,048,576 rows (about 11 minutes)
 	go run ./cmd/erasure-bench -memory
 
+.PHONY: fuzz-phone
+fuzz-phone: ## Differential fuzz of the phone fast path against the full parse, for ten minutes (issue 15's check)
+	go test -run '^$$' -fuzz '^FuzzPhoneFastPath$$' -fuzztime 10m ./internal/identifier
+
 .PHONY: lint
 lint: tools ## buf lint and format, go vet, gofmt, tsc on the web client
 	$(BUF) lint

@@ -277,6 +277,14 @@ func leadingDigits(s string) (digits, rest string) {
 
 // phoneInternational reads digits that follow a "+" or "00".
 func phoneInternational(digits string) (string, reason) {
+	if e164, ok := fastInternational(digits); ok {
+		return e164, reason{}
+	}
+	return slowInternational(digits)
+}
+
+// slowInternational is phoneInternational without the fast path.
+func slowInternational(digits string) (string, reason) {
 	num, err := phonenumbers.Parse("+"+digits, "")
 	if err != nil {
 		return "", parseErrorReason(err, "")
@@ -333,6 +341,11 @@ func (n *Normalizer) phoneWithoutPrefix(digits string) (string, reason) {
 
 // validE164 parses s and returns its E.164 form if it is a valid number.
 func validE164(s, region string) (string, bool) {
+	if region == "" && len(s) > 1 && s[0] == '+' {
+		if e164, ok := fastInternational(s[1:]); ok {
+			return e164, true
+		}
+	}
 	num, err := phonenumbers.Parse(s, region)
 	if err != nil || !phonenumbers.IsValidNumber(num) {
 		return "", false
