@@ -166,6 +166,10 @@ type Service struct {
 	// wake tells an idle worker that a job was queued here, so it starts
 	// without waiting for the next poll.
 	wake chan struct{}
+	// previewsHere are the ids of the previews this instance runs: never
+	// lost to its own watchers, however long the process was starved of
+	// CPU between two of their progress writes.
+	previewsHere sync.Map
 	// claiming lets one worker of this instance claim at a time: the
 	// per-account bound is checked, then claimed (storage.ClaimJob), so
 	// workers claiming at once would all see the account below it.

@@ -25,3 +25,7 @@ func SetClock(s *Service, now func() time.Time) { s.now = now }
 
 // SweepOnce deletes what has expired by the service's clock.
 func SweepOnce(ctx context.Context, s *Service) error { return s.sweepOnce(ctx) }
+
+// MarkPreviewHere records that this instance runs the preview id, as
+// runPreview does.
+func MarkPreviewHere(s *Service, id string) { s.previewsHere.Store(id, true) }

@@ -84,6 +84,8 @@ func (s *Service) StartPreview(ctx context.Context, by Caller, src FileSource, v
 // that started it.
 func (s *Service) runPreview(by Caller, id string, pr *previewRun, rows rowSource, label string, hasHeader bool, src FileSource, list bool) {
 	defer rows.close()
+	s.previewsHere.Store(id, true)
+	defer s.previewsHere.Delete(id)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var read atomic.Int64
@@ -188,7 +190,7 @@ func (s *Service) WatchPreview(ctx context.Context, by Caller, id string, send f
 			return notFound(err, "preview", id)
 		}
 		run := PreviewRun{ID: rec.ID, State: rec.State, Rows: rec.Rows, Error: rec.Error}
-		if run.State == PreviewRunning && time.Since(rec.UpdatedAt) > previewLost {
+		if _, here := s.previewsHere.Load(id); run.State == PreviewRunning && time.Since(rec.UpdatedAt) > previewLost && !here {
 			run.State, run.Error = PreviewLost, "the preview stopped with the server that ran it; start it again"
 		}
 		if run.State == PreviewSucceeded {

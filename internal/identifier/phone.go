@@ -313,6 +313,17 @@ func (n *Normalizer) phoneWithoutPrefix(digits string) (string, reason) {
 		}
 		return "", reason{code: phoneNoCountryCode}
 	}
+	// The fast path answers unless both readings fail, whose reason the
+	// full parse below words.
+	if national := nationalReading(digits, n.region); national.known && (national.valid || intlOK) {
+		switch {
+		case !national.valid:
+			return intl, reason{}
+		case intlOK && intl != national.e164:
+			return "", reason{code: phoneAmbiguous, region: n.region}
+		}
+		return national.e164, reason{}
+	}
 	num, err := phonenumbers.Parse(digits, n.region)
 	if err != nil {
 		if intlOK {
@@ -341,11 +352,21 @@ func (n *Normalizer) phoneWithoutPrefix(digits string) (string, reason) {
 
 // validE164 parses s and returns its E.164 form if it is a valid number.
 func validE164(s, region string) (string, bool) {
-	if region == "" && len(s) > 1 && s[0] == '+' {
-		if e164, ok := fastInternational(s[1:]); ok {
-			return e164, true
-		}
+	fast := unknown
+	switch {
+	case region == "" && len(s) > 1 && s[0] == '+':
+		fast = internationalReading(s[1:])
+	case region != "":
+		fast = nationalReading(s, region)
 	}
+	if fast.known {
+		return fast.e164, fast.valid
+	}
+	return slowValidE164(s, region)
+}
+
+// slowValidE164 is validE164 without the fast path.
+func slowValidE164(s, region string) (string, bool) {
 	num, err := phonenumbers.Parse(s, region)
 	if err != nil || !phonenumbers.IsValidNumber(num) {
 		return "", false

@@ -3,7 +3,9 @@ package identifier
 import (
 	"errors"
 	"regexp/syntax"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/nyaruka/phonenumbers"
@@ -23,17 +25,35 @@ import (
 // differential tests (TestPhoneFastPathAgrees, FuzzPhoneFastPath) check
 // that they are the same where it answers.
 
+// reading is what parsing a number and checking it with IsValidNumber
+// gives: its E.164 form and whether it is valid; known is false when the
+// fast path cannot tell (the full path must).
+type reading struct {
+	e164         string
+	valid, known bool
+}
+
+var unknown = reading{}
+
+// invalid is a number the full path also finds invalid (a parse error, or
+// IsValidNumber false).
+var invalid = reading{known: true}
+
 // fastInternational returns the E.164 form of the number "+"+digits when it
 // is valid, as phoneInternational would; ok is false when it cannot tell.
-// digits must hold only ASCII digits.
 func fastInternational(digits string) (e164 string, ok bool) {
-	if !phoneFastPath || len(digits) < 3 || len(digits) > maxPhoneDigits || digits[0] == '0' {
-		return "", false
+	r := internationalReading(digits)
+	return r.e164, r.valid
+}
+
+// internationalReading reads "+"+digits as phonenumbers.Parse(…, "") and
+// IsValidNumber do.
+func internationalReading(digits string) reading {
+	if !phoneFastPath || len(digits) < 3 || len(digits) > maxPhoneDigits || !allDigits(digits) {
+		return unknown
 	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return "", false
-		}
+	if digits[0] == '0' {
+		return invalid // no country code starts with 0
 	}
 	// The country code: the shortest prefix of one to three digits that
 	// is one (phonenumbers' extractCountryCode).
@@ -45,44 +65,110 @@ func fastInternational(digits string) (e164 string, ok bool) {
 			break
 		}
 	}
-	if cc == 0 || len(national) < 2 || len(national) > 17 {
-		return "", false
+	if cc == 0 || len(national) < 2 {
+		return invalid // the parser's errors
 	}
-	regions := phonenumbers.GetRegionCodesForCountryCode(cc)
 	// The parser reads the national number with the rules of the country
 	// code's main region, and strips a national prefix when its pattern
 	// matches the start: then the full path decides.
-	main := rulesFor(cc, regions[0])
+	main := rulesFor(cc, phonenumbers.GetRegionCodesForCountryCode(cc)[0])
 	if main == nil || main.nationalPrefix != nil && main.nationalPrefix.matchesPrefix(national) {
-		return "", false
+		return unknown
 	}
-	// IsValidNumber: the region of the number (the only one, else the
-	// first whose leading digits match or whose patterns accept it), and
-	// the number valid there.
-	var r *regionRules
-	if len(regions) == 1 {
-		r = main
-	} else {
-		for _, code := range regions {
-			c := rulesFor(cc, code)
-			if c == nil {
-				return "", false
-			}
-			if c.leadingDigits != nil {
-				if c.leadingDigits.matchesPrefix(national) {
-					r = c
-					break
+	if len(national) > 17 {
+		return invalid
+	}
+	return validity(cc, national)
+}
+
+// nationalReading reads digits as phonenumbers.Parse(digits, region) and
+// IsValidNumber do: a national number of region, or one that starts with
+// the region's own country code.
+func nationalReading(digits, region string) reading {
+	if !phoneFastPath || len(digits) < 3 || len(digits) > maxPhoneDigits || !allDigits(digits) {
+		return unknown
+	}
+	phoneRules.once.Do(loadPhoneMetadata)
+	md := phoneRules.regions[region]
+	if md == nil {
+		return unknown
+	}
+	cc := int(md.GetCountryCode())
+	home := rulesFor(cc, region)
+	// Digits that start with the region's international prefix are read
+	// as an international number: the full path decides.
+	if home == nil || home.internationalPrefix == nil || home.internationalPrefix.matchesPrefix(digits) {
+		return unknown
+	}
+	national, stripRules := digits, home
+	if code := strconv.Itoa(cc); strings.HasPrefix(digits, code) {
+		// The parser drops the region's country code when the rest is a
+		// better national number (phonenumbers' maybeExtractCountryCode).
+		rest := digits[len(code):]
+		if rest != "" && home.nationalPrefix != nil && home.nationalPrefix.matchesPrefix(rest) {
+			return unknown
+		}
+		full, short := home.general.pattern.matchesAll(digits), home.general.pattern.matchesAll(rest)
+		if !full && short || home.tooLong(len(digits)) {
+			national = rest
+			if main := phonenumbers.GetRegionCodeForCountryCode(cc); main != region {
+				if stripRules = rulesFor(cc, main); stripRules == nil {
+					return unknown
 				}
-			} else if c.valid(national) {
-				r = c
-				break
 			}
 		}
 	}
-	if r == nil || r.countryCode != cc || !r.valid(national) {
-		return "", false
+	if len(national) < 2 {
+		return invalid
 	}
-	return "+" + strconv.Itoa(cc) + national, true
+	if stripRules.nationalPrefix != nil && stripRules.nationalPrefix.matchesPrefix(national) {
+		return unknown
+	}
+	if len(national) > 17 {
+		return invalid
+	}
+	return validity(cc, national)
+}
+
+// validity is IsValidNumber for a country code and national significant
+// number: the region of the number (the only one, else the first whose
+// leading digits match or whose patterns accept it), and the number valid
+// there.
+func validity(cc int, national string) reading {
+	regions := phonenumbers.GetRegionCodesForCountryCode(cc)
+	var r *regionRules
+	for _, code := range regions {
+		c := rulesFor(cc, code)
+		if c == nil {
+			return unknown
+		}
+		if len(regions) == 1 {
+			r = c
+			break
+		}
+		if c.leadingDigits != nil {
+			if c.leadingDigits.matchesPrefix(national) {
+				r = c
+				break
+			}
+		} else if c.valid(national) {
+			r = c
+			break
+		}
+	}
+	if r == nil || r.countryCode != cc || !r.valid(national) {
+		return invalid
+	}
+	return reading{e164: "+" + strconv.Itoa(cc) + national, valid: true, known: true}
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // phoneFastPath turns the fast path off for benchmarks that compare it
@@ -95,7 +181,12 @@ type regionRules struct {
 	countryCode    int
 	leadingDigits  *dfa // nil when the metadata has none
 	nationalPrefix *dfa // national prefix for parsing; nil when none
-	general        descRule
+	// internationalPrefix is the region's international dialling prefix
+	// (00, 011, …); nil when it has none or it could not be compiled.
+	internationalPrefix *dfa
+	general             descRule
+	// localOnly are the general lengths only dialable locally.
+	localOnly []int32
 	// kinds are the descriptions of the number types a valid number
 	// matches one of (phonenumbers' getNumberTypeHelper).
 	kinds []descRule
@@ -122,6 +213,16 @@ func (d descRule) matches(nsn string) bool {
 		}
 	}
 	return d.pattern.matchesAll(nsn)
+}
+
+// tooLong is phonenumbers' testNumberLength(…, UNKNOWN) == TOO_LONG for a
+// number of n digits.
+func (r *regionRules) tooLong(n int) bool {
+	lengths := r.general.lengths
+	if len(lengths) == 0 || lengths[0] == -1 || slices.Contains(r.localOnly, int32(n)) {
+		return false
+	}
+	return int(lengths[0]) < n && int(lengths[len(lengths)-1]) < n
 }
 
 // valid says whether the national significant number is of a known type
@@ -203,6 +304,12 @@ func compileRules(md *phonenumbers.PhoneMetadata) *regionRules {
 			return nil
 		}
 	}
+	if p := md.GetInternationalPrefix(); p != "" {
+		// Only the national reading needs it; without it, that reading
+		// goes the full path.
+		r.internationalPrefix, _ = compileDFA(p)
+	}
+	r.localOnly = md.GetGeneralDesc().PossibleLengthLocalOnly
 	desc := func(d *phonenumbers.PhoneNumberDesc) (descRule, error) {
 		pattern, err := compileDFA(d.GetNationalNumberPattern())
 		return descRule{lengths: d.PossibleLength, pattern: pattern}, err
