@@ -64,6 +64,7 @@ type jobDoc struct {
 	CreatedBy actorDoc `bson:"created_by"`
 
 	Counts   countsDoc         `bson:"counts"`
+	LastRow  int64             `bson:"last_row,omitempty"`
 	Sections []sectionCountDoc `bson:"sections,omitempty"`
 
 	CancelRequested bool   `bson:"cancel_requested,omitempty"`
@@ -144,6 +145,7 @@ func toJobDoc(j *job.Job) (jobDoc, error) {
 		SnapshotID:       j.SnapshotID,
 		CreatedBy:        actorDoc(j.CreatedBy),
 		Counts:           countsDoc(j.Counts),
+		LastRow:          j.LastRow,
 		Sections:         toSectionDocs(j.Sections),
 		CancelRequested:  j.CancelRequested,
 		Error:            j.Error,
@@ -188,6 +190,7 @@ func (d *jobDoc) job() *job.Job {
 		SnapshotID:       d.SnapshotID,
 		CreatedBy:        job.Actor(d.CreatedBy),
 		Counts:           job.Counts(d.Counts),
+		LastRow:          d.LastRow,
 		Sections:         fromSectionDocs(d.Sections),
 		CancelRequested:  d.CancelRequested,
 		Error:            d.Error,
@@ -339,6 +342,7 @@ func (s *Store) FinishJob(ctx context.Context, j *job.Job, state job.State, reas
 	set := bson.D{
 		{"state", stateNames.name(state)},
 		{"counts", countsDoc(j.Counts)},
+		{"last_row", j.LastRow},
 		{"sections", toSectionDocs(j.Sections)},
 		{"column", j.Column},
 		{"cancel_requested", j.CancelRequested},

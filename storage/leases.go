@@ -167,6 +167,7 @@ func (s *Store) SaveProgress(ctx context.Context, j *job.Job, lease time.Duratio
 	res, err := s.jobs.UpdateOne(ctx, ownedBy(j),
 		bson.D{{"$set", bson.D{
 			{"counts", countsDoc(j.Counts)},
+			{"last_row", j.LastRow},
 			{"sections", toSectionDocs(j.Sections)},
 			{"column", j.Column},
 			{"cancel_requested", j.CancelRequested},

@@ -8,10 +8,14 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/erasure-dev/erasure/internal/identifier"
 	"github.com/erasure-dev/erasure/internal/job"
@@ -332,7 +336,7 @@ func TestOutcomesInRowOrder(t *testing.T) {
 	if err := s.InsertOutcomes(ctx, "acme", "job1", batch[:2]); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.ListOutcomes(ctx, "acme", "job1", 2, 10, nil)
+	got, err := s.ListOutcomes(ctx, "acme", "job1", 2, 0, 10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +347,7 @@ func TestOutcomesInRowOrder(t *testing.T) {
 	if !slices.Equal(rows, []int64{3, 10, 1000}) {
 		t.Fatalf("rows after 2 = %v, want [3 10 1000]", rows)
 	}
-	if got, _ := s.ListOutcomes(ctx, "other", "job1", 0, 10, nil); len(got) != 0 {
+	if got, _ := s.ListOutcomes(ctx, "other", "job1", 0, 0, 10, nil); len(got) != 0 {
 		t.Fatalf("other account sees %d outcomes", len(got))
 	}
 }
@@ -528,7 +532,7 @@ func TestListOutcomesOfOneOutcome(t *testing.T) {
 		after int64
 		want  []int64
 	}{{0, []int64{3, 6, 9, 12}}, {7, []int64{9, 12, 15, 18}}, {36, []int64{39}}} {
-		got, err := s.ListOutcomes(ctx, "acme", "job1", c.after, 4, []job.Outcome{job.Invalid})
+		got, err := s.ListOutcomes(ctx, "acme", "job1", c.after, 0, 4, []job.Outcome{job.Invalid})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -543,10 +547,10 @@ func TestListOutcomesOfOneOutcome(t *testing.T) {
 			t.Fatalf("first invalid rows after %d = %v, want %v", c.after, rows, c.want)
 		}
 	}
-	if got, _ := s.ListOutcomes(ctx, "acme", "job1", 0, 4, []job.Outcome{job.Deleted}); len(got) != 0 {
+	if got, _ := s.ListOutcomes(ctx, "acme", "job1", 0, 0, 4, []job.Outcome{job.Deleted}); len(got) != 0 {
 		t.Fatalf("%d deleted rows in a job without any", len(got))
 	}
-	if got, _ := s.ListOutcomes(ctx, "acme", "job2", 0, 4, []job.Outcome{job.Invalid}); len(got) != 0 {
+	if got, _ := s.ListOutcomes(ctx, "acme", "job2", 0, 0, 4, []job.Outcome{job.Invalid}); len(got) != 0 {
 		t.Fatalf("acme sees %d rows of other's job", len(got))
 	}
 }
@@ -668,5 +672,76 @@ func TestScanOddProfiles(t *testing.T) {
 		if got, err := s.SectionExists(dctx, c.account, c.section); err != nil || got != c.want {
 			t.Errorf("SectionExists(%s, %s) = %v, %v; want %v", c.account, c.section, got, err, c.want)
 		}
+	}
+}
+
+// Reading an ended job's outcomes with its last row reads them a window of
+// rows per query, each query bounded on both sides: the embedded engine
+// sorts in memory all that a query matches, and an open-ended query on a
+// 200,000-row job sorted the whole job for every page. The rows are the
+// same as the open-ended query's, gaps and filters included.
+func TestListOutcomesInWindows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var mu sync.Mutex
+	var spans []int64
+	mon := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if e.CommandName != "find" || !strings.Contains(e.Command.String(), `"deletion_job_rows"`) {
+			return
+		}
+		id := e.Command.Lookup("filter", "_id")
+		gt, _ := id.Document().Lookup("$gt").StringValueOK()
+		lte, bounded := id.Document().Lookup("$lte").StringValueOK()
+		span := int64(-1) // open-ended
+		if bounded && !strings.HasSuffix(lte, ":999999999999") {
+			from, _ := strconv.ParseInt(gt[strings.LastIndexByte(gt, ':')+1:], 10, 64)
+			to, _ := strconv.ParseInt(lte[strings.LastIndexByte(lte, ':')+1:], 10, 64)
+			span = to - from
+		}
+		mu.Lock()
+		spans = append(spans, span)
+		mu.Unlock()
+	}}
+	s := storagetest.New(t, mon)
+	var batch []job.RowOutcome
+	for row := int64(2); row <= 400; row++ {
+		if row%7 == 0 {
+			continue // a gap: blank lines are no rows
+		}
+		o := job.NotFound
+		if row%5 == 0 {
+			o = job.Invalid
+		}
+		batch = append(batch, job.RowOutcome{Row: row, Outcome: o})
+	}
+	if err := s.InsertOutcomes(ctx, "acme", "job1", batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		after int64
+		limit int
+		only  []job.Outcome
+	}{{0, 10, nil}, {13, 10, nil}, {395, 10, nil}, {0, 1000, nil}, {0, 4, []job.Outcome{job.Invalid}}, {100, 30, []job.Outcome{job.Invalid}}} {
+		want, err := s.ListOutcomes(ctx, "acme", "job1", c.after, 0, c.limit, c.only)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		spans = nil
+		mu.Unlock()
+		got, err := s.ListOutcomes(ctx, "acme", "job1", c.after, 400, c.limit, c.only)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.EqualFunc(got, want, func(a, b job.RowOutcome) bool { return a.Row == b.Row && a.Outcome == b.Outcome }) {
+			t.Errorf("after %d, %d, %v: windows give %d rows, the open query %d", c.after, c.limit, c.only, len(got), len(want))
+		}
+		mu.Lock()
+		for _, span := range spans {
+			if window := int64(c.limit) * map[bool]int64{true: 16, false: 1}[len(c.only) > 0]; span < 0 || span > window {
+				t.Errorf("after %d, %d, %v: a query spans %d rows, want at most %d", c.after, c.limit, c.only, span, window)
+			}
+		}
+		mu.Unlock()
 	}
 }

@@ -90,6 +90,7 @@ func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
 	tally(&j.Counts, r.sections, work, true)
 	j.Sections = r.sections.list()
 	r.lastRow = work[len(work)-1].num
+	j.LastRow = r.lastRow
 	if took := time.Since(start); took > r.s.cfg.Lease*3/4 {
 		// The lease is renewed between batches: a batch this long lets
 		// another instance take the job over while it runs, and the job
@@ -112,7 +113,7 @@ func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
 func (r *run) readBack(ctx context.Context, batch []row) error {
 	j := r.job
 	first, last := batch[0].num, batch[len(batch)-1].num
-	stored, err := r.s.store.ListOutcomes(ctx, j.AccountID, j.ID, first-1, len(batch), nil)
+	stored, err := r.s.store.ListOutcomes(ctx, j.AccountID, j.ID, first-1, last, len(batch), nil)
 	if err != nil {
 		return fmt.Errorf("read back batch: %w", err)
 	}

@@ -145,14 +145,14 @@ func TestSweepDeletesExpiredOutcomesAndUploads(t *testing.T) {
 		t.Fatal(err)
 	}
 	unused := upload(t, svc, "left-behind.csv", []byte("Email\nann@example.com\n"))
-	if got, _ := store.ListOutcomes(ctx, "acme", j.Job.ID, 0, 10, nil); len(got) != 1 {
+	if got, _ := store.ListOutcomes(ctx, "acme", j.Job.ID, 0, 0, 10, nil); len(got) != 1 {
 		t.Fatalf("%d outcomes before the sweep, want 1", len(got))
 	}
 	// Not yet expired: the sweep keeps them.
 	if err := deletion.SweepOnce(ctx, svc); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := store.ListOutcomes(ctx, "acme", j.Job.ID, 0, 10, nil); len(got) != 1 {
+	if got, _ := store.ListOutcomes(ctx, "acme", j.Job.ID, 0, 0, 10, nil); len(got) != 1 {
 		t.Fatalf("%d outcomes after a sweep within the retention, want 1", len(got))
 	}
 	if _, err := store.GetUpload(ctx, "acme", unused); err != nil {
@@ -162,7 +162,7 @@ func TestSweepDeletesExpiredOutcomesAndUploads(t *testing.T) {
 	if err := deletion.SweepOnce(ctx, svc); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := store.ListOutcomes(ctx, "acme", j.Job.ID, 0, 10, nil); len(got) != 0 {
+	if got, _ := store.ListOutcomes(ctx, "acme", j.Job.ID, 0, 0, 10, nil); len(got) != 0 {
 		t.Fatalf("%d outcomes after the retention, want 0", len(got))
 	}
 	after, err := store.GetJob(ctx, "acme", j.Job.ID)

@@ -752,7 +752,7 @@ func hostileCheckOutcomes(t *testing.T, store *storage.Store, j *job.Job, c host
 	}
 	specs := hostileParseRows(t, c.rows)
 	limit := len(specs) + 1
-	got, err := store.ListOutcomes(context.Background(), "acme", j.ID, 0, limit, nil)
+	got, err := store.ListOutcomes(context.Background(), "acme", j.ID, 0, 0, limit, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

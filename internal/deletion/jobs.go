@@ -328,6 +328,16 @@ func (s *Service) Cancel(ctx context.Context, by Caller, jobID string) (job.View
 // outcomePage is how many outcomes are read per round trip when streaming.
 const outcomePage = 1000
 
+// outcomeEnd is the last row of an ended job, which bounds the reads of
+// its outcomes (storage.ListOutcomes); 0 (no bound) while it runs, and for
+// jobs stored before the last row was kept.
+func outcomeEnd(j *job.Job) int64 {
+	if j.State.Terminal() {
+		return j.LastRow
+	}
+	return 0
+}
+
 // ListOutcomes sends the job's outcomes in row order, a page at a time.
 func (s *Service) ListOutcomes(ctx context.Context, by Caller, jobID string, only []job.Outcome, send func([]job.RowOutcome) error) error {
 	j, err := s.getJob(ctx, by.AccountID, jobID)
@@ -358,7 +368,7 @@ func (s *Service) eachOutcomePage(ctx context.Context, by Caller, j *job.Job, on
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		page, err := s.store.ListOutcomes(ctx, j.AccountID, j.ID, after, outcomePage, only)
+		page, err := s.store.ListOutcomes(ctx, j.AccountID, j.ID, after, outcomeEnd(j), outcomePage, only)
 		if err != nil {
 			return err
 		}

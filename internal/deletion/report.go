@@ -102,7 +102,7 @@ func (s *Service) Report(ctx context.Context, by Caller, jobID string) (*Report,
 	if r.OutcomesPurged || len(r.Outcomes) == 0 {
 		return r, nil
 	}
-	head, err := s.store.ListOutcomes(ctx, j.AccountID, j.ID, 0, reportHead, nil)
+	head, err := s.store.ListOutcomes(ctx, j.AccountID, j.ID, 0, outcomeEnd(j), reportHead, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func (s *Service) Report(ctx context.Context, by Caller, jobID string) (*Report,
 			}
 		}
 		if len(head) == reportHead && len(sum.First) < ReportSamples && int64(len(sum.First)) < sum.Count {
-			more, err := s.store.ListOutcomes(ctx, j.AccountID, j.ID, head[len(head)-1].Row, ReportSamples-len(sum.First), []job.Outcome{sum.Outcome})
+			more, err := s.store.ListOutcomes(ctx, j.AccountID, j.ID, head[len(head)-1].Row, outcomeEnd(j), ReportSamples-len(sum.First), []job.Outcome{sum.Outcome})
 			if err != nil {
 				return nil, err
 			}
