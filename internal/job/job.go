@@ -131,11 +131,11 @@ type Job struct {
 	// CreatedBy is who asked for the job.
 	CreatedBy Actor
 
-	Counts   Counts
+	Counts Counts
 	// LastRow is the row number of the last row the counts include (0
 	// before any, and for jobs stored before it was kept): the end of the
 	// outcome range to read.
-	LastRow int64
+	LastRow  int64
 	Sections []SectionCount
 
 	CancelRequested bool
