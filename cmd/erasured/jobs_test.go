@@ -482,15 +482,25 @@ func TestKill9ResumesExactly(t *testing.T) {
 		t.Run(fmt.Sprintf("%s after %d rows", c.act, at), func(t *testing.T) {
 			db := fmt.Sprintf("kill_%s_%d", c.act, at)
 			store := seed(t, e.Srv.URI(), db)
-			a := erasuredtest.StartInstance(t, e, e.Srv.URI(), db)
+			// The worker stops in the batch after `at` rows, with that
+			// batch's outcomes stored and nothing else done, whatever the
+			// machine's speed; it is killed there.
+			a := erasuredtest.StartInstanceWithEnv(t, e, e.Srv.URI(), db, []string{fmt.Sprintf("ERASURE_TEST_PAUSE_AFTER_ROWS=%d", at)})
 			seen := follow(t, startJob(t, a, c.act), at)
 			if seen.GetState() >= erasurev1.JobState_JOB_STATE_SUCCEEDED {
-				t.Fatalf("the job ended before the kill; make it longer: %v", seen)
+				t.Fatalf("the job ended before the kill: %v", seen)
+			}
+			// Waited for, not timed: the deadline only ends a broken run.
+			for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(a.Logs.String(), "paused by the test hook"); {
+				if time.Now().After(deadline) {
+					t.Fatalf("the worker never paused:\n%s", a.Logs.String())
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
 			// The killed instance leaves its copy of the upload (identifiers
 			// in clear) in its work directory; the next one to start removes it.
 			copies := uploadCopies(t, e.WorkDir)
-			if c.act != fromSegment && at > 0 && len(copies) != 1 {
+			if c.act != fromSegment && len(copies) != 1 {
 				t.Fatalf("copies of the upload in the work directory while the job runs: %v, want 1", copies)
 			}
 			a.Kill(t)

@@ -187,6 +187,16 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	cfg := c.deletionConfig(auditKey)
 	cfg.Metrics = m
 	cfg.TempDir = work.Path
+	if v, ok := env("ERASURE_TEST_PAUSE_AFTER_ROWS"); ok {
+		// Not a setting: the end-to-end tests' way to stop a worker at a
+		// known point (deletion.Config.Pause).
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("ERASURE_TEST_PAUSE_AFTER_ROWS is %q: a number of rows, or unset", v)
+		}
+		cfg.Pause, cfg.PauseAfterRows = true, n
+		logger.Warn("test hook set: workers stop in the first batch after this many rows until shutdown; never set this in production", "ERASURE_TEST_PAUSE_AFTER_ROWS", n)
+	}
 	svc := deletion.New(logger, store, cfg)
 	if c.deletion.Workers == 0 {
 		logger.Warn("this instance runs no jobs (-workers 0): jobs it queues wait for an instance that does")

@@ -94,6 +94,13 @@ type Config struct {
 	// TempDir holds uploads copied out of the store while a job reads them;
 	// empty means the system default.
 	TempDir string
+	// Pause is a hook for end-to-end tests, which kill a worker at a known
+	// point whatever the machine's speed: when set, the first batch that
+	// starts with PauseAfterRows or more rows done saves a checkpoint
+	// (so watchers see those rows), stores its outcomes, and then waits
+	// for shutdown without changing anything or handing the job back.
+	Pause          bool
+	PauseAfterRows int64
 }
 
 // DefaultConfig returns the documented defaults.

@@ -144,11 +144,21 @@ type Instance struct {
 // its log printed if the test failed.
 func StartInstance(t *testing.T, e *Engine, uri, db string, extra ...string) *Instance {
 	t.Helper()
+	return StartInstanceWithEnv(t, e, uri, db, nil, extra...)
+}
+
+// StartInstanceWithEnv is StartInstance with environment variables added
+// to the test's (such as ERASURE_TEST_PAUSE_AFTER_ROWS).
+func StartInstanceWithEnv(t *testing.T, e *Engine, uri, db string, env []string, extra ...string) *Instance {
+	t.Helper()
 	i := &Instance{Addr: testkit.FreeAddr(t), URI: uri, DB: db, Logs: &testkit.SyncBuffer{}, Exited: make(chan error, 1)}
 	args := append([]string{"-addr", i.Addr, "-mongodb-uri", uri, "-database", db, "-write-majority=false", "-dev-key", e.KeyPEM, "-audit-key-file", e.AuditKey, "-work-dir", e.WorkDir,
 		"-lease", "2s", "-batch-size", "10", "-shutdown-grace", "5s", "-checkpoint-interval", "250ms"}, extra...)
 	i.Cmd = exec.Command(Build(t, "cmd/erasured"), args...)
 	i.Cmd.Stdout, i.Cmd.Stderr = i.Logs, i.Logs
+	if env != nil {
+		i.Cmd.Env = append(os.Environ(), env...)
+	}
 	if err := i.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
