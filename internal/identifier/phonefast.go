@@ -11,19 +11,21 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
-// The fast path for numbers written in international form: "+" or "00"
-// and then only digits, the E.164 and MSISDN forms exported by most
-// systems. phonenumbers.Parse, IsValidNumber and Format cost 20 µs and
-// more for such a number, mostly in building and looking up its regular
-// expressions on every call; this path does what they do for that one
-// shape of input with the same metadata, its patterns compiled once into
-// deterministic automata over digits, in well under a microsecond and a
-// half. It only ever answers "valid, and this is its E.164 form"; anything
-// else (an invalid number, whose reason the full path words, a national
-// prefix the parser would strip, a pattern it cannot compile) goes the full
-// path, so results are the same by construction where it declines, and the
-// differential tests (TestPhoneFastPathAgrees, FuzzPhoneFastPath) check
-// that they are the same where it answers.
+// The fast path for numbers in international form: "+" or "00" and then
+// digits, or digits that start with a country code (MSISDN), the forms most
+// systems export. phonenumbers.Parse, IsValidNumber and Format cost 15-40 µs
+// for such a number, mostly in building and looking up their regular
+// expressions on every call; this path does what they do for these shapes
+// of input with the same metadata, its patterns compiled once per region
+// into deterministic automata over digits, in one or two microseconds.
+//
+// It answers "valid, with this E.164 form" or "invalid" only where it can
+// follow the parser step by step; anywhere else (a national or
+// international prefix the parser would strip, a pattern it cannot
+// compile) it says it does not know, and the full path decides. Reasons for
+// invalid values are always worded by the full path. The differential tests
+// (TestPhoneFastPathAgrees, FuzzPhoneFastPath: make fuzz-phone) check that
+// its answers are the full path's.
 
 // reading is what parsing a number and checking it with IsValidNumber
 // gives: its E.164 form and whether it is valid; known is false when the
