@@ -190,6 +190,7 @@ func (c *cli) printPreview(r *request, what string, st *erasurev1.PreviewStatus)
 	}
 }
 
+// typeWords is how an identifier type reads in a sentence.
 func typeWords(t erasurev1.IdentifierType) string {
 	switch t {
 	case erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL:

@@ -87,6 +87,16 @@ func FuzzNormalizeEmail(f *testing.F) {
 	})
 }
 
+// onlyDigits is s without what is not an ASCII digit.
+func onlyDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if '0' <= r && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
 func FuzzNormalizePhone(f *testing.F) {
 	for _, s := range []struct {
 		raw    string
@@ -104,12 +114,7 @@ func FuzzNormalizePhone(f *testing.F) {
 		region := fuzzRegions[int(regionIndex)%len(fuzzRegions)]
 		// Random text is rarely a valid number, so the digits of the input
 		// are also tried on their own, to exercise the accepting paths.
-		digits := strings.Map(func(r rune) rune {
-			if '0' <= r && r <= '9' {
-				return r
-			}
-			return -1
-		}, raw)
+		digits := onlyDigits(raw)
 		for _, in := range []string{raw, digits, "+" + digits} {
 			out, ok := checkCommon(t, Phone, in, region)
 			if !ok {

@@ -527,22 +527,30 @@ func BenchmarkNormalize(b *testing.B) {
 	}
 }
 
+// sortedRegions are the regions of the phone metadata, in order.
+func sortedRegions() []string {
+	regions := make([]string, 0, 256)
+	for r := range phonenumbers.GetSupportedRegions() {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	return regions
+}
+
+// numberTypes are the phone number types with example numbers.
+var numberTypes = []phonenumbers.PhoneNumberType{
+	phonenumbers.FIXED_LINE, phonenumbers.MOBILE, phonenumbers.TOLL_FREE, phonenumbers.PREMIUM_RATE,
+	phonenumbers.SHARED_COST, phonenumbers.VOIP, phonenumbers.PERSONAL_NUMBER, phonenumbers.PAGER,
+	phonenumbers.UAN, phonenumbers.VOICEMAIL,
+}
+
 // TestPhoneExampleNumbers runs the example numbers of every region and
 // number type in the phone metadata through the normalizer: the E.164 and
 // international forms must come back unchanged, and the national form with
 // the region as default must give the same number or be reported ambiguous.
 func TestPhoneExampleNumbers(t *testing.T) {
 	t.Parallel()
-	regions := make([]string, 0, 256)
-	for r := range phonenumbers.GetSupportedRegions() {
-		regions = append(regions, r)
-	}
-	sort.Strings(regions)
-	types := []phonenumbers.PhoneNumberType{
-		phonenumbers.FIXED_LINE, phonenumbers.MOBILE, phonenumbers.TOLL_FREE, phonenumbers.PREMIUM_RATE,
-		phonenumbers.SHARED_COST, phonenumbers.VOIP, phonenumbers.PERSONAL_NUMBER, phonenumbers.PAGER,
-		phonenumbers.UAN, phonenumbers.VOICEMAIL,
-	}
+	regions, types := sortedRegions(), numberTypes
 	noRegion, _ := New(Phone, "")
 	checked, ambiguous := 0, 0
 	for _, region := range regions {

@@ -2,7 +2,6 @@ package identifier
 
 import (
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"testing"
 
@@ -47,16 +46,7 @@ var fastRegions = []string{"SE", "GB", "US", "CA", "DE", "FR", "IT", "BR", "IN",
 // what the full path gives; and the fast path serves most valid numbers.
 func TestPhoneFastPathAgrees(t *testing.T) {
 	t.Parallel()
-	regions := make([]string, 0, 256)
-	for r := range phonenumbers.GetSupportedRegions() {
-		regions = append(regions, r)
-	}
-	sort.Strings(regions)
-	types := []phonenumbers.PhoneNumberType{
-		phonenumbers.FIXED_LINE, phonenumbers.MOBILE, phonenumbers.TOLL_FREE, phonenumbers.PREMIUM_RATE,
-		phonenumbers.SHARED_COST, phonenumbers.VOIP, phonenumbers.PERSONAL_NUMBER, phonenumbers.PAGER,
-		phonenumbers.UAN, phonenumbers.VOICEMAIL,
-	}
+	regions, types := sortedRegions(), numberTypes
 	var examples []string
 	for _, region := range regions {
 		for _, typ := range types {
@@ -113,12 +103,7 @@ func FuzzPhoneFastPath(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string, regionIndex uint8) {
 		region := fastRegions[int(regionIndex)%len(fastRegions)]
-		digits := strings.Map(func(r rune) rune {
-			if '0' <= r && r <= '9' {
-				return r
-			}
-			return -1
-		}, raw)
+		digits := onlyDigits(raw)
 		checkFastPath(t, digits, region)
 		checkFastPath(t, raw, region)
 	})
