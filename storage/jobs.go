@@ -63,9 +63,13 @@ type jobDoc struct {
 
 	CreatedBy actorDoc `bson:"created_by"`
 
-	Counts   countsDoc         `bson:"counts"`
-	LastRow  int64             `bson:"last_row,omitempty"`
-	Sections []sectionCountDoc `bson:"sections,omitempty"`
+	Counts  countsDoc `bson:"counts"`
+	LastRow int64     `bson:"last_row,omitempty"`
+	// ClaimRows are the rows done when the job was last claimed, and
+	// StalledClaims how many takeovers in a row found it there.
+	ClaimRows     int64             `bson:"claim_rows,omitempty"`
+	StalledClaims int               `bson:"stalled_claims,omitempty"`
+	Sections      []sectionCountDoc `bson:"sections,omitempty"`
 
 	CancelRequested bool   `bson:"cancel_requested,omitempty"`
 	Error           string `bson:"error,omitempty"`
@@ -191,6 +195,7 @@ func (d *jobDoc) job() *job.Job {
 		CreatedBy:        job.Actor(d.CreatedBy),
 		Counts:           job.Counts(d.Counts),
 		LastRow:          d.LastRow,
+		StalledClaims:    d.StalledClaims,
 		Sections:         fromSectionDocs(d.Sections),
 		CancelRequested:  d.CancelRequested,
 		Error:            d.Error,

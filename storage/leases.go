@@ -76,7 +76,17 @@ func (s *Store) ClaimJob(ctx context.Context, owner string, lease time.Duration,
 		// again afterwards. The lease runs from now, not from the find.
 		t := now()
 		expires := t.Add(lease)
-		set := bson.D{{"state", stateRunning}, {"owner", owner}, {"attempt", attempt}, {"lease_expires_at", expires}, {"updated_at", t}}
+		// A takeover that finds the job where the last claim found it
+		// made no progress; any progress starts the count again.
+		stalled := j.StalledClaims
+		switch {
+		case j.Counts.Rows != j.ClaimRows:
+			stalled = 0
+		case j.State == stateRunning:
+			stalled++
+		}
+		set := bson.D{{"state", stateRunning}, {"owner", owner}, {"attempt", attempt}, {"lease_expires_at", expires}, {"updated_at", t},
+			{"claim_rows", j.Counts.Rows}, {"stalled_claims", stalled}}
 		if j.StartedAt == nil {
 			set = append(set, bson.E{"started_at", t})
 		}

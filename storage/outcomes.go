@@ -179,6 +179,21 @@ func (s *Store) listOutcomes(ctx context.Context, accountID, jobID string, after
 	return out, nil
 }
 
+// DeleteOutcomeRows deletes the outcomes of the given rows of a job.
+func (s *Store) DeleteOutcomeRows(ctx context.Context, accountID, jobID string, rows []int64) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make(bson.A, len(rows))
+	for i, r := range rows {
+		ids[i] = outcomeID(jobID, r)
+	}
+	if _, err := s.outcomes.DeleteMany(ctx, bson.D{{"_id", bson.D{{"$in", ids}}}, {"account_id", accountID}}); err != nil {
+		return fmt.Errorf("delete outcome rows: %w", err)
+	}
+	return nil
+}
+
 // DeleteOutcomes deletes all of a job's outcomes.
 func (s *Store) DeleteOutcomes(ctx context.Context, accountID, jobID string) error {
 	_, err := s.outcomes.DeleteMany(ctx, bson.D{

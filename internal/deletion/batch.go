@@ -136,14 +136,7 @@ func (r *run) readBack(ctx context.Context, batch []row) error {
 		if !ok {
 			continue
 		}
-		w := &batch[i]
-		w.outcome, w.reason, w.dupOf, w.hint, w.normalized = o.Outcome, o.Reason, o.DuplicateOfRow, o.Hint, o.Normalized
-		w.stored = true
-		if o.ProfileID != "" {
-			w.match = matchOf(j, o)
-			w.sections, w.consents = o.Sections, o.Consents
-			w.keyHash, w.profileHash = o.KeyHash, o.ProfileHash
-		}
+		batch[i] = rowOf(j, o)
 	}
 	return nil
 }

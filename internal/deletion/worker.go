@@ -84,6 +84,16 @@ func (s *Service) runJob(stop, ops context.Context, j *job.Job) {
 	})
 	var state job.State
 	var reason string
+	if err == nil && j.StalledClaims >= maxStalledClaims {
+		reason, err := r.endStalled()
+		if err != nil {
+			r.log.WarnContext(ops, "could not end a job that made no progress; the next worker to take it over tries again", "error", err)
+			return
+		}
+		r.log.ErrorContext(ops, "job ended: no progress in several attempts in a row", "attempts", j.StalledClaims, "rows", j.Counts.Rows)
+		s.finish(r, job.Failed, reason)
+		return
+	}
 	if err == nil {
 		state, err = r.process()
 	}

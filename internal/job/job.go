@@ -132,6 +132,10 @@ type Job struct {
 	CreatedBy Actor
 
 	Counts Counts
+	// StalledClaims counts the claims in a row that took the job over (its
+	// lease had run out) and found it at the same checkpoint as the claim
+	// before: attempts that made no progress.
+	StalledClaims int
 	// LastRow is the row number of the last row the counts include (0
 	// before any, and for jobs stored before it was kept): the end of the
 	// outcome range to read.
