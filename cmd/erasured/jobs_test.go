@@ -490,13 +490,7 @@ func TestKill9ResumesExactly(t *testing.T) {
 			if seen.GetState() >= erasurev1.JobState_JOB_STATE_SUCCEEDED {
 				t.Fatalf("the job ended before the kill: %v", seen)
 			}
-			// Waited for, not timed: the deadline only ends a broken run.
-			for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(a.Logs.String(), "paused by the test hook"); {
-				if time.Now().After(deadline) {
-					t.Fatalf("the worker never paused:\n%s", a.Logs.String())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			waitPaused(t, a)
 			// The killed instance leaves its copy of the upload (identifiers
 			// in clear) in its work directory; the next one to start removes it.
 			copies := uploadCopies(t, e.WorkDir)
@@ -530,6 +524,23 @@ func TestKill9ResumesExactly(t *testing.T) {
 	}
 }
 
+// waitPaused waits until one of the instances says the test hook paused
+// its worker (ERASURE_TEST_PAUSE_AFTER_ROWS). Waited for, not timed: the
+// deadline only ends a broken run.
+func waitPaused(t *testing.T, instances ...*erasuredtest.Instance) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		for _, i := range instances {
+			if strings.Contains(i.Logs.String(), "paused by the test hook") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no worker paused")
+		}
+	}
+}
+
 // uploadCopies lists the copies of uploads in the instances' work
 // directories under root.
 func uploadCopies(t *testing.T, root string) []string {
@@ -554,8 +565,13 @@ func secondInstanceTakesOver(t *testing.T, e *erasuredtest.Engine, act action) {
 	ref := reference(t, e, act)
 	db := "takeover_" + string(act)
 	store := seed(t, e.Srv.URI(), db)
-	instances := []*erasuredtest.Instance{erasuredtest.StartInstance(t, e, e.Srv.URI(), db), erasuredtest.StartInstance(t, e, e.Srv.URI(), db)}
+	// Whichever instance claims the job stops in the batch after row 60
+	// (the test hook pauses a job's first claim only), whatever the
+	// machine's speed, and is killed there; the other runs it through.
+	pause := []string{"ERASURE_TEST_PAUSE_AFTER_ROWS=60"}
+	instances := []*erasuredtest.Instance{erasuredtest.StartInstanceWithEnv(t, e, e.Srv.URI(), db, pause), erasuredtest.StartInstanceWithEnv(t, e, e.Srv.URI(), db, pause)}
 	seen := follow(t, startJob(t, instances[0], act), 60)
+	waitPaused(t, instances...)
 	pids := claimPIDs(t, e.Srv.URI(), db, seen.GetJobId())
 	var owner, other *erasuredtest.Instance
 	for _, i := range instances {
@@ -723,8 +739,13 @@ func TestCancelReachesAnotherInstance(t *testing.T) {
 	e := erasuredtest.StartEngine(t)
 	db := "cancel"
 	store := seed(t, e.Srv.URI(), db)
-	instances := []*erasuredtest.Instance{erasuredtest.StartInstance(t, e, e.Srv.URI(), db), erasuredtest.StartInstance(t, e, e.Srv.URI(), db)}
+	// The instance running the job waits in the batch after row 40 until
+	// the cancel (sent to the other) reaches it, whatever the machine's
+	// speed.
+	pause := []string{"ERASURE_TEST_PAUSE_AFTER_ROWS=40"}
+	instances := []*erasuredtest.Instance{erasuredtest.StartInstanceWithEnv(t, e, e.Srv.URI(), db, pause), erasuredtest.StartInstanceWithEnv(t, e, e.Srv.URI(), db, pause)}
 	seen := follow(t, startJob(t, instances[0], deleting), 40)
+	waitPaused(t, instances...)
 	pids := claimPIDs(t, e.Srv.URI(), db, seen.GetJobId())
 	other := instances[0]
 	if fmt.Sprint(other.Cmd.Process.Pid) == pids[0] {

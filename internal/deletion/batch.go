@@ -80,13 +80,10 @@ func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
 	if err := r.s.injectFault(faultAfterOutcomes); err != nil {
 		return err
 	}
-	if r.s.cfg.Pause && j.Counts.Rows >= r.s.cfg.PauseAfterRows {
-		if err := r.checkpoint(); err != nil {
+	if r.s.cfg.Pause && !r.paused && j.Lease.Attempt == 1 && j.Counts.Rows >= r.s.cfg.PauseAfterRows {
+		if err := r.pause(ctx); err != nil {
 			return err
 		}
-		r.log.WarnContext(ctx, "paused by the test hook (ERASURE_TEST_PAUSE_AFTER_ROWS) until shutdown", "rows", j.Counts.Rows)
-		<-r.stop.Done()
-		return errInterrupted
 	}
 	// From here on the batch must be finished, not failed: its outcomes
 	// say what was done, and a failed job would leave them (and the trail)

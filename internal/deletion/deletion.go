@@ -94,11 +94,12 @@ type Config struct {
 	// TempDir holds uploads copied out of the store while a job reads them;
 	// empty means the system default.
 	TempDir string
-	// Pause is a hook for end-to-end tests, which kill a worker at a known
-	// point whatever the machine's speed: when set, the first batch that
-	// starts with PauseAfterRows or more rows done saves a checkpoint
-	// (so watchers see those rows), stores its outcomes, and then waits
-	// for shutdown without changing anything or handing the job back.
+	// Pause is a hook for end-to-end tests, which kill a worker or send a
+	// cancel at a known point whatever the machine's speed: when set, on a
+	// job's first claim, the first batch that starts with PauseAfterRows or
+	// more rows done stores its outcomes, saves a checkpoint (so watchers
+	// see those rows) and waits, keeping its lease, for shutdown or a
+	// cancel request (see run.pause).
 	Pause          bool
 	PauseAfterRows int64
 }

@@ -38,6 +38,8 @@ type run struct {
 	// of the batch loop: the next batch looks for a cancel request first.
 	checkCancel    bool
 	lastCheckpoint time.Time
+	// paused is set once the test hook (Config.Pause) paused this run.
+	paused bool
 }
 
 func (s *Service) newRun(stop, ops context.Context, j *job.Job) *run {
