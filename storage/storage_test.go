@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -743,5 +745,67 @@ func TestListOutcomesInWindows(t *testing.T) {
 			}
 		}
 		mu.Unlock()
+	}
+}
+
+// BenchmarkListOutcomesPage reads the first page (1,000 rows) of a
+// 200,000-row job's outcomes, with the job's last row (windows) and
+// without it (one open query, as before session 5), and reports the bytes
+// allocated per page: on the embedded engine, which runs in this process,
+// that includes its in-memory sort of all a query matches; and the peak of
+// the heap in use above what it was before.
+func BenchmarkListOutcomesPage(b *testing.B) {
+	ctx := context.Background()
+	s := storagetest.New(b, nil)
+	const rows = 200_000
+	batch := make([]job.RowOutcome, 0, 10_000)
+	for row := int64(2); row <= rows+1; row++ {
+		batch = append(batch, job.RowOutcome{Row: row, Value: fmt.Sprintf("person%06d@example.com", row), Normalized: fmt.Sprintf("person%06d@example.com", row), Outcome: job.NotFound})
+		if len(batch) == cap(batch) {
+			if err := s.InsertOutcomes(ctx, "acme", "job1", batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	for _, c := range []struct {
+		name    string
+		through int64
+	}{{"windows", rows + 1}, {"open", 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			// The peak of the heap in use while pages are read, sampled.
+			var peak atomic.Uint64
+			done := make(chan struct{})
+			sampled := make(chan struct{})
+			go func() {
+				defer close(sampled)
+				var m runtime.MemStats
+				for {
+					select {
+					case <-done:
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+					runtime.ReadMemStats(&m)
+					if m.HeapInuse > peak.Load() {
+						peak.Store(m.HeapInuse)
+					}
+				}
+			}()
+			for b.Loop() {
+				page, err := s.ListOutcomes(ctx, "acme", "job1", 150_000, c.through, 1000, nil)
+				if err != nil || len(page) != 1000 {
+					b.Fatalf("%d rows, %v", len(page), err)
+				}
+			}
+			close(done)
+			<-sampled
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/(1<<20), "MiB-alloc/page")
+			b.ReportMetric(float64(peak.Load()-min(peak.Load(), before.HeapInuse))/(1<<20), "MiB-peak-heap")
+		})
 	}
 }
