@@ -207,7 +207,7 @@ func (c *cli) runAction(ctx context.Context, r *request) error {
 	var uploadID string
 	defer func() {
 		if uploadID != "" {
-			c.svc.DeleteUpload(context.WithoutCancel(ctx), &erasurev1.DeleteUploadRequest{AccountId: c.account, UploadId: uploadID})
+			c.discardUpload(ctx, uploadID)
 		}
 	}()
 	if r.file != "" {

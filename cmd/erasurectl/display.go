@@ -90,7 +90,7 @@ func (d *jobDisplay) show(j *erasurev1.Job) {
 	counts := j.GetCounts()
 	switch {
 	case !d.c.tio.errTerminal:
-		d.line(d.c.tio.err, j)
+		d.line(j)
 	case j.GetState() == erasurev1.JobState_JOB_STATE_RUNNING && counts.GetTotalRows() > 0:
 		if d.bar == nil || counts.GetTotalRows() != d.total {
 			d.stop()
@@ -107,13 +107,14 @@ func (d *jobDisplay) show(j *erasurev1.Job) {
 		d.bar.set(counts.GetRows())
 		d.stop()
 	default:
-		d.line(d.c.tio.err, j)
+		d.line(j)
 	}
 }
 
 // line writes a plain progress line when the job's state changed, and
 // while it runs at most one per lineInterval.
-func (d *jobDisplay) line(w io.Writer, j *erasurev1.Job) {
+func (d *jobDisplay) line(j *erasurev1.Job) {
+	w := d.c.tio.err
 	counts := j.GetCounts()
 	changed := j.GetState() != d.state
 	if !changed && (counts.GetRows() == d.lastRows || time.Since(d.lastLine) < lineInterval) {

@@ -17,6 +17,14 @@ import (
 // jobStream is the next message of a stream of job snapshots.
 type jobStream func() (*erasurev1.Job, error)
 
+// jobStreamOf reads the jobs of a stream whose messages each carry one.
+func jobStreamOf[M interface{ GetJob() *erasurev1.Job }](recv func() (M, error)) jobStream {
+	return func() (*erasurev1.Job, error) {
+		m, err := recv()
+		return m.GetJob(), err
+	}
+}
+
 // start starts the job the request asks for and returns its first snapshot.
 func (c *cli) start(ctx context.Context, r *request, src *erasurev1.FileSource, values []string, spec *erasurev1.DeletionSpec) (*erasurev1.Job, jobStream, error) {
 	var recv jobStream
@@ -26,25 +34,25 @@ func (c *cli) start(ctx context.Context, r *request, src *erasurev1.FileSource, 
 		if err != nil {
 			return nil, nil, err
 		}
-		recv = func() (*erasurev1.Job, error) { m, err := s.Recv(); return m.GetJob(), err }
+		recv = jobStreamOf(s.Recv)
 	case !r.unsubscribe:
 		s, err := c.svc.DeleteIdentifiers(ctx, &erasurev1.DeleteIdentifiersRequest{AccountId: c.account, Spec: spec, Values: values, RequestId: r.requestID})
 		if err != nil {
 			return nil, nil, err
 		}
-		recv = func() (*erasurev1.Job, error) { m, err := s.Recv(); return m.GetJob(), err }
+		recv = jobStreamOf(s.Recv)
 	case src != nil:
 		s, err := c.svc.ExecuteUnsubscribe(ctx, &erasurev1.ExecuteUnsubscribeRequest{AccountId: c.account, Source: src, Spec: spec, Unsubscribe: r.unsubscribeSpec(), RequestId: r.requestID})
 		if err != nil {
 			return nil, nil, err
 		}
-		recv = func() (*erasurev1.Job, error) { m, err := s.Recv(); return m.GetJob(), err }
+		recv = jobStreamOf(s.Recv)
 	default:
 		s, err := c.svc.UnsubscribeIdentifiers(ctx, &erasurev1.UnsubscribeIdentifiersRequest{AccountId: c.account, Spec: spec, Unsubscribe: r.unsubscribeSpec(), Values: values, RequestId: r.requestID})
 		if err != nil {
 			return nil, nil, err
 		}
-		recv = func() (*erasurev1.Job, error) { m, err := s.Recv(); return m.GetJob(), err }
+		recv = jobStreamOf(s.Recv)
 	}
 	first, err := recv()
 	if err != nil {
@@ -131,7 +139,7 @@ func (c *cli) follow(ctx context.Context, interrupts <-chan os.Signal, j *erasur
 				return
 			}
 			if s, werr := c.svc.WatchJob(ctx, &erasurev1.WatchJobRequest{AccountId: c.account, JobId: id}); werr == nil {
-				recv = func() (*erasurev1.Job, error) { m, err := s.Recv(); return m.GetJob(), err }
+				recv = jobStreamOf(s.Recv)
 			}
 		}
 	}()

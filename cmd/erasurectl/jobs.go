@@ -171,7 +171,7 @@ func (c *cli) watchCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			recv := func() (*erasurev1.Job, error) { m, err := s.Recv(); return m.GetJob(), err }
+			recv := jobStreamOf(s.Recv)
 			first, err := recv()
 			if err != nil {
 				return err

@@ -229,7 +229,7 @@ segment_deletion.`,
 			if err != nil {
 				return err
 			}
-			recv := func() (*erasurev1.Job, error) { m, err := s.Recv(); return m.GetJob(), err }
+			recv := jobStreamOf(s.Recv)
 			first, err := recv()
 			if err != nil {
 				return err

@@ -42,12 +42,12 @@ func (c *cli) fileSource(ctx context.Context, r *request, t erasurev1.Identifier
 	default:
 		in, err := c.svc.InspectUpload(ctx, &erasurev1.InspectUploadRequest{AccountId: c.account, UploadId: up.GetUploadId(), Options: opts})
 		if err != nil {
-			c.svc.DeleteUpload(context.WithoutCancel(ctx), &erasurev1.DeleteUploadRequest{AccountId: c.account, UploadId: up.GetUploadId()})
+			c.discardUpload(ctx, up.GetUploadId())
 			return nil, "", err
 		}
 		col, ok := suggested(in, t)
 		if !ok {
-			c.svc.DeleteUpload(context.WithoutCancel(ctx), &erasurev1.DeleteUploadRequest{AccountId: c.account, UploadId: up.GetUploadId()})
+			c.discardUpload(ctx, up.GetUploadId())
 			return nil, "", usagef("no column of %s looks like the --type given; name it with --column NAME or --column-number N (the columns: %s)", filepath.Base(r.file), columnNames(in))
 		}
 		src.Column = &erasurev1.FileSource_ColumnNumber{ColumnNumber: col.GetNumber()}
@@ -85,6 +85,12 @@ func columnNames(in *erasurev1.InspectUploadResponse) string {
 		}
 	}
 	return strings.Join(names, ", ")
+}
+
+// discardUpload deletes an upload no job took, with the personal data in
+// it, at once rather than after its time to live.
+func (c *cli) discardUpload(ctx context.Context, id string) {
+	c.svc.DeleteUpload(context.WithoutCancel(ctx), &erasurev1.DeleteUploadRequest{AccountId: c.account, UploadId: id})
 }
 
 // upload sends a file with UploadFile, showing the bytes sent on a terminal.

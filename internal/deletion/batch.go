@@ -137,3 +137,42 @@ func (r *run) readBack(ctx context.Context, batch []row) error {
 	}
 	return nil
 }
+
+// pause is the end-to-end tests' hook (Config.Pause): in the middle of a
+// batch, with its outcomes stored, it saves a checkpoint and waits, keeping
+// the lease, until shutdown (errInterrupted) or until someone asks the job
+// to stop (then the batch goes on and the job stops after it, as a cancel
+// does). Only a job's first claim pauses, so an instance that takes it over
+// runs it through.
+func (r *run) pause(ctx context.Context) error {
+	r.paused = true
+	if err := r.checkpoint(); err != nil {
+		return err
+	}
+	r.log.WarnContext(ctx, "paused by the test hook (ERASURE_TEST_PAUSE_AFTER_ROWS) until shutdown or a cancel request", "rows", r.job.Counts.Rows)
+	for {
+		select {
+		case <-r.stop.Done():
+			return errInterrupted
+		case <-time.After(100 * time.Millisecond):
+		}
+		if err := r.keepLease(); err != nil {
+			return err
+		}
+		if cancelled, err := r.cancelRequested(); err != nil || cancelled {
+			r.checkCancel = true
+			return err
+		}
+	}
+}
+
+// rowOf is a row as its stored outcome says it was decided.
+func rowOf(j *job.Job, o job.RowOutcome) row {
+	w := row{num: o.Row, value: o.Value, normalized: o.Normalized, outcome: o.Outcome, reason: o.Reason, dupOf: o.DuplicateOfRow, hint: o.Hint, stored: true}
+	if o.ProfileID != "" {
+		w.match = matchOf(j, o)
+		w.sections, w.consents = o.Sections, o.Consents
+		w.keyHash, w.profileHash = o.KeyHash, o.ProfileHash
+	}
+	return w
+}

@@ -51,7 +51,7 @@ func fastInternational(digits string) (e164 string, ok bool) {
 // internationalReading reads "+"+digits as phonenumbers.Parse(…, "") and
 // IsValidNumber do.
 func internationalReading(digits string) reading {
-	if !phoneFastPath || len(digits) < 3 || len(digits) > maxPhoneDigits || !allDigits(digits) {
+	if !fastShape(digits) {
 		return unknown
 	}
 	if digits[0] == '0' {
@@ -87,7 +87,7 @@ func internationalReading(digits string) reading {
 // IsValidNumber do: a national number of region, or one that starts with
 // the region's own country code.
 func nationalReading(digits, region string) reading {
-	if !phoneFastPath || len(digits) < 3 || len(digits) > maxPhoneDigits || !allDigits(digits) {
+	if !fastShape(digits) {
 		return unknown
 	}
 	phoneRules.once.Do(loadPhoneMetadata)
@@ -164,9 +164,14 @@ func validity(cc int, national string) reading {
 	return reading{e164: "+" + strconv.Itoa(cc) + national, valid: true, known: true}
 }
 
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+// fastShape says whether the fast path reads digits at all: it is on, and
+// they are 3 to maxPhoneDigits ASCII digits.
+func fastShape(digits string) bool {
+	if !phoneFastPath || len(digits) < 3 || len(digits) > maxPhoneDigits {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
 			return false
 		}
 	}
