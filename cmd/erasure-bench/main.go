@@ -105,7 +105,7 @@ func run() error {
 	fmt.Printf("first progress after execute: %s   target <= 200 ms\n", ms(ours.firstProgress))
 	fmt.Printf("job reads by the progress stream: %d in %s (one per 200 ms, whatever the rows)\n", ours.polls, ms(ours.execute))
 	fmt.Printf("report: %s\n", ours.report)
-	fmt.Printf("erasure's commands while executing, by command and collection: %s\n", strings.Join(ours.byKind, ", "))
+	fmt.Printf("erasure's commands while executing, by command and collection (time the store took for them): %s\n", strings.Join(ours.byKind, ", "))
 	return nil
 }
 
@@ -173,18 +173,34 @@ func benchOurs(uri string, c config, file []byte) (result, error) {
 	// interval, not per row.
 	var commands, polls atomic.Int64
 	var mu sync.Mutex
-	byKind := map[string]int{} // "command collection", to say where commands go
-	mon := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
-		if e.CommandName == "find" && strings.Contains(e.Command.Lookup("find").String(), "deletion_jobs") {
-			polls.Add(1)
-			return
-		}
-		commands.Add(1)
-		coll, _ := e.Command.Lookup(e.CommandName).StringValueOK()
+	byKind := map[string]int{}         // "command collection", to say where commands go
+	took := map[string]time.Duration{} // and how long the store took for them
+	kindOf := map[int64]string{}       // of the commands under way, by request id
+	done := func(id int64, d time.Duration) {
 		mu.Lock()
-		byKind[e.CommandName+" "+coll]++
-		mu.Unlock()
-	}}
+		defer mu.Unlock()
+		if k, ok := kindOf[id]; ok {
+			took[k] += d
+			delete(kindOf, id)
+		}
+	}
+	mon := &event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			if e.CommandName == "find" && strings.Contains(e.Command.Lookup("find").String(), "deletion_jobs") {
+				polls.Add(1)
+				return
+			}
+			commands.Add(1)
+			coll, _ := e.Command.Lookup(e.CommandName).StringValueOK()
+			mu.Lock()
+			k := e.CommandName + " " + coll
+			byKind[k]++
+			kindOf[e.RequestID] = k
+			mu.Unlock()
+		},
+		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) { done(e.RequestID, e.Duration) },
+		Failed:    func(_ context.Context, e *event.CommandFailedEvent) { done(e.RequestID, e.Duration) },
+	}
 	store, err := storage.Open(ctx, storage.Options{URI: uri, Database: "bench_erasure", Monitor: mon})
 	if err != nil {
 		return result{}, err
@@ -242,6 +258,7 @@ func benchOurs(uri string, c config, file []byte) (result, error) {
 	polls.Store(0)
 	mu.Lock()
 	clear(byKind)
+	clear(took)
 	mu.Unlock()
 	start = time.Now()
 	stream, err := api.ExecuteDeletion(ctx, connect.NewRequest(&erasurev1.ExecuteDeletionRequest{AccountId: "bench", Source: src, Spec: spec}))
@@ -262,7 +279,7 @@ func benchOurs(uri string, c config, file []byte) (result, error) {
 	r.commands, r.polls = commands.Load(), polls.Load()
 	mu.Lock()
 	for k, n := range byKind {
-		r.byKind = append(r.byKind, fmt.Sprintf("%s %d", k, n))
+		r.byKind = append(r.byKind, fmt.Sprintf("%s %d (%s)", k, n, ms(took[k])))
 	}
 	mu.Unlock()
 	slices.Sort(r.byKind)
