@@ -5,6 +5,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/erasure-dev/erasure/internal/job"
 )
 
 // MakeLegacyUpload stores an incomplete upload the way it was stored before
@@ -84,3 +86,25 @@ func (s *Store) DeleteChunk(ctx context.Context, uploadID string, n int64) error
 // BeforeOptOutWrite makes f run between OptOutConsents' read of the
 // profiles and its write, every time.
 func (s *Store) BeforeOptOutWrite(f func()) { s.beforeOptOutWrite = f }
+
+// InsertLegacyOutcome stores a row's outcome the way it was stored before
+// pages: a document of its own, its fields at the top level. Tests check
+// that jobs stored so are still read.
+func (s *Store) InsertLegacyOutcome(ctx context.Context, accountID, jobID string, o job.RowOutcome) error {
+	raw, err := bson.Marshal(rowDocOf(o))
+	if err != nil {
+		return err
+	}
+	var fields bson.D
+	if err := bson.Unmarshal(raw, &fields); err != nil {
+		return err
+	}
+	doc := append(bson.D{{"_id", outcomeID(jobID, o.Row)}, {"account_id", accountID}, {"job_id", jobID}}, fields...)
+	_, err = s.outcomes.InsertOne(ctx, doc)
+	return err
+}
+
+// CountPages returns how many documents hold a job's outcomes.
+func (s *Store) CountPages(ctx context.Context, jobID string) (int64, error) {
+	return s.outcomes.CountDocuments(ctx, bson.D{{"job_id", jobID}})
+}

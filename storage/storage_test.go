@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -334,8 +335,13 @@ func TestOutcomesInRowOrder(t *testing.T) {
 	if err := s.InsertOutcomes(ctx, "acme", "job2", []job.RowOutcome{{Row: 1, Outcome: job.Deleted}}); err != nil {
 		t.Fatal(err)
 	}
-	// A retried batch is harmless.
-	if err := s.InsertOutcomes(ctx, "acme", "job1", batch[:2]); err != nil {
+	// A retried batch is harmless, and so is a part of it stored again
+	// (two workers that both stored a batch, the second with a smaller
+	// batch size).
+	if err := s.InsertOutcomes(ctx, "acme", "job1", batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertOutcomes(ctx, "acme", "job1", []job.RowOutcome{{Row: 2, Outcome: job.NotFound}, {Row: 3, Outcome: job.NotFound}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ListOutcomes(ctx, "acme", "job1", 2, 0, 10, nil)
@@ -677,11 +683,102 @@ func TestScanOddProfiles(t *testing.T) {
 	}
 }
 
-// Reading an ended job's outcomes with its last row reads them a window of
-// rows per query, each query bounded on both sides: the embedded engine
-// sorts in memory all that a query matches, and an open-ended query on a
-// 200,000-row job sorted the whole job for every page. The rows are the
-// same as the open-ended query's, gaps and filters included.
+// A job's outcomes are stored a page per thousand rows; a page that loses
+// some rows (a stalled job's rows past its checkpoint) is stored again
+// without them, or deleted when none is left; rows stored one document
+// each, before pages, are read with them.
+func TestOutcomePages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	rowsOf := func(jobID string, only ...job.Outcome) []int64 {
+		t.Helper()
+		got, err := s.ListOutcomes(ctx, "acme", jobID, 0, 0, 10_000, only)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []int64
+		for i, o := range got {
+			if len(only) == 0 && i > 0 && o.Row != got[i-1].Row+1 {
+				t.Fatalf("%s: row %d after %d", jobID, o.Row, got[i-1].Row)
+			}
+			rows = append(rows, o.Row)
+		}
+		return rows
+	}
+	span := func(rows []int64) string {
+		if len(rows) == 0 {
+			return "none"
+		}
+		return fmt.Sprintf("%d rows, %d to %d", len(rows), rows[0], rows[len(rows)-1])
+	}
+	var batch []job.RowOutcome
+	for row := int64(1); row <= 2500; row++ {
+		batch = append(batch, job.RowOutcome{Row: row, Value: fmt.Sprintf("v%d", row), Outcome: job.Deleted, ProfileID: "p", Sections: []string{"s1"}, KeyHash: []byte{1, 2}})
+	}
+	if err := s.InsertOutcomes(ctx, "acme", "job1", batch); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CountPages(ctx, "job1"); err != nil || n != 3 {
+		t.Fatalf("2,500 rows in %d documents (%v), want 3 pages", n, err)
+	}
+	got, err := s.ListOutcomes(ctx, "acme", "job1", 1499, 2500, 1, nil)
+	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], batch[1499]) {
+		t.Fatalf("row 1500 read back as %+v (%v), stored %+v", got, err, batch[1499])
+	}
+	var drop []int64
+	for row := int64(1800); row <= 2500; row++ {
+		drop = append(drop, row)
+	}
+	for range 2 { // a retry finds it done
+		if err := s.DeleteOutcomeRows(ctx, "acme", "job1", drop); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := span(rowsOf("job1")); got != "1799 rows, 1 to 1799" {
+		t.Fatalf("after deleting rows 1800 to 2500: %s", got)
+	}
+	if n, err := s.LastOutcomeRow(ctx, "acme", "job1"); err != nil || n != 1799 {
+		t.Fatalf("last outcome row %d (%v), want 1799", n, err)
+	}
+	if err := s.InsertOutcomes(ctx, "acme", "job1", batch[1799:]); err != nil {
+		t.Fatal(err)
+	}
+	if got := span(rowsOf("job1")); got != "2500 rows, 1 to 2500" {
+		t.Fatalf("rows 1800 to 2500 stored again: %s", got)
+	}
+
+	for row := int64(1); row <= 3; row++ {
+		if err := s.InsertLegacyOutcome(ctx, "acme", "job2", job.RowOutcome{Row: row, Outcome: job.NotFound}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.InsertOutcomes(ctx, "acme", "job2", []job.RowOutcome{{Row: 4, Outcome: job.Invalid}, {Row: 5, Outcome: job.NotFound}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := span(rowsOf("job2")); got != "5 rows, 1 to 5" {
+		t.Fatalf("rows stored before pages, then a page: %s", got)
+	}
+	if got := span(rowsOf("job2", job.NotFound)); got != "4 rows, 1 to 5" {
+		t.Fatalf("not found rows: %s", got)
+	}
+	if err := s.DeleteOutcomeRows(ctx, "acme", "job2", []int64{3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.LastOutcomeRow(ctx, "acme", "job2"); err != nil || n != 5 {
+		t.Fatalf("last outcome row %d (%v), want 5", n, err)
+	}
+	if got, _ := s.ListOutcomes(ctx, "acme", "job2", 0, 0, 10, nil); len(got) != 3 || got[1].Row != 2 || got[2].Row != 5 {
+		t.Fatalf("after deleting rows 3 and 4: %+v", got)
+	}
+}
+
+// Reading an ended job's outcomes with its last row reads its pages a
+// window of rows per query, each query bounded on both sides: the embedded
+// engine sorts in memory all that a query matches, and an open-ended query
+// on a 200,000-row job sorted the whole job for every page. The rows are
+// the same as the open-ended query's, gaps, filters and pages that end past
+// a window included.
 func TestListOutcomesInWindows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -705,8 +802,9 @@ func TestListOutcomesInWindows(t *testing.T) {
 		mu.Unlock()
 	}}
 	s := storagetest.New(t, mon)
+	const last = 4000
 	var batch []job.RowOutcome
-	for row := int64(2); row <= 400; row++ {
+	for row := int64(2); row <= last; row++ {
 		if row%7 == 0 {
 			continue // a gap: blank lines are no rows
 		}
@@ -715,15 +813,20 @@ func TestListOutcomesInWindows(t *testing.T) {
 			o = job.Invalid
 		}
 		batch = append(batch, job.RowOutcome{Row: row, Outcome: o})
-	}
-	if err := s.InsertOutcomes(ctx, "acme", "job1", batch); err != nil {
-		t.Fatal(err)
+		// Batches of 700 rows: pages of 700 and of 1,000 rows, many of
+		// them across a window's end.
+		if len(batch) == 700 || row == last {
+			if err := s.InsertOutcomes(ctx, "acme", "job1", batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
 	}
 	for _, c := range []struct {
 		after int64
 		limit int
 		only  []job.Outcome
-	}{{0, 10, nil}, {13, 10, nil}, {395, 10, nil}, {0, 1000, nil}, {0, 4, []job.Outcome{job.Invalid}}, {100, 30, []job.Outcome{job.Invalid}}} {
+	}{{0, 10, nil}, {13, 10, nil}, {995, 10, nil}, {3985, 10, nil}, {0, 3000, nil}, {0, 4, []job.Outcome{job.Invalid}}, {1100, 300, []job.Outcome{job.Invalid}}} {
 		want, err := s.ListOutcomes(ctx, "acme", "job1", c.after, 0, c.limit, c.only)
 		if err != nil {
 			t.Fatal(err)
@@ -731,16 +834,20 @@ func TestListOutcomesInWindows(t *testing.T) {
 		mu.Lock()
 		spans = nil
 		mu.Unlock()
-		got, err := s.ListOutcomes(ctx, "acme", "job1", c.after, 400, c.limit, c.only)
+		got, err := s.ListOutcomes(ctx, "acme", "job1", c.after, last, c.limit, c.only)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.EqualFunc(got, want, func(a, b job.RowOutcome) bool { return a.Row == b.Row && a.Outcome == b.Outcome }) {
-			t.Errorf("after %d, %d, %v: windows give %d rows, the open query %d", c.after, c.limit, c.only, len(got), len(want))
+		if len(got) != c.limit || !slices.EqualFunc(got, want, func(a, b job.RowOutcome) bool { return a.Row == b.Row && a.Outcome == b.Outcome }) {
+			t.Errorf("after %d, %d, %v: windows give %d rows, the open query %d, want %d", c.after, c.limit, c.only, len(got), len(want), c.limit)
 		}
+		if len(got) > 0 && got[0].Row <= c.after {
+			t.Errorf("after %d: first row %d", c.after, got[0].Row)
+		}
+		window := max(int64(c.limit)*map[bool]int64{true: 16, false: 1}[len(c.only) > 0], 1000)
 		mu.Lock()
 		for _, span := range spans {
-			if window := int64(c.limit) * map[bool]int64{true: 16, false: 1}[len(c.only) > 0]; span < 0 || span > window {
+			if span < 0 || span > window {
 				t.Errorf("after %d, %d, %v: a query spans %d rows, want at most %d", c.after, c.limit, c.only, span, window)
 			}
 		}

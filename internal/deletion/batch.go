@@ -70,11 +70,7 @@ func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
 	}
 	r.act.decide(work)
 	r.s.hashMatches(j.AccountID, work)
-	outcomes := make([]job.RowOutcome, len(work))
-	for i, w := range work {
-		outcomes[i] = outcomeOf(w)
-	}
-	if err := r.s.store.InsertOutcomes(ctx, j.AccountID, j.ID, outcomes); err != nil {
+	if err := r.storeOutcomes(ctx, work); err != nil {
 		return err
 	}
 	if err := r.s.injectFault(faultAfterOutcomes); err != nil {
@@ -109,6 +105,32 @@ func (r *run) doBatch(ctx context.Context, batch []row, redo bool) error {
 			outcomes[w.outcome.String()]++
 		}
 		m.Batch(j.AccountID, j.Action.String(), time.Since(start), outcomes)
+	}
+	return nil
+}
+
+// storeOutcomes stores the outcomes of the rows of a batch that have none
+// stored yet (in a redo, the rows readBack did not fill), each run of such
+// rows in pages of its own, so that no row is stored twice whatever batch
+// size an earlier try had.
+func (r *run) storeOutcomes(ctx context.Context, batch []row) error {
+	for len(batch) > 0 {
+		if batch[0].stored {
+			batch = batch[1:]
+			continue
+		}
+		n := 1
+		for n < len(batch) && !batch[n].stored {
+			n++
+		}
+		outcomes := make([]job.RowOutcome, n)
+		for i, w := range batch[:n] {
+			outcomes[i] = outcomeOf(w)
+		}
+		if err := r.s.store.InsertOutcomes(ctx, r.job.AccountID, r.job.ID, outcomes); err != nil {
+			return err
+		}
+		batch = batch[n:]
 	}
 	return nil
 }
