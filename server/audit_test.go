@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -282,12 +283,17 @@ func dumpCollections(t *testing.T, names ...string) string {
 // erasureHash returns the key hash of a job's row in the audit trail.
 func erasureHash(t *testing.T, jobID string, row int64) []byte {
 	t.Helper()
-	var doc struct {
-		KeyHash []byte `bson:"key_hash"`
+	var page struct {
+		Rows    []int64  `bson:"rows"`
+		KeyHash [][]byte `bson:"key_hash"`
 	}
-	err := rawDatabase(t).Collection("audit_erasures").FindOne(context.Background(), bson.D{{"job_id", jobID}, {"row", row}}).Decode(&doc)
+	err := rawDatabase(t).Collection("audit_erasures").FindOne(context.Background(), bson.D{{"job_id", jobID}, {"rows", row}}).Decode(&page)
 	if err != nil {
 		t.Fatalf("erasure record of job %s row %d: %v", jobID, row, err)
 	}
-	return doc.KeyHash
+	i := slices.Index(page.Rows, row)
+	if i < 0 || i >= len(page.KeyHash) {
+		t.Fatalf("erasure record page of job %s: rows %v, %d key hashes", jobID, page.Rows, len(page.KeyHash))
+	}
+	return page.KeyHash[i]
 }

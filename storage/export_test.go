@@ -108,3 +108,18 @@ func (s *Store) InsertLegacyOutcome(ctx context.Context, accountID, jobID string
 func (s *Store) CountPages(ctx context.Context, jobID string) (int64, error) {
 	return s.outcomes.CountDocuments(ctx, bson.D{{"job_id", jobID}})
 }
+
+// InsertLegacyErasure stores an erasure record the way it was stored
+// before pages: a document per row, its hashes as single values.
+func (s *Store) InsertLegacyErasure(ctx context.Context, accountID string, e job.Erasure) error {
+	_, err := s.erasures.InsertOne(ctx, bson.D{
+		{"_id", outcomeID(e.JobID, e.Row)}, {"account_id", accountID}, {"job_id", e.JobID}, {"job_kind", kindNames.name(e.JobKind)},
+		{"row", e.Row}, {"at", e.At}, {"key_hash", e.KeyHash}, {"profile_hash", e.ProfileHash},
+	})
+	return err
+}
+
+// CountRecordPages returns how many documents hold a job's erasure records.
+func (s *Store) CountRecordPages(ctx context.Context, jobID string) (int64, error) {
+	return s.erasures.CountDocuments(ctx, bson.D{{"job_id", jobID}})
+}

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -770,6 +771,69 @@ func TestOutcomePages(t *testing.T) {
 	}
 	if got, _ := s.ListOutcomes(ctx, "acme", "job2", 0, 0, 10, nil); len(got) != 3 || got[1].Row != 2 || got[2].Row != 5 {
 		t.Fatalf("after deleting rows 3 and 4: %+v", got)
+	}
+}
+
+// Erasure records are stored a page per thousand rows of a batch; a person
+// is found by either hash among pages and records stored one per row
+// before pages; a row recorded twice (a batch redone with other rows)
+// counts once, with its first record.
+func TestErasureRecordPages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.New(t, nil)
+	hash := func(kind string, n int64) []byte { h := sha256.Sum256(fmt.Appendf(nil, "%s%d", kind, n)); return h[:] }
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	records := func(jobID string, from, to int64, at time.Time) []job.Erasure {
+		var out []job.Erasure
+		for row := from; row <= to; row++ {
+			e := job.Erasure{JobID: jobID, JobKind: job.FromFile, Row: row, At: at, KeyHash: hash("key", row), ProfileHash: hash("profile", row)}
+			if row%100 == 0 {
+				e.KeyHash = nil // a profile deleted by its id
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	if err := s.RecordErasures(ctx, "acme", records("job1", 1, 2500, at)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CountRecordPages(ctx, "job1"); err != nil || n != 3 {
+		t.Fatalf("2,500 records in %d documents (%v), want 3 pages", n, err)
+	}
+	// Redone with other batch bounds, later: rows 2001 to 3000, of which
+	// 2001 to 2500 again.
+	if err := s.RecordErasures(ctx, "acme", records("job1", 2001, 3000, at.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CountErasures(ctx, "acme", "job1"); err != nil || n != 3000 {
+		t.Fatalf("%d rows recorded (%v), want 3000", n, err)
+	}
+	if err := s.InsertLegacyErasure(ctx, "acme", job.Erasure{JobID: "job0", JobKind: job.FromList, Row: 7, At: at.Add(-time.Hour), KeyHash: hash("key", 2401), ProfileHash: hash("profile", 2401)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindErasures(ctx, "acme", hash("key", 2401), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].JobID != "job0" || got[0].Row != 7 || got[1].JobID != "job1" || got[1].Row != 2401 || !got[1].At.Equal(at) {
+		t.Fatalf("records of key 2401: %+v; want job0 row 7, then job1 row 2401 at %v", got, at)
+	}
+	if got, err := s.FindErasures(ctx, "acme", hash("profile", 1501), true); err != nil || len(got) != 1 || got[0].Row != 1501 || !bytes.Equal(got[0].KeyHash, hash("key", 1501)) {
+		t.Fatalf("records of profile 1501: %+v, %v", got, err)
+	}
+	if got, err := s.FindErasures(ctx, "acme", hash("profile", 1501), false); err != nil || len(got) != 0 {
+		t.Fatalf("a profile hash found as a key hash: %+v, %v", got, err)
+	}
+	if got, err := s.FindErasures(ctx, "other", hash("key", 2401), false); err != nil || len(got) != 0 {
+		t.Fatalf("another account finds %d records (%v)", len(got), err)
+	}
+	last, err := s.LastErasures(ctx, "acme", [][]byte{hash("key", 2401), hash("key", 2701), hash("key", 2600), hash("key", 9999)}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(last) != 2 || last[string(hash("key", 2401))].JobID != "job1" || last[string(hash("key", 2701))].Row != 2701 {
+		t.Fatalf("last erasures: %+v", last)
 	}
 }
 

@@ -207,7 +207,7 @@ func TestUnsubscribeKeepsPlatformWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	if last.Job.State != job.Succeeded || last.Job.Counts.Unsubscribed != n || rounds != (n+5)/6 {
-		t.Fatalf("job %v %+v after %d platform rounds, want all %d unsubscribed in %d", last.Job.State, last.Job.Counts, rounds, n, (n+5)/6)
+		t.Fatalf("job %v %+v (%s) after %d platform rounds, want all %d unsubscribed in %d", last.Job.State, last.Job.Counts, last.Job.Error, rounds, n, (n+5)/6)
 	}
 	for _, v := range values {
 		doc := readConsenting(t, profiles, v)
