@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -55,6 +56,7 @@ func main() {
 type config struct {
 	profiles, rows, batch int
 	hints                 bool
+	cpuProfile            string
 }
 
 func run() error {
@@ -63,6 +65,7 @@ func run() error {
 	flag.IntVar(&c.rows, "rows", 10000, "rows in the file: 75% match, 15% match nothing, 5% invalid, 5% duplicate")
 	flag.IntVar(&c.batch, "batch", deletion.DefaultConfig().BatchSize, "batch size, for erasure and the baseline")
 	flag.BoolVar(&c.hints, "hints", true, "let erasure explain unmatched rows (its lookup then also finds related profiles)")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of erasure's execute phase to this file (the embedded engine runs in this process: its work is in the profile too)")
 	memory := flag.Bool("memory", false, "instead: measure the peak memory of an erasured process taking a 50 MB CSV and a 50 MB XLSX through upload, preview and execution (minutes)")
 	var mc memConfig
 	memoryFlags(&mc)
@@ -260,6 +263,17 @@ func benchOurs(uri string, c config, file []byte) (result, error) {
 	clear(byKind)
 	clear(took)
 	mu.Unlock()
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return r, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return r, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start = time.Now()
 	stream, err := api.ExecuteDeletion(ctx, connect.NewRequest(&erasurev1.ExecuteDeletionRequest{AccountId: "bench", Source: src, Spec: spec}))
 	if err != nil {
@@ -276,6 +290,9 @@ func benchOurs(uri string, c config, file []byte) (result, error) {
 		return r, err
 	}
 	r.execute = time.Since(start)
+	if c.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	r.commands, r.polls = commands.Load(), polls.Load()
 	mu.Lock()
 	for k, n := range byKind {
