@@ -38,6 +38,9 @@ type memConfig struct {
 	formats        string
 	gomemlimit     string
 	keep           bool
+	// heapProfiles, when set, is where each phase's heap profile at its
+	// peak is written.
+	heapProfiles string
 }
 
 // memResult is one file's run against a fresh server.
@@ -105,7 +108,7 @@ func runMemory(c memConfig) error {
 		if err := seed(ctx, store, config{profiles: c.profiles}); err != nil {
 			return err
 		}
-		r, err := measure(ctx, bin, dir, eng.URI(), database, format, file, c.gomemlimit)
+		r, err := measure(ctx, bin, dir, eng.URI(), database, format, file, c)
 		if err != nil {
 			return fmt.Errorf("%s: %w", format, err)
 		}
@@ -198,7 +201,7 @@ func memoryFile(format string, rows int, dir string) ([]byte, error) {
 }
 
 // measure starts a fresh erasured and takes one file through it.
-func measure(ctx context.Context, bin, dir, uri, database, format string, file []byte, gomemlimit string) (memResult, error) {
+func measure(ctx context.Context, bin, dir, uri, database, format string, file []byte, c memConfig) (memResult, error) {
 	r := memResult{format: format, size: int64(len(file))}
 	auditKey := make([]byte, 32)
 	_, _ = crand.Read(auditKey)
@@ -218,14 +221,20 @@ func measure(ctx context.Context, bin, dir, uri, database, format string, file [
 	}
 	token := strings.TrimSpace(string(out))
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeAddr()
 	if err != nil {
 		return r, err
 	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "-addr", addr, "-mongodb-uri", uri, "-database", database, "-write-majority=false",
-		"-dev-key", devKey, "-audit-key-file", filepath.Join(dir, "audit-key"), "-workers", "1", "-log-level", "warn")
+	args := []string{"-addr", addr, "-mongodb-uri", uri, "-database", database, "-write-majority=false",
+		"-dev-key", devKey, "-audit-key-file", filepath.Join(dir, "audit-key"), "-workers", "1", "-log-level", "warn"}
+	var adminAddr string
+	if c.heapProfiles != "" {
+		if adminAddr, err = freeAddr(); err != nil {
+			return r, err
+		}
+		args = append(args, "-metrics-addr", adminAddr)
+	}
+	cmd := exec.Command(bin, args...)
 	// The service copies uploads to the temporary directory while it reads them.
 	// erasured runs with the Go runtime's defaults, whatever this process
 	// was given, unless -memory-gomemlimit says otherwise.
@@ -235,8 +244,8 @@ func measure(ctx context.Context, bin, dir, uri, database, format string, file [
 		}
 	}
 	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
-	if gomemlimit != "" {
-		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+gomemlimit)
+	if c.gomemlimit != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+c.gomemlimit)
 	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -265,9 +274,13 @@ func measure(ctx context.Context, bin, dir, uri, database, format string, file [
 		return r, err
 	}
 
-	phase := func(peak *int64, took *time.Duration, f func() error) error {
+	phase := func(name string, peak *int64, took *time.Duration, f func() error) error {
 		if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
 			return fmt.Errorf("reset peak RSS: %w", err)
+		}
+		if c.heapProfiles != "" {
+			stop := watchHeap(pid, adminAddr, filepath.Join(c.heapProfiles, format+"-"+name+".heap.pb.gz"))
+			defer stop()
 		}
 		start := time.Now()
 		if err := f(); err != nil {
@@ -280,7 +293,7 @@ func measure(ctx context.Context, bin, dir, uri, database, format string, file [
 	}
 
 	var id string
-	err = phase(&r.uploadKB, &r.upload, func() error {
+	err = phase("upload", &r.uploadKB, &r.upload, func() error {
 		up, err := api.CreateUpload(ctx, connect.NewRequest(&erasurev1.CreateUploadRequest{Metadata: &erasurev1.UploadMetadata{AccountId: "bench", Filename: "memory." + format}}))
 		if err != nil {
 			return err
@@ -301,7 +314,7 @@ func measure(ctx context.Context, bin, dir, uri, database, format string, file [
 
 	src := &erasurev1.FileSource{UploadId: id, Column: &erasurev1.FileSource_ColumnName{ColumnName: "Email"}}
 	spec := &erasurev1.DeletionSpec{IdentifierType: erasurev1.IdentifierType_IDENTIFIER_TYPE_EMAIL}
-	err = phase(&r.previewKB, &r.preview, func() error {
+	err = phase("preview", &r.previewKB, &r.preview, func() error {
 		_, err := api.PreviewDeletion(ctx, connect.NewRequest(&erasurev1.PreviewDeletionRequest{AccountId: "bench", Source: src, Spec: spec}))
 		return err
 	})
@@ -309,7 +322,7 @@ func measure(ctx context.Context, bin, dir, uri, database, format string, file [
 		return r, fmt.Errorf("preview: %w", err)
 	}
 
-	err = phase(&r.runKB, &r.run, func() error {
+	err = phase("execute", &r.runKB, &r.run, func() error {
 		stream, err := api.ExecuteDeletion(ctx, connect.NewRequest(&erasurev1.ExecuteDeletionRequest{AccountId: "bench", Source: src, Spec: spec}))
 		if err != nil {
 			return err
@@ -332,6 +345,57 @@ func measure(ctx context.Context, bin, dir, uri, database, format string, file [
 		return r, fmt.Errorf("execute: %w", err)
 	}
 	return r, nil
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// watchHeap samples the resident set of process pid every 200 ms and, each
+// time it is the highest yet, fetches the process's heap profile from its
+// admin listener; stop writes the last one fetched (the profile at the
+// phase's peak, as of the collection before it) to path.
+func watchHeap(pid int, adminAddr, path string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var top int64
+		var profile []byte
+		defer func() {
+			if profile != nil {
+				if err := os.WriteFile(path, profile, 0o644); err != nil {
+					fmt.Fprintln(os.Stderr, "heap profile:", err)
+				}
+			}
+		}()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			rss, err := procStatus(pid, "VmRSS")
+			if err != nil || rss <= top+1024 {
+				continue
+			}
+			top = rss
+			res, err := http.Get("http://" + adminAddr + "/debug/pprof/heap")
+			if err != nil {
+				continue
+			}
+			if b, err := io.ReadAll(res.Body); err == nil && res.StatusCode == http.StatusOK {
+				profile = b
+			}
+			res.Body.Close()
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // procStatus returns a field of /proc/<pid>/status given in kB.
@@ -362,4 +426,5 @@ func memoryFlags(c *memConfig) {
 	flag.StringVar(&c.formats, "memory-formats", "csv,xlsx", "with -memory: the files to measure, in order")
 	flag.StringVar(&c.gomemlimit, "memory-gomemlimit", "", "with -memory: GOMEMLIMIT for erasured, such as 96MiB (default: none, as erasured runs)")
 	flag.BoolVar(&c.keep, "memory-keep", false, "with -memory: keep the temporary directory (files, engine data)")
+	flag.StringVar(&c.heapProfiles, "memory-heap-profiles", "", "with -memory: write to this `directory` each phase's heap profile at its peak (inspect with go tool pprof)")
 }

@@ -1019,6 +1019,16 @@ func TestMetricsDuringAJob(t *testing.T) {
 			t.Errorf("the metrics hold %q", secret)
 		}
 	}
+	// The same listener serves the Go profiler, for operators.
+	res, err := http.Get("http://" + metricsAddr + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	heap, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(heap), "heap profile") {
+		t.Errorf("GET /debug/pprof/heap: %s, %.200q", res.Status, heap)
+	}
 
 	// An operator who asks for it gets rows and ended jobs by account (the
 	// same file again: its profiles are gone, so its rows are not found).

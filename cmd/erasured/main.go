@@ -18,6 +18,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -174,7 +176,7 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 			return fmt.Errorf("listen for metrics: %w", err)
 		}
 		logger.Info("serving metrics", "addr", ml.Addr().String(), "path", "/metrics")
-		go server.Serve(ctx, ml, promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}), 0, time.Second)
+		go server.Serve(ctx, ml, adminHandler(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})), 0, time.Second)
 	}
 	work, removed, err := workdir.Open(c.workDirPath())
 	if err != nil {
@@ -361,4 +363,19 @@ func openStore(ctx context.Context, uri, database, dataDir string, writeMajority
 		_ = store.Close(context.WithoutCancel(ctx))
 		closeEngine()
 	}, nil
+}
+
+// adminHandler serves the metrics listener: Prometheus metrics at /metrics,
+// and Go's profiler at /debug/pprof/ (heap, CPU, goroutines), which holds
+// no data of a person but tells how the service runs: like the metrics, for
+// the operators' network only.
+func adminHandler(metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
