@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -140,6 +141,13 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		return err
 	}
 	logger := c.logger(stderr)
+	if limit, source := memoryLimit(c.memoryLimit, env, "/sys/fs/cgroup"); limit > 0 {
+		prev := debug.SetMemoryLimit(limit)
+		defer debug.SetMemoryLimit(prev)
+		logger.Info("memory limit set", "limit", byteSize(limit), "from", source)
+	} else {
+		logger.Debug("no memory limit set by erasured", "why", source)
+	}
 	verifier, err := c.verifier()
 	if err != nil {
 		return err

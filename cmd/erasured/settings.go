@@ -51,6 +51,7 @@ type config struct {
 	logFormat       string
 	shutdownGrace   time.Duration
 	shutdownDrain   time.Duration
+	memoryLimit     string
 	// deletion holds the settings passed on as they are; deletionConfig
 	// adds the rest.
 	deletion deletion.Config
@@ -255,7 +256,7 @@ func settings() []setting {
 			usage: "log `level`: debug, info, warn or error",
 			field: func(c *config) any { return &c.logLevel }},
 		{name: "metrics-addr", cmds: serveCmd,
-			usage: "`address` of a separate listener serving Prometheus metrics at /metrics; empty (the default) serves none",
+			usage: "`address` of a separate listener serving Prometheus metrics at /metrics and Go's profiler at /debug/pprof/; empty (the default) serves none",
 			field: func(c *config) any { return &c.metricsAddr }},
 		{name: "metrics-account-label", def: "false", cmds: serveCmd,
 			usage: "label rows and ended jobs in the metrics by account (one series per account; no person's identifier is ever a label)",
@@ -275,6 +276,18 @@ func settings() []setting {
 			check: func(c *config) error {
 				if c.shutdownDrain < 0 {
 					return fmt.Errorf("is %s: set 0 or more", shortDuration(c.shutdownDrain))
+				}
+				return nil
+			}},
+		{name: "memory-limit", def: "auto", cmds: serveCmd,
+			usage: "soft memory `limit` of the Go runtime: auto takes four fifths of the container's memory limit when there is one (the rest is for memory the runtime does not count), off sets none, or a size such as 512MiB; GOMEMLIMIT, when set, wins",
+			field: func(c *config) any { return &c.memoryLimit },
+			check: func(c *config) error {
+				if c.memoryLimit == "auto" || c.memoryLimit == "off" {
+					return nil
+				}
+				if n, err := parseByteSize(c.memoryLimit); err != nil || n < 64<<20 {
+					return fmt.Errorf("is %q: set auto, off, or a size of 64MiB or more such as 512MiB or 2GiB", c.memoryLimit)
 				}
 				return nil
 			}},

@@ -467,3 +467,57 @@ func TestWebhookCommand(t *testing.T) {
 		t.Fatalf("features after the webhook: %q, %v", out, err)
 	}
 }
+
+// The memory limit comes from GOMEMLIMIT (which the runtime applied), from
+// the setting, or by default from the container's limit, cgroup v2 or v1.
+func TestMemoryLimit(t *testing.T) {
+	cgroup := func(files map[string]string) string {
+		dir := t.TempDir()
+		for name, content := range files {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	v2 := cgroup(map[string]string{"memory.max": "1073741824\n"})
+	v1 := cgroup(map[string]string{"memory/memory.limit_in_bytes": "536870912\n"})
+	unlimited := cgroup(map[string]string{"memory.max": "max\n", "memory/memory.limit_in_bytes": "9223372036854771712\n"})
+	none := t.TempDir()
+	noEnv := func(string) (string, bool) { return "", false }
+	for _, c := range []struct {
+		setting string
+		env     func(string) (string, bool)
+		root    string
+		want    int64
+	}{
+		{"auto", noEnv, v2, 1 << 30 / 5 * 4},
+		{"auto", noEnv, v1, 512 << 20 / 5 * 4},
+		{"auto", noEnv, unlimited, 0},
+		{"auto", noEnv, none, 0},
+		{"off", noEnv, v2, 0},
+		{"768MiB", noEnv, none, 768 << 20},
+		{"2GiB", noEnv, v2, 2 << 30},
+		{"100000000", noEnv, v2, 100000000},
+		{"auto", func(k string) (string, bool) { return "300MiB", k == "GOMEMLIMIT" }, v2, 0},
+	} {
+		if got, source := memoryLimit(c.setting, c.env, c.root); got != c.want || source == "" {
+			t.Errorf("memoryLimit(%q) under %s = %d (%s), want %d", c.setting, c.root, got, source, c.want)
+		}
+	}
+	for _, bad := range []string{"lots", "10MiB", "-1", "1.5GiB"} {
+		c := &config{memoryLimit: bad}
+		var check func(*config) error
+		for _, s := range settings() {
+			if s.name == "memory-limit" {
+				check = s.check
+			}
+		}
+		if err := check(c); err == nil {
+			t.Errorf("-memory-limit %q accepted", bad)
+		}
+	}
+}
