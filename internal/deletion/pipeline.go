@@ -192,6 +192,10 @@ func newClassifier(norm normalizer, column string, expected int64) *classifier {
 // bytes, and -max-upload-mb is at most 4096).
 const maxRowNumber = 1<<32 - 1
 
+// release gives back the memory of the duplicate check; the classifier
+// must not be used after.
+func (c *classifier) release() { c.seen.release() }
+
 func (c *classifier) classify(num int64, value string, state cellState) row {
 	r := row{num: num, value: value}
 	switch state {

@@ -74,6 +74,7 @@ func (s *Service) Preview(ctx context.Context, by Caller, src FileSource, spec S
 		return nil, err
 	}
 	defer rows.close()
+	pr.rowsAtMost = rows.rowsAtMost()
 	p, err := pr.run(ctx, rows, rows.label)
 	if err != nil {
 		return nil, err
@@ -99,6 +100,7 @@ func (s *Service) PreviewList(ctx context.Context, by Caller, values []string, s
 	if err := s.checkList(values); err != nil {
 		return nil, err
 	}
+	pr.rowsAtMost = int64(len(values))
 	p, err := pr.run(ctx, &listSource{items: values}, "list")
 	if err != nil {
 		return nil, err
@@ -129,6 +131,9 @@ type previewRun struct {
 	// present counts the rows with a value; looksEmail and looksPhone
 	// those whose value is a valid e-mail address or phone number.
 	present, looksEmail, looksPhone int64
+	// rowsAtMost bounds the rows the preview reads, 0 if unknown: it sizes
+	// the duplicate check, which otherwise grows as it goes.
+	rowsAtMost int64
 }
 
 func (s *Service) startPreview(ctx context.Context, by Caller, spec Spec, task Task, kind job.Kind) (*previewRun, error) {
@@ -158,7 +163,8 @@ func (pr *previewRun) run(ctx context.Context, rows rowSource, label string) (*P
 	hints := !s.cfg.DisableHints
 	p := &Preview{Action: pr.task.Action}
 	sections := sectionTotals{}
-	c := newClassifier(pr.match.norm, label, 0)
+	c := newClassifier(pr.match.norm, label, pr.rowsAtMost)
+	defer c.release()
 	batch := make([]row, 0, s.cfg.BatchSize)
 	for {
 		if err := ctx.Err(); err != nil {

@@ -64,12 +64,14 @@ func (s *Service) StartPreview(ctx context.Context, by Caller, src FileSource, v
 			return "", err
 		}
 		rows = &listSource{items: values}
+		pr.rowsAtMost = int64(len(values))
 	} else {
 		c, err := s.openFileColumn(ctx, by.AccountID, src, pr.match)
 		if err != nil {
 			return "", err
 		}
 		rows, label, hasHeader = c, c.label, c.sh.hasHeader
+		pr.rowsAtMost = c.rowsAtMost()
 	}
 	id, err := s.store.CreatePreview(ctx, by.AccountID, s.now().Add(previewTTL))
 	if err != nil {

@@ -92,6 +92,7 @@ func (r *run) process() (job.State, error) {
 	defer src.close()
 
 	c := newClassifier(m.norm, r.job.Column, r.job.Counts.TotalRows)
+	defer c.release()
 	if err := r.skipDone(src, c); err != nil {
 		return 0, err
 	}

@@ -15,8 +15,13 @@ func TestSeenSetAgreesWithAMap(t *testing.T) {
 	}{
 		{"grows from empty", 0, func(r *rand.Rand) uint64 { return r.Uint64() }},
 		{"sized ahead", 50_000, func(r *rand.Rand) uint64 { return r.Uint64() }},
-		// Few distinct high halves: long probe runs, told apart by the low half.
+		// Tables big enough to be mapped outside the heap.
+		{"mapped", 4_000_000, func(r *rand.Rand) uint64 { return r.Uint64() }},
+		{"grows into mapped", 0, func(r *rand.Rand) uint64 { return 3<<56 | r.Uint64()>>8 }},
+		// Few distinct high halves: all in a few tables, long probe runs,
+		// told apart by the low half.
 		{"colliding homes", 0, func(r *rand.Rand) uint64 { return uint64(r.IntN(8)) << 60 }},
+		{"one table", 0, func(r *rand.Rand) uint64 { return 7<<56 | r.Uint64()>>8 }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, 2))
@@ -40,8 +45,29 @@ func TestSeenSetAgreesWithAMap(t *testing.T) {
 					want[k] = row
 				}
 			}
-			if s.used != len(want) || s.used*5 > len(s.slots)*4 {
-				t.Fatalf("%d used of %d slots for %d values", s.used, len(s.slots), len(want))
+			if s.len() != len(want) {
+				t.Fatalf("%d values held, want %d", s.len(), len(want))
+			}
+			sized := newSeenSet(c.expected)
+			for i, sh := range s.shards {
+				if sh.used*5 > len(sh.slots)*4 {
+					t.Fatalf("table %d: %d used of %d slots", i, sh.used, len(sh.slots))
+				}
+				// Sized ahead for as many values as came, no table grew.
+				if c.expected >= len(want) && len(sh.slots) != len(sized.shards[i].slots) {
+					t.Fatalf("table %d grew to %d slots from %d", i, len(sh.slots), len(sized.shards[i].slots))
+				}
+			}
+			if c.expected > 1_000_000 && !s.shards[0].mapped {
+				t.Fatal("a table sized for millions is on the heap")
+			}
+			if c.name == "grows into mapped" && !s.shards[3].mapped {
+				t.Fatalf("a table of %d slots is on the heap", len(s.shards[3].slots))
+			}
+			sized.release()
+			s.release()
+			if s.len() != 0 {
+				t.Fatalf("%d values held after release", s.len())
 			}
 		})
 	}

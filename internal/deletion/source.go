@@ -379,6 +379,17 @@ type columnReader struct {
 	label string
 	// owned is the file closed with the column, if any.
 	owned *openedFile
+	// sheet is the sheet's name as asked for ("" the first).
+	sheet string
+}
+
+// rowsAtMost returns an upper bound on the rows of the column's sheet in a
+// file it owns, or 0 (see tabular.File.RowsAtMost).
+func (c *columnReader) rowsAtMost() int64 {
+	if c.owned == nil {
+		return 0
+	}
+	return c.owned.RowsAtMost(c.sheet)
 }
 
 func (c *columnReader) close() {
@@ -416,5 +427,5 @@ func (f *openedFile) openColumn(src FileSource, m matcher) (*columnReader, error
 		sh.close()
 		return nil, err
 	}
-	return &columnReader{sheetColumn: sheetColumn{sh: sh, col: col}, label: label}, nil
+	return &columnReader{sheetColumn: sheetColumn{sh: sh, col: col}, label: label, sheet: src.Options.Sheet}, nil
 }

@@ -100,6 +100,26 @@ func newDecoder(enc textEncoding) *encoding.Decoder {
 
 // rows builds the reader chain: section → decoder (only when not UTF-8) →
 // CR translation → line-length guard → bufio → recordReader.
+// linesAtMost returns an upper bound on the CSV's records: one more than
+// its line feeds or its carriage returns, whichever are more (a record ends
+// with either, or both). A break inside a quoted cell, or a byte 0x0A or
+// 0x0D inside a UTF-16 character, only makes it higher. 0 if the file
+// cannot be read.
+func (c *csvFile) linesAtMost() int64 {
+	buf := make([]byte, 1<<20)
+	var lf, cr int64
+	for off := c.start; off < c.size; {
+		n, err := c.r.ReadAt(buf[:min(int64(len(buf)), c.size-off)], off)
+		lf += int64(bytes.Count(buf[:n], []byte{'\n'}))
+		cr += int64(bytes.Count(buf[:n], []byte{'\r'}))
+		off += int64(n)
+		if n == 0 || (err != nil && err != io.EOF) {
+			return 0
+		}
+	}
+	return max(lf, cr) + 1
+}
+
 func (c *csvFile) rows() *csvRows {
 	var src io.Reader = io.NewSectionReader(c.r, c.start, c.size-c.start)
 	if c.encoding.utf16 || c.encoding.cp1252 {

@@ -266,6 +266,20 @@ func (f *File) Rows(sheet string) (Rows, error) {
 	return nil, errClosed()
 }
 
+// RowsAtMost returns an upper bound on the number of rows of a sheet ("" is
+// the first visible one), header included, for sizing what a reader keeps
+// per row; 0 when the file does not tell. For a CSV it counts line breaks
+// (a reading of the file); an XLSX announces its last row.
+func (f *File) RowsAtMost(sheet string) int64 {
+	switch {
+	case f.csv != nil:
+		return f.csv.linesAtMost()
+	case f.xlsx != nil:
+		return f.xlsx.rowsAtMost(sheet)
+	}
+	return 0
+}
+
 // Close releases the file, including any temporary files an XLSX needed.
 // Rows iterators of the file must not be used after Close.
 func (f *File) Close() error {

@@ -236,7 +236,8 @@ func readRels(f *zip.File) []relationship {
 }
 
 // rows opens a sheet by name ("" = first visible sheet).
-func (x *xlsxFile) rows(name string) (rows Rows, err error) {
+// sheetNamed returns the sheet called name ("" the first visible one).
+func (x *xlsxFile) sheetNamed(name string) (*xlsxSheet, error) {
 	var sh *xlsxSheet
 	switch {
 	case name == "":
@@ -271,6 +272,26 @@ func (x *xlsxFile) rows(name string) (rows Rows, err error) {
 		if sh == nil {
 			return nil, fileErrorf(0, "the workbook has no sheet named %q; its sheets are: %s", name, quotedList(x.visible))
 		}
+	}
+	return sh, nil
+}
+
+// rowsAtMost returns the highest row number the sheet's XML announces.
+func (x *xlsxFile) rowsAtMost(name string) int64 {
+	sh, err := x.sheetNamed(name)
+	if err != nil {
+		return 0
+	}
+	if scan, ok := x.scans[sh.part]; ok {
+		return scan.lastRow
+	}
+	return 0
+}
+
+func (x *xlsxFile) rows(name string) (rows Rows, err error) {
+	sh, err := x.sheetNamed(name)
+	if err != nil {
+		return nil, err
 	}
 	defer func() {
 		if p := recover(); p != nil {
