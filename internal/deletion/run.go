@@ -69,8 +69,8 @@ func (s *Service) actionFor(j *job.Job) (action, error) {
 // process runs a job's rows from its last checkpoint and returns the state
 // it ends in.
 //
-// Every step can be redone: a batch writes its outcomes (with ids made of
-// job and row) before its action, and counts come from those outcomes, so a
+// Every step can be redone: a batch writes its outcomes (in pages with ids
+// made of job and row) before its action, and counts come from those outcomes, so a
 // batch redone after a crash, a takeover or a failed store call reads back
 // what it had decided and ends with the same outcomes and counts as a run
 // without the interruption.

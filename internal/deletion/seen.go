@@ -66,6 +66,11 @@ func newSeenSet(expected int) *seenSet {
 }
 
 // release gives back the set's tables; the set must not be used after.
+func (s *seenSet) release() {
+	s.seenTables.release()
+	runtime.KeepAlive(s) // its cleanup must not run while this does
+}
+
 func (t *seenTables) release() {
 	for i := range t.shards {
 		freeSlots(t.shards[i].slots, t.shards[i].mapped)
