@@ -182,14 +182,12 @@ func (s *Store) RecordErasures(ctx context.Context, accountID string, records []
 func recordPages(accountID string, records []job.Erasure, consents [][]profile.ConsentRef) []erasureDoc {
 	var pages []erasureDoc
 	for len(records) > 0 {
-		n, size := 0, 0
-		for n < len(records) && n < pageRows && (n == 0 || size < pageBytes) {
-			size += 100
+		n := pageLen(len(records), func(i int) int {
 			if consents != nil {
-				size += 60 * len(consents[n])
+				return 100 + 60*len(consents[i])
 			}
-			n++
-		}
+			return 100
+		})
 		first, last := records[0], records[n-1]
 		d := erasureDoc{
 			ID:        fmt.Sprintf("%s:%012d:%012d", first.JobID, last.Row, first.Row),

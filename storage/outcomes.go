@@ -132,9 +132,9 @@ func outcomeID(jobID string, row int64) string {
 }
 
 // InsertOutcomes stores the outcomes of consecutive rows of a job that no
-// stored page holds (a redone batch passes the rows it
-// found no stored outcome for), in one command. The same rows stored again
-// (a retried call) make the same pages, which are left as they are.
+// stored page holds (a redone batch passes the rows it found no stored
+// outcome for), in one command. The same rows stored again (a retried
+// call) make the same pages, which are left as they are.
 func (s *Store) InsertOutcomes(ctx context.Context, accountID, jobID string, outcomes []job.RowOutcome) error {
 	byRow := func(a, b job.RowOutcome) int { return cmp.Compare(a.Row, b.Row) }
 	if !slices.IsSortedFunc(outcomes, byRow) {
@@ -143,11 +143,7 @@ func (s *Store) InsertOutcomes(ctx context.Context, accountID, jobID string, out
 	}
 	var pages []outcomeDoc
 	for len(outcomes) > 0 {
-		n, size := 0, 0
-		for n < len(outcomes) && n < pageRows && (n == 0 || size < pageBytes) {
-			size += rowSize(&outcomes[n])
-			n++
-		}
+		n := pageLen(len(outcomes), func(i int) int { return rowSize(&outcomes[i]) })
 		page, err := pageOf(accountID, jobID, outcomes[:n])
 		if err != nil {
 			return fmt.Errorf("insert outcomes: %w", err)
@@ -159,6 +155,18 @@ func (s *Store) InsertOutcomes(ctx context.Context, accountID, jobID string, out
 		return fmt.Errorf("insert outcomes: %w", err)
 	}
 	return nil
+}
+
+// pageLen returns how many of the next rows go in one page: up to
+// pageRows, and no more once their sizes (as size estimates them) reach
+// pageBytes.
+func pageLen(rows int, size func(i int) int) int {
+	n, total := 0, 0
+	for n < rows && n < pageRows && (n == 0 || total < pageBytes) {
+		total += size(n)
+		n++
+	}
+	return n
 }
 
 // rowSize is about the size of a row outcome in BSON, field names included.

@@ -163,7 +163,9 @@ func (pr *previewRun) run(ctx context.Context, rows rowSource, label string) (*P
 	hints := !s.cfg.DisableHints
 	p := &Preview{Action: pr.task.Action}
 	sections := sectionTotals{}
-	c := newClassifier(pr.match.norm, label, pr.rowsAtMost)
+	// The bound can be far above the rows (line breaks inside cells, blank
+	// lines): past a few million the set grows as the rows come instead.
+	c := newClassifier(pr.match.norm, label, min(pr.rowsAtMost, 1<<22))
 	defer c.release()
 	batch := make([]row, 0, s.cfg.BatchSize)
 	for {
