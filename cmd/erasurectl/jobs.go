@@ -29,21 +29,15 @@ func (c *cli) jobsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if c.output == "json" {
-				return c.printJSON(map[string]any{"jobs": messages(jobs)})
-			}
-			tw := tabwriter.NewWriter(c.tio.out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "JOB\tCREATED\tACTION\tKIND\tSTATE\tROWS\tDONE\tSOURCE")
-			for _, j := range jobs {
+			return printList(c, "jobs", jobs, "JOB\tCREATED\tACTION\tKIND\tSTATE\tROWS\tDONE\tSOURCE", func(j *erasurev1.Job) string {
 				done := j.GetCounts().GetDeleted()
 				if j.GetAction() == erasurev1.JobAction_JOB_ACTION_UNSUBSCRIBE {
 					done = j.GetCounts().GetUnsubscribed()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", j.GetJobId(), j.GetCreateTime().AsTime().Local().Format(time.DateTime),
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s", j.GetJobId(), j.GetCreateTime().AsTime().Local().Format(time.DateTime),
 					enumWord(j.GetAction().String(), "JOB_ACTION_"), enumWord(j.GetKind().String(), "JOB_KIND_"), stateWord(j),
 					rowsDone(j.GetCounts()), done, source(j))
-			}
-			return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many jobs")
@@ -72,6 +66,20 @@ func pages[T any](limit int, page func(size int32, token string) ([]T, string, e
 }
 
 // messages is a list of messages as printJSON takes it.
+// printList prints a listing: with -o json one document {key: [items]},
+// else a table of the tab-separated header and a line per item.
+func printList[T proto.Message](c *cli, key string, items []T, header string, line func(T) string) error {
+	if c.output == "json" {
+		return c.printJSON(map[string]any{key: messages(items)})
+	}
+	tw := tabwriter.NewWriter(c.tio.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		fmt.Fprintln(tw, line(it))
+	}
+	return tw.Flush()
+}
+
 func messages[T proto.Message](l []T) []proto.Message {
 	out := make([]proto.Message, len(l))
 	for i, m := range l {
@@ -308,18 +316,12 @@ func (c *cli) auditCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if c.output == "json" {
-				return c.printJSON(map[string]any{"events": messages(events)})
-			}
-			tw := tabwriter.NewWriter(c.tio.out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tEVENT\tBY\tJOB\tACTION\tKIND\tSTATE\tCOUNTS")
-			for _, e := range events {
-				fmt.Fprintf(tw, "%s\t%s\t%s (%s)\t%s\t%s\t%s\t%s\t%s\n", e.GetTime().AsTime().Local().Format(time.DateTime),
+			return printList(c, "events", events, "TIME\tEVENT\tBY\tJOB\tACTION\tKIND\tSTATE\tCOUNTS", func(e *erasurev1.AuditEvent) string {
+				return fmt.Sprintf("%s\t%s\t%s (%s)\t%s\t%s\t%s\t%s\t%s", e.GetTime().AsTime().Local().Format(time.DateTime),
 					enumWord(e.GetAction().String(), "AUDIT_ACTION_"), e.GetActor().GetSubject(), e.GetActor().GetRole(), e.GetJobId(),
 					enumWord(e.GetJobAction().String(), "JOB_ACTION_"), enumWord(e.GetJobKind().String(), "JOB_KIND_"),
 					enumWord(e.GetJobState().String(), "JOB_STATE_"), countsLine(e.GetJobAction(), e.GetCounts()))
-			}
-			return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&jobID, "job", "", "only this job's events")

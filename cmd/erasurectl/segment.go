@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -125,15 +124,9 @@ func (c *cli) segmentShow() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if c.output == "json" {
-				return c.printJSON(map[string]any{"profiles": messages(profiles)})
-			}
-			tw := tabwriter.NewWriter(c.tio.out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "PROFILE\tKEY TYPE\tKEY\tEMAIL\tPHONE\tCRM ID")
-			for _, p := range profiles {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.GetProfileId(), typeWords(p.GetKeyType()), p.GetKeyValue(), p.GetEmail(), p.GetPhone(), p.GetCrmId())
-			}
-			return tw.Flush()
+			return printList(c, "profiles", profiles, "PROFILE\tKEY TYPE\tKEY\tEMAIL\tPHONE\tCRM ID", func(p *erasurev1.SegmentProfile) string {
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", p.GetProfileId(), typeWords(p.GetKeyType()), p.GetKeyValue(), p.GetEmail(), p.GetPhone(), p.GetCrmId())
+			})
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many profiles")
